@@ -1,0 +1,140 @@
+import { z } from 'zod';
+
+/**
+ * The cluster description every command works from (DESIGN §3): which etcd
+ * members exist, how to reach each member's node, and where its files are.
+ * It comes from an inventory file, from etcdctl-style flags/env, or from
+ * discovery on the local master; all three produce this one shape.
+ */
+
+const url = z.string().refine((value) => {
+  try {
+    const parsed = new URL(value);
+    return (parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL with a host, e.g. https://10.0.0.1:2379');
+
+export const sshSchema = z
+  .object({
+    user: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    identityFile: z.string().min(1).optional(),
+    /** use the agent at SSH_AUTH_SOCK */
+    agent: z.boolean().optional(),
+    knownHosts: z.string().min(1).optional(),
+    /** run commands through sudo (non-root users) */
+    sudo: z.boolean().optional(),
+  })
+  .strict();
+
+export const layoutSchema = z.enum(['kubeadm', 'systemd']);
+
+export const nodePathsSchema = z
+  .object({
+    dataDir: z.string().min(1).optional(),
+    walDir: z.string().min(1).optional(),
+    pkiDir: z.string().min(1).optional(),
+    /** kubeadm: the static-pod manifests dir, e.g. /etc/kubernetes/manifests */
+    manifestsDir: z.string().min(1).optional(),
+    etcdBinary: z.string().min(1).optional(),
+    etcdctl: z.string().min(1).optional(),
+    etcdutl: z.string().min(1).optional(),
+    /** systemd: the unit, e.g. /etc/systemd/system/etcd.service */
+    unitFile: z.string().min(1).optional(),
+    /** systemd: the environment file with ETCD_* variables, e.g. /etc/etcd/etcd.conf */
+    envFile: z.string().min(1).optional(),
+    /** where snapshots are kept on this node */
+    backupDir: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const nodeSchema = z
+  .object({
+    /** host name or address commands are run on; "local" runs them here */
+    host: z.string().min(1),
+    transport: z.enum(['local', 'ssh']).optional(),
+    ssh: sshSchema.optional(),
+    layout: layoutSchema.optional(),
+    paths: nodePathsSchema.optional(),
+    /** commands that manage etcd on this node when the layout's default does not fit */
+    service: z
+      .object({
+        start: z.string().min(1).optional(),
+        stop: z.string().min(1).optional(),
+        isActive: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    etcdVersion: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const memberSchema = z
+  .object({
+    name: z.string().min(1),
+    peerURLs: z.array(url).min(1),
+    clientURLs: z.array(url).min(1),
+    node: nodeSchema.optional(),
+  })
+  .strict();
+
+export const tlsSchema = z
+  .object({
+    cacert: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const inventorySchema = z
+  .object({
+    apiVersion: z.literal('etcd-runbook/v1').optional(),
+    kind: z.literal('Inventory').optional(),
+    cluster: z
+      .object({
+        name: z.string().min(1).optional(),
+        etcdVersion: z.string().min(1).optional(),
+        /** the initial-cluster-token the cluster was created with */
+        token: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** the client credentials this tool uses to talk to etcd */
+    tls: tlsSchema.optional(),
+    members: z.array(memberSchema).min(1),
+  })
+  .strict()
+  .superRefine((inventory, ctx) => {
+    const seen = new Map<string, number>();
+    inventory.members.forEach((member, index) => {
+      const first = seen.get(member.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['members', index, 'name'],
+          message: `duplicate member name "${member.name}" (also members[${first}])`,
+        });
+      } else {
+        seen.set(member.name, index);
+      }
+    });
+  });
+
+export type Inventory = z.infer<typeof inventorySchema>;
+export type InventoryMember = z.infer<typeof memberSchema>;
+export type InventoryNode = z.infer<typeof nodeSchema>;
+export type TlsFiles = z.infer<typeof tlsSchema>;
+export type Layout = z.infer<typeof layoutSchema>;
+
+/**
+ * Where the description came from, for the operator ("discovered from
+ * /etc/kubernetes/manifests/etcd.yaml") and for saving it as a file.
+ */
+export interface ClusterConfig {
+  inventory: Inventory;
+  /** client endpoints to probe: the members' client URLs, or --endpoints */
+  endpoints: string[];
+  sources: string[];
+}
