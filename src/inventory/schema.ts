@@ -7,14 +7,19 @@ import { z } from 'zod';
  * discovery on the local master; all three produce this one shape.
  */
 
-const url = z.string().refine((value) => {
+export const URL_REQUIREMENT = 'must be an http:// or https:// URL with a host, e.g. https://10.0.0.1:2379';
+
+/** The one test of "is this a URL etcd can listen on or be reached at". */
+export function isHttpUrl(value: string): boolean {
   try {
     const parsed = new URL(value);
     return (parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.hostname !== '';
   } catch {
     return false;
   }
-}, 'must be an http:// or https:// URL with a host, e.g. https://10.0.0.1:2379');
+}
+
+const url = z.string().refine(isHttpUrl, URL_REQUIREMENT);
 
 export const sshSchema = z
   .object({
@@ -77,6 +82,13 @@ export const memberSchema = z
     peerURLs: z.array(url).min(1),
     clientURLs: z.array(url).min(1),
     node: nodeSchema.optional(),
+    /**
+     * Fields that were not read from the cluster's own configuration but
+     * inferred (a client URL guessed from the peer host, a name taken from an
+     * endpoint host). The live member list replaces them; the UI shows them
+     * as guesses so nobody builds a restore command on one unknowingly.
+     */
+    guessed: z.array(z.enum(['name', 'peerURLs', 'clientURLs'])).optional(),
   })
   .strict();
 
