@@ -1,0 +1,36 @@
+import type { ParseArgsConfig } from 'node:util';
+
+/**
+ * The flags every cluster-facing command shares, named as etcdctl names them,
+ * defined once (STYLE: flags defined once and shared).
+ */
+export const connectionFlags = {
+  endpoints: { type: 'string' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  inventory: { type: 'string' },
+  /** per-endpoint probe deadline, e.g. 1200ms or 2s */
+  timeout: { type: 'string' },
+  'no-color': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const connectionFlagsHelp = `Connection (as etcdctl; flags win over ETCDCTL_ENDPOINTS/CACERT/CERT/KEY):
+  --endpoints URLS     comma-separated client URLs
+  --cacert FILE        CA that signed the members' server certs
+  --cert FILE          client certificate
+  --key FILE           client key
+  --inventory FILE     cluster description (YAML); without it and without
+                       --endpoints, the local kubeadm manifest or systemd unit
+                       is read
+  --timeout DURATION   per-endpoint probe deadline (default 1200ms)`;
+
+/** "1200", "1200ms", "2s" → milliseconds; undefined passes through. */
+export function parseDuration(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
+  if (!match) throw new Error(`${flag} ${text}: expected a duration like 1200ms or 2s`);
+  const value = Number(match[1]);
+  return Math.round(match[2] === 's' ? value * 1000 : value);
+}

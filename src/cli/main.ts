@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { drillCommand, drillHelp } from './drill.js';
+import { statusCommand, statusHelp } from './status.js';
+import { OperatorError, ExitCode, messageOf } from '../util/errors.js';
+
+const commands: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
+  status: { run: statusCommand, help: statusHelp, summary: 'health table and verdict (exit code says the state)' },
+  drill: { run: drillCommand, help: drillHelp, summary: 'start a real local etcd cluster, inject a fault, detect it' },
+};
+
+const usage = `Usage: etcd-runbook <command> [flags]
+
+Guided, guarded etcd disaster recovery for Kubernetes control planes.
+
+Commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+
+Run 'etcd-runbook <command> --help' for a command's flags.`;
+
+async function main(argv: string[]): Promise<number> {
+  quietIpServerNameWarning();
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return name === undefined ? ExitCode.configError : 0;
+  }
+  const command = commands[name];
+  if (!command) throw new OperatorError(`unknown command "${name}": run etcd-runbook --help`);
+  return command.run(rest);
+}
+
+/**
+ * grpc-js sets the TLS server name to the endpoint's host even when it is an
+ * IP address, and Node warns about that on every run (DEP0123). The check the
+ * warning is about still happens (the cert's IP SANs are verified); the
+ * warning would only bury the output an operator reads.
+ */
+function quietIpServerNameWarning(): void {
+  const original = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === 'DEP0123') return;
+    (original as (...args: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const known = err instanceof OperatorError;
+    const parseError = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`etcd-runbook: ${messageOf(err)}${parseError ? ' (see --help)' : ''}\n`);
+    if (!known && !parseError && process.env.ETCD_RUNBOOK_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    process.exitCode = known ? err.exitCode : ExitCode.configError;
+  },
+);

@@ -1,0 +1,212 @@
+import { readFile } from 'node:fs/promises';
+import { noop } from 'cockatiel';
+import { Etcd3, type IOptions } from 'etcd3';
+import { toHexId } from './ids.js';
+import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
+import { classify } from './verdict.js';
+
+/**
+ * Probing (DESIGN §4): every endpoint in parallel, one client per endpoint —
+ * a shared client's retries would hide a dead endpoint behind a live one —
+ * with no retries and a hard per-endpoint deadline, so a frozen member
+ * (SIGSTOP, blackholed) costs at most the deadline and never stalls the verdict.
+ */
+export interface ProbeTarget {
+  endpoint: string;
+  /** the inventory's member name for this endpoint */
+  expectedName?: string;
+  expectedPeerURLs?: string[];
+}
+
+export interface ClientTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface ProbeOptions {
+  tls?: ClientTls;
+  /** the whole probe of one endpoint, connection included */
+  deadlineMs?: number;
+}
+
+export const DEFAULT_PROBE_DEADLINE_MS = 1200;
+
+export async function loadClientTls(files: { cacert?: string; cert?: string; key?: string }): Promise<ClientTls | undefined> {
+  if (!files.cacert) return undefined;
+  const [ca, cert, key] = await Promise.all([
+    readFile(files.cacert),
+    files.cert ? readFile(files.cert) : undefined,
+    files.key ? readFile(files.key) : undefined,
+  ]);
+  return { ca, cert, key };
+}
+
+/** A client bound to exactly one endpoint, failing fast instead of retrying. */
+export function singleEndpointClient(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Etcd3 {
+  const options: IOptions = {
+    hosts: [endpoint],
+    faultHandling: { host: () => noop, global: noop },
+    defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs }),
+    grpcOptions: {
+      // one quick connection attempt; the deadline bounds it anyway
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 500,
+    },
+  };
+  if (tls) {
+    options.credentials = { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert };
+  }
+  return new Etcd3(options);
+}
+
+/**
+ * Probe the known endpoints; then probe, once, any member the live member
+ * lists name that the caller did not know of (DESIGN §3: the live member list
+ * fills in the rest), so `--endpoints` with one address still sees them all.
+ */
+export async function probeCluster(targets: ProbeTarget[], options: ProbeOptions = {}): Promise<ClusterReport> {
+  const started = Date.now();
+  const known = await Promise.all(targets.map((target) => probeEndpoint(target, options)));
+  const extra = await Promise.all(membersNotProbed(known).map((target) => probeEndpoint(target, options)));
+  const endpoints = [...known, ...extra];
+  return {
+    probedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    endpoints,
+    verdict: classify(endpoints),
+  };
+}
+
+function membersNotProbed(probes: EndpointProbe[]): ProbeTarget[] {
+  const covered = new Set(probes.flatMap((p) => [p.endpoint, p.memberId ?? '']));
+  const targets = new Map<string, ProbeTarget>();
+  for (const member of probes.flatMap((p) => p.members ?? [])) {
+    const endpoint = member.clientURLs[0];
+    if (!endpoint || covered.has(member.id) || member.clientURLs.some((u) => covered.has(u))) continue;
+    targets.set(endpoint, { endpoint, expectedName: member.name, expectedPeerURLs: member.peerURLs });
+  }
+  return [...targets.values()];
+}
+
+export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions = {}): Promise<EndpointProbe> {
+  const deadlineMs = options.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS;
+  const started = Date.now();
+  const result: EndpointProbe = {
+    endpoint: target.endpoint,
+    expectedName: target.expectedName,
+    expectedPeerURLs: target.expectedPeerURLs,
+    reachable: false,
+    healthy: false,
+    alarms: [],
+    memberErrors: [],
+    latencyMs: 0,
+  };
+  const client = singleEndpointClient(target.endpoint, options.tls, deadlineMs);
+  const work = fillProbe(client, result);
+  try {
+    await withDeadline(work, deadlineMs);
+  } catch (err) {
+    const message = describeProbeError(err, deadlineMs);
+    if (!result.reachable) result.error = message;
+    else if (!result.healthy && !result.healthError) result.healthError = message;
+  } finally {
+    result.latencyMs = Date.now() - started;
+    client.close();
+  }
+  return result;
+}
+
+async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
+  const status = await client.maintenance.status();
+  result.reachable = true;
+  result.memberId = toHexId(status.header.member_id);
+  result.clusterId = toHexId(status.header.cluster_id);
+  result.revision = Number(status.header.revision);
+  result.version = status.version;
+  result.leaderId = toHexId(status.leader);
+  result.raftTerm = Number(status.raftTerm);
+  result.raftIndex = Number(status.raftIndex);
+  result.raftAppliedIndex = Number(status.raftAppliedIndex);
+  result.dbSize = Number(status.dbSize);
+  result.dbSizeInUse = Number(status.dbSizeInUse);
+  result.isLearner = Boolean(status.isLearner);
+  result.memberErrors = status.errors ?? [];
+
+  const [members, alarms, health] = await Promise.allSettled([
+    client.cluster.memberList({ linearizable: false }),
+    client.maintenance.alarm({ action: 'Get', memberID: '0', alarm: 'None' }),
+    linearizableRead(client),
+  ]);
+  if (members.status === 'fulfilled') {
+    result.members = members.value.members.map(toMemberInfo);
+    result.name = result.members.find((m) => m.id === result.memberId)?.name;
+  }
+  if (alarms.status === 'fulfilled') {
+    result.alarms = (alarms.value.alarms ?? [])
+      .filter((a) => toHexId(a.memberID) === result.memberId)
+      .map((a) => String(a.alarm));
+  }
+  if (health.status === 'fulfilled') {
+    result.healthy = true;
+  } else {
+    result.healthError = describeProbeError(health.reason, 0);
+  }
+}
+
+/**
+ * What `etcdctl endpoint health` does: a linearizable read, which needs the
+ * leader and a quorum. "permission denied" still proves the read path works.
+ */
+async function linearizableRead(client: Etcd3): Promise<void> {
+  try {
+    await client.get('health').exec();
+  } catch (err) {
+    if (/permission denied/i.test(String((err as Error).message))) return;
+    throw err;
+  }
+}
+
+function toMemberInfo(member: { ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean }): MemberInfo {
+  return {
+    id: toHexId(member.ID) ?? '0',
+    name: member.name,
+    peerURLs: member.peerURLs ?? [],
+    clientURLs: member.clientURLs ?? [],
+    isLearner: Boolean(member.isLearner),
+  };
+}
+
+class DeadlineExceeded extends Error {}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceeded()), ms);
+  });
+  // the losing promise must not surface as an unhandled rejection
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** One line an operator can act on, from whatever gRPC / TLS / the OS threw. */
+export function describeProbeError(err: unknown, deadlineMs: number): string {
+  if (err instanceof DeadlineExceeded) return `no answer within ${deadlineMs} ms (member frozen, overloaded or blackholed?)`;
+  const text = String(err instanceof Error ? err.message : err);
+  const rules: Array<[RegExp, string]> = [
+    [/ECONNREFUSED/i, 'connection refused (etcd not running on this endpoint?)'],
+    [/EHOSTUNREACH|ENETUNREACH/i, 'host unreachable (network or firewall?)'],
+    [/ENOTFOUND|EAI_AGAIN/i, 'host name does not resolve'],
+    [/unable to verify|self[- ]signed|unknown authority|local issuer|certificate verify failed/i,
+      'TLS: the server certificate is not signed by the CA given (--cacert): wrong CA?'],
+    [/altnames|Hostname\/IP does not match|subjectAltName/i, "TLS: the server certificate does not name this endpoint's host"],
+    [/certificate required|bad certificate|unknown ca|alert/i,
+      'TLS: the server rejected our client certificate (--cert/--key missing or signed by another CA?)'],
+    [/wrong version number|packet length too long|http\/1/i, 'TLS: the endpoint does not speak TLS (http:// vs https:// mix-up?)'],
+    [/deadline exceeded/i, 'deadline exceeded (no leader or member overloaded?)'],
+    [/no leader/i, 'etcd has no leader (quorum lost?)'],
+    [/timed out/i, 'request timed out (no leader / quorum lost?)'],
+  ];
+  for (const [pattern, message] of rules) if (pattern.test(text)) return message;
+  return text.replace(/\s*\n\s*/g, ' ').slice(0, 200);
+}

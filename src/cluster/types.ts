@@ -1,0 +1,90 @@
+/**
+ * What the probes saw, per endpoint, and the cluster as a whole. Plain data:
+ * the verdict is a pure function of it, and `status --json` prints it.
+ */
+export interface MemberInfo {
+  /** hex, as etcdctl prints it */
+  id: string;
+  /** empty for a member that was added but never started */
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+export interface EndpointProbe {
+  endpoint: string;
+  /** the inventory's name for this endpoint's member, when known */
+  expectedName?: string;
+  /** the inventory's peer URLs for it: how an unreachable endpoint is matched to a member-list entry */
+  expectedPeerURLs?: string[];
+  /** a TCP+TLS connection and a status call succeeded */
+  reachable: boolean;
+  /** why not reachable / not healthy, in one line */
+  error?: string;
+  memberId?: string;
+  name?: string;
+  clusterId?: string;
+  version?: string;
+  /** hex; undefined when the member knows of no leader */
+  leaderId?: string;
+  raftTerm?: number;
+  raftIndex?: number;
+  raftAppliedIndex?: number;
+  revision?: number;
+  dbSize?: number;
+  dbSizeInUse?: number;
+  isLearner?: boolean;
+  /** alarms raised on this member (NOSPACE, CORRUPT) */
+  alarms: string[];
+  /** errors the member itself reports in its status */
+  memberErrors: string[];
+  /** a linearizable read through this member succeeded */
+  healthy: boolean;
+  healthError?: string;
+  /** the member list as this endpoint sees it */
+  members?: MemberInfo[];
+  latencyMs: number;
+}
+
+export type Verdict = 'healthy' | 'minority-lost' | 'quorum-lost' | 'split-brain' | 'unreachable';
+
+export interface MemberState {
+  id?: string;
+  name: string;
+  isLearner: boolean;
+  /** in the member list but never started (a failed or pending add) */
+  unstarted: boolean;
+  healthy: boolean;
+  reachable: boolean;
+  endpoint?: string;
+  /** why it is not healthy */
+  problem?: string;
+}
+
+export interface VerdictResult {
+  verdict: Verdict;
+  /** one line, in words an operator understands */
+  summary: string;
+  /** the facts behind it, one line each */
+  evidence: string[];
+  /** warnings that do not change the verdict (alarms, members missing from the inventory) */
+  warnings: string[];
+  /** the runbook id to propose, undefined when none fits */
+  recommendedRunbook?: string;
+  /** runbooks that also apply */
+  alternatives: string[];
+  votingMembers: number;
+  healthyVoting: number;
+  quorumSize: number;
+  members: MemberState[];
+  clusterIds: string[];
+  leaders: string[];
+}
+
+export interface ClusterReport {
+  probedAt: string;
+  durationMs: number;
+  endpoints: EndpointProbe[];
+  verdict: VerdictResult;
+}

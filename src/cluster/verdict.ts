@@ -1,0 +1,210 @@
+import type { EndpointProbe, MemberInfo, MemberState, Verdict, VerdictResult } from './types.js';
+
+/**
+ * The verdict (DESIGN §4): a pure function of what the probes saw.
+ *
+ *  split brain   reachable members report more than one cluster ID, more than
+ *                one leader in the same raft term, or several endpoints claim
+ *                to be the same member (one data dir copied everywhere: the
+ *                kubeasz restore bug);
+ *  quorum lost   fewer than ⌊N/2⌋+1 of the N voting members healthy, or no
+ *                member can complete a linearizable read;
+ *  minority lost quorum held, some member unhealthy, unreachable or unstarted;
+ *  healthy       every member healthy, one leader, one cluster ID;
+ *  unreachable   no endpoint answered at all: nothing to judge by.
+ */
+export function quorumSize(votingMembers: number): number {
+  return Math.floor(votingMembers / 2) + 1;
+}
+
+export const RUNBOOK_FOR: Record<Verdict, { recommended?: string; alternatives: string[] }> = {
+  healthy: { recommended: 'backup', alternatives: [] },
+  'minority-lost': { recommended: 'replace-member', alternatives: ['replace-master', 'backup'] },
+  'quorum-lost': { recommended: 'restore-quorum', alternatives: ['single-survivor'] },
+  'split-brain': { recommended: 'split-brain', alternatives: [] },
+  unreachable: { alternatives: [] },
+};
+
+export function classify(probes: EndpointProbe[]): VerdictResult {
+  const reachable = probes.filter((p) => p.reachable);
+  const clusterIds = unique(reachable.map((p) => p.clusterId));
+  const leaders = unique(reachable.map((p) => p.leaderId));
+  const members = memberStates(probes);
+  const voting = members.filter((m) => !m.isLearner);
+  const healthyVoting = voting.filter((m) => m.healthy).length;
+  const base = {
+    clusterIds,
+    leaders,
+    members,
+    votingMembers: voting.length,
+    healthyVoting,
+    quorumSize: quorumSize(voting.length),
+    warnings: warningsFor(probes, members),
+  };
+
+  if (reachable.length === 0) {
+    return result('unreachable', base, `no endpoint answered (${probes.length} of ${probes.length} unreachable): check endpoints, certificates and network`,
+      probes.map((p) => `${p.endpoint}: ${p.error ?? 'unreachable'}`));
+  }
+
+  const splitEvidence = splitBrainEvidence(reachable, clusterIds);
+  if (splitEvidence.length > 0) {
+    return result('split-brain', base, `members disagree about the cluster: ${splitEvidence[0]}`, splitEvidence);
+  }
+
+  const unhealthy = members.filter((m) => !m.healthy);
+  const anyHealthy = probes.some((p) => p.healthy);
+  if (!anyHealthy || healthyVoting < base.quorumSize) {
+    const lost = voting.length - healthyVoting;
+    const summary = `${lost} of ${voting.length} voting members ${describeLoss(voting.filter((m) => !m.healthy))}: quorum lost (${healthyVoting} healthy, ${base.quorumSize} needed)`;
+    return result('quorum-lost', base, summary, unhealthy.map(describeMember));
+  }
+
+  if (unhealthy.length > 0) {
+    const summary = `${unhealthy.length} of ${members.length} members ${describeLoss(unhealthy)}: quorum held (${healthyVoting} of ${voting.length} voting members healthy, ${base.quorumSize} needed)`;
+    return result('minority-lost', base, summary, unhealthy.map(describeMember));
+  }
+
+  const leader = members.find((m) => m.id !== undefined && m.id === leaders[0]);
+  const term = reachable.find((p) => p.leaderId === leaders[0])?.raftTerm;
+  return result('healthy', base, `all ${members.length} members healthy, leader ${leader?.name ?? leaders[0]} (term ${term ?? '?'})`,
+    [`cluster ID ${clusterIds[0]}`, `leader ${leaders[0]}`]);
+}
+
+type Base = Omit<VerdictResult, 'verdict' | 'summary' | 'evidence' | 'recommendedRunbook' | 'alternatives'>;
+
+function result(verdict: Verdict, base: Base, summary: string, evidence: string[]): VerdictResult {
+  const runbooks = RUNBOOK_FOR[verdict];
+  return { verdict, summary, evidence, recommendedRunbook: runbooks.recommended, alternatives: runbooks.alternatives, ...base };
+}
+
+function splitBrainEvidence(reachable: EndpointProbe[], clusterIds: string[]): string[] {
+  const evidence: string[] = [];
+  if (clusterIds.length > 1) {
+    const byCluster = clusterIds.map((id) => `${id} (${reachable.filter((p) => p.clusterId === id).map(label).join(', ')})`);
+    evidence.push(`${clusterIds.length} cluster IDs: ${byCluster.join('; ')}`);
+  }
+  const leadersByTerm = new Map<number, Set<string>>();
+  for (const probe of reachable) {
+    if (probe.leaderId === undefined || probe.raftTerm === undefined) continue;
+    const set = leadersByTerm.get(probe.raftTerm) ?? new Set<string>();
+    set.add(probe.leaderId);
+    leadersByTerm.set(probe.raftTerm, set);
+  }
+  for (const [term, ids] of leadersByTerm) {
+    if (ids.size > 1) evidence.push(`${ids.size} leaders in raft term ${term}: ${[...ids].join(', ')}`);
+  }
+  const byMemberId = new Map<string, string[]>();
+  for (const probe of reachable) {
+    if (!probe.memberId) continue;
+    byMemberId.set(probe.memberId, [...(byMemberId.get(probe.memberId) ?? []), probe.endpoint]);
+  }
+  for (const [id, endpoints] of byMemberId) {
+    if (endpoints.length > 1) evidence.push(`${endpoints.length} endpoints claim to be member ${id}: ${endpoints.join(', ')} (one data dir copied to several nodes?)`);
+  }
+  return evidence;
+}
+
+/**
+ * The members the verdict counts: the member list as the leader (or the most
+ * up-to-date reachable member) reports it, each joined to its endpoint's probe.
+ * Without any member list, each probed endpoint stands for one voting member.
+ */
+function memberStates(probes: EndpointProbe[]): MemberState[] {
+  const list = authoritativeMemberList(probes);
+  if (!list) return probes.map(stateFromProbeAlone);
+  return list.map((member) => {
+    const probe = probeFor(member, probes);
+    const unstarted = member.name === '' && member.clientURLs.length === 0;
+    const state: MemberState = {
+      id: member.id,
+      name: member.name || probe?.expectedName || `(unstarted ${member.id})`,
+      isLearner: member.isLearner,
+      unstarted,
+      healthy: Boolean(probe?.healthy),
+      reachable: Boolean(probe?.reachable),
+      endpoint: probe?.endpoint ?? member.clientURLs[0],
+    };
+    if (!state.healthy) state.problem = problemOf(probe, unstarted);
+    return state;
+  });
+}
+
+function authoritativeMemberList(probes: EndpointProbe[]): MemberInfo[] | undefined {
+  const withList = probes.filter((p) => p.reachable && p.members && p.members.length > 0);
+  const fromLeader = withList.find((p) => p.memberId !== undefined && p.memberId === p.leaderId && p.healthy);
+  if (fromLeader) return fromLeader.members;
+  const newest = [...withList].sort((a, b) => (b.raftTerm ?? 0) - (a.raftTerm ?? 0) || (b.raftIndex ?? 0) - (a.raftIndex ?? 0));
+  return newest[0]?.members;
+}
+
+function probeFor(member: MemberInfo, probes: EndpointProbe[]): EndpointProbe | undefined {
+  return (
+    probes.find((p) => p.memberId !== undefined && p.memberId === member.id) ??
+    probes.find((p) => !p.memberId && member.clientURLs.some((u) => sameUrl(u, p.endpoint))) ??
+    probes.find((p) => !p.memberId && (p.expectedPeerURLs ?? []).some((u) => member.peerURLs.some((m) => sameUrl(m, u)))) ??
+    probes.find((p) => !p.memberId && member.name !== '' && p.expectedName === member.name)
+  );
+}
+
+function stateFromProbeAlone(probe: EndpointProbe): MemberState {
+  const state: MemberState = {
+    id: probe.memberId,
+    name: probe.name ?? probe.expectedName ?? probe.endpoint,
+    isLearner: Boolean(probe.isLearner),
+    unstarted: false,
+    healthy: probe.healthy,
+    reachable: probe.reachable,
+    endpoint: probe.endpoint,
+  };
+  if (!probe.healthy) state.problem = problemOf(probe, false);
+  return state;
+}
+
+function problemOf(probe: EndpointProbe | undefined, unstarted: boolean): string {
+  if (unstarted) return 'added but never started';
+  if (!probe) return 'no endpoint probed for it';
+  if (!probe.reachable) return `unreachable: ${probe.error ?? 'no answer'}`;
+  return `unhealthy: ${probe.healthError ?? 'linearizable read failed'}`;
+}
+
+function describeMember(member: MemberState): string {
+  const kind = member.isLearner ? 'learner' : 'voting member';
+  const id = member.id ? ` ${member.id}` : '';
+  return `${member.name}${id} (${kind}${member.endpoint ? `, ${member.endpoint}` : ''}): ${member.problem ?? 'healthy'}`;
+}
+
+function describeLoss(members: MemberState[]): string {
+  if (members.length === 0) return 'unhealthy';
+  if (members.every((m) => m.unstarted)) return 'unstarted';
+  if (members.every((m) => !m.reachable && !m.unstarted)) return 'unreachable';
+  return 'unhealthy or unreachable';
+}
+
+function warningsFor(probes: EndpointProbe[], members: MemberState[]): string[] {
+  const warnings: string[] = [];
+  for (const probe of probes) {
+    for (const alarm of probe.alarms) warnings.push(`${label(probe)}: alarm ${alarm} raised`);
+    for (const error of probe.memberErrors) warnings.push(`${label(probe)}: reports "${error}"`);
+    const counted = members.some((m) => m.endpoint !== undefined && sameUrl(m.endpoint, probe.endpoint));
+    if (!counted && probe.reachable) warnings.push(`${label(probe)} answered but is not in the member list (removed member still running?)`);
+    if (!counted && !probe.reachable && members.length > 0) warnings.push(`${label(probe)} is not in the member list and does not answer`);
+  }
+  for (const member of members.filter((m) => m.unstarted)) {
+    warnings.push(`member ${member.id} was added but never started: start it, or remove it (etcdctl member remove ${member.id})`);
+  }
+  return warnings;
+}
+
+function label(probe: EndpointProbe): string {
+  const name = probe.name ?? probe.expectedName;
+  return name ? `${name} (${probe.endpoint})` : probe.endpoint;
+}
+
+function sameUrl(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
+function unique(values: Array<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => v !== undefined))];
+}
