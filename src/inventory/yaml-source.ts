@@ -17,7 +17,9 @@ export function parseYamlSource(text: string, fileName: string): YamlSource {
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const error = document.errors[0];
   if (error) {
-    const line = lineCounter.linePos(error.pos[0]).line;
+    // errors found at end of input (an unclosed quote) belong to the last written line
+    const offset = Math.max(0, Math.min(error.pos[0], text.trimEnd().length - 1));
+    const line = lineCounter.linePos(offset).line;
     const more = document.errors.length > 1 ? andMore(document.errors.length - 1) : '';
     throw new OperatorError(`${fileName}:${line}: YAML syntax error: ${firstLine(error.message)}${more}`);
   }
