@@ -116,6 +116,7 @@ const HEADER = [
  */
 export function serializeInventory(inventory: Inventory, notes: ReadonlyArray<string> = []): string {
   const ordered = inventorySchema.parse(inventory);
-  const header = [...HEADER, ...notes].map((line) => `# ${line}`.trimEnd()).join('\n');
+  // a note with a newline would end the comment and corrupt the YAML
+  const header = [...HEADER, ...notes].map((line) => `# ${line.replace(/\s*[\r\n]+\s*/g, ' ')}`.trimEnd()).join('\n');
   return `${header}\n${stringify(ordered, { lineWidth: 0 })}`;
 }

@@ -164,3 +164,12 @@ describe('serializeInventory', () => {
     expect(await loadInventoryFile(path)).toEqual(original);
   });
 });
+
+describe('serializeInventory notes', () => {
+  it('keeps a note with a newline inside its comment line', () => {
+    const inventory: Inventory = { members: [{ name: 'a', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'] }] };
+    const text = serializeInventory(inventory, ['first\nmembers: []']);
+    expect(text.split('\n')[2]).toBe('# first members: []');
+    expect(parseInventory(text, 'saved.yaml')).toEqual(inventory);
+  });
+});
