@@ -44,15 +44,19 @@ function quietIpServerNameWarning(): void {
   }) as typeof process.emitWarning;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const known = err instanceof OperatorError;
-    const parseError = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`etcd-runbook: ${messageOf(err)}${parseError ? ' (see --help)' : ''}\n`);
-    if (!known && !parseError && process.env.ETCD_RUNBOOK_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
-    process.exitCode = known ? err.exitCode : ExitCode.configError;
-  },
-);
+/**
+ * Exit once output is flushed, rather than when the event loop drains: a
+ * connection to a frozen member can sit in its TLS handshake for minutes
+ * after its client was closed, and must not hold the operator's shell.
+ */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv.slice(2)).then(exitAfterFlush, (err: unknown) => {
+  const known = err instanceof OperatorError;
+  const parseError = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`etcd-runbook: ${messageOf(err)}${parseError ? ' (see --help)' : ''}\n`);
+  if (!known && !parseError && process.env.ETCD_RUNBOOK_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+  exitAfterFlush(known ? err.exitCode : ExitCode.configError);
+});

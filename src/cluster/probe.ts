@@ -47,8 +47,14 @@ export function singleEndpointClient(endpoint: string, tls: ClientTls | undefine
   const options: IOptions = {
     hosts: [endpoint],
     faultHandling: { host: () => noop, global: noop },
-    defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs }),
+    // a little past the probe's own deadline, so the probe's timer (and its
+    // clearer message) decides, and gRPC's only backs it up
+    defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs + 250 }),
     grpcOptions: {
+      // grpc-js otherwise shares connections between channels to the same
+      // target: a connection stuck in a TLS handshake with a member that was
+      // starting (or frozen) would then stall every later probe of it.
+      'grpc.use_local_subchannel_pool': 1,
       // one quick connection attempt; the deadline bounds it anyway
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 500,

@@ -217,10 +217,12 @@ export class LabCluster {
 
   private async writeMemberConfigs(independent: boolean): Promise<void> {
     const cluster = this.members.map((m) => `${m.name}=${m.peerURL}`).join(',');
+    // one token for the whole cluster: the cluster ID is derived from it
+    const token = `lab-${process.pid}-${Date.now()}`;
     for (const member of this.members) {
       await writeFile(member.envFile, formatEnv(memberEnv(member, this.pki, {
         initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,
-        token: independent ? `lab-${member.name}-${Date.now()}` : `lab-${Date.now()}`,
+        token: independent ? `${token}-${member.name}` : token,
       })), { mode: 0o600 });
     }
   }

@@ -127,6 +127,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Reap every slot whose owner died (a killed test worker, a crashed drill). */
+export function reapStaleSlots(): void {
+  const dir = slotDir();
+  for (const file of lockedSlots()) reapIfStale(join(dir, file));
+}
+
 /** For diagnostics: the slots currently locked. */
 export function lockedSlots(): string[] {
   try {

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { DEFAULT_PROBE_DEADLINE_MS } from '../../src/cluster/probe.js';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * Detection against one real 3-member TLS cluster, walked through faults in
+ * order (one cluster per file: starting clusters is the slow part).
+ */
+describe('detection on a real 3-member cluster', () => {
+  let lab: LabCluster;
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3 });
+  });
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  const status = async (...extra: string[]) => {
+    const result = await runCli(['status', '--inventory', lab.inventoryPath, '--json', ...extra]);
+    return { ...result, json: JSON.parse(result.stdout) as Record<string, unknown> & { verdict: string } };
+  };
+
+  it('reports healthy with exit 0, one leader, one cluster ID and hex member IDs', async () => {
+    const { exitCode, json } = await status();
+    expect(json.verdict).toBe('healthy');
+    expect(exitCode).toBe(0);
+    expect(json.leaders).toHaveLength(1);
+    expect(json.clusterIds).toHaveLength(1);
+    const endpoints = json.endpoints as Array<{ name: string; memberId: string; healthy: boolean; version: string }>;
+    expect(endpoints.map((e) => e.name)).toEqual(['m1', 'm2', 'm3']);
+    for (const e of endpoints) {
+      expect(e.memberId).toMatch(/^[0-9a-f]{1,16}$/);
+      expect(e.healthy).toBe(true);
+      expect(e.version).toMatch(/^3\.\d+\.\d+/);
+    }
+    expect(json.recommendedRunbook).toBe('backup');
+  });
+
+  it('prints the table with every member and the verdict in text mode', async () => {
+    const result = await runCli(['status', '--inventory', lab.inventoryPath]);
+    expect(result.exitCode).toBe(0);
+    for (const name of ['m1', 'm2', 'm3']) expect(result.stdout).toMatch(new RegExp(`\\| ${name} +\\| https://127\\.0\\.0\\.\\d+:2379 +\\| healthy`));
+    expect(result.stdout).toContain('verdict: healthy');
+  });
+
+  it('member IDs match what etcdctl member list prints', async () => {
+    const { execa } = await import('execa');
+    const out = await execa('etcdctl', [...lab.etcdctlFlags(), 'member', 'list']);
+    const etcdctlIds = out.stdout.split('\n').map((line) => line.split(',')[0]?.trim()).sort();
+    const { json } = await status();
+    const ours = (json.endpoints as Array<{ memberId: string }>).map((e) => e.memberId).sort();
+    expect(ours).toEqual(etcdctlIds);
+  });
+
+  it('one member killed: minority-lost, exit 1, the dead member named', async () => {
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    const { exitCode, json } = await status();
+    expect(json.verdict).toBe('minority-lost');
+    expect(exitCode).toBe(1);
+    expect((json.evidence as string[]).join('\n')).toMatch(/m3 .*unreachable: connection refused/);
+    expect(json.recommendedRunbook).toBe('replace-member');
+  });
+
+  it('two members killed: quorum-lost, exit 2, restore-quorum proposed', async () => {
+    await lab.kill('m2');
+    const { exitCode, json } = await status();
+    expect(json.verdict).toBe('quorum-lost');
+    expect(exitCode).toBe(2);
+    expect(json.summary).toMatch(/quorum lost \(0 healthy, 2 needed\)/);
+    expect(json.recommendedRunbook).toBe('restore-quorum');
+  });
+
+  it('a frozen (SIGSTOP) member does not stall the verdict past the deadline', async () => {
+    await lab.startMember('m2');
+    await lab.startMember('m3');
+    await lab.waitHealthy();
+    lab.freeze('m2');
+    try {
+      const started = Date.now();
+      const report = await lab.probe();
+      const elapsed = Date.now() - started;
+      // the frozen member costs one deadline, not a TCP/TLS timeout per retry
+      expect(elapsed).toBeLessThan(DEFAULT_PROBE_DEADLINE_MS + 1000);
+      const frozen = report.endpoints.find((e) => e.expectedName === 'm2');
+      expect(frozen?.reachable).toBe(false);
+      expect(frozen?.error).toMatch(/no answer within 1200 ms/);
+      expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+      const cli = await status();
+      expect(cli.json.verdict).toBe('minority-lost');
+      expect(cli.exitCode).toBe(1);
+    } finally {
+      lab.thaw('m2');
+    }
+  });
+
+  it('probes members the member list names even when given one endpoint', async () => {
+    await lab.waitHealthy();
+    const result = await runCli(['status', '--json', '--endpoints', lab.members[0]!.clientURL,
+      '--cacert', lab.pki.caCert, '--cert', lab.pki.clientCert, '--key', lab.pki.clientKey]);
+    const json = JSON.parse(result.stdout) as { verdict: string; endpoints: Array<{ name: string }> };
+    expect(json.verdict).toBe('healthy');
+    expect(json.endpoints.map((e) => e.name).sort()).toEqual(['m1', 'm2', 'm3']);
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('ETCDCTL_* environment works like the flags', async () => {
+    const result = await runCli(['status', '--json'], {
+      ETCDCTL_ENDPOINTS: lab.endpoints.join(','),
+      ETCDCTL_CACERT: lab.pki.caCert,
+      ETCDCTL_CERT: lab.pki.clientCert,
+      ETCDCTL_KEY: lab.pki.clientKey,
+    });
+    expect(JSON.parse(result.stdout).verdict).toBe('healthy');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('a CA that did not sign the servers: exit 4 and a message naming the CA', async () => {
+    const { createPki } = await import('../../src/lab/pki.js');
+    const other = await createPki(`${lab.dir}/other-pki`, 'some other CA');
+    const result = await runCli(['status', '--endpoints', lab.endpoints.join(','), '--cacert', other.caCert,
+      '--cert', lab.pki.clientCert, '--key', lab.pki.clientKey]);
+    expect(result.exitCode).toBe(4);
+    expect(result.stdout).toContain('verdict: unreachable');
+    expect(result.stdout).toMatch(/not signed by the CA given \(--cacert\): wrong CA\?/);
+  });
+
+  it('a client cert from another CA: exit 4 and the server rejecting us is said', async () => {
+    const other = `${lab.dir}/other-pki`;
+    const result = await runCli(['status', '--endpoints', lab.endpoints[0]!, '--cacert', lab.pki.caCert,
+      '--cert', `${other}/client.crt`, '--key', `${other}/client.key`]);
+    expect(result.exitCode).toBe(4);
+    expect(result.stdout).toMatch(/rejected our client certificate|not signed/);
+  });
+
+  it('a missing cert file: exit 4 before any network use, naming the flag and path', async () => {
+    const result = await runCli(['status', '--endpoints', lab.endpoints[0]!, '--cacert', '/nonexistent/ca.pem']);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr.trim()).toBe('etcd-runbook: --cacert /nonexistent/ca.pem: file not found');
+    expect(result.stdout).toBe('');
+  });
+
+  it('a bad endpoint URL: exit 4 naming it', async () => {
+    const result = await runCli(['status', '--endpoints', 'https://', '--cacert', lab.pki.caCert]);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toMatch(/--endpoints "https:\/\/"/);
+  });
+});
