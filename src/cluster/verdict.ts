@@ -65,10 +65,12 @@ export function classify(probes: EndpointProbe[]): VerdictResult {
     return result('minority-lost', base, summary, unhealthy.map(describeMember));
   }
 
-  const leader = members.find((m) => m.id !== undefined && m.id === leaders[0]);
-  const term = reachable.find((p) => p.leaderId === leaders[0])?.raftTerm;
-  return result('healthy', base, `all ${members.length} members healthy, leader ${leader?.name ?? leaders[0]} (term ${term ?? '?'})`,
-    [`cluster ID ${clusterIds[0]}`, `leader ${leaders[0]}`]);
+  // during a leader change a member may still report the old leader: the newest term wins
+  const newest = [...reachable].filter((p) => p.leaderId !== undefined).sort((a, b) => (b.raftTerm ?? 0) - (a.raftTerm ?? 0))[0];
+  const leader = members.find((m) => m.id !== undefined && m.id === newest?.leaderId);
+  const count = members.length === 1 ? 'the only member is' : `all ${members.length} members`;
+  return result('healthy', base, `${count} healthy, leader ${leader?.name ?? newest?.leaderId ?? '?'} (term ${newest?.raftTerm ?? '?'})`,
+    [`cluster ID ${clusterIds[0]}`, `leader ${newest?.leaderId ?? '?'}`]);
 }
 
 type Base = Omit<VerdictResult, 'verdict' | 'summary' | 'evidence' | 'recommendedRunbook' | 'alternatives'>;
@@ -178,6 +180,7 @@ function describeLoss(members: MemberState[]): string {
   if (members.length === 0) return 'unhealthy';
   if (members.every((m) => m.unstarted)) return 'unstarted';
   if (members.every((m) => !m.reachable && !m.unstarted)) return 'unreachable';
+  if (members.every((m) => m.reachable)) return 'unhealthy';
   return 'unhealthy or unreachable';
 }
 

@@ -1,3 +1,5 @@
+import stringWidth from 'string-width';
+
 /**
  * etcdctl-style ASCII tables (`-w table`), narrowed to the terminal: when the
  * full table does not fit, the least important columns are dropped whole —
@@ -32,9 +34,13 @@ function tableWidth<Row>(columns: Array<Column<Row>>, cells: string[][]): number
   return widths.reduce((sum, w) => sum + w + 3, 1);
 }
 
-/** Code points, not UTF-16 units: member names may be unicode. */
+/**
+ * Terminal columns, not code points: member names may be CJK (two columns a
+ * character) or carry combining accents (none). string-width is what ink
+ * itself measures with.
+ */
 export function displayWidth(text: string): number {
-  return [...text].length;
+  return stringWidth(text);
 }
 
 function pad(text: string, width: number, align: 'left' | 'right'): string {

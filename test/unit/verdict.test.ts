@@ -29,7 +29,8 @@ describe('classify: healthy', () => {
     const c = fakeCluster({ voting: n });
     const v = classify(Array.from({ length: n }, (_, i) => c.up(i)));
     expect(v.verdict).toBe('healthy');
-    expect(v.summary).toBe(`all ${n} members healthy, leader master-1 (term 7)`);
+    const who = n === 1 ? 'the only member is' : `all ${n} members`;
+    expect(v.summary).toBe(`${who} healthy, leader master-1 (term 7)`);
     expect(v.evidence).toEqual([`cluster ID ${CLUSTER_ID}`, `leader ${IDS[0]}`]);
     expect(v.recommendedRunbook).toBe('backup');
     expect(v.alternatives).toEqual([]);

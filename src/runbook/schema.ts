@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * A runbook is data (DESIGN §5): `runbooks/*.yaml`, validated by this schema
+ * before it is shown. Text fields that reach a node may hold `{{ path }}`
+ * templates; in `run:` commands every interpolated value is shell-quoted by
+ * the one quoting function (auto-escaping), so a runbook author cannot forget.
+ *
+ * Template paths are checked statically against the render context's shape
+ * (runbook/context.ts): an unknown variable is a lint error, never a blank.
+ */
+
+export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable'] as const;
+export const RISKS = ['read-only', 'changes', 'destructive'] as const;
+export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual'] as const;
+
+/**
+ * Where a step runs:
+ *  local                  this machine (the master the operator is on)
+ *  each-member            every member in the inventory, one sub-run per node
+ *  each-surviving-member  every member except the one being replaced (inputs.member)
+ *  member                 the member named by inputs.member (the one being replaced/restored)
+ *  survivor               the member named by inputs.survivor (single-survivor, split-brain source)
+ */
+export const TARGETS = ['local', 'each-member', 'each-surviving-member', 'member', 'survivor'] as const;
+
+/** etcd API actions, through the cluster client (no shell). */
+export const ETCD_ACTIONS = ['snapshot-save', 'member-remove', 'member-add', 'member-promote', 'member-list', 'status'] as const;
+
+/** Conditions a `wait` step polls until true or the timeout. */
+export const WAIT_CONDITIONS = [
+  'cluster-healthy',
+  'member-healthy',
+  'member-in-sync',
+  'quorum',
+  'single-cluster-id',
+  'members-stopped',
+] as const;
+
+const template = z.string().min(1);
+const duration = z.string().regex(/^\d+(ms|s|m)$/, 'must be a duration like 500ms, 30s or 5m');
+
+export const guardRefSchema = z
+  .object({
+    /** a guard name from the registry (runbook/guards.ts) */
+    check: z.string().min(1),
+    /** guard parameters; string values may be templates */
+    with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    /** overrides the guard's own failure message */
+    message: z.string().min(1).optional(),
+    /** the operator may override a failure (journaled with a reason) */
+    overridable: z.boolean().optional(),
+  })
+  .strict();
+
+export const inputSchema = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier'),
+    description: z.string().min(1),
+    type: z.enum(['string', 'number', 'member', 'path', 'boolean']).default('string'),
+    /** a literal or a template over inventory/detection, e.g. "{{ detection.unhealthyMembers.0 }}" */
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    required: z.boolean().default(true),
+  })
+  .strict();
+
+const stepBase = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case words joined by dashes'),
+  title: z.string().min(1),
+  /** one line: why this step exists (shown in the step view) */
+  why: z.string().min(1),
+  target: z.enum(TARGETS),
+  risk: z.enum(RISKS),
+  guards: z.array(guardRefSchema).default([]),
+  /** what proves the step worked, evaluated after it */
+  check: guardRefSchema.optional(),
+  /** only for these layouts (kubeadm/systemd); default: all */
+  layouts: z.array(z.enum(['kubeadm', 'systemd'])).optional(),
+  /** where the step comes from: a field-note or upstream procedure */
+  source: z.string().min(1).optional(),
+  timeout: duration.optional(),
+};
+
+export const commandStepSchema = z.object({ ...stepBase, kind: z.literal('command'), run: template }).strict();
+
+export const etcdStepSchema = z
+  .object({
+    ...stepBase,
+    kind: z.literal('etcd'),
+    action: z.enum(ETCD_ACTIONS),
+    with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  })
+  .strict();
+
+export const copyStepSchema = z
+  .object({
+    ...stepBase,
+    kind: z.literal('copy'),
+    /** source node: 'local' or a template naming a member, e.g. "{{ inputs.survivor }}" */
+    from: z.object({ node: template, path: template }).strict(),
+    /** destination path on each target node */
+    to: z.object({ path: template }).strict(),
+    recursive: z.boolean().optional(),
+  })
+  .strict();
+
+export const waitStepSchema = z
+  .object({
+    ...stepBase,
+    kind: z.literal('wait'),
+    until: z.enum(WAIT_CONDITIONS),
+    with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    interval: duration.optional(),
+  })
+  .strict();
+
+export const manualStepSchema = z.object({ ...stepBase, kind: z.literal('manual'), instruction: template }).strict();
+
+export const stepSchema = z.discriminatedUnion('kind', [
+  commandStepSchema,
+  etcdStepSchema,
+  copyStepSchema,
+  waitStepSchema,
+  manualStepSchema,
+]);
+
+export const runbookSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case words joined by dashes'),
+    title: z.string().min(1),
+    description: z.string().min(1),
+    appliesTo: z.array(z.enum(VERDICTS)).min(1),
+    /** the field procedures this runbook follows */
+    sources: z.array(z.string().min(1)).default([]),
+    inputs: z.array(inputSchema).default([]),
+    steps: z.array(stepSchema).min(1),
+  })
+  .strict()
+  .superRefine((runbook, ctx) => {
+    const seen = new Set<string>();
+    runbook.steps.forEach((step, index) => {
+      if (seen.has(step.id)) ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${step.id}"` });
+      seen.add(step.id);
+    });
+  });
+
+export type Runbook = z.infer<typeof runbookSchema>;
+export type RunbookStep = z.infer<typeof stepSchema>;
+export type RunbookInput = z.infer<typeof inputSchema>;
+export type GuardRef = z.infer<typeof guardRefSchema>;
+export type Risk = (typeof RISKS)[number];
+export type StepKind = (typeof STEP_KINDS)[number];
+export type StepTarget = (typeof TARGETS)[number];
+export type EtcdAction = (typeof ETCD_ACTIONS)[number];
+export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
