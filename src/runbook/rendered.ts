@@ -1,0 +1,54 @@
+import type { EtcdAction, Risk, StepKind, WaitCondition } from './schema.js';
+
+/**
+ * A runbook with every template filled in for one cluster: what `plan`
+ * prints and what the engine executes. Commands here are final strings —
+ * every interpolated value already quoted by util/shell.ts.
+ */
+export type ParamValue = string | number | boolean;
+
+export interface RenderedGuard {
+  check: string;
+  params: Record<string, ParamValue>;
+  /** the runbook's message, else the guard's own when it fails */
+  message?: string;
+  overridable: boolean;
+  /** one line, for plan and the step view: what it checks */
+  description: string;
+}
+
+/** One node's share of a step. */
+export interface RenderedTarget {
+  /** member name, or 'local' */
+  node: string;
+  /** where it runs, as shown to the operator: "local", "root@10.0.0.2" */
+  host: string;
+  command?: string;
+  etcd?: { action: EtcdAction; params: Record<string, ParamValue> };
+  copy?: { fromNode: string; fromPath: string; toPath: string; recursive: boolean };
+  wait?: { until: WaitCondition; params: Record<string, ParamValue>; intervalMs: number };
+  instruction?: string;
+}
+
+export interface RenderedStep {
+  id: string;
+  title: string;
+  why: string;
+  kind: StepKind;
+  risk: Risk;
+  source?: string;
+  timeoutMs: number;
+  guards: RenderedGuard[];
+  check?: RenderedGuard;
+  /** empty when the step does not apply to this cluster's layouts */
+  targets: RenderedTarget[];
+}
+
+export interface RenderedRunbook {
+  id: string;
+  title: string;
+  description: string;
+  sources: string[];
+  inputs: Record<string, ParamValue>;
+  steps: RenderedStep[];
+}
