@@ -76,7 +76,7 @@ export function hashHostName(name: string, salt: Buffer = randomBytes(20)): stri
 export function checkHostKey(entries: readonly KnownHostEntry[], host: string, port: number, offered: Buffer): HostKeyCheck {
   const keyType = keyTypeOf(offered);
   const forHost = entries.filter((entry) => entry.marker !== 'cert-authority' && entryMatches(entry, host, port));
-  const revoked = entries.find((entry) => entry.marker === 'revoked' && entry.key.equals(offered));
+  const revoked = forHost.find((entry) => entry.marker === 'revoked' && entry.key.equals(offered));
   if (revoked) return { status: 'revoked', entry: revoked };
   const plain = forHost.filter((entry) => entry.marker === undefined);
   const known = plain.find((entry) => entry.key.equals(offered));
