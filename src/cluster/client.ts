@@ -1,0 +1,382 @@
+import { createHash } from 'node:crypto';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Etcd3, IMember, ISnapshotResponse } from 'etcd3';
+import { OperatorError, messageOf } from '../util/errors.js';
+import { fromHexId, toHexId } from './ids.js';
+import { describeProbeError, probeEndpoint, singleEndpointClient, type ClientTls } from './probe.js';
+import type { EndpointProbe, MemberInfo } from './types.js';
+
+/**
+ * The etcd API calls a runbook makes (member add/remove/promote, snapshot
+ * save), each sent through ONE chosen endpoint: a fresh probe ranks the
+ * endpoints (the leader first, then healthy followers), and a call that fails
+ * because its endpoint is dead or silent moves on, explicitly, to the next —
+ * never etcd3's hidden retries, which would make a dead member look alive.
+ *
+ * Answers from etcd itself ("member not found", "not enough started
+ * members") are final: another endpoint would say the same.
+ */
+export interface SnapshotProgress {
+  bytes: number;
+  /** bytes received + bytes the server says remain; undefined before the first chunk */
+  totalBytes?: number;
+}
+
+export interface SnapshotResult {
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+  /** the endpoint the snapshot was streamed from */
+  endpoint: string;
+  /** the store revision at the snapshot's point in time */
+  revision?: number;
+}
+
+export interface MemberAddResult {
+  /** hex */
+  id: string;
+  members: MemberInfo[];
+  /** a member with the same peer URL was already present and is returned as is (guard 15) */
+  existed: boolean;
+}
+
+export interface ClusterClient {
+  memberList(): Promise<MemberInfo[]>;
+  memberAdd(peerURLs: string[], opts: { learner: boolean }): Promise<MemberAddResult>;
+  /** the member list after the removal */
+  memberRemove(idHex: string): Promise<MemberInfo[]>;
+  /** the member list after the promotion */
+  memberPromote(idHex: string): Promise<MemberInfo[]>;
+  snapshotSave(localPath: string, opts?: { onProgress?: (progress: SnapshotProgress) => void; signal?: AbortSignal }): Promise<SnapshotResult>;
+  /** a fresh probe of every endpoint (what `status` shows) */
+  status(): Promise<EndpointProbe[]>;
+  /** the endpoint the last successful call went through */
+  currentEndpoint(): string | undefined;
+  close(): Promise<void>;
+}
+
+export interface EtcdClusterClientOptions {
+  /** each unary call, connection included */
+  callDeadlineMs?: number;
+  /** the probe that ranks endpoints before each call */
+  probeDeadlineMs?: number;
+  /** a snapshot stream is cancelled when no bytes arrive for this long */
+  snapshotIdleMs?: number;
+}
+
+export const DEFAULT_CALL_DEADLINE_MS = 5000;
+const DEFAULT_RANK_PROBE_MS = 1500;
+const DEFAULT_SNAPSHOT_IDLE_MS = 15_000;
+
+interface Attempt {
+  client: Etcd3;
+  endpoint: string;
+  /** 0 for the first endpoint tried; > 0 when an earlier one failed mid-call */
+  index: number;
+}
+
+export class EtcdClusterClient implements ClusterClient {
+  private readonly clients = new Map<string, Etcd3>();
+  private readonly callDeadlineMs: number;
+  private readonly probeDeadlineMs: number;
+  private readonly snapshotIdleMs: number;
+  private lastEndpoint: string | undefined;
+
+  constructor(
+    private readonly endpoints: string[],
+    private readonly tls: ClientTls | undefined,
+    options: EtcdClusterClientOptions = {},
+  ) {
+    if (endpoints.length === 0) throw new OperatorError('no etcd endpoints to talk to: give --endpoints or an inventory');
+    this.callDeadlineMs = options.callDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
+    this.probeDeadlineMs = options.probeDeadlineMs ?? DEFAULT_RANK_PROBE_MS;
+    this.snapshotIdleMs = options.snapshotIdleMs ?? DEFAULT_SNAPSHOT_IDLE_MS;
+  }
+
+  currentEndpoint(): string | undefined {
+    return this.lastEndpoint;
+  }
+
+  status(): Promise<EndpointProbe[]> {
+    return Promise.all(this.endpoints.map((endpoint) => probeEndpoint({ endpoint }, { tls: this.tls, deadlineMs: this.probeDeadlineMs })));
+  }
+
+  memberList(): Promise<MemberInfo[]> {
+    return this.call('member list', { allowUnhealthy: true }, async ({ client }) => listOf(client, this.callDeadlineMs));
+  }
+
+  memberAdd(peerURLs: string[], opts: { learner: boolean }): Promise<MemberAddResult> {
+    if (peerURLs.length === 0) throw new OperatorError('member add needs at least one peer URL');
+    const what = `member add ${peerURLs.join(',')}${opts.learner ? ' (as learner)' : ''}`;
+    return this.call(what, { allowUnhealthy: false }, async ({ client }) => {
+      // checked on every attempt: an add whose answer was lost on a dead endpoint
+      // may have been applied, and must not be applied twice
+      const before = await listOf(client, this.callDeadlineMs);
+      const present = before.find((m) => m.peerURLs.some((u) => peerURLs.some((p) => sameUrl(u, p))));
+      if (present) return { id: present.id, members: before, existed: true };
+      const response = await client.cluster.memberAdd({ peerURLs, isLearner: opts.learner }, this.deadline());
+      return { id: toHexId(response.member.ID) ?? '0', members: response.members.map(toMemberInfo), existed: false };
+    });
+  }
+
+  memberRemove(idHex: string): Promise<MemberInfo[]> {
+    const id = parseId(idHex);
+    return this.call(`member remove ${idHex}`, { allowUnhealthy: false }, async ({ client, index }) => {
+      const before = await listOf(client, this.callDeadlineMs);
+      const member = before.find((m) => m.id === idHex.toLowerCase());
+      if (!member) {
+        // after a lost answer, gone means the earlier attempt did it
+        if (index > 0) return before;
+        throw new EtcdAnswer(`member ${idHex} is not in the member list (${describeList(before)})`);
+      }
+      const response = await client.cluster.memberRemove({ ID: id }, this.deadline());
+      return response.members.map(toMemberInfo);
+    });
+  }
+
+  memberPromote(idHex: string): Promise<MemberInfo[]> {
+    const id = parseId(idHex);
+    return this.call(`member promote ${idHex}`, { allowUnhealthy: false }, async ({ client }) => {
+      const before = await listOf(client, this.callDeadlineMs);
+      const member = before.find((m) => m.id === idHex.toLowerCase());
+      if (!member) throw new EtcdAnswer(`member ${idHex} is not in the member list (${describeList(before)})`);
+      if (!member.isLearner) return before;
+      const response = await client.cluster.memberPromote({ ID: id }, this.deadline());
+      return response.members.map(toMemberInfo);
+    });
+  }
+
+  async snapshotSave(
+    localPath: string,
+    opts: { onProgress?: (progress: SnapshotProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<SnapshotResult> {
+    if (await exists(localPath)) {
+      throw new OperatorError(`refusing to save a snapshot to ${localPath}: a file is already there (snapshots are never overwritten; choose a new path)`);
+    }
+    const partial = `${localPath}.partial`;
+    if (await exists(partial)) {
+      throw new OperatorError(`refusing to save a snapshot to ${localPath}: ${partial} exists (an interrupted save, or another one running?): remove it first`);
+    }
+    return this.call('snapshot save', { allowUnhealthy: true }, async ({ client, endpoint }) => {
+      const saved = await this.streamSnapshot(client, partial, opts);
+      if (await exists(localPath)) {
+        await unlink(partial).catch(() => undefined);
+        throw new EtcdAnswer(`${localPath} appeared while the snapshot was streaming: not overwriting it`);
+      }
+      await rename(partial, localPath);
+      await syncDir(dirname(localPath));
+      return { path: localPath, endpoint, ...saved };
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  private deadline(): { deadline: number } {
+    return { deadline: Date.now() + this.callDeadlineMs };
+  }
+
+  private clientFor(endpoint: string): Etcd3 {
+    let client = this.clients.get(endpoint);
+    if (!client) {
+      client = singleEndpointClient(endpoint, this.tls, this.callDeadlineMs);
+      this.clients.set(endpoint, client);
+    }
+    return client;
+  }
+
+  /**
+   * Rank the endpoints by a fresh probe: the leader, then healthy members,
+   * then (for reads and snapshots only) reachable ones without quorum — a
+   * stranded survivor's snapshot is exactly what a quorum-lost restore needs.
+   */
+  private async ranked(allowUnhealthy: boolean): Promise<{ order: string[]; probes: EndpointProbe[] }> {
+    const probes = await this.status();
+    const leaderIds = new Set(probes.filter((p) => p.healthy && p.leaderId).map((p) => p.leaderId));
+    const score = (p: EndpointProbe): number =>
+      p.healthy && p.memberId !== undefined && leaderIds.has(p.memberId) ? 0 : p.healthy ? 1 : p.reachable && allowUnhealthy ? 2 : 3;
+    const order = probes
+      .map((p, i) => ({ p, i, s: score(p) }))
+      .filter((x) => x.s < 3)
+      .sort((a, b) => a.s - b.s || a.p.latencyMs - b.p.latencyMs || a.i - b.i)
+      .map((x) => x.p.endpoint);
+    return { order, probes };
+  }
+
+  private async call<T>(
+    what: string,
+    how: { allowUnhealthy: boolean },
+    fn: (attempt: Attempt) => Promise<T>,
+  ): Promise<T> {
+    const { order, probes } = await this.ranked(how.allowUnhealthy);
+    if (order.length === 0) {
+      const why = probes.map((p) => `${p.endpoint}: ${p.reachable ? (p.healthError ?? 'unhealthy') : (p.error ?? 'unreachable')}`).join('; ');
+      throw new OperatorError(`${what}: no ${how.allowUnhealthy ? 'reachable' : 'healthy'} etcd endpoint (${why})`);
+    }
+    const failures: string[] = [];
+    for (const [index, endpoint] of order.entries()) {
+      try {
+        const result = await fn({ client: this.clientFor(endpoint), endpoint, index });
+        this.lastEndpoint = endpoint;
+        return result;
+      } catch (err) {
+        if (err instanceof OperatorError) throw err;
+        if (err instanceof EtcdAnswer || !isEndpointFailure(err)) {
+          throw new OperatorError(`${what} through ${endpoint} failed: ${explainEtcdError(err)}`);
+        }
+        failures.push(`${endpoint}: ${describeProbeError(err, this.callDeadlineMs)}`);
+        // a client whose connection broke is not reused
+        this.clients.get(endpoint)?.close();
+        this.clients.delete(endpoint);
+      }
+    }
+    throw new OperatorError(`${what}: every endpoint failed (${failures.join('; ')})`);
+  }
+
+  private async streamSnapshot(
+    client: Etcd3,
+    partial: string,
+    opts: { onProgress?: (progress: SnapshotProgress) => void; signal?: AbortSignal },
+  ): Promise<Omit<SnapshotResult, 'path' | 'endpoint'>> {
+    // no overall deadline (a big backend takes minutes); a silence watchdog instead
+    const stream = (await client.maintenance.snapshot({ deadline: Infinity })) as unknown as AsyncIterable<ISnapshotResponse> & {
+      cancel?: () => void;
+      destroy?: (err?: Error) => void;
+    };
+    const file = await open(partial, 'wx', 0o600);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let remaining: bigint | undefined;
+    let revision: number | undefined;
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        stream.cancel?.();
+      }, this.snapshotIdleMs);
+    };
+    const onAbort = (): void => stream.cancel?.();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      arm();
+      for await (const message of stream) {
+        arm();
+        if (revision === undefined && message.header?.revision) revision = Number(message.header.revision);
+        const blob = message.blob ?? Buffer.alloc(0);
+        if (blob.length > 0) {
+          hash.update(blob);
+          // awaiting each write is the backpressure: memory stays flat
+          await file.write(blob);
+          bytes += blob.length;
+        }
+        remaining = BigInt(message.remaining_bytes ?? '0');
+        opts.onProgress?.({ bytes, totalBytes: bytes + Number(remaining) });
+      }
+      if (opts.signal?.aborted) throw new EtcdAnswer('cancelled by the operator');
+      if (stalled) throw new EtcdAnswer(`no snapshot bytes for ${this.snapshotIdleMs} ms after ${bytes} bytes (member frozen or overloaded?)`);
+      if (bytes === 0 || remaining === undefined || remaining !== 0n) {
+        throw new EtcdAnswer(`the snapshot stream ended early after ${bytes} bytes${remaining ? ` (${remaining} bytes still to come)` : ''}`);
+      }
+      await file.sync();
+      await file.close();
+      return { sizeBytes: bytes, sha256: hash.digest('hex'), ...(revision !== undefined ? { revision } : {}) };
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      await unlink(partial).catch(() => undefined);
+      // a failure after bytes arrived is not the endpoint's silence: do not try the next one
+      if (bytes > 0 && !(err instanceof EtcdAnswer)) throw new EtcdAnswer(`the snapshot stream broke after ${bytes} bytes: ${explainEtcdError(err)}`);
+      if (stalled && !(err instanceof EtcdAnswer)) throw new EtcdAnswer(`no snapshot bytes for ${this.snapshotIdleMs} ms (member frozen or overloaded?)`);
+      throw err;
+    } finally {
+      clearTimeout(watchdog);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** A final answer (from etcd or from our own checks): never retried on another endpoint. */
+class EtcdAnswer extends Error {}
+
+async function listOf(client: Etcd3, deadlineMs: number): Promise<MemberInfo[]> {
+  const response = await client.cluster.memberList({ linearizable: false }, { deadline: Date.now() + deadlineMs });
+  return response.members.map(toMemberInfo);
+}
+
+export function toMemberInfo(member: IMember): MemberInfo {
+  return {
+    id: toHexId(member.ID) ?? '0',
+    name: member.name ?? '',
+    peerURLs: member.peerURLs ?? [],
+    clientURLs: member.clientURLs ?? [],
+    isLearner: Boolean(member.isLearner),
+  };
+}
+
+function parseId(idHex: string): string {
+  try {
+    return fromHexId(idHex);
+  } catch (err) {
+    throw new OperatorError(messageOf(err));
+  }
+}
+
+function describeList(members: MemberInfo[]): string {
+  return members.map((m) => `${m.name || '(unstarted)'}=${m.id}`).join(', ') || 'empty';
+}
+
+/** The endpoint is dead, silent or unreachable: the next one may do. */
+export function isEndpointFailure(err: unknown): boolean {
+  const name = err instanceof Error ? err.constructor.name : '';
+  if (name === 'GRPCUnavailableError' || name === 'GRPCDeadlineExceededError' || name === 'GRPCCancelledError') return true;
+  return /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|No connection established|failed to connect|Deadline exceeded|UNAVAILABLE/i.test(messageOf(err));
+}
+
+/** etcd's own words, made actionable. */
+export function explainEtcdError(err: unknown): string {
+  const text = messageOf(err);
+  const rules: Array<[RegExp, string]> = [
+    [/not enough started members/i, 'etcd refused: not enough started members would remain for quorum (strict reconfig check)'],
+    [/in sync with leader/i, 'etcd refused: the learner is not in sync with the leader yet (is it started? wait and retry)'],
+    [/too many learner/i, 'etcd refused: a learner is already joining (one learner at a time: promote or remove it first)'],
+    [/member not found/i, 'etcd says: member not found'],
+    [/peer ?URLs? already exists/i, 'etcd says: a member with this peer URL already exists'],
+    [/unhealthy cluster/i, 'etcd refused: the cluster is unhealthy (quorum lost, or a member down during the change)'],
+    [/not a learner|promote.*learner/i, 'etcd says: the member is not a learner'],
+  ];
+  for (const [pattern, message] of rules) if (pattern.test(text)) return message;
+  return describeProbeError(err, 0);
+}
+
+function sameUrl(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // not every filesystem lets a directory be fsync'd; the rename is done
+  }
+}
