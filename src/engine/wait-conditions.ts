@@ -1,0 +1,128 @@
+import type { ClusterReport, EndpointProbe, MemberState } from '../cluster/types.js';
+import type { ParamValue } from '../runbook/rendered.js';
+import type { WaitCondition } from '../runbook/schema.js';
+
+/**
+ * What a `wait` step polls for (DESIGN §5), as pure functions of one probe
+ * report. The runner probes, asks `conditionMet`, shows the detail when it
+ * changes, and stops at met or the step's timeout.
+ */
+export interface ConditionResult {
+  met: boolean;
+  /** one line: where things stand */
+  detail: string;
+}
+
+/** How far (raft entries) a learner may trail the leader and still count as in sync. */
+export const DEFAULT_MAX_LAG = 100;
+
+export function conditionMet(until: WaitCondition, params: Record<string, ParamValue>, report: ClusterReport): ConditionResult {
+  switch (until) {
+    case 'cluster-healthy':
+      return clusterHealthy(report);
+    case 'member-healthy':
+      return memberHealthy(report, requireParam(params, 'member', until));
+    case 'member-in-sync':
+      return memberInSync(report, requireParam(params, 'member', until), Number(params.maxLag ?? DEFAULT_MAX_LAG));
+    case 'quorum':
+      return quorum(report);
+    case 'single-cluster-id':
+      return singleClusterId(report);
+    case 'members-stopped':
+      return membersStopped(report, listParam(params.members));
+  }
+}
+
+function clusterHealthy(report: ClusterReport): ConditionResult {
+  const { verdict } = report;
+  return { met: verdict.verdict === 'healthy', detail: `${verdict.verdict}: ${verdict.summary}` };
+}
+
+function quorum(report: ClusterReport): ConditionResult {
+  const v = report.verdict;
+  const met = v.verdict === 'healthy' || v.verdict === 'minority-lost';
+  return { met, detail: `${v.healthyVoting} of ${v.votingMembers} voting members healthy, quorum needs ${v.quorumSize}${met ? '' : ` (${v.verdict})`}` };
+}
+
+function memberHealthy(report: ClusterReport, member: string): ConditionResult {
+  const state = findMember(report, member);
+  if (!state) return { met: false, detail: `${member} is not in the member list yet` };
+  if (state.healthy) return { met: true, detail: `${state.name} is healthy` };
+  return { met: false, detail: `${state.name}: ${state.problem ?? 'not healthy yet'}` };
+}
+
+function memberInSync(report: ClusterReport, member: string, maxLag: number): ConditionResult {
+  const probe = findProbe(report, member);
+  if (!probe?.reachable) return { met: false, detail: `${member} does not answer yet${probe?.error ? `: ${probe.error}` : ''}` };
+  const leader = report.endpoints.find((p) => p.reachable && p.memberId !== undefined && p.memberId === p.leaderId);
+  if (!leader) return { met: false, detail: 'no leader answers: cannot compare progress' };
+  if (probe.raftAppliedIndex === undefined || leader.raftAppliedIndex === undefined) {
+    return { met: false, detail: `${member} or the leader did not report its applied index` };
+  }
+  const lag = leader.raftAppliedIndex - probe.raftAppliedIndex;
+  const who = `${probe.name ?? member} applied ${probe.raftAppliedIndex}, leader ${leader.name ?? leader.memberId} ${leader.raftAppliedIndex}`;
+  return lag <= maxLag ? { met: true, detail: `${who}: in sync (lag ${Math.max(lag, 0)} ≤ ${maxLag})` } : { met: false, detail: `${who}: ${lag} entries behind (≤ ${maxLag} needed)` };
+}
+
+/** Exactly one cluster ID and one leader across every reachable member (the kubeasz three-leaders bug). */
+function singleClusterId(report: ClusterReport): ConditionResult {
+  const reachable = report.endpoints.filter((p) => p.reachable);
+  if (reachable.length === 0) return { met: false, detail: 'no member answers yet' };
+  const ids = unique(reachable.map((p) => p.clusterId));
+  const leaders = unique(reachable.map((p) => p.leaderId));
+  const leaderless = reachable.filter((p) => p.leaderId === undefined).map(labelOf);
+  const problems: string[] = [];
+  if (ids.length > 1) problems.push(`${ids.length} cluster IDs (${ids.join(', ')})`);
+  if (leaders.length > 1) problems.push(`${leaders.length} leaders (${leaders.join(', ')})`);
+  if (leaderless.length > 0) problems.push(`no leader known by ${leaderless.join(', ')}`);
+  if (problems.length > 0) return { met: false, detail: problems.join('; ') };
+  return { met: true, detail: `${reachable.length} members answer: one cluster ID ${ids[0]}, one leader ${leaders[0]}` };
+}
+
+function membersStopped(report: ClusterReport, members: string[]): ConditionResult {
+  const names = members.length > 0 ? members : report.verdict.members.map((m) => m.name);
+  const running = names.filter((name) => findProbe(report, name)?.reachable);
+  if (running.length > 0) return { met: false, detail: `still answering: ${running.join(', ')}` };
+  return { met: true, detail: `none of ${names.join(', ')} answers` };
+}
+
+// ---- lookups, shared with the guards ---------------------------------------
+
+export function findMember(report: ClusterReport, member: string): MemberState | undefined {
+  const key = member.toLowerCase();
+  return report.verdict.members.find((m) => m.name === member || m.id === key);
+}
+
+export function findProbe(report: ClusterReport, member: string): EndpointProbe | undefined {
+  const key = member.toLowerCase();
+  const state = findMember(report, member);
+  return report.endpoints.find(
+    (p) =>
+      p.name === member ||
+      (p.name === undefined && p.expectedName === member) ||
+      (p.memberId !== undefined && (p.memberId === key || p.memberId === state?.id)) ||
+      (state?.endpoint !== undefined && p.endpoint === state.endpoint),
+  );
+}
+
+/** A list parameter: "m1,m2 m3" → [m1, m2, m3]. */
+export function listParam(value: ParamValue | undefined): string[] {
+  if (value === undefined || typeof value === 'boolean') return [];
+  return String(value)
+    .split(/[\s,]+/)
+    .filter((s) => s !== '');
+}
+
+function requireParam(params: Record<string, ParamValue>, name: string, until: string): string {
+  const value = params[name];
+  if (value === undefined || value === '') throw new Error(`wait ${until} needs the parameter "${name}"`);
+  return String(value);
+}
+
+function labelOf(p: EndpointProbe): string {
+  return p.name ?? p.expectedName ?? p.endpoint;
+}
+
+function unique(values: Array<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => v !== undefined))];
+}
