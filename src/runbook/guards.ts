@@ -1,0 +1,749 @@
+import { connect } from 'node:net';
+import type { ClusterClient } from '../cluster/client.js';
+import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
+import { quorumSize } from '../cluster/verdict.js';
+import { listParam } from '../engine/wait-conditions.js';
+import type { GuardOutcome } from '../engine/types.js';
+import type { Transport } from '../transport/types.js';
+import { messageOf } from '../util/errors.js';
+import { shellQuote } from '../util/shell.js';
+import type { ParamValue, RenderedGuard } from './rendered.js';
+
+/**
+ * The guards (DESIGN §10): named checks a step must pass before it may run.
+ * Each is a PURE judgement over facts (exported, unit-tested) plus a function
+ * that gathers those facts from the live cluster and the nodes. Refusals say
+ * exactly what is wrong and what to do, in the operator's words.
+ */
+
+export interface GuardMember {
+  name: string;
+  peerURL: string;
+  clientURL: string;
+  dataDir?: string;
+  /** exit 0 = etcd's service is active (e.g. `systemctl is-active --quiet etcd`) */
+  isActiveCommand?: string;
+}
+
+export interface GuardEnvironment {
+  probe(): Promise<ClusterReport>;
+  transport(node: string): Transport;
+  client: ClusterClient;
+  /** the members as the inventory knows them */
+  members: GuardMember[];
+}
+
+export interface Judgement {
+  ok: boolean;
+  message: string;
+}
+
+export type Params = Record<string, ParamValue>;
+
+export interface GuardParam {
+  name: string;
+  required: boolean;
+  description: string;
+}
+
+export interface GuardDefinition {
+  name: string;
+  /** one line: what it checks */
+  description: string;
+  params: GuardParam[];
+  /** gather the facts and judge them; may throw (evaluateGuard turns that into a failure) */
+  run(params: Params, env: GuardEnvironment): Promise<Judgement>;
+}
+
+class GuardParamError extends Error {}
+
+function define<F>(spec: {
+  name: string;
+  description: string;
+  params?: GuardParam[];
+  gather: (params: Params, env: GuardEnvironment) => Promise<F>;
+  judge: (facts: F, params: Params) => Judgement;
+}): GuardDefinition {
+  const params = spec.params ?? [];
+  return {
+    name: spec.name,
+    description: spec.description,
+    params,
+    async run(given, env) {
+      for (const p of params) {
+        if (p.required && (given[p.name] === undefined || given[p.name] === '')) {
+          throw new GuardParamError(`guard ${spec.name} needs the parameter "${p.name}" (${p.description})`);
+        }
+      }
+      return spec.judge(await spec.gather(given, env), given);
+    },
+  };
+}
+
+const p = (name: string, description: string, required = true): GuardParam => ({ name, description, required });
+
+function str(params: Params, name: string): string {
+  const value = params[name];
+  return value === undefined ? '' : String(value);
+}
+
+// ============================================================================
+// Pure judgements
+// ============================================================================
+
+/** Guard 1: quorum holds (healthy or minority lost). */
+export function judgeQuorumHeld(verdict: VerdictResult): Judgement {
+  const counts = `${verdict.healthyVoting} of ${verdict.votingMembers} voting members healthy, quorum needs ${verdict.quorumSize}`;
+  if (verdict.verdict === 'healthy' || verdict.verdict === 'minority-lost') return { ok: true, message: `quorum held: ${counts}` };
+  if (verdict.verdict === 'split-brain') return { ok: false, message: `split brain, not one cluster: ${verdict.summary}` };
+  if (verdict.verdict === 'unreachable') return { ok: false, message: `no member answers: ${verdict.summary}` };
+  return { ok: false, message: `quorum lost: ${counts}; use the restore path, never member replacement` };
+}
+
+export type MembershipChange = 'remove' | 'stop' | 'add';
+
+export interface QuorumChangeFacts {
+  members: MemberState[];
+  /** member name or hex ID; for 'add', the name of the member to add */
+  target: string;
+  change: MembershipChange;
+  /** 'add' only: the member joins as a learner */
+  learner?: boolean;
+  /** the endpoint this tool talks through, when known */
+  talkingThrough?: string;
+}
+
+/**
+ * Guard 4: after removing (or stopping, or adding) a member, the started
+ * healthy voting members must still reach the quorum of the configuration
+ * that results. Never removes the last healthy member; says so when the
+ * member is the one this tool talks through.
+ */
+export function judgeQuorumChange(facts: QuorumChangeFacts): Judgement {
+  const { members, change } = facts;
+  const voting = members.filter((m) => !m.isLearner);
+  const healthyVoting = voting.filter((m) => m.healthy);
+  const verb = change === 'remove' ? 'remove' : change === 'stop' ? 'stop' : 'add';
+
+  if (change === 'add') {
+    if (facts.learner) return { ok: true, message: `adding ${facts.target} as a learner leaves the quorum as it is (${healthyVoting.length} of ${voting.length} voting members started)` };
+    const after = voting.length + 1;
+    const need = quorumSize(after);
+    if (healthyVoting.length < need) {
+      return {
+        ok: false,
+        message: `refusing to add ${facts.target} as a voting member: ${healthyVoting.length} of ${after} voting members would be started until it joins, quorum of the new ${after}-member configuration needs ${need} (remove the failed member first, or add it as a learner)`,
+      };
+    }
+    return { ok: true, message: `adding ${facts.target}: ${healthyVoting.length} started of the new ${after}-member configuration, quorum needs ${need}` };
+  }
+
+  const key = facts.target.toLowerCase();
+  const target = members.find((m) => m.name === facts.target || m.id === key);
+  if (!target) return { ok: false, message: `refusing to ${verb} ${facts.target}: no such member in the member list (${members.map((m) => m.name).join(', ') || 'empty'})` };
+  const label = `${target.name}${target.id ? ` (${target.id})` : ''}`;
+  const note =
+    facts.talkingThrough !== undefined && target.endpoint !== undefined && sameUrl(target.endpoint, facts.talkingThrough)
+      ? `; note: ${target.name} is the member this tool talks through, later calls will go through another member`
+      : '';
+
+  if (target.isLearner) return { ok: true, message: `${label} is a learner: ${verb === 'remove' ? 'removing' : 'stopping'} it does not change the quorum${note}` };
+
+  const remainingHealthy = healthyVoting.filter((m) => m !== target).length;
+  if (target.healthy && remainingHealthy === 0) {
+    return { ok: false, message: `refusing to ${verb} ${label}: it is the last healthy voting member` };
+  }
+  const after = change === 'remove' ? voting.length - 1 : voting.length;
+  if (after === 0) return { ok: false, message: `refusing to remove ${label}: it is the only voting member` };
+  const need = quorumSize(after);
+  if (remainingHealthy < need) {
+    const config = change === 'remove' ? `the new ${after}-member configuration` : `the ${after}-member configuration`;
+    return {
+      ok: false,
+      message: `refusing to ${verb} ${label}: ${remainingHealthy} of ${voting.length} voting members would remain started, quorum of ${config} needs ${need}`,
+    };
+  }
+  const state = target.healthy ? 'healthy' : target.unstarted ? 'never started' : 'not healthy';
+  return {
+    ok: true,
+    message: `${verb === 'remove' ? 'removing' : 'stopping'} ${label} (${state}) leaves ${remainingHealthy} started voting members, quorum of ${change === 'remove' ? 'the new ' : 'the '}${after}-member configuration needs ${need}${note}`,
+  };
+}
+
+export interface AddFacts {
+  members: MemberInfo[];
+  name: string;
+  peerURL: string;
+}
+
+/**
+ * Guard 15, idempotent add. PASSES when the peer URL is absent (it will be
+ * added) and ALSO when it is present as an unstarted member or as the member
+ * with this very name: the add action returns that member instead of adding
+ * it twice, so re-running a step after a crash must not be blocked. It FAILS
+ * only on a conflict the add cannot resolve: the peer URL belongs to a member
+ * with another name, or the name is still taken by a member with another
+ * peer URL (the failed member was not removed first: guard 3).
+ */
+export function judgeMemberAlreadyPresent(facts: AddFacts): Judgement {
+  const byPeer = facts.members.find((m) => m.peerURLs.some((u) => sameUrl(u, facts.peerURL)));
+  const byName = facts.members.find((m) => m.name !== '' && m.name === facts.name);
+  if (byName && (!byPeer || byPeer !== byName)) {
+    return {
+      ok: false,
+      message: `refusing to add ${facts.name} at ${facts.peerURL}: member ${byName.name} (${byName.id}) is still in the member list with peer URL ${byName.peerURLs.join(',')}: remove it first (replace = remove, then add)`,
+    };
+  }
+  if (byPeer && byPeer.name !== '' && byPeer.name !== facts.name) {
+    return {
+      ok: false,
+      message: `refusing to add ${facts.name}: peer URL ${facts.peerURL} belongs to member ${byPeer.name} (${byPeer.id})`,
+    };
+  }
+  if (byPeer) {
+    const state = byPeer.name === '' ? 'added but not started yet' : 'started';
+    return {
+      ok: true,
+      message: `${facts.name} is already in the member list as ${byPeer.id} (${byPeer.isLearner ? 'learner' : 'voting'}, ${state}): the add will reuse it, not add it twice`,
+    };
+  }
+  return { ok: true, message: `${facts.name} (${facts.peerURL}) is not in the member list: it will be added` };
+}
+
+/** The member (by name, hex ID or peer URL) is not in the member list. */
+export function judgeMemberAbsent(members: MemberInfo[], member: string, peerURL: string): Judgement {
+  const key = member.toLowerCase();
+  const found = members.find(
+    (m) => (member !== '' && (m.name === member || m.id === key)) || (peerURL !== '' && m.peerURLs.some((u) => sameUrl(u, peerURL))),
+  );
+  const what = [member, peerURL].filter((s) => s !== '').join(' / ');
+  if (found) return { ok: false, message: `${what} is still in the member list as ${found.name || '(unstarted)'} ${found.id} (${found.peerURLs.join(',')})` };
+  return { ok: true, message: `${what} is not in the member list` };
+}
+
+export interface DirFacts {
+  node: string;
+  path: string;
+  kind: 'missing' | 'directory' | 'file' | 'symlink' | 'other';
+  /** directory entries, when a directory */
+  entries: string[];
+}
+
+/** Guards 7 and 12: a joining member's / a restore's data dir must be empty or missing. */
+export function judgeDataDirEmpty(facts: DirFacts): Judgement {
+  const where = `${facts.path} on ${facts.node}`;
+  if (facts.kind === 'missing') return { ok: true, message: `data dir ${where} does not exist (etcd will create it)` };
+  if (facts.kind !== 'directory') return { ok: false, message: `refusing: data dir ${where} is a ${facts.kind}, not a directory: move it aside` };
+  if (facts.entries.length === 0) return { ok: true, message: `data dir ${where} is empty` };
+  const shown = facts.entries.slice(0, 4).join(', ') + (facts.entries.length > 4 ? `, … (${facts.entries.length} entries)` : '');
+  return {
+    ok: false,
+    message: `refusing: data dir ${where} is not empty (${shown}): move it aside with a timestamp (mv ${shellQuote(facts.path)} ${shellQuote(`${facts.path}.old-$(date +%s)`)}), never delete it`,
+  };
+}
+
+/** `snapshot restore` wants a data dir that does not exist yet. */
+export function judgeDataDirAbsent(facts: DirFacts): Judgement {
+  const where = `${facts.path} on ${facts.node}`;
+  if (facts.kind === 'missing') return { ok: true, message: `${where} does not exist: the restore may create it` };
+  return { ok: false, message: `refusing: ${where} already exists (${facts.kind}${facts.kind === 'directory' ? `, ${facts.entries.length} entries` : ''}): move it aside with a timestamp first, never delete it` };
+}
+
+export interface SnapshotStatusFacts {
+  node: string;
+  path: string;
+  /** 'etcdutl' or 'etcdctl'; undefined when the node has neither */
+  tool?: string;
+  exists: boolean;
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SnapshotStatus {
+  hash: number;
+  revision: number;
+  totalKey: number;
+  totalSize: number;
+}
+
+/** Guard 11: `snapshot status` accepts the file and reports hash, revision and key count. */
+export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
+  const where = `${facts.path} on ${facts.node}`;
+  if (!facts.exists) return { ok: false, message: `no snapshot at ${where}` };
+  if (!facts.tool) return { ok: false, message: `cannot verify ${where}: neither etcdutl nor etcdctl is installed on ${facts.node}` };
+  const command = `${facts.tool} snapshot status`;
+  if (facts.exitCode !== 0) {
+    return { ok: false, message: `snapshot ${where} failed verification (${command}, exit ${facts.exitCode ?? 'killed'}): ${firstLine(facts.stderr || facts.stdout) || 'no output'}` };
+  }
+  const status = parseSnapshotStatus(facts.stdout);
+  if (!status) return { ok: false, message: `snapshot ${where}: ${command} printed no hash/revision/totalKey (${firstLine(facts.stdout) || 'no output'})` };
+  return {
+    ok: true,
+    message: `snapshot ${where} verified with ${command}: revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes, hash ${status.hash.toString(16)}`,
+  };
+}
+
+export function parseSnapshotStatus(stdout: string): SnapshotStatus | undefined {
+  const start = stdout.indexOf('{');
+  if (start < 0) return undefined;
+  try {
+    const json = JSON.parse(stdout.slice(start, stdout.lastIndexOf('}') + 1)) as Record<string, unknown>;
+    const hash = json.hash;
+    const revision = json.revision;
+    const totalKey = json.totalKey;
+    if (typeof hash !== 'number' || typeof revision !== 'number' || typeof totalKey !== 'number') return undefined;
+    return { hash, revision, totalKey, totalSize: typeof json.totalSize === 'number' ? json.totalSize : 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface HashFacts {
+  node: string;
+  sha256?: string;
+  error?: string;
+}
+
+/** Guard 10: the same snapshot (sha256) on every node; names the odd ones out. */
+export function judgeSameSnapshot(path: string, hashes: HashFacts[], expected?: string): Judgement {
+  if (hashes.length === 0) return { ok: false, message: `no nodes to compare ${path} on` };
+  const failed = hashes.filter((h) => !h.sha256);
+  const counts = new Map<string, string[]>();
+  for (const h of hashes) if (h.sha256) counts.set(h.sha256, [...(counts.get(h.sha256) ?? []), h.node]);
+  const reference = expected?.toLowerCase() ?? [...counts.entries()].sort((a, b) => b[1].length - a[1].length)[0]?.[0];
+  const odd = hashes.filter((h) => h.sha256 && h.sha256 !== reference);
+  if (failed.length === 0 && odd.length === 0 && reference !== undefined) {
+    return { ok: true, message: `${path} is the same on ${hashes.map((h) => h.node).join(', ')} (sha256 ${reference.slice(0, 16)}…)` };
+  }
+  const problems = [
+    ...failed.map((h) => `${h.node}: ${h.error ?? 'no hash'}`),
+    ...odd.map((h) => `${h.node} has ${h.sha256?.slice(0, 16)}…`),
+  ];
+  const against = expected ? `the expected ${expected.slice(0, 16)}…` : `${reference?.slice(0, 16) ?? '?'}… on ${counts.get(reference ?? '')?.join(', ') ?? 'none'}`;
+  return { ok: false, message: `refusing: ${path} differs between nodes (${problems.join('; ')}; vs ${against}): copy the same snapshot everywhere` };
+}
+
+export interface RunningFacts {
+  member: string;
+  clientAnswers: boolean;
+  peerAnswers: boolean;
+  /** undefined when no isActive command is known for the node */
+  serviceActive?: boolean;
+  clientAddress: string;
+  peerAddress: string;
+  isActiveCommand?: string;
+}
+
+/** Guard 13: every old member is down (ports closed, service inactive) before restored members start. */
+export function judgeOldMembersStopped(facts: RunningFacts[]): Judgement {
+  const running = facts.filter((f) => f.clientAnswers || f.peerAnswers || f.serviceActive === true);
+  if (running.length === 0) {
+    return { ok: true, message: `${facts.map((f) => f.member).join(', ')} stopped: client and peer ports closed${facts.some((f) => f.serviceActive === false) ? ', services inactive' : ''}` };
+  }
+  const lines = running.map((f) => {
+    const why = [
+      f.clientAnswers ? `client port ${f.clientAddress} answers` : '',
+      f.peerAnswers ? `peer port ${f.peerAddress} answers` : '',
+      f.serviceActive ? `\`${f.isActiveCommand ?? 'is-active'}\` says active` : '',
+    ].filter((s) => s !== '');
+    return `${f.member} (${why.join(', ')})`;
+  });
+  return {
+    ok: false,
+    message: `refusing: ${running.length === 1 ? 'an old member is' : `${running.length} old members are`} still running: ${lines.join('; ')}; stop ${running.length === 1 ? 'it' : 'them'} first, or the restored members meet a cluster ID mismatch`,
+  };
+}
+
+/** Guard 14 (first half): one cluster ID across every reachable member. */
+export function judgeSingleClusterId(report: ClusterReport): Judgement {
+  const reachable = report.endpoints.filter((e) => e.reachable);
+  if (reachable.length === 0) return { ok: false, message: 'no member answers: no cluster ID to check' };
+  const ids = new Map<string, string[]>();
+  for (const e of reachable) ids.set(e.clusterId ?? '?', [...(ids.get(e.clusterId ?? '?') ?? []), e.name ?? e.expectedName ?? e.endpoint]);
+  if (ids.size === 1) return { ok: true, message: `one cluster ID ${[...ids.keys()][0]} across ${reachable.length} reachable members` };
+  return { ok: false, message: `${ids.size} cluster IDs: ${[...ids].map(([id, names]) => `${id} (${names.join(', ')})`).join('; ')}: members were restored or started as separate clusters` };
+}
+
+/** Guard 14 (second half): exactly one leader, known by every reachable member. */
+export function judgeSingleLeader(report: ClusterReport): Judgement {
+  const reachable = report.endpoints.filter((e) => e.reachable);
+  if (reachable.length === 0) return { ok: false, message: 'no member answers: no leader to check' };
+  const leaders = new Map<string, string[]>();
+  const leaderless: string[] = [];
+  for (const e of reachable) {
+    const name = e.name ?? e.expectedName ?? e.endpoint;
+    if (e.leaderId === undefined) leaderless.push(name);
+    else leaders.set(e.leaderId, [...(leaders.get(e.leaderId) ?? []), name]);
+  }
+  if (leaders.size > 1) {
+    return { ok: false, message: `${leaders.size} leaders: ${[...leaders].map(([id, names]) => `${id} (seen by ${names.join(', ')})`).join('; ')}: each member is its own cluster (restored alone?)` };
+  }
+  if (leaderless.length > 0) return { ok: false, message: `no leader known by ${leaderless.join(', ')}` };
+  return { ok: true, message: `one leader ${[...leaders.keys()][0]} seen by all ${reachable.length} reachable members` };
+}
+
+/** Guard 5: no learner is joining right now. */
+export function judgeOneLearnerAtATime(members: MemberInfo[]): Judgement {
+  const learners = members.filter((m) => m.isLearner);
+  if (learners.length === 0) return { ok: true, message: 'no learner in the member list' };
+  const names = learners.map((m) => `${m.name || '(unstarted)'} ${m.id}`).join(', ');
+  return { ok: false, message: `refusing: learner ${names} is still joining: promote it (or remove it) before adding another member` };
+}
+
+/** Guard 8: members left unstarted by a failed add; `except` is the peer URL the next step will start. */
+export function judgeNoUnstartedMembers(members: MemberInfo[], except: string[] = []): Judgement {
+  const unstarted = members.filter((m) => m.name === '' && m.clientURLs.length === 0 && !m.peerURLs.some((u) => except.some((e) => sameUrl(u, e))));
+  if (unstarted.length === 0) return { ok: true, message: 'every member in the list has started' };
+  const what = unstarted.map((m) => `${m.id} (${m.peerURLs.join(',')})`).join(', ');
+  const remove = unstarted.map((m) => `etcdctl member remove ${m.id}`).join('; ');
+  return { ok: false, message: `${unstarted.length === 1 ? 'a member was' : `${unstarted.length} members were`} added but never started: ${what}: start ${unstarted.length === 1 ? 'it' : 'them'} or remove (${remove})` };
+}
+
+export interface VersionFacts {
+  node: string;
+  etcd?: string;
+  etcdctl?: string;
+  etcdutl?: string;
+  /** the etcd version the snapshot was taken with, when known */
+  snapshotVersion?: string;
+}
+
+export interface RestoreTool {
+  tool: 'etcdctl' | 'etcdutl';
+  /** the subcommand line, e.g. `etcdutl snapshot restore` */
+  command: string;
+  /** etcdutl 3.5+ can `--bump-revision --mark-compacted` */
+  canBumpRevision: boolean;
+}
+
+/** Guard 16: etcd 3.4 restores with `etcdctl snapshot restore`, 3.5+ with `etcdutl snapshot restore`. */
+export function restoreToolFor(version: string): RestoreTool {
+  const mm = majorMinor(version);
+  const modern = mm !== undefined && (mm.major > 3 || (mm.major === 3 && mm.minor >= 5));
+  return modern
+    ? { tool: 'etcdutl', command: 'etcdutl snapshot restore', canBumpRevision: true }
+    : { tool: 'etcdctl', command: 'etcdctl snapshot restore', canBumpRevision: false };
+}
+
+export function judgeEtcdVersion(facts: VersionFacts): Judgement {
+  const tools = (['etcd', 'etcdctl', 'etcdutl'] as const).filter((t) => facts[t] !== undefined);
+  if (tools.length === 0) return { ok: false, message: `no etcd, etcdctl or etcdutl found on ${facts.node}` };
+  const found = tools.map((t) => `${t} ${facts[t]}`).join(', ');
+  const lines = new Set(tools.map((t) => mmText(facts[t] ?? '')));
+  if (lines.size > 1) return { ok: false, message: `refusing: etcd tools on ${facts.node} disagree on major.minor (${found}): install matching versions` };
+  const version = facts.etcd ?? facts.etcdutl ?? facts.etcdctl ?? '';
+  if (facts.snapshotVersion && mmText(facts.snapshotVersion) !== mmText(version)) {
+    return { ok: false, message: `refusing: the snapshot comes from etcd ${facts.snapshotVersion}, ${facts.node} has ${found}: restore with the same major.minor` };
+  }
+  const wanted = restoreToolFor(version);
+  if (wanted.tool === 'etcdutl' && facts.etcdutl === undefined) {
+    const mm = majorMinor(version);
+    if (facts.etcdctl !== undefined && mm?.major === 3 && mm.minor === 5) {
+      return { ok: true, message: `${facts.node}: ${found}; restore will use etcdctl snapshot restore (deprecated in 3.5: etcdutl is missing on this node)` };
+    }
+    return { ok: false, message: `refusing: etcd ${version} restores with etcdutl, which ${facts.node} lacks (${found})` };
+  }
+  return { ok: true, message: `${facts.node}: ${found}; restore will use ${wanted.command}` };
+}
+
+// ============================================================================
+// Fact gathering and the registry
+// ============================================================================
+
+async function memberStatesOf(env: GuardEnvironment): Promise<MemberState[]> {
+  return (await env.probe()).verdict.members;
+}
+
+async function dirFacts(params: Params, env: GuardEnvironment): Promise<DirFacts> {
+  const node = str(params, 'node');
+  const path = str(params, 'path') || env.members.find((m) => m.name === node)?.dataDir || '';
+  if (!path) throw new GuardParamError(`no data dir path given and none known for ${node}`);
+  const transport = env.transport(node);
+  const stat = await transport.stat(path);
+  if (!stat) return { node, path, kind: 'missing', entries: [] };
+  if (stat.type !== 'directory') return { node, path, kind: stat.type, entries: [] };
+  const entries = (await transport.readdir(path)).map((e) => e.name).sort();
+  return { node, path, kind: 'directory', entries };
+}
+
+async function hasCommand(transport: Transport, command: string): Promise<boolean> {
+  const result = await transport.exec(`command -v ${shellQuote(command)}`, { timeoutMs: 10_000 });
+  return result.exitCode === 0 && result.stdout.trim() !== '';
+}
+
+async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<SnapshotStatusFacts> {
+  const node = str(params, 'node');
+  const path = str(params, 'path');
+  const transport = env.transport(node);
+  const base = { node, path, exitCode: null, stdout: '', stderr: '' };
+  const stat = await transport.stat(path);
+  if (!stat) return { ...base, exists: false };
+  const tool = (await hasCommand(transport, 'etcdutl')) ? 'etcdutl' : (await hasCommand(transport, 'etcdctl')) ? 'etcdctl' : undefined;
+  if (!tool) return { ...base, exists: true };
+  const env3 = tool === 'etcdctl' ? 'ETCDCTL_API=3 ' : '';
+  const result = await transport.exec(`${env3}${tool} snapshot status ${shellQuote(path)} -w json`, { timeoutMs: 60_000 });
+  return { ...base, exists: true, tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
+}
+
+async function hashFacts(node: string, path: string, env: GuardEnvironment): Promise<HashFacts> {
+  try {
+    const result = await env.transport(node).exec(`sha256sum -- ${shellQuote(path)}`, { timeoutMs: 300_000 });
+    const sha = /^([0-9a-f]{64})\b/.exec(result.stdout.trim())?.[1];
+    if (result.exitCode !== 0 || !sha) return { node, error: firstLine(result.stderr) || `sha256sum exit ${result.exitCode ?? 'killed'}` };
+    return { node, sha256: sha };
+  } catch (err) {
+    return { node, error: messageOf(err) };
+  }
+}
+
+/** A TCP connection is accepted within the timeout (a frozen etcd still accepts: it counts as running). */
+export function portAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
+  let host: string;
+  let port: number;
+  try {
+    const parsed = new URL(url);
+    host = parsed.hostname.replace(/^\[|\]$/g, '');
+    port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (answered: boolean): void => {
+      socket.destroy();
+      resolve(answered);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function runningFacts(member: GuardMember, env: GuardEnvironment, isActiveOverride?: string): Promise<RunningFacts> {
+  const isActiveCommand = isActiveOverride || member.isActiveCommand;
+  const [clientAnswers, peerAnswers, serviceActive] = await Promise.all([
+    portAnswers(member.clientURL),
+    portAnswers(member.peerURL),
+    isActiveCommand
+      ? env.transport(member.name).exec(isActiveCommand, { timeoutMs: 10_000 }).then((r) => r.exitCode === 0)
+      : Promise.resolve(undefined),
+  ]);
+  return {
+    member: member.name,
+    clientAnswers,
+    peerAnswers,
+    ...(serviceActive !== undefined ? { serviceActive } : {}),
+    clientAddress: hostPort(member.clientURL),
+    peerAddress: hostPort(member.peerURL),
+    ...(isActiveCommand ? { isActiveCommand } : {}),
+  };
+}
+
+async function versionOf(transport: Transport, command: string): Promise<string | undefined> {
+  if (!(await hasCommand(transport, command))) return undefined;
+  const result = await transport.exec(command === 'etcd' ? 'etcd --version' : `${command} version`, { timeoutMs: 10_000 });
+  const match = /(?:etcd Version|etcdctl version|etcdutl version|version)[:\s]+v?(\d+\.\d+\.\d+\S*)/i.exec(result.stdout);
+  return match?.[1];
+}
+
+function membersParam(params: Params, env: GuardEnvironment): GuardMember[] {
+  const names = listParam(params.nodes ?? params.members);
+  if (names.length === 0) return env.members;
+  return names.map((name) => {
+    const member = env.members.find((m) => m.name === name);
+    if (!member) throw new GuardParamError(`no member named ${name} in the inventory (${env.members.map((m) => m.name).join(', ')})`);
+    return member;
+  });
+}
+
+export const GUARDS = {
+  'quorum-held': define({
+    name: 'quorum-held',
+    description: 'a quorum of voting members is healthy',
+    gather: async (_params, env) => (await env.probe()).verdict,
+    judge: (verdict) => judgeQuorumHeld(verdict),
+  }),
+  'would-lose-quorum': define({
+    name: 'would-lose-quorum',
+    description: 'removing/stopping (or adding) the member keeps started voting members ≥ quorum of the new configuration',
+    params: [
+      p('member', 'member name or hex ID (for change=add: the new member\'s name)'),
+      p('change', 'remove (default), stop or add', false),
+      p('learner', 'change=add: joins as a learner', false),
+    ],
+    gather: async (params, env) => ({ members: await memberStatesOf(env), talkingThrough: env.client.currentEndpoint() }),
+    judge: (facts, params) =>
+      judgeQuorumChange({
+        members: facts.members,
+        target: str(params, 'member'),
+        change: (str(params, 'change') || 'remove') as MembershipChange,
+        learner: params.learner === true || params.learner === 'true',
+        ...(facts.talkingThrough !== undefined ? { talkingThrough: facts.talkingThrough } : {}),
+      }),
+  }),
+  'member-already-present': define({
+    name: 'member-already-present',
+    description: 'adding the member is safe to repeat: present by peer URL is reused, a conflicting name or URL refuses',
+    params: [p('name', 'the new member\'s name'), p('peerURL', 'its peer URL')],
+    gather: async (_params, env) => env.client.memberList(),
+    judge: (members, params) => judgeMemberAlreadyPresent({ members, name: str(params, 'name'), peerURL: str(params, 'peerURL') }),
+  }),
+  'member-absent': define({
+    name: 'member-absent',
+    description: 'the member is not in the member list',
+    params: [p('member', 'member name or hex ID', false), p('peerURL', 'its peer URL', false)],
+    gather: async (params, env) => {
+      if (!str(params, 'member') && !str(params, 'peerURL')) throw new GuardParamError('guard member-absent needs "member" or "peerURL"');
+      return env.client.memberList();
+    },
+    judge: (members, params) => judgeMemberAbsent(members, str(params, 'member'), str(params, 'peerURL')),
+  }),
+  'data-dir-empty': define({
+    name: 'data-dir-empty',
+    description: 'the data dir is empty or missing',
+    params: [p('node', 'the node'), p('path', 'the data dir (default: the inventory\'s)', false)],
+    gather: dirFacts,
+    judge: (facts) => judgeDataDirEmpty(facts),
+  }),
+  'data-dir-absent': define({
+    name: 'data-dir-absent',
+    description: 'nothing exists at the data dir path yet',
+    params: [p('node', 'the node'), p('path', 'the data dir (default: the inventory\'s)', false)],
+    gather: dirFacts,
+    judge: (facts) => judgeDataDirAbsent(facts),
+  }),
+  'snapshot-verified': define({
+    name: 'snapshot-verified',
+    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl)',
+    params: [p('node', 'the node holding it'), p('path', 'the snapshot file')],
+    gather: snapshotFacts,
+    judge: (facts) => judgeSnapshotVerified(facts),
+  }),
+  'same-snapshot-everywhere': define({
+    name: 'same-snapshot-everywhere',
+    description: 'the snapshot has the same sha256 on every node',
+    params: [p('path', 'the snapshot path on every node'), p('nodes', 'comma-separated nodes (default: every member)', false), p('sha256', 'the expected hash', false)],
+    gather: async (params, env) => {
+      const path = str(params, 'path');
+      const nodes = listParam(params.nodes);
+      const targets = nodes.length > 0 ? nodes : env.members.map((m) => m.name);
+      return Promise.all(targets.map((node) => hashFacts(node, path, env)));
+    },
+    judge: (hashes, params) => judgeSameSnapshot(str(params, 'path'), hashes, str(params, 'sha256') || undefined),
+  }),
+  'old-members-stopped': define({
+    name: 'old-members-stopped',
+    description: 'every listed member\'s client and peer ports are closed and its service inactive',
+    params: [p('nodes', 'comma-separated members (default: every member)', false), p('isActive', 'command whose exit 0 means etcd is active', false)],
+    gather: async (params, env) => Promise.all(membersParam(params, env).map((m) => runningFacts(m, env, str(params, 'isActive') || undefined))),
+    judge: (facts) => judgeOldMembersStopped(facts),
+  }),
+  'single-cluster-id': define({
+    name: 'single-cluster-id',
+    description: 'every reachable member reports the same cluster ID',
+    gather: async (_params, env) => env.probe(),
+    judge: (report) => judgeSingleClusterId(report),
+  }),
+  'single-leader': define({
+    name: 'single-leader',
+    description: 'exactly one leader, known by every reachable member',
+    gather: async (_params, env) => env.probe(),
+    judge: (report) => judgeSingleLeader(report),
+  }),
+  'one-learner-at-a-time': define({
+    name: 'one-learner-at-a-time',
+    description: 'no learner is in the member list',
+    gather: async (_params, env) => env.client.memberList(),
+    judge: (members) => judgeOneLearnerAtATime(members),
+  }),
+  'no-unstarted-members': define({
+    name: 'no-unstarted-members',
+    description: 'no member was added and never started',
+    params: [p('except', 'peer URL(s) of a member about to be started', false)],
+    gather: async (_params, env) => env.client.memberList(),
+    judge: (members, params) => judgeNoUnstartedMembers(members, listParam(params.except)),
+  }),
+  'etcd-version-matches': define({
+    name: 'etcd-version-matches',
+    description: 'etcd, etcdctl and etcdutl on the node agree on major.minor (and with the snapshot); names the restore tool',
+    params: [p('node', 'the node'), p('snapshotVersion', 'the etcd version the snapshot came from', false)],
+    gather: async (params, env): Promise<VersionFacts> => {
+      const node = str(params, 'node');
+      const transport = env.transport(node);
+      const [etcd, etcdctl, etcdutl] = await Promise.all([versionOf(transport, 'etcd'), versionOf(transport, 'etcdctl'), versionOf(transport, 'etcdutl')]);
+      const snapshotVersion = str(params, 'snapshotVersion');
+      return {
+        node,
+        ...(etcd ? { etcd } : {}),
+        ...(etcdctl ? { etcdctl } : {}),
+        ...(etcdutl ? { etcdutl } : {}),
+        ...(snapshotVersion ? { snapshotVersion } : {}),
+      };
+    },
+    judge: (facts) => judgeEtcdVersion(facts),
+  }),
+} satisfies Record<string, GuardDefinition>;
+
+export type GuardName = keyof typeof GUARDS;
+export const GUARD_NAMES = Object.keys(GUARDS) as GuardName[];
+
+export function isGuardName(name: string): name is GuardName {
+  return Object.hasOwn(GUARDS, name);
+}
+
+/**
+ * Evaluate one rendered guard against the live cluster. Never throws: an
+ * unknown guard, a missing parameter or a failure to gather the facts is a
+ * failed guard with the reason. A runbook's own message replaces the guard's
+ * on failure; the guard's reason is kept after it.
+ */
+export async function evaluateGuard(guard: RenderedGuard, env: GuardEnvironment): Promise<GuardOutcome> {
+  const outcome = (ok: boolean, message: string): GuardOutcome => ({
+    check: guard.check,
+    ok,
+    message: !ok && guard.message ? `${guard.message} (${message})` : message,
+    overridable: guard.overridable,
+  });
+  if (!isGuardName(guard.check)) return outcome(false, `unknown guard "${guard.check}" (known: ${GUARD_NAMES.join(', ')})`);
+  try {
+    const judgement = await GUARDS[guard.check].run(guard.params, env);
+    return outcome(judgement.ok, judgement.message);
+  } catch (err) {
+    const prefix = err instanceof GuardParamError ? '' : 'could not check: ';
+    return outcome(false, `${prefix}${messageOf(err)}`);
+  }
+}
+
+// ---- helpers ------------------------------------------------------------------
+
+function majorMinor(version: string): { major: number; minor: number } | undefined {
+  const match = /(\d+)\.(\d+)/.exec(version);
+  return match ? { major: Number(match[1]), minor: Number(match[2]) } : undefined;
+}
+
+function mmText(version: string): string {
+  const mm = majorMinor(version);
+  return mm ? `${mm.major}.${mm.minor}` : version;
+}
+
+function firstLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  // etcd tools print the error last; prefer a line that says "Error"
+  return (lines.find((l) => /error/i.test(l)) ?? lines[0] ?? '').slice(0, 300);
+}
+
+function hostPort(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function sameUrl(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
