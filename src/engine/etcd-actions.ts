@@ -1,0 +1,102 @@
+import type { ClusterClient } from '../cluster/client.js';
+import type { MemberInfo } from '../cluster/types.js';
+import type { ParamValue } from '../runbook/rendered.js';
+import type { EtcdAction } from '../runbook/schema.js';
+import { messageOf } from '../util/errors.js';
+
+/**
+ * An `etcd` step's action, through the cluster client (no shell). Never
+ * throws: a refusal or failure is `ok: false` with the one-line reason.
+ */
+export interface EtcdActionResult {
+  ok: boolean;
+  /** one line for the step log */
+  summary: string;
+  detail?: unknown;
+}
+
+export async function runEtcdAction(client: ClusterClient, action: EtcdAction, params: Record<string, ParamValue>): Promise<EtcdActionResult> {
+  try {
+    switch (action) {
+      case 'snapshot-save': {
+        const path = required(params, 'path', action);
+        const saved = await client.snapshotSave(path);
+        return {
+          ok: true,
+          summary: `snapshot saved to ${saved.path} from ${saved.endpoint}: ${saved.sizeBytes} bytes, sha256 ${saved.sha256}${saved.revision !== undefined ? `, revision ${saved.revision}` : ''}`,
+          detail: saved,
+        };
+      }
+      case 'member-list': {
+        const members = await client.memberList();
+        return { ok: true, summary: `${members.length} members: ${members.map(describeMember).join(', ')}`, detail: members };
+      }
+      case 'member-add': {
+        const name = required(params, 'name', action);
+        const peerURL = required(params, 'peerURL', action);
+        const learner = params.learner === true || params.learner === 'true';
+        const added = await client.memberAdd([peerURL], { learner });
+        const initialCluster = initialClusterFor(added.members, name, added.id);
+        const summary = added.existed
+          ? `${name} (${peerURL}) already in the member list as ${added.id}: reused, not added twice; initial-cluster ${initialCluster}`
+          : `added ${name} as ${added.id}${learner ? ' (learner)' : ''}; start it with initial-cluster-state existing and initial-cluster ${initialCluster}`;
+        return { ok: true, summary, detail: { ...added, initialCluster } };
+      }
+      case 'member-remove': {
+        const member = await resolveMember(client, required(params, 'member', action));
+        const members = await client.memberRemove(member.id);
+        return { ok: true, summary: `removed ${label(member)}; ${members.length} members remain: ${members.map(describeMember).join(', ')}`, detail: members };
+      }
+      case 'member-promote': {
+        const member = await resolveMember(client, required(params, 'member', action));
+        if (!member.isLearner) return { ok: true, summary: `${label(member)} is already a voting member` };
+        const members = await client.memberPromote(member.id);
+        return { ok: true, summary: `promoted ${label(member)} to a voting member`, detail: members };
+      }
+      case 'status': {
+        const probes = await client.status();
+        const lines = probes.map((p) =>
+          p.reachable
+            ? `${p.name ?? p.endpoint} ${p.memberId ?? '?'} v${p.version ?? '?'} ${p.memberId === p.leaderId ? 'leader' : 'follower'}${p.isLearner ? ' learner' : ''} term ${p.raftTerm ?? '?'} index ${p.raftIndex ?? '?'}${p.healthy ? '' : ` (unhealthy: ${p.healthError ?? '?'})`}`
+            : `${p.endpoint} unreachable: ${p.error ?? '?'}`,
+        );
+        return { ok: probes.some((p) => p.reachable), summary: lines.join('; '), detail: probes };
+      }
+    }
+  } catch (err) {
+    return { ok: false, summary: messageOf(err) };
+  }
+}
+
+/** A member by name, hex ID or peer URL, from the live member list. */
+export async function resolveMember(client: ClusterClient, member: string): Promise<MemberInfo> {
+  const members = await client.memberList();
+  const key = member.toLowerCase();
+  const byName = members.filter((m) => m.name !== '' && m.name === member);
+  if (byName.length > 1) throw new Error(`${byName.length} members are named ${member} (${byName.map((m) => m.id).join(', ')}): give the hex ID`);
+  const found = byName[0] ?? members.find((m) => m.id === key) ?? members.find((m) => m.peerURLs.includes(member));
+  if (!found) throw new Error(`no member ${member} in the member list (${members.map(describeMember).join(', ') || 'empty'})`);
+  return found;
+}
+
+/** The --initial-cluster a joining member must start with: the member list exactly (guard 6). */
+export function initialClusterFor(members: MemberInfo[], newName: string, newId: string): string {
+  return members
+    .map((m) => (m.id === newId ? `${newName}=${m.peerURLs[0] ?? ''}` : m.name ? `${m.name}=${m.peerURLs[0] ?? ''}` : ''))
+    .filter((s) => s !== '')
+    .join(',');
+}
+
+function required(params: Record<string, ParamValue>, name: string, action: string): string {
+  const value = params[name];
+  if (value === undefined || value === '') throw new Error(`etcd ${action} needs the parameter "${name}"`);
+  return String(value);
+}
+
+function label(member: MemberInfo): string {
+  return `${member.name || '(unstarted)'} (${member.id})`;
+}
+
+function describeMember(member: MemberInfo): string {
+  return `${member.name || '(unstarted)'}=${member.id}${member.isLearner ? ' (learner)' : ''}`;
+}
