@@ -333,6 +333,8 @@ function describeList(members: MemberInfo[]): string {
 
 /** The endpoint is dead, silent or unreachable: the next one may do. */
 export function isEndpointFailure(err: unknown): boolean {
+  // etcd answered (e.g. UNAVAILABLE "etcdserver: unhealthy cluster"): another endpoint says the same
+  if (/etcdserver:/i.test(messageOf(err))) return false;
   const name = err instanceof Error ? err.constructor.name : '';
   if (name === 'GRPCUnavailableError' || name === 'GRPCDeadlineExceededError' || name === 'GRPCCancelledError') return true;
   return /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|No connection established|failed to connect|Deadline exceeded|UNAVAILABLE/i.test(messageOf(err));
@@ -347,7 +349,7 @@ export function explainEtcdError(err: unknown): string {
     [/too many learner/i, 'etcd refused: a learner is already joining (one learner at a time: promote or remove it first)'],
     [/member not found/i, 'etcd says: member not found'],
     [/peer ?URLs? already exists/i, 'etcd says: a member with this peer URL already exists'],
-    [/unhealthy cluster/i, 'etcd refused: the cluster is unhealthy (quorum lost, or a member down during the change)'],
+    [/unhealthy cluster/i, 'etcd refused (unhealthy cluster): the leader has not been connected to every voting member for 5 s (a member down? remove it first; just started? retry)'],
     [/not a learner|promote.*learner/i, 'etcd says: the member is not a learner'],
   ];
   for (const [pattern, message] of rules) if (pattern.test(text)) return message;

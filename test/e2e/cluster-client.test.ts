@@ -1,0 +1,255 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdClusterClient } from '../../src/cluster/client.js';
+import { initialClusterFor } from '../../src/engine/etcd-actions.js';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { issueMemberCert } from '../../src/lab/pki.js';
+import { track } from '../../src/lab/processes.js';
+import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards.js';
+import type { ParamValue } from '../../src/runbook/rendered.js';
+import { LocalTransport } from '../../src/transport/local.js';
+import type { DirEntry, ExecOptions, ExecResult, FileStat } from '../../src/transport/types.js';
+import { shellQuote } from '../../src/util/shell.js';
+
+/**
+ * The cluster client and the guards against ONE real 3-member TLS lab,
+ * walked through in order: snapshot, learner add/promote/remove, a dead
+ * member, then members stopped.
+ */
+
+/** A "node" on this machine whose relative paths live under its own directory. */
+class NodeDirTransport extends LocalTransport {
+  constructor(node: string, private readonly root: string) {
+    super(node);
+  }
+  private at(path: string): string {
+    return isAbsolute(path) ? path : join(this.root, path);
+  }
+  override exec(command: string, options?: ExecOptions): Promise<ExecResult> {
+    return super.exec(`cd ${shellQuote(this.root)} && ${command}`, options);
+  }
+  override stat(path: string): Promise<FileStat | undefined> {
+    return super.stat(this.at(path));
+  }
+  override readdir(path: string): Promise<DirEntry[]> {
+    return super.readdir(this.at(path));
+  }
+}
+
+async function retryFor<T>(ms: number, retryOn: RegExp, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline || !retryOn.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+const sha256 = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
+
+describe('cluster client and guards on a real 3-member cluster', () => {
+  let lab: LabCluster;
+  let client: EtcdClusterClient;
+  let work: string;
+  let env: GuardEnvironment;
+  let learner: ChildProcess | undefined;
+  const snapshot = () => join(work, 'snap.db');
+
+  const guard = (check: string, params: Record<string, ParamValue> = {}) =>
+    evaluateGuard({ check, params, overridable: false, description: check }, env);
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3 });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-client-'));
+    client = new EtcdClusterClient(lab.endpoints, await lab.clientTls());
+    for (const m of lab.members) await mkdir(join(work, 'nodes', m.name), { recursive: true });
+    env = {
+      probe: () => lab.probe(),
+      transport: (node) => new NodeDirTransport(node, join(work, 'nodes', node)),
+      client,
+      members: lab.members.map((m) => ({ name: m.name, peerURL: m.peerURL, clientURL: m.clientURL, dataDir: m.dataDir })),
+    };
+  });
+  afterAll(async () => {
+    learner?.kill('SIGKILL');
+    await client?.close();
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('saves a snapshot etcdctl accepts, with the sha256 of the file, mode 0600 and no partial left', async () => {
+    const progress: number[] = [];
+    const saved = await client.snapshotSave(snapshot(), { onProgress: (p) => progress.push(p.bytes) });
+    expect(saved.sizeBytes).toBeGreaterThan(0);
+    expect(saved.sha256).toBe(await sha256(snapshot()));
+    expect((await stat(snapshot())).size).toBe(saved.sizeBytes);
+    expect((await stat(snapshot())).mode & 0o777).toBe(0o600);
+    expect(lab.endpoints).toContain(saved.endpoint);
+    expect(progress.at(-1)).toBe(saved.sizeBytes);
+    expect((await readdir(work)).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    const status = await new LocalTransport().exec(`ETCDCTL_API=3 etcdctl snapshot status ${shellQuote(snapshot())} -w json`);
+    expect(status.exitCode).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ revision: expect.any(Number), totalKey: expect.any(Number) });
+  });
+
+  it('refuses to overwrite an existing snapshot file', async () => {
+    const before = await sha256(snapshot());
+    await expect(client.snapshotSave(snapshot())).rejects.toThrow(/refusing to save a snapshot to .*already there/);
+    expect(await sha256(snapshot())).toBe(before);
+  });
+
+  it('snapshot-verified passes on the real snapshot and fails on a truncated copy with the tool\'s message', async () => {
+    await copyFile(snapshot(), join(work, 'nodes', 'm1', 'snap.db'));
+    const good = await guard('snapshot-verified', { node: 'm1', path: 'snap.db' });
+    expect(good.ok).toBe(true);
+    expect(good.message).toMatch(/verified with etcdctl snapshot status: revision \d+/);
+
+    const whole = await readFile(snapshot());
+    await writeFile(join(work, 'nodes', 'm2', 'snap.db'), whole.subarray(0, Math.floor(whole.length / 3)));
+    const bad = await guard('snapshot-verified', { node: 'm2', path: 'snap.db' });
+    expect(bad.ok).toBe(false);
+    expect(bad.message).toMatch(/snap\.db on m2 failed verification \(etcdctl snapshot status, exit \d+\): Error: \S+/);
+
+    const missing = await guard('snapshot-verified', { node: 'm3', path: 'snap.db' });
+    expect(missing).toMatchObject({ ok: false, message: 'no snapshot at snap.db on m3' });
+  });
+
+  it('same-snapshot-everywhere names the node whose copy differs, and passes once they match', async () => {
+    await copyFile(snapshot(), join(work, 'nodes', 'm3', 'snap.db'));
+    // m2 holds the truncated copy from the previous test
+    const odd = await guard('same-snapshot-everywhere', { path: 'snap.db', nodes: 'm1,m2,m3' });
+    expect(odd.ok).toBe(false);
+    expect(odd.message).toMatch(/m2 has [0-9a-f]{16}…/);
+    expect(odd.message).not.toMatch(/m1 has|m3 has/);
+
+    await rm(join(work, 'nodes', 'm2', 'snap.db'));
+    await copyFile(snapshot(), join(work, 'nodes', 'm2', 'snap.db'));
+    const same = await guard('same-snapshot-everywhere', { path: 'snap.db', nodes: 'm1,m2,m3', sha256: await sha256(snapshot()) });
+    expect(same).toMatchObject({ ok: true });
+  });
+
+  it('data-dir-empty refuses a real data dir, naming its entries, and passes on an empty or missing one', async () => {
+    const full = await guard('data-dir-empty', { node: 'm1', path: lab.member('m1').dataDir });
+    expect(full.ok).toBe(false);
+    expect(full.message).toMatch(/is not empty \(member\): move it aside/);
+    await mkdir(join(work, 'empty'));
+    expect((await guard('data-dir-empty', { node: 'm1', path: join(work, 'empty') })).ok).toBe(true);
+    expect((await guard('data-dir-empty', { node: 'm1', path: join(work, 'nope') })).ok).toBe(true);
+  });
+
+  it('adds a learner once (a second add returns the same member), promotes it once in sync, removes it when dead', async () => {
+    const m3 = lab.member('m3');
+    const ip = m3.ip.replace(/\d+$/, (last) => String(Number(last) + 1));
+    const peerURL = `https://${ip}:2380`;
+    const clientURL = `https://${ip}:2379`;
+
+    // etcd refuses adds until the leader has been connected to every member for 5 s
+    const added = await retryFor(15_000, /unhealthy cluster/, () => client.memberAdd([peerURL], { learner: true }));
+    expect(added.existed).toBe(false);
+    expect(added.members.find((m) => m.id === added.id)).toMatchObject({ isLearner: true, name: '' });
+    const again = await client.memberAdd([peerURL], { learner: true });
+    expect(again).toMatchObject({ id: added.id, existed: true });
+    expect((await client.memberList()).filter((m) => m.peerURLs.includes(peerURL))).toHaveLength(1);
+
+    const oneLearner = await guard('one-learner-at-a-time');
+    expect(oneLearner.ok).toBe(false);
+    expect(oneLearner.message).toContain(added.id);
+    const unstarted = await guard('no-unstarted-members');
+    expect(unstarted.ok).toBe(false);
+    expect(unstarted.message).toContain(`etcdctl member remove ${added.id}`);
+    expect((await guard('no-unstarted-members', { except: peerURL })).ok).toBe(true);
+
+    // start the learner as a joining member must start (guard 6)
+    const cert = await issueMemberCert(lab.pki, 'm4', ip);
+    const dataDir = join(work, 'm4-data');
+    const log = await open(join(work, 'm4.log'), 'a');
+    learner = spawn('etcd', [], {
+      stdio: ['ignore', log.fd, log.fd],
+      env: {
+        PATH: process.env.PATH,
+        ETCD_NAME: 'm4',
+        ETCD_DATA_DIR: dataDir,
+        ETCD_LISTEN_CLIENT_URLS: clientURL,
+        ETCD_ADVERTISE_CLIENT_URLS: clientURL,
+        ETCD_LISTEN_PEER_URLS: peerURL,
+        ETCD_INITIAL_ADVERTISE_PEER_URLS: peerURL,
+        ETCD_INITIAL_CLUSTER: initialClusterFor(added.members, 'm4', added.id),
+        ETCD_INITIAL_CLUSTER_STATE: 'existing',
+        ETCD_CLIENT_CERT_AUTH: 'true',
+        ETCD_TRUSTED_CA_FILE: lab.pki.caCert,
+        ETCD_CERT_FILE: cert.cert,
+        ETCD_KEY_FILE: cert.key,
+        ETCD_PEER_CLIENT_CERT_AUTH: 'true',
+        ETCD_PEER_TRUSTED_CA_FILE: lab.pki.caCert,
+        ETCD_PEER_CERT_FILE: cert.cert,
+        ETCD_PEER_KEY_FILE: cert.key,
+        ETCD_LOGGER: 'zap',
+      },
+    });
+    track(learner);
+    await log.close();
+
+    const deadline = Date.now() + 20_000;
+    let promoted: Awaited<ReturnType<typeof client.memberPromote>> | undefined;
+    let lastError = '';
+    while (!promoted && Date.now() < deadline) {
+      try {
+        promoted = await client.memberPromote(added.id);
+      } catch (err) {
+        lastError = (err as Error).message;
+        expect(lastError).toMatch(/member promote .* through https:\/\/\S+ failed: /);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    expect(promoted, lastError).toBeDefined();
+    expect(promoted?.find((m) => m.id === added.id)).toMatchObject({ isLearner: false, name: 'm4' });
+    // promoting a voting member again is a no-op, not an error
+    await client.memberPromote(added.id);
+
+    // dead member: SIGKILL it, then remove it (3 of 4 started, quorum of the new 3 needs 2)
+    learner.kill('SIGKILL');
+    await new Promise((r) => learner?.once('exit', r));
+    const wouldLose = await guard('would-lose-quorum', { member: added.id });
+    expect(wouldLose.ok).toBe(true);
+    const after = await client.memberRemove(added.id);
+    expect(after.map((m) => m.name).sort()).toEqual(['m1', 'm2', 'm3']);
+    await expect(client.memberRemove(added.id)).rejects.toThrow(new RegExp(`member ${added.id} is not in the member list`));
+    expect((await guard('member-absent', { peerURL })).ok).toBe(true);
+  }, 45_000);
+
+  it('keeps working with a member killed: the dead endpoint is skipped, not retried', async () => {
+    await lab.kill('m3');
+    const started = Date.now();
+    const members = await client.memberList();
+    expect(members).toHaveLength(3);
+    expect(client.currentEndpoint()).not.toBe(lab.member('m3').clientURL);
+    const path = join(work, 'snap-after-kill.db');
+    const saved = await client.snapshotSave(path);
+    expect(saved.endpoint).not.toBe(lab.member('m3').clientURL);
+    expect(Date.now() - started).toBeLessThan(8000);
+
+    const refusal = await guard('would-lose-quorum', { member: 'm2' });
+    expect(refusal.ok).toBe(false);
+    expect(refusal.message).toMatch(/^refusing to remove m2 \([0-9a-f]+\): 1 of 3 voting members would remain started, quorum of the new 2-member configuration needs 2/);
+    expect((await guard('quorum-held')).ok).toBe(true);
+  });
+
+  it('old-members-stopped names the member still running, and passes once it is stopped', async () => {
+    const running = await guard('old-members-stopped', { nodes: 'm2,m3' });
+    expect(running.ok).toBe(false);
+    expect(running.message).toMatch(/still running: m2 \(client port [\d.]+:2379 answers, peer port [\d.]+:2380 answers\)/);
+    expect(running.message).not.toMatch(/m3 \(/);
+
+    await lab.stop('m2');
+    const stopped = await guard('old-members-stopped', { nodes: 'm2,m3', isActive: 'false' });
+    expect(stopped).toMatchObject({ ok: true });
+    expect(stopped.message).toMatch(/m2, m3 stopped/);
+  });
+});
