@@ -31,6 +31,8 @@ export interface GuardOutcome {
   overridable: boolean;
   /** set when the operator overrode a failure */
   overriddenBecause?: string;
+  /** who overrode it */
+  overriddenBy?: string;
 }
 
 export interface TargetState {
@@ -56,6 +58,10 @@ export interface StepState {
   targets: TargetState[];
   attempts: number;
   skipReason?: string;
+  /** who skipped it */
+  skippedBy?: string;
+  /** why it failed (step-finished error), redacted */
+  error?: string;
   startedAt?: string;
   finishedAt?: string;
   /** who confirmed it */
@@ -75,6 +81,10 @@ export interface RunState {
   steps: StepState[];
   status: RunStatus;
   abortReason?: string;
+  /** when the run ended (aborted / run-finished) */
+  finishedAt?: string;
+  /** every resume of this run, oldest first: who, when, and how the run stood before */
+  resumes?: Array<{ at: string; operator: string; previousStatus: RunStatus; previousAbortReason?: string }>;
   /** the latest probe, for the health table and guards */
   lastProbe?: ClusterReport;
   /** the detection the run started from (for the transcript) */
