@@ -108,9 +108,11 @@ function replaceRanges(text: string, ranges: Range[], offset = 0): string {
     if (r.end <= at) continue;
     const start = Math.max(r.start, at);
     out += text.slice(at, start);
-    // a whole key body keeps its line breaks around the marker, so the block still reads as one
-    const whole = text.slice(start, r.end);
-    out += whole.startsWith('\n') && whole.endsWith('\n') && whole.length > 1 ? `\n${REDACTED}\n` : REDACTED;
+    // a key body keeps its line breaks around the marker, so the block still reads as one
+    const secret = text.slice(start, r.end);
+    const lead = secret.startsWith('\n') ? '\n' : '';
+    const trail = secret.length > 1 && secret.endsWith('\n') ? '\n' : '';
+    out += `${lead}${REDACTED}${trail}`;
     at = r.end;
   }
   return out + text.slice(at);
