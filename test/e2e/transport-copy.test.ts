@@ -44,10 +44,10 @@ afterAll(async () => {
 });
 
 describe('copyFile over ssh', () => {
-  it('copies 200 MB local → node, verified with sha256sum there, mode kept, nothing left over', async () => {
+  it('copies 200 MB local → node, verified by hashing there, mode kept, nothing left over', async () => {
     const to = join(hostA.dir, 'snapshot.db');
     const result = await copyFile({ transport: local, path: bigFile }, { transport: nodeA, path: to });
-    expect(result).toMatchObject({ bytes: SIZE, sha256: bigSha, verifiedBy: 'sha256sum', mode: 0o640, warnings: [] });
+    expect(result).toMatchObject({ bytes: SIZE, sha256: bigSha, verifiedBy: 'hashed-at-destination', mode: 0o640, warnings: [] });
     expect(await sha256Of(to)).toBe(bigSha);
     expect((await stat(to)).mode & 0o777).toBe(0o640);
     expect((await readdir(hostA.dir)).filter((name) => name.includes('partial'))).toEqual([]);
@@ -56,7 +56,7 @@ describe('copyFile over ssh', () => {
   it('copies 200 MB node → local with the same checksum', async () => {
     const to = join(work, 'back.db');
     const result = await copyFile({ transport: nodeA, path: join(hostA.dir, 'snapshot.db') }, { transport: local, path: to });
-    expect(result).toMatchObject({ bytes: SIZE, sha256: bigSha, verifiedBy: 'sha256sum' });
+    expect(result).toMatchObject({ bytes: SIZE, sha256: bigSha, verifiedBy: 'hashed-at-destination' });
     expect(await sha256Of(to)).toBe(bigSha);
   });
 
