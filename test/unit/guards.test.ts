@@ -1,0 +1,317 @@
+import { describe, expect, it } from 'vitest';
+import type { ClusterClient } from '../../src/cluster/client.js';
+import type { MemberInfo } from '../../src/cluster/types.js';
+import {
+  GUARDS,
+  GUARD_NAMES,
+  evaluateGuard,
+  judgeDataDirAbsent,
+  judgeDataDirEmpty,
+  judgeEtcdVersion,
+  judgeMemberAbsent,
+  judgeMemberAlreadyPresent,
+  judgeNoUnstartedMembers,
+  judgeOldMembersStopped,
+  judgeOneLearnerAtATime,
+  judgeQuorumChange,
+  judgeQuorumHeld,
+  judgeSameSnapshot,
+  judgeSingleClusterId,
+  judgeSingleLeader,
+  judgeSnapshotVerified,
+  restoreToolFor,
+  type GuardEnvironment,
+} from '../../src/runbook/guards.js';
+import { OTHER_CLUSTER_ID, fakeCluster, reportOf } from '../helpers/probes.js';
+
+const three = fakeCluster({ voting: 3 });
+const five = fakeCluster({ voting: 5 });
+const statesOf = (report: ReturnType<typeof reportOf>) => report.verdict.members;
+
+describe('quorum-held', () => {
+  it('passes with one of three down', () => {
+    expect(judgeQuorumHeld(reportOf([three.up(0), three.up(1), three.down(2)]).verdict)).toEqual({
+      ok: true,
+      message: 'quorum held: 2 of 3 voting members healthy, quorum needs 2',
+    });
+  });
+  it('fails with two of three down and points to the restore path', () => {
+    const j = judgeQuorumHeld(reportOf([three.stranded(0), three.down(1), three.down(2)]).verdict);
+    expect(j.ok).toBe(false);
+    expect(j.message).toMatch(/^quorum lost: 0 of 3 .*restore path, never member replacement/);
+  });
+  it('fails on split brain', () => {
+    const other = fakeCluster({ voting: 2, leader: 1, clusterId: OTHER_CLUSTER_ID });
+    expect(judgeQuorumHeld(reportOf([three.up(0), other.up(1)]).verdict).message).toMatch(/^split brain/);
+  });
+});
+
+describe('would-lose-quorum', () => {
+  it('refuses to remove a member when that leaves 1 of 3 started', () => {
+    const members = statesOf(reportOf([three.up(0), three.up(1), three.down(2)]));
+    expect(judgeQuorumChange({ members, target: 'master-2', change: 'remove' })).toEqual({
+      ok: false,
+      message: `refusing to remove master-2 (${three.id(1)}): 1 of 3 voting members would remain started, quorum of the new 2-member configuration needs 2`,
+    });
+  });
+  it('allows removing the failed member of three: 2 remain, the new 2-member configuration needs 2', () => {
+    const members = statesOf(reportOf([three.up(0), three.up(1), three.down(2)]));
+    const j = judgeQuorumChange({ members, target: 'master-3', change: 'remove' });
+    expect(j.ok).toBe(true);
+    expect(j.message).toMatch(/removing master-3 .*\(not healthy\) leaves 2 started voting members, quorum of the new 2-member configuration needs 2/);
+  });
+  it('allows removing a dead member of five with two down (3 remain, quorum of 4 needs 3)', () => {
+    const members = statesOf(reportOf([five.up(0), five.up(1), five.up(2), five.down(3), five.down(4)]));
+    expect(judgeQuorumChange({ members, target: 'master-5', change: 'remove' }).ok).toBe(true);
+  });
+  it('refuses to remove a healthy member of five with two down', () => {
+    const members = statesOf(reportOf([five.up(0), five.up(1), five.up(2), five.down(3), five.down(4)]));
+    expect(judgeQuorumChange({ members, target: 'master-1', change: 'remove' }).message).toMatch(
+      /refusing to remove master-1 .*: 2 of 5 voting members would remain started, quorum of the new 4-member configuration needs 3/,
+    );
+  });
+  it('refuses to stop a member when the unchanged configuration would lose quorum', () => {
+    const members = statesOf(reportOf([three.up(0), three.up(1), three.down(2)]));
+    expect(judgeQuorumChange({ members, target: 'master-1', change: 'stop' }).message).toMatch(
+      /refusing to stop master-1 .*: 1 of 3 voting members would remain started, quorum of the 3-member configuration needs 2/,
+    );
+  });
+  it('never removes the last healthy member', () => {
+    const one = fakeCluster({ voting: 1 });
+    expect(judgeQuorumChange({ members: statesOf(reportOf([one.up(0)])), target: 'master-1', change: 'remove' }).message).toMatch(
+      /refusing to remove master-1 .*: it is the last healthy voting member/,
+    );
+  });
+  it('says so when the member is the one this tool talks through', () => {
+    const members = statesOf(reportOf([five.up(0), five.up(1), five.up(2), five.up(3), five.up(4)]));
+    const j = judgeQuorumChange({ members, target: 'master-1', change: 'remove', talkingThrough: five.clientURL(0) });
+    expect(j.ok).toBe(true);
+    expect(j.message).toContain('master-1 is the member this tool talks through');
+  });
+  it('lets a learner go without touching the quorum', () => {
+    const c = fakeCluster({ voting: 3, learners: 1 });
+    const members = statesOf(reportOf([c.up(0), c.up(1), c.down(2), c.up(3)]));
+    expect(judgeQuorumChange({ members, target: 'learner-1', change: 'remove' }).message).toMatch(/is a learner: removing it does not change the quorum/);
+  });
+  it('refuses to add a voting member before the failed one is removed (adding raises the quorum)', () => {
+    const members = statesOf(reportOf([three.up(0), three.up(1), three.down(2)]));
+    expect(judgeQuorumChange({ members, target: 'master-4', change: 'add' }).message).toMatch(
+      /refusing to add master-4 as a voting member: 2 of 4 voting members would be started until it joins, quorum of the new 4-member configuration needs 3/,
+    );
+    expect(judgeQuorumChange({ members, target: 'master-4', change: 'add', learner: true }).ok).toBe(true);
+  });
+  it('refuses an unknown member, listing the known ones', () => {
+    const members = statesOf(reportOf([three.up(0), three.up(1), three.up(2)]));
+    expect(judgeQuorumChange({ members, target: 'm9', change: 'remove' }).message).toBe(
+      'refusing to remove m9: no such member in the member list (master-1, master-2, master-3)',
+    );
+  });
+});
+
+const member = (id: string, name: string, ip: string, extra: Partial<MemberInfo> = {}): MemberInfo => ({
+  id,
+  name,
+  peerURLs: [`https://${ip}:2380`],
+  clientURLs: name ? [`https://${ip}:2379`] : [],
+  isLearner: false,
+  ...extra,
+});
+const list = [member('a1', 'm1', '10.0.0.1'), member('b2', 'm2', '10.0.0.2')];
+
+describe('member-already-present (idempotent add)', () => {
+  it('passes when the peer URL is absent: it will be added', () => {
+    expect(judgeMemberAlreadyPresent({ members: list, name: 'm3', peerURL: 'https://10.0.0.3:2380' })).toEqual({
+      ok: true,
+      message: 'm3 (https://10.0.0.3:2380) is not in the member list: it will be added',
+    });
+  });
+  it('passes with a note when an unstarted member has the peer URL: the add reuses it', () => {
+    const members = [...list, member('c3', '', '10.0.0.3', { isLearner: true })];
+    const j = judgeMemberAlreadyPresent({ members, name: 'm3', peerURL: 'https://10.0.0.3:2380/' });
+    expect(j).toEqual({ ok: true, message: 'm3 is already in the member list as c3 (learner, added but not started yet): the add will reuse it, not add it twice' });
+  });
+  it('refuses when the name is still held by the failed member with another peer URL (remove first)', () => {
+    expect(judgeMemberAlreadyPresent({ members: list, name: 'm2', peerURL: 'https://10.0.0.9:2380' }).message).toMatch(
+      /^refusing to add m2 at https:\/\/10.0.0.9:2380: member m2 \(b2\) is still in the member list .*remove it first/,
+    );
+  });
+  it('refuses when the peer URL belongs to another started member', () => {
+    expect(judgeMemberAlreadyPresent({ members: list, name: 'm3', peerURL: 'https://10.0.0.2:2380' }).message).toBe(
+      'refusing to add m3: peer URL https://10.0.0.2:2380 belongs to member m2 (b2)',
+    );
+  });
+});
+
+describe('member-absent', () => {
+  it('fails while the member is listed, by name, ID or peer URL', () => {
+    expect(judgeMemberAbsent(list, 'm2', '').message).toBe('m2 is still in the member list as m2 b2 (https://10.0.0.2:2380)');
+    expect(judgeMemberAbsent(list, 'B2', '').ok).toBe(false);
+    expect(judgeMemberAbsent(list, '', 'https://10.0.0.1:2380').ok).toBe(false);
+  });
+  it('passes once it is gone', () => {
+    expect(judgeMemberAbsent(list, 'm3', 'https://10.0.0.3:2380')).toEqual({ ok: true, message: 'm3 / https://10.0.0.3:2380 is not in the member list' });
+  });
+});
+
+describe('data-dir-empty and data-dir-absent', () => {
+  it('passes on a missing or empty data dir', () => {
+    expect(judgeDataDirEmpty({ node: 'm2', path: '/var/lib/etcd', kind: 'missing', entries: [] }).ok).toBe(true);
+    expect(judgeDataDirEmpty({ node: 'm2', path: '/var/lib/etcd', kind: 'directory', entries: [] }).ok).toBe(true);
+  });
+  it('refuses a non-empty data dir, naming a few entries and how to move it aside', () => {
+    const j = judgeDataDirEmpty({ node: 'm2', path: '/var/lib/etcd', kind: 'directory', entries: ['a', 'b', 'c', 'd', 'member'] });
+    expect(j.ok).toBe(false);
+    expect(j.message).toMatch(/^refusing: data dir \/var\/lib\/etcd on m2 is not empty \(a, b, c, d, … \(5 entries\)\): move it aside .*never delete it$/);
+  });
+  it('refuses a file where the data dir should be', () => {
+    expect(judgeDataDirEmpty({ node: 'm2', path: '/x', kind: 'file', entries: [] }).message).toMatch(/is a file, not a directory/);
+  });
+  it('data-dir-absent refuses even an empty directory (restore creates it)', () => {
+    expect(judgeDataDirAbsent({ node: 'm1', path: '/d', kind: 'directory', entries: [] }).message).toBe(
+      'refusing: /d on m1 already exists (directory, 0 entries): move it aside with a timestamp first, never delete it',
+    );
+    expect(judgeDataDirAbsent({ node: 'm1', path: '/d', kind: 'missing', entries: [] }).ok).toBe(true);
+  });
+});
+
+describe('snapshot-verified', () => {
+  const base = { node: 'm1', path: '/backup/snap.db', exists: true, tool: 'etcdutl', exitCode: 0, stderr: '' };
+  it('passes when snapshot status reports hash, revision and key count', () => {
+    const j = judgeSnapshotVerified({ ...base, stdout: '{"hash":3700355443,"revision":15022,"totalKey":1042,"totalSize":2097152}\n' });
+    expect(j).toEqual({ ok: true, message: 'snapshot /backup/snap.db on m1 verified with etcdutl snapshot status: revision 15022, 1042 keys, 2097152 bytes, hash dc8ef173' });
+  });
+  it('fails on a truncated file with the tool\'s own message', () => {
+    const j = judgeSnapshotVerified({ ...base, tool: 'etcdctl', exitCode: 1, stdout: '', stderr: 'Error: file size too small\n' });
+    expect(j.message).toBe('snapshot /backup/snap.db on m1 failed verification (etcdctl snapshot status, exit 1): Error: file size too small');
+  });
+  it('fails when the output has no revision', () => {
+    expect(judgeSnapshotVerified({ ...base, stdout: '{"hash":1}' }).ok).toBe(false);
+  });
+  it('fails when the file is missing or no tool is installed', () => {
+    expect(judgeSnapshotVerified({ ...base, exists: false, stdout: '' }).message).toBe('no snapshot at /backup/snap.db on m1');
+    expect(judgeSnapshotVerified({ ...base, tool: undefined, stdout: '' }).message).toMatch(/neither etcdutl nor etcdctl is installed on m1/);
+  });
+});
+
+describe('same-snapshot-everywhere', () => {
+  const A = 'a'.repeat(64);
+  const B = 'b'.repeat(64);
+  it('passes when every node has the same sha256', () => {
+    expect(judgeSameSnapshot('/s.db', [{ node: 'm1', sha256: A }, { node: 'm2', sha256: A }]).ok).toBe(true);
+  });
+  it('names the odd one out against the majority', () => {
+    const j = judgeSameSnapshot('/s.db', [{ node: 'm1', sha256: A }, { node: 'm2', sha256: B }, { node: 'm3', sha256: A }]);
+    expect(j.ok).toBe(false);
+    expect(j.message).toBe('refusing: /s.db differs between nodes (m2 has bbbbbbbbbbbbbbbb…; vs aaaaaaaaaaaaaaaa… on m1, m3): copy the same snapshot everywhere');
+  });
+  it('compares with the expected hash when given', () => {
+    expect(judgeSameSnapshot('/s.db', [{ node: 'm1', sha256: A }, { node: 'm2', sha256: A }], B).message).toMatch(/m1 has .*m2 has .*the expected bbbb/);
+  });
+  it('fails naming a node where the file could not be hashed', () => {
+    expect(judgeSameSnapshot('/s.db', [{ node: 'm1', sha256: A }, { node: 'm2', error: 'No such file or directory' }]).message).toMatch(/m2: No such file or directory/);
+  });
+});
+
+describe('old-members-stopped', () => {
+  const stopped = { clientAnswers: false, peerAnswers: false, clientAddress: '10.0.0.1:2379', peerAddress: '10.0.0.1:2380' };
+  it('passes when every port is closed and services are inactive', () => {
+    expect(judgeOldMembersStopped([{ member: 'm1', ...stopped, serviceActive: false }, { member: 'm2', ...stopped }]).ok).toBe(true);
+  });
+  it('fails naming each member still running and why', () => {
+    const j = judgeOldMembersStopped([
+      { member: 'm1', ...stopped, peerAnswers: true },
+      { member: 'm2', ...stopped },
+      { member: 'm3', ...stopped, serviceActive: true, isActiveCommand: 'systemctl is-active --quiet etcd' },
+    ]);
+    expect(j.message).toBe(
+      'refusing: 2 old members are still running: m1 (peer port 10.0.0.1:2380 answers); m3 (`systemctl is-active --quiet etcd` says active); stop them first, or the restored members meet a cluster ID mismatch',
+    );
+  });
+});
+
+describe('single-cluster-id and single-leader', () => {
+  const other = fakeCluster({ voting: 3, leader: 2, clusterId: OTHER_CLUSTER_ID });
+  it('pass on one healthy cluster', () => {
+    const report = reportOf([three.up(0), three.up(1), three.up(2)]);
+    expect(judgeSingleClusterId(report).ok).toBe(true);
+    expect(judgeSingleLeader(report).ok).toBe(true);
+  });
+  it('fail when members restored alone report their own cluster IDs and leaders', () => {
+    const report = reportOf([three.up(0), other.up(2)]);
+    expect(judgeSingleClusterId(report).message).toMatch(/^2 cluster IDs: .*\(master-1\); .*\(master-3\)/);
+    expect(judgeSingleLeader(report).message).toMatch(/^2 leaders: .*restored alone/);
+  });
+  it('single-leader fails while a member knows no leader', () => {
+    expect(judgeSingleLeader(reportOf([three.up(0), three.up(1), three.stranded(2)])).message).toBe('no leader known by master-3');
+  });
+  it('fail when no member answers', () => {
+    expect(judgeSingleClusterId(reportOf([three.down(0)])).ok).toBe(false);
+  });
+});
+
+describe('one-learner-at-a-time and no-unstarted-members', () => {
+  it('refuses a second learner while one is joining', () => {
+    const j = judgeOneLearnerAtATime([...list, member('c3', 'm3', '10.0.0.3', { isLearner: true })]);
+    expect(j.message).toBe('refusing: learner m3 c3 is still joining: promote it (or remove it) before adding another member');
+    expect(judgeOneLearnerAtATime(list).ok).toBe(true);
+  });
+  it('names members added but never started and suggests removing them', () => {
+    const j = judgeNoUnstartedMembers([...list, member('c3', '', '10.0.0.3')]);
+    expect(j.message).toBe('a member was added but never started: c3 (https://10.0.0.3:2380): start it or remove (etcdctl member remove c3)');
+  });
+  it('lets through the unstarted member the next step will start', () => {
+    expect(judgeNoUnstartedMembers([...list, member('c3', '', '10.0.0.3')], ['https://10.0.0.3:2380']).ok).toBe(true);
+  });
+});
+
+describe('etcd-version-matches and restoreToolFor', () => {
+  it('restores 3.4 with etcdctl and 3.5+ with etcdutl', () => {
+    expect(restoreToolFor('3.4.23').command).toBe('etcdctl snapshot restore');
+    expect(restoreToolFor('3.5.21')).toEqual({ tool: 'etcdutl', command: 'etcdutl snapshot restore', canBumpRevision: true });
+    expect(restoreToolFor('3.6.0').tool).toBe('etcdutl');
+  });
+  it('passes on matching 3.4 tools and says which restore tool', () => {
+    expect(judgeEtcdVersion({ node: 'm1', etcd: '3.4.23', etcdctl: '3.4.23' }).message).toBe('m1: etcd 3.4.23, etcdctl 3.4.23; restore will use etcdctl snapshot restore');
+  });
+  it('refuses tools that disagree on major.minor', () => {
+    expect(judgeEtcdVersion({ node: 'm1', etcd: '3.5.9', etcdctl: '3.4.23' }).message).toMatch(/^refusing: etcd tools on m1 disagree on major.minor/);
+  });
+  it('refuses a snapshot from another major.minor', () => {
+    expect(judgeEtcdVersion({ node: 'm1', etcd: '3.5.9', etcdutl: '3.5.9', snapshotVersion: '3.4.20' }).message).toMatch(/snapshot comes from etcd 3.4.20/);
+  });
+  it('refuses 3.6 without etcdutl, and falls back to etcdctl on 3.5 with a warning', () => {
+    expect(judgeEtcdVersion({ node: 'm1', etcd: '3.6.1', etcdctl: '3.6.1' }).ok).toBe(false);
+    const j = judgeEtcdVersion({ node: 'm1', etcd: '3.5.9', etcdctl: '3.5.9' });
+    expect(j.ok).toBe(true);
+    expect(j.message).toMatch(/etcdctl snapshot restore \(deprecated in 3.5/);
+  });
+});
+
+describe('evaluateGuard', () => {
+  const env = (probe: () => Promise<never>): GuardEnvironment => ({
+    probe,
+    transport: () => {
+      throw new Error('no transport in unit tests');
+    },
+    client: {} as ClusterClient,
+    members: [],
+  });
+  const rendered = (check: string, params = {}, message?: string) => ({ check, params, overridable: false, description: check, ...(message ? { message } : {}) });
+
+  it('registers every guard under its own name', () => {
+    for (const name of GUARD_NAMES) expect(GUARDS[name].name).toBe(name);
+    expect(GUARD_NAMES).toContain('would-lose-quorum');
+  });
+  it('turns an unknown guard into a failure, not an exception', async () => {
+    const outcome = await evaluateGuard(rendered('no-such-guard'), env(() => Promise.reject(new Error('x'))));
+    expect(outcome).toMatchObject({ ok: false, message: expect.stringMatching(/^unknown guard "no-such-guard"/) });
+  });
+  it('turns a failure to gather facts into a failed guard with the reason', async () => {
+    const outcome = await evaluateGuard(rendered('quorum-held', {}, 'quorum must hold'), env(() => Promise.reject(new Error('probe exploded'))));
+    expect(outcome).toEqual({ check: 'quorum-held', ok: false, message: 'quorum must hold (could not check: probe exploded)', overridable: false });
+  });
+  it('fails when a required parameter is missing', async () => {
+    const outcome = await evaluateGuard(rendered('data-dir-empty'), env(() => Promise.reject(new Error('x'))));
+    expect(outcome.message).toMatch(/^guard data-dir-empty needs the parameter "node"/);
+  });
+});
