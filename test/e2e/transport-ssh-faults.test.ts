@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,46 @@ describe('authentication', () => {
     const err = await failureOf(wrong.exec('true'));
     expect(err.message).toBe(`ssh ${label()}: could not decrypt private key ${keyPath} after 3 passphrase attempts: check the passphrase, or load the key into ssh-agent`);
     expect(JSON.stringify({ message: err.message, stack: err.stack })).not.toContain(PASSPHRASE);
+  });
+});
+
+describe('the agent at SSH_AUTH_SOCK', () => {
+  it('authenticates with a key held only by ssh-agent', async () => {
+    const socket = join(work, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      await waitFor(async () => (await stat(socket).catch(() => undefined)) !== undefined);
+      await run('ssh-add', ['-q', lab.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const ssh = labTransport(lab, {
+        target: { host: lab.host, ssh: { port: lab.port, user: lab.user, knownHosts: lab.knownHostsFile } },
+        env: { SSH_AUTH_SOCK: socket },
+      });
+      expect((await ssh.exec('echo via-agent')).stdout).toBe('via-agent\n');
+      await ssh.close();
+    } finally {
+      agent.kill();
+    }
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let tries = 0; tries < 100 && !(await check()); tries += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe('a connection that drops', () => {
+  it('fails the running command with a clear error, and the next call reconnects', async () => {
+    const ssh = labTransport(lab, { node: 'member-y' });
+    expect((await ssh.exec('echo up')).stdout).toBe('up\n');
+    const running = ssh.exec('sleep 20');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await lab.kill();
+    const err = await failureOf(running);
+    expect(err.message).toMatch(new RegExp(`^ssh ${label()}: connection lost \\(.*\\): check the host is up, then retry the step$`));
+    const down = await failureOf(ssh.exec('true'));
+    expect(down.message).toBe(`ssh ${label()}: connection refused: is sshd running, and is the port right?`);
+    await lab.restart();
+    expect((await ssh.exec('echo back')).stdout).toBe('back\n');
+    await ssh.close();
   });
 });
 
