@@ -1,0 +1,334 @@
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  chmodSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
+import { OutputRedactor, redact } from './redact.js';
+import { EngineRuleError, initialState, reduce } from './reducer.js';
+import type { EngineEvent, EngineEventType, RunState } from './types.js';
+
+/**
+ * The run's journal (DESIGN §6): every event, one JSON object per line, in
+ * `<journal dir>/<run id>.jsonl`. The file is opened O_APPEND with mode 0600
+ * (the directory 0700) and each line is written in one write and flushed to
+ * disk (fdatasync) before the state moves, so after a crash the journal is
+ * never behind what the operator saw. At worst the last line is torn: it is
+ * ignored and reported, and cut off before the run continues.
+ *
+ * Secrets never reach the file: every string in an event goes through
+ * `redact`, and output chunks through a per-stream OutputRedactor (a key can
+ * straddle two chunks). `append` returns the event as written — reduce that
+ * one, so the live state and a replay of the journal are the same.
+ */
+
+const EVENT_TYPES: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
+  'run-started',
+  'run-resumed',
+  'guards-evaluated',
+  'guard-overridden',
+  'confirmed',
+  'skipped',
+  'retry',
+  'step-started',
+  'target-started',
+  'output',
+  'target-finished',
+  'check-evaluated',
+  'step-finished',
+  'probe',
+  'step-unknown',
+  'aborted',
+  'run-finished',
+]);
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export interface JournalOptions {
+  /** flushes the file after each line; fdatasync unless a test watches it */
+  sync?: (fd: number) => void;
+}
+
+/** A last line cut short by a crash: dropped, and said so. */
+export interface TornLine {
+  line: number;
+  /** the bytes of it that made it to disk */
+  text: string;
+}
+
+export class Journal {
+  private fd: number | undefined;
+  private readonly sync: (fd: number) => void;
+  private readonly redactors = new Map<string, OutputRedactor>();
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+    options: JournalOptions,
+    /** the torn last line Journal.open cut off, if any */
+    readonly repaired?: TornLine,
+  ) {
+    this.fd = fd;
+    this.sync = options.sync ?? fdatasyncSync;
+  }
+
+  /** A new journal for a new run; refuses to touch an existing one. */
+  static create(dir: string, runId: string, options: JournalOptions = {}): Journal {
+    if (!RUN_ID.test(runId)) throw new OperatorError(`run id ${JSON.stringify(runId)} is not usable as a file name (letters, digits, . _ -)`);
+    ensurePrivateDir(dir);
+    const path = join(dir, `${runId}.jsonl`);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new OperatorError(`journal ${path} already exists: continue that run with 'etcd-runbook resume ${path}'`);
+      }
+      throw new OperatorError(`cannot create journal ${path}: ${messageOf(err)}`);
+    }
+    fchmodSync(fd, 0o600); // whatever the umask
+    syncDir(dir);
+    return new Journal(path, fd, options);
+  }
+
+  /** Continue appending to an existing journal (resume); a torn last line is cut off first. */
+  static open(path: string, options: JournalOptions = {}): Journal {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_APPEND);
+    } catch (err) {
+      throw new OperatorError(`cannot open journal ${path}: ${messageOf(err)}`);
+    }
+    if ((fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+    const content = readFileSync(path);
+    let repaired: TornLine | undefined;
+    if (content.length > 0 && content[content.length - 1] !== 0x0a) {
+      const cut = content.lastIndexOf(0x0a) + 1;
+      const last = content.subarray(cut).toString('utf8');
+      if (parseEvent(last) !== undefined) {
+        writeAll(fd, Buffer.from('\n')); // complete but for its newline
+      } else {
+        ftruncateSync(fd, cut);
+        repaired = { line: countLines(content.subarray(0, cut)) + 1, text: last };
+      }
+      (options.sync ?? fdatasyncSync)(fd);
+    }
+    return new Journal(path, fd, options, repaired);
+  }
+
+  /** Write one event (redacted) and flush it to disk; returns the event as written. */
+  append(event: EngineEvent): EngineEvent {
+    if (this.fd === undefined) throw new OperatorError(`journal ${this.path} is closed`);
+    const written = this.sanitize(event);
+    writeAll(this.fd, Buffer.from(`${JSON.stringify(written)}\n`, 'utf8'));
+    this.sync(this.fd);
+    return written;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private sanitize(event: EngineEvent): EngineEvent {
+    if (event.type === 'output') {
+      const key = `${event.step}\0${event.node}\0${event.stream}`;
+      let redactor = this.redactors.get(key);
+      if (!redactor) this.redactors.set(key, (redactor = new OutputRedactor()));
+      return { ...redactStrings({ ...event, chunk: '' }), chunk: redactor.push(event.chunk) };
+    }
+    if (event.type === 'target-started') {
+      // a new command on this node: a key left open by an earlier one does not carry over
+      for (const stream of ['stdout', 'stderr']) this.redactors.delete(`${event.step}\0${event.node}\0${stream}`);
+    }
+    return redactStrings(event);
+  }
+}
+
+/** Every string anywhere in a value through redact(). */
+function redactStrings<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v)])) as T;
+  }
+  return value;
+}
+
+function writeAll(fd: number, buffer: Buffer): void {
+  let offset = 0;
+  while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset);
+}
+
+function ensurePrivateDir(dir: string): void {
+  try {
+    const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // only a directory made here is tightened: --journal-dir may name a shared one
+    if (created !== undefined) chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new OperatorError(`cannot create journal directory ${dir}: ${messageOf(err)}`);
+  }
+}
+
+/** So the new file's directory entry survives a crash too. */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY);
+    fsyncSync(fd);
+  } catch {
+    // not every filesystem lets a directory be fsync'd; the file itself is
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function countLines(buffer: Buffer): number {
+  let n = 0;
+  for (const byte of buffer) if (byte === 0x0a) n++;
+  return n;
+}
+
+function parseEvent(line: string): EngineEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  const { type, at } = value as { type?: unknown; at?: unknown };
+  if (typeof type !== 'string' || !EVENT_TYPES.has(type as EngineEventType) || typeof at !== 'string') return undefined;
+  return value as EngineEvent;
+}
+
+export interface JournalContents {
+  events: EngineEvent[];
+  /** a last line cut short by a crash, ignored */
+  torn?: TornLine;
+}
+
+/**
+ * Every event in a journal. A torn last line (a crash mid-write) is ignored
+ * and reported in `torn`; any other line that is not an event is an error
+ * naming file:line.
+ */
+export function readJournalContents(path: string): JournalContents {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new OperatorError(`cannot read journal ${path}: ${messageOf(err)}`);
+  }
+  const lines = text.split('\n');
+  const terminated = text.endsWith('\n');
+  const events: EngineEvent[] = [];
+  let torn: TornLine | undefined;
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    const event = parseEvent(line);
+    if (event) {
+      events.push(event);
+      return;
+    }
+    if (i === lines.length - 1 && !terminated) {
+      torn = { line: i + 1, text: line };
+      return;
+    }
+    throw new OperatorError(`${path}:${i + 1}: not a journal event (corrupt line): ${line.slice(0, 80)}`);
+  });
+  if (events.length === 0) throw new OperatorError(`${path}: the journal holds no events`);
+  return torn ? { events, torn } : { events };
+}
+
+/** The events of a journal; `onTorn` hears about a torn last line (ignored). */
+export function readJournal(path: string, onTorn?: (torn: TornLine) => void): EngineEvent[] {
+  const { events, torn } = readJournalContents(path);
+  if (torn) onTorn?.(torn);
+  return events;
+}
+
+/** The state the events lead to. Throws naming the event (= its line) the rules refuse. */
+export function replay(events: readonly EngineEvent[]): RunState {
+  const first = events[0];
+  if (!first || first.type !== 'run-started') {
+    throw new OperatorError(`journal event 1 is ${first ? first.type : 'missing'}, not run-started: not a run journal`);
+  }
+  let state = initialState(first);
+  events.slice(1).forEach((event, i) => {
+    try {
+      state = reduce(state, event);
+    } catch (err) {
+      if (err instanceof EngineRuleError) throw new OperatorError(`journal event ${i + 2} (${event.type}) breaks the run's rules: ${err.message}`, ExitCode.runFailed);
+      throw err;
+    }
+  });
+  return state;
+}
+
+/**
+ * The events that resume a run: run-resumed, then step-unknown for a step
+ * that was running when the tool died (started, never finished) — it is
+ * shown as "unknown — check before re-running", never re-run by itself.
+ */
+export function resumeState(events: readonly EngineEvent[], at: string, operator: string): EngineEvent[] {
+  const state = replay(events);
+  if (state.status === 'succeeded') throw new OperatorError(`run ${state.runId} already succeeded: there is nothing to resume`);
+  const resumed: EngineEvent[] = [{ type: 'run-resumed', at, operator }];
+  for (const step of state.steps) {
+    if (step.status === 'running') resumed.push({ type: 'step-unknown', at, step: step.id });
+  }
+  return resumed;
+}
+
+/** $ETCD_RUNBOOK_JOURNAL_DIR, else $XDG_STATE_HOME/etcd-runbook/journal, else ~/.local/state/etcd-runbook/journal. */
+export function defaultJournalDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  if (env.ETCD_RUNBOOK_JOURNAL_DIR) return env.ETCD_RUNBOOK_JOURNAL_DIR;
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'etcd-runbook', 'journal');
+  return join(home, '.local', 'state', 'etcd-runbook', 'journal');
+}
+
+/**
+ * The journal `resume` continues without an argument: the most recently
+ * written one whose run is still in progress. An unreadable journal newer
+ * than that is an error (it may be the run the operator means).
+ */
+export function latestJournal(dir: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.jsonl'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new OperatorError(`cannot read journal directory ${dir}: ${messageOf(err)}`);
+  }
+  const journals = names
+    .map((name) => {
+      const path = join(dir, name);
+      return { path, mtimeMs: statSync(path).mtimeMs };
+    })
+    .sort((a, b) => b.mtimeMs - a.mtimeMs || b.path.localeCompare(a.path));
+  for (const { path } of journals) {
+    let state: RunState;
+    try {
+      state = replay(readJournal(path));
+    } catch (err) {
+      throw new OperatorError(`${messageOf(err)} — resume another run by naming its journal: etcd-runbook resume <journal.jsonl>`);
+    }
+    if (state.status === 'in-progress') return path;
+  }
+  return undefined;
+}
