@@ -1,4 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
 import { OperatorError } from '../util/errors.js';
 
 /**
@@ -82,4 +83,74 @@ export function formatPath(path: ReadonlyArray<PathSegment>): string {
     else text += `[${JSON.stringify(segment)}]`;
   }
   return text === '' ? '(top level)' : text;
+}
+
+/** One problem in a YAML file: its line, the field as the operator would type it, what to do. */
+export interface SourceProblem {
+  line: number;
+  path: string;
+  message: string;
+}
+
+/**
+ * A zod issue as an operator reads it: the line of the field (of the unknown
+ * key itself for a misspelt field), the field path, and what to write instead.
+ * Shared by the inventory and runbook loaders.
+ */
+export function describeZodIssue(issue: z.core.$ZodIssue, input: unknown, source: YamlSource): SourceProblem {
+  const path = issue.path.filter((segment): segment is PathSegment => typeof segment !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    // point at the first unknown key itself, the line the operator must fix
+    const key = issue.keys[0] ?? '';
+    const others = issue.keys.length > 1 ? ` (also ${issue.keys.slice(1).map((k) => `"${k}"`).join(', ')})` : '';
+    return {
+      line: lineOfPath(source, [...path, key], true),
+      path: formatPath([...path, key]),
+      message: `unknown field${others}: check the spelling`,
+    };
+  }
+  return { line: lineOfPath(source, path), path: formatPath(path), message: issueMessage(issue, valueAt(input, path)) };
+}
+
+/** zod's wording, turned into what the operator must write instead. */
+function issueMessage(issue: z.core.$ZodIssue, value: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (value === undefined) return 'is required';
+      return `must be ${article(issue.expected)}, got ${kindOf(value)}`;
+    case 'too_small':
+      if (issue.origin === 'array') return `must list at least ${String(issue.minimum)} entr${issue.minimum === 1 ? 'y' : 'ies'}`;
+      if (issue.origin === 'string') return 'must not be empty';
+      return `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    case 'invalid_value':
+      return `must be ${issue.values.map((option) => JSON.stringify(option)).join(' or ')}, got ${JSON.stringify(value) ?? 'nothing'}`;
+    default:
+      return issue.message;
+  }
+}
+
+function article(expected: string): string {
+  if (expected === 'int') return 'a whole number';
+  if (expected === 'object') return 'a mapping (key: value)';
+  if (expected === 'array') return 'a list';
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'nothing (null)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number' && !Number.isInteger(value)) return String(value);
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function valueAt(input: unknown, path: ReadonlyArray<PathSegment>): unknown {
+  let value = input;
+  for (const segment of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PathSegment, unknown>)[segment];
+  }
+  return value;
 }
