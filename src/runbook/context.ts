@@ -1,0 +1,348 @@
+import { posix } from 'node:path';
+import type { ClusterReport } from '../cluster/types.js';
+import type { Inventory, InventoryMember } from '../inventory/schema.js';
+import { shellQuote } from '../util/shell.js';
+import type { ParamValue } from './rendered.js';
+import type { Runbook, RunbookStep } from './schema.js';
+import { CommandFragment, Unset, type ContextObject, type ContextValue, type Shape, type ShapeScope } from './template.js';
+
+/**
+ * What runbook templates can name. Roots:
+ *
+ *   inventory   the inventory as loaded (cluster, tls, members[…] with node and paths)
+ *   cluster     name, token, newToken, initialCluster, endpoints, memberCount
+ *   detection   verdict, leader, healthyMembers, unhealthyMembers, unstartedMemberIds, highestRevisionMember
+ *   inputs      the runbook's inputs, resolved
+ *   tls         cacert, cert, key (this tool's client credentials)
+ *   run         id, timestamp
+ *   tools       this machine's etcdctl, etcdutl and backupDir (defaults when the inventory is silent)
+ *   local       the member whose node is this machine (node.host: local), when there is one
+ *   member      the member a step runs on (steps whose target is a member; bound per node when fanning out)
+ *   target      the member named by inputs.member (runbooks that declare that input)
+ *   survivor    the member named by inputs.survivor (runbooks that declare that input)
+ *
+ * A member record: name, id, peerURL, clientURL, host, layout, dataDir, walDir,
+ * pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl,
+ * etcdutl, service.{start, stop, isActive}. The service commands are the only
+ * command fragments (`{{ member.service.stop | raw }}`).
+ */
+
+export interface RunInfo {
+  id: string;
+  /** sortable, safe in file names: 20261124T183000Z */
+  timestamp: string;
+}
+
+export interface ContextSources {
+  inventory: Inventory;
+  report?: ClusterReport;
+  inputs: Record<string, ParamValue>;
+  run: RunInfo;
+}
+
+export const DEFAULT_BACKUP_DIR = '/var/lib/etcd-backup';
+
+const MEMBER_VALUE_FIELDS = [
+  'name',
+  'id',
+  'peerURL',
+  'clientURL',
+  'host',
+  'layout',
+  'dataDir',
+  'walDir',
+  'pkiDir',
+  'manifestsDir',
+  'unitFile',
+  'envFile',
+  'backupDir',
+  'etcdBinary',
+  'etcdctl',
+  'etcdutl',
+] as const;
+
+const PATH_FIELDS = ['dataDir', 'walDir', 'pkiDir', 'manifestsDir', 'unitFile', 'envFile', 'backupDir', 'etcdBinary'] as const;
+
+// ---- the runtime context ------------------------------------------------------
+
+export function buildContext(sources: ContextSources): ContextObject {
+  const { inventory, report, inputs, run } = sources;
+  const members = inventory.members;
+  const localIndex = members.findIndex((m) => m.node?.host === 'local');
+  const local = localIndex >= 0 ? memberRecord(inventory, localIndex, report) : undefined;
+  const localPaths = localIndex >= 0 ? members[localIndex]?.node?.paths : undefined;
+  const context: ContextObject = {
+    inventory: toContextValue(inventory),
+    cluster: clusterRecord(inventory, run),
+    detection: detectionRecord(report),
+    inputs: { ...inputs },
+    tls: {
+      cacert: inventory.tls?.cacert ?? new Unset('no CA file: set tls.cacert in the inventory (or pass --cacert)'),
+      cert: inventory.tls?.cert ?? new Unset('no client certificate: set tls.cert in the inventory (or pass --cert)'),
+      key: inventory.tls?.key ?? new Unset('no client key: set tls.key in the inventory (or pass --key)'),
+    },
+    run: { id: run.id, timestamp: run.timestamp },
+    tools: {
+      etcdctl: localPaths?.etcdctl ?? 'etcdctl',
+      etcdutl: localPaths?.etcdutl ?? 'etcdutl',
+      backupDir: localPaths?.backupDir ?? DEFAULT_BACKUP_DIR,
+    },
+    local: local ?? new Unset(`no inventory member runs on this machine: give the local member node.host "local" in the inventory`),
+  };
+  for (const [root, input] of [
+    ['target', 'member'],
+    ['survivor', 'survivor'],
+  ] as const) {
+    const name = inputs[input];
+    if (name === undefined) continue;
+    const index = members.findIndex((m) => m.name === String(name));
+    context[root] =
+      index >= 0
+        ? memberRecord(inventory, index, report)
+        : new Unset(`inputs.${input} "${String(name)}" is not a member in the inventory (${members.map((m) => m.name).join(', ')})`);
+  }
+  return context;
+}
+
+/** The context with `member` bound to one inventory member (a step's target node). */
+export function withMember(context: ContextObject, inventory: Inventory, memberName: string, report?: ClusterReport): ContextObject {
+  const index = inventory.members.findIndex((m) => m.name === memberName);
+  const member = index >= 0 ? memberRecord(inventory, index, report) : new Unset(`"${memberName}" is not a member in the inventory`);
+  return { ...context, member };
+}
+
+export function memberRecord(inventory: Inventory, index: number, report?: ClusterReport): ContextObject {
+  const m = inventory.members[index] as InventoryMember;
+  const node = m.node;
+  const paths = node?.paths ?? {};
+  const at = `members[${index}]`;
+  const unset = (field: string, inventoryField: string) => new Unset(`${m.name} has no ${field}: set ${at}.${inventoryField} in the inventory`);
+  const record: ContextObject = {
+    name: m.name,
+    id: memberId(m, report) ?? new Unset(`the member ID of ${m.name} is not known: the live member list does not name it (is the cluster reachable?)`),
+    peerURL: m.peerURLs[0] as string,
+    clientURL: m.clientURLs[0] as string,
+    host: node?.host ?? unset('host', 'node.host'),
+    layout: node?.layout ?? unset('layout', 'node.layout (kubeadm or systemd)'),
+    etcdctl: paths.etcdctl ?? 'etcdctl',
+    etcdutl: paths.etcdutl ?? 'etcdutl',
+  };
+  for (const field of PATH_FIELDS) record[field] = paths[field] ?? unset(field, `node.paths.${field}`);
+  record.service = serviceRecord(m, at);
+  return record;
+}
+
+/**
+ * How etcd is started/stopped on the member's node: the inventory's own
+ * commands win; else by layout. systemd: systemctl. kubeadm: the static-pod
+ * way, moving the manifest out of (and back into) the manifests dir so the
+ * kubelet stops (starts) the pod.
+ */
+function serviceRecord(m: InventoryMember, at: string): ContextObject {
+  const own = m.node?.service ?? {};
+  const layout = m.node?.layout;
+  const defaults = ((): Record<'start' | 'stop' | 'isActive', CommandFragment | Unset> => {
+    if (layout === 'systemd') {
+      return {
+        start: new CommandFragment('systemctl start etcd'),
+        stop: new CommandFragment('systemctl stop etcd'),
+        isActive: new CommandFragment('systemctl is-active --quiet etcd'),
+      };
+    }
+    if (layout === 'kubeadm') {
+      const dir = m.node?.paths?.manifestsDir;
+      if (!dir) {
+        const missing = new Unset(`${m.name} is a kubeadm node without a manifests dir: set ${at}.node.paths.manifestsDir (e.g. /etc/kubernetes/manifests) or ${at}.node.service`);
+        return { start: missing, stop: missing, isActive: missing };
+      }
+      const manifest = posix.join(dir, 'etcd.yaml');
+      const stopped = posix.join(posix.dirname(posix.normalize(dir)), 'etcd.yaml.stopped');
+      return {
+        start: new CommandFragment(`mv -- ${shellQuote(stopped)} ${shellQuote(manifest)}`),
+        stop: new CommandFragment(`mv -- ${shellQuote(manifest)} ${shellQuote(stopped)}`),
+        isActive: new CommandFragment(`test -f ${shellQuote(manifest)}`),
+      };
+    }
+    const missing = new Unset(`${m.name} has no layout: set ${at}.node.layout (kubeadm or systemd) or the commands in ${at}.node.service`);
+    return { start: missing, stop: missing, isActive: missing };
+  })();
+  return {
+    start: own.start !== undefined ? new CommandFragment(own.start) : defaults.start,
+    stop: own.stop !== undefined ? new CommandFragment(own.stop) : defaults.stop,
+    isActive: own.isActive !== undefined ? new CommandFragment(own.isActive) : defaults.isActive,
+  };
+}
+
+function memberId(m: InventoryMember, report?: ClusterReport): string | undefined {
+  if (!report) return undefined;
+  const byName = report.verdict.members.find((s) => s.name === m.name && s.id);
+  if (byName?.id) return byName.id;
+  for (const probe of report.endpoints) {
+    const listed = probe.members?.find((x) => x.name === m.name || x.peerURLs.some((u) => m.peerURLs.includes(u)));
+    if (listed) return listed.id;
+  }
+  return undefined;
+}
+
+function clusterRecord(inventory: Inventory, run: RunInfo): ContextObject {
+  const name = inventory.cluster?.name;
+  return {
+    name: name ?? new Unset('the cluster has no name: set cluster.name in the inventory'),
+    token: inventory.cluster?.token ?? new Unset('the initial-cluster-token is not known: set cluster.token in the inventory'),
+    newToken: `${name ?? 'etcd'}-restore-${run.timestamp}`,
+    initialCluster: inventory.members.flatMap((m) => m.peerURLs.map((url) => `${m.name}=${url}`)).join(','),
+    endpoints: inventory.members.flatMap((m) => m.clientURLs).join(','),
+    memberCount: inventory.members.length,
+  };
+}
+
+function detectionRecord(report?: ClusterReport): ContextObject {
+  if (!report) {
+    const none = new Unset('no cluster probe was made');
+    return { verdict: none, leader: none, healthyMembers: none, unhealthyMembers: none, unstartedMemberIds: none, highestRevisionMember: none };
+  }
+  const { verdict } = report;
+  const nameOf = (id: string): string | undefined =>
+    verdict.members.find((m) => m.id === id)?.name || report.endpoints.find((p) => p.memberId === id)?.name || undefined;
+  const leaderName = verdict.leaders.length === 1 ? nameOf(verdict.leaders[0] as string) : undefined;
+  const reachable = report.endpoints.filter((p) => p.reachable && p.revision !== undefined);
+  const newest = reachable.reduce<(typeof reachable)[number] | undefined>((best, p) => (best === undefined || (p.revision ?? 0) > (best.revision ?? 0) ? p : best), undefined);
+  const newestName = newest ? newest.name || newest.expectedName : undefined;
+  return {
+    verdict: verdict.verdict,
+    leader:
+      leaderName ??
+      new Unset(
+        verdict.leaders.length === 0
+          ? 'no member knows of a leader'
+          : verdict.leaders.length > 1
+            ? `${verdict.leaders.length} leaders seen (${verdict.leaders.join(', ')})`
+            : `leader ${verdict.leaders[0] ?? ''} has no name in the member list`,
+      ),
+    healthyMembers: verdict.members.filter((m) => m.healthy && !m.unstarted && m.name).map((m) => m.name),
+    unhealthyMembers: verdict.members.filter((m) => !m.healthy && !m.unstarted && m.name).map((m) => m.name),
+    unstartedMemberIds: verdict.members.filter((m) => m.unstarted && m.id).map((m) => m.id as string),
+    highestRevisionMember: newestName ?? new Unset('no reachable member reported a revision'),
+  };
+}
+
+function toContextValue(value: unknown): ContextValue {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (Array.isArray(value)) return value.map(toContextValue);
+  if (value && typeof value === 'object') {
+    const out: ContextObject = {};
+    for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = toContextValue(v);
+    return out;
+  }
+  return new Unset('not set in the inventory');
+}
+
+// ---- the static shape (lint, no cluster needed) ---------------------------------------
+
+const value: Shape = { type: 'value' };
+const fragment: Shape = { type: 'fragment' };
+const list = (of: Shape): Shape => ({ type: 'list', of });
+const object = (fields: Record<string, Shape>): Extract<Shape, { type: 'object' }> => ({ type: 'object', fields });
+const values = (...names: string[]): Extract<Shape, { type: 'object' }> => object(Object.fromEntries(names.map((n) => [n, value])));
+
+export const MEMBER_SHAPE = object({
+  ...Object.fromEntries(MEMBER_VALUE_FIELDS.map((f) => [f, value])),
+  service: object({ start: fragment, stop: fragment, isActive: fragment }),
+});
+
+const INVENTORY_SHAPE = object({
+  apiVersion: value,
+  kind: value,
+  cluster: values('name', 'etcdVersion', 'token'),
+  tls: values('cacert', 'cert', 'key'),
+  members: list(
+    object({
+      name: value,
+      peerURLs: list(value),
+      clientURLs: list(value),
+      guessed: list(value),
+      node: object({
+        host: value,
+        transport: value,
+        layout: value,
+        etcdVersion: value,
+        ssh: values('user', 'port', 'identityFile', 'agent', 'knownHosts', 'sudo'),
+        paths: values(...PATH_FIELDS, 'etcdctl', 'etcdutl'),
+        service: values('start', 'stop', 'isActive'),
+      }),
+    }),
+  ),
+});
+
+function baseFields(runbook: Pick<Runbook, 'inputs'>): Record<string, Shape> {
+  return {
+    inventory: INVENTORY_SHAPE,
+    cluster: values('name', 'token', 'newToken', 'initialCluster', 'endpoints', 'memberCount'),
+    detection: object({
+      verdict: value,
+      leader: value,
+      healthyMembers: list(value),
+      unhealthyMembers: list(value),
+      unstartedMemberIds: list(value),
+      highestRevisionMember: value,
+    }),
+    inputs: values(...runbook.inputs.map((i) => i.name)),
+    tls: values('cacert', 'cert', 'key'),
+    run: values('id', 'timestamp'),
+    tools: values('etcdctl', 'etcdutl', 'backupDir'),
+    local: MEMBER_SHAPE,
+  };
+}
+
+const MEMBER_ABSENT = 'member is only defined on steps that run on members (target each-member, each-surviving-member, member or survivor)';
+
+function declares(runbook: Pick<Runbook, 'inputs'>, name: string): boolean {
+  return runbook.inputs.some((i) => i.name === name);
+}
+
+export const FAN_OUT_TARGETS: ReadonlyArray<RunbookStep['target']> = ['each-member', 'each-surviving-member'];
+
+/**
+ * The paths a step's templates may use. `perTarget` false is for the parts of
+ * a step that are rendered once, not per node (title, why, the after-check):
+ * on a step that fans out, `member` is not one member there.
+ */
+export function stepShape(runbook: Pick<Runbook, 'inputs'>, step: Pick<RunbookStep, 'target'>, perTarget = true): ShapeScope {
+  const fields = baseFields(runbook);
+  const absent: Record<string, string> = {};
+  if (declares(runbook, 'member')) fields.target = MEMBER_SHAPE;
+  else absent.target = 'target is the member named by inputs.member: declare an input named "member"';
+  if (declares(runbook, 'survivor')) fields.survivor = MEMBER_SHAPE;
+  else absent.survivor = 'survivor is the member named by inputs.survivor: declare an input named "survivor"';
+  if (step.target === 'local') absent.member = `${MEMBER_ABSENT}; this step's target is local: use local.… or tools.…`;
+  else if (!perTarget && FAN_OUT_TARGETS.includes(step.target)) absent.member = `this step runs on ${step.target}, so member is not one member here: use it in the per-node fields (run, with, instruction, paths) or in guards`;
+  else fields.member = MEMBER_SHAPE;
+  return { shape: object(fields), absent };
+}
+
+/** The paths an input's default may use: everything known before inputs are resolved. */
+export function defaultShape(runbook: Pick<Runbook, 'inputs'>): ShapeScope {
+  const fields = baseFields(runbook);
+  delete fields.inputs;
+  return {
+    shape: object(fields),
+    absent: {
+      inputs: 'an input default cannot use other inputs: use inventory, cluster, detection, tools or local',
+      member: MEMBER_ABSENT,
+      target: 'an input default cannot use target (it depends on inputs.member)',
+      survivor: 'an input default cannot use survivor (it depends on inputs.survivor)',
+    },
+  };
+}
+
+/** All the valid paths of a step's context, for docs and `--help`: "member.service.stop (command)". */
+export function contextPaths(scope: ShapeScope): string[] {
+  const out: string[] = [];
+  const walk = (shape: Shape, prefix: string): void => {
+    if (shape.type === 'object') for (const [k, v] of Object.entries(shape.fields)) walk(v, prefix ? `${prefix}.${k}` : k);
+    else if (shape.type === 'list') walk(shape.of, `${prefix}.N`);
+    else out.push(shape.type === 'fragment' ? `${prefix} (command)` : prefix);
+  };
+  walk(scope.shape, '');
+  return out;
+}
