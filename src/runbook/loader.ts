@@ -1,0 +1,287 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { andMore, describeZodIssue, formatPath, lineOfPath, parseYamlSource, type PathSegment, type YamlSource } from '../inventory/yaml-source.js';
+import { OperatorError } from '../util/errors.js';
+import { defaultShape, stepShape } from './context.js';
+import { GUARD_NAMES, GUARDS } from './guards.js';
+import { inputSchema, runbookSchema, STEP_KINDS, stepSchema, type EtcdAction, type Runbook, type RunbookInput, type RunbookStep } from './schema.js';
+import { checkTemplate, type ShapeScope } from './template.js';
+
+/**
+ * Runbooks are data (DESIGN §5): read, validated by the schema, and checked
+ * statically — every template against the context's shape, every guard name
+ * against the registry — before one is shown. `lint` reports every problem;
+ * loading refuses on the first (with a count of the others).
+ */
+
+export interface Problem {
+  file: string;
+  line: number;
+  /** the field as the operator would type it: steps[2].run */
+  field: string;
+  message: string;
+}
+
+export function formatProblem(problem: Problem): string {
+  return `${problem.file}:${problem.line}: ${problem.field}: ${problem.message}`;
+}
+
+export interface LintOptions {
+  /** the guard names a runbook may use (default: the registry in guards.ts) */
+  guardNames?: readonly string[];
+}
+
+/** Every problem in a runbook, in file order: YAML, schema, templates, guards, targets. */
+export function lintRunbook(text: string, fileName: string, options: LintOptions = {}): Problem[] {
+  let source: YamlSource;
+  try {
+    source = parseYamlSource(text, fileName);
+  } catch (err) {
+    // parseYamlSource says `file:line: YAML syntax error: …`
+    const message = (err as Error).message;
+    const match = /^.*?:(\d+): (.*)$/s.exec(message);
+    return [{ file: fileName, line: match ? Number(match[1]) : 1, field: '(yaml)', message: match?.[2] ?? message }];
+  }
+  if (source.document.contents === null) {
+    return [{ file: fileName, line: 1, field: '(top level)', message: 'the file is empty: expected a runbook with id, title, appliesTo and steps' }];
+  }
+  const input: unknown = source.document.toJS();
+  const problems: Problem[] = [];
+  const add = (path: ReadonlyArray<PathSegment>, message: string, atKey = false): void => {
+    problems.push({ file: fileName, line: lineOfPath(source, path, atKey), field: formatPath(path), message });
+  };
+
+  const result = runbookSchema.safeParse(input);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
+      const kindProblem = unknownKind(issue.code, path, input);
+      if (kindProblem) add(kindProblem.path, kindProblem.message);
+      else {
+        const described = describeZodIssue(issue, input, source);
+        problems.push({ file: fileName, line: described.line, field: described.path, message: described.message });
+      }
+    }
+  }
+
+  // The semantic checks run on every input and step that is valid on its own,
+  // so one schema mistake does not hide the template problems elsewhere.
+  const raw = (input && typeof input === 'object' ? input : {}) as { inputs?: unknown; steps?: unknown };
+  const inputs = validEntries(raw.inputs, (v) => inputSchema.safeParse(v));
+  const steps = validEntries(raw.steps, (v) => stepSchema.safeParse(v));
+  const runbookView = { inputs: inputs.map((e) => e.value) };
+  const guardNames = options.guardNames ?? GUARD_NAMES;
+
+  const defaults = defaultShape(runbookView);
+  for (const { index, value: def } of inputs) {
+    if (typeof def.default === 'string') {
+      for (const message of checkTemplate(def.default, defaults, { shell: false })) add(['inputs', index, 'default'], message);
+    }
+  }
+
+  for (const { index, value: step } of steps) {
+    checkStep(step, index, runbookView.inputs, guardNames, add);
+  }
+
+  return problems.sort((a, b) => a.line - b.line);
+}
+
+type Add = (path: ReadonlyArray<PathSegment>, message: string, atKey?: boolean) => void;
+
+function checkStep(step: RunbookStep, index: number, inputs: RunbookInput[], guardNames: readonly string[], add: Add): void {
+  const scope = stepShape({ inputs }, step);
+  const once = stepShape({ inputs }, step, false);
+  const at = (...rest: PathSegment[]): PathSegment[] => ['steps', index, ...rest];
+  const declared = (name: string) => inputs.some((i) => i.name === name);
+  const plain = (path: PathSegment[], text: string, within: ShapeScope = scope) => {
+    for (const message of checkTemplate(text, within, { shell: false })) add(path, message);
+  };
+  const params = (path: PathSegment[], record: Record<string, unknown> | undefined, within: ShapeScope = scope) => {
+    for (const [key, value] of Object.entries(record ?? {})) if (typeof value === 'string') plain([...path, key], value, within);
+  };
+
+  if ((step.target === 'member' || step.target === 'each-surviving-member') && !declared('member')) {
+    add(at('target'), `target ${step.target} needs the runbook to declare an input named "member" (the member being replaced)`);
+  }
+  if (step.target === 'survivor' && !declared('survivor')) {
+    add(at('target'), 'target survivor needs the runbook to declare an input named "survivor"');
+  }
+
+  plain(at('title'), step.title, once);
+  plain(at('why'), step.why, once);
+  switch (step.kind) {
+    case 'command':
+      for (const message of checkTemplate(step.run, scope, { shell: true })) add(at('run'), message);
+      break;
+    case 'manual':
+      plain(at('instruction'), step.instruction);
+      break;
+    case 'copy':
+      plain(at('from', 'node'), step.from.node);
+      plain(at('from', 'path'), step.from.path);
+      plain(at('to', 'path'), step.to.path);
+      break;
+    case 'etcd':
+      params(at('with'), step.with);
+      for (const name of ETCD_ACTION_PARAMS[step.action]) {
+        if (step.with?.[name] === undefined) add(at('with'), `etcd action ${step.action} needs "${name}"`);
+      }
+      break;
+    case 'wait':
+      params(at('with'), step.with);
+      for (const name of WAIT_PARAMS[step.until] ?? []) {
+        if (step.with?.[name] === undefined) add(at('with'), `wait until ${step.until} needs "${name}"`);
+      }
+      break;
+  }
+
+  const guards = step.guards.map((g, j) => ({ g, path: at('guards', j), within: scope }));
+  if (step.check) guards.push({ g: step.check, path: at('check'), within: once });
+  for (const { g, path, within } of guards) {
+    if (!guardNames.includes(g.check)) {
+      add([...path, 'check'], `unknown guard "${g.check}" (known: ${guardNames.join(', ')})`);
+      continue;
+    }
+    params([...path, 'with'], g.with, within);
+    if (g.message) plain([...path, 'message'], g.message, within);
+    const definition = Object.hasOwn(GUARDS, g.check) ? GUARDS[g.check as keyof typeof GUARDS] : undefined;
+    if (!definition) continue;
+    for (const p of definition.params) {
+      if (p.required && g.with?.[p.name] === undefined) add([...path, 'with'], `guard ${g.check} needs "${p.name}" (${p.description})`);
+    }
+    for (const key of Object.keys(g.with ?? {})) {
+      if (!definition.params.some((p) => p.name === key)) {
+        const known = definition.params.map((p) => p.name);
+        add([...path, 'with', key], `guard ${g.check} has no parameter "${key}" (${known.length > 0 ? `it takes ${known.join(', ')}` : 'it takes none'})`, true);
+      }
+    }
+  }
+}
+
+/** The parameters each etcd action cannot run without (engine/etcd-actions.ts). */
+const ETCD_ACTION_PARAMS: Record<EtcdAction, string[]> = {
+  'snapshot-save': ['path'],
+  'member-remove': ['member'],
+  'member-add': ['name', 'peerURL'],
+  'member-promote': ['member'],
+  'member-list': [],
+  status: [],
+};
+
+/** The parameters wait conditions cannot run without (engine/wait-conditions.ts). */
+const WAIT_PARAMS: Partial<Record<string, string[]>> = {
+  'member-healthy': ['member'],
+  'member-in-sync': ['member'],
+};
+
+/** zod reports a bad `kind` as a failed union on the step; say it is the kind. */
+function unknownKind(code: string, path: PathSegment[], input: unknown): { path: PathSegment[]; message: string } | undefined {
+  if (code !== 'invalid_union' || path[0] !== 'steps' || typeof path[1] !== 'number') return undefined;
+  if (path.length > 3 || (path.length === 3 && path[2] !== 'kind')) return undefined;
+  const step = valueAt(input, path.slice(0, 2));
+  if (!step || typeof step !== 'object' || Array.isArray(step)) return undefined;
+  const kind = (step as Record<string, unknown>).kind;
+  const kinds = STEP_KINDS.join(', ');
+  const at = [...path.slice(0, 2), 'kind'];
+  if (kind === undefined) return { path: at, message: `is required: one of ${kinds}` };
+  return { path: at, message: `unknown step kind ${JSON.stringify(kind)}: must be one of ${kinds}` };
+}
+
+function valueAt(input: unknown, path: ReadonlyArray<PathSegment>): unknown {
+  let value = input;
+  for (const segment of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PathSegment, unknown>)[segment];
+  }
+  return value;
+}
+
+function validEntries<T>(list: unknown, parse: (value: unknown) => { success: true; data: T } | { success: false }): Array<{ index: number; value: T }> {
+  if (!Array.isArray(list)) return [];
+  const out: Array<{ index: number; value: T }> = [];
+  list.forEach((item, index) => {
+    const parsed = parse(item);
+    if (parsed.success) out.push({ index, value: parsed.data });
+  });
+  return out;
+}
+
+/**
+ * Parses and checks a runbook; any problem is thrown as one line
+ * (`file:line: steps[2].kind: …`) with a count of the others.
+ */
+export function parseRunbook(text: string, fileName: string, options: LintOptions = {}): Runbook {
+  const problems = lintRunbook(text, fileName, options);
+  const first = problems[0];
+  if (first) {
+    const more = problems.length > 1 ? `${andMore(problems.length - 1)}; run 'etcd-runbook lint ${fileName}' to see them all` : '';
+    throw new OperatorError(`${formatProblem(first)}${more}`);
+  }
+  return runbookSchema.parse(parseYamlSource(text, fileName).document.toJS());
+}
+
+export async function loadRunbookFile(path: string, options: LintOptions = {}): Promise<Runbook> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new OperatorError(`${path}: cannot read the runbook (${code})`);
+  }
+  return parseRunbook(text, path, options);
+}
+
+/** `<package root>/runbooks`, from src (vitest) or dist/src (the built CLI). */
+export function shippedRunbookDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'runbooks');
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+export interface RunbookEntry {
+  id: string;
+  title: string;
+  appliesTo: Runbook['appliesTo'];
+  file: string;
+}
+
+/** The runbooks in a directory (*.yaml, *.yml), by id; a broken one throws its first problem. */
+export async function listRunbooks(dir: string = shippedRunbookDir()): Promise<RunbookEntry[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    throw new OperatorError(`${dir}: cannot list runbooks (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const files = names.filter((n) => /\.ya?ml$/.test(n)).sort();
+  const entries: RunbookEntry[] = [];
+  for (const name of files) {
+    const file = join(dir, name);
+    const runbook = await loadRunbookFile(file);
+    entries.push({ id: runbook.id, title: runbook.title, appliesTo: runbook.appliesTo, file });
+  }
+  return entries.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** A runbook by id: `<dir>/<id>.yaml` when it declares that id, else any file that does. */
+export async function findRunbook(id: string, dir: string = shippedRunbookDir()): Promise<Runbook> {
+  for (const ext of ['yaml', 'yml']) {
+    const file = join(dir, `${id}.${ext}`);
+    if (existsSync(file)) {
+      const runbook = await loadRunbookFile(file);
+      if (runbook.id === id) return runbook;
+    }
+  }
+  const entries = await listRunbooks(dir);
+  const entry = entries.find((e) => e.id === id);
+  if (!entry) {
+    throw new OperatorError(`no runbook "${id}" in ${dir} (known: ${entries.map((e) => e.id).join(', ') || 'none'}); or pass a file: etcd-runbook plan ./my-runbook.yaml`);
+  }
+  return loadRunbookFile(entry.file);
+}

@@ -1,0 +1,277 @@
+import type { ClusterReport } from '../cluster/types.js';
+import type { Inventory, InventoryMember } from '../inventory/schema.js';
+import { OperatorError } from '../util/errors.js';
+import { buildContext, withMember, type RunInfo } from './context.js';
+import { GUARDS } from './guards.js';
+import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
+import type { GuardRef, Runbook, RunbookInput, RunbookStep } from './schema.js';
+import { renderTemplate, TemplateError, templatePaths, type ContextObject } from './template.js';
+
+/**
+ * A runbook filled in for one cluster: inputs resolved, targets expanded to
+ * nodes, every template rendered (commands shell-quoted). Pure: the inventory
+ * and the probe report come in, a RenderedRunbook comes out, nothing runs.
+ */
+
+export interface RenderSources {
+  inventory: Inventory;
+  /** the detection probe (omit when none was made: detection.* is then unavailable) */
+  report?: ClusterReport;
+  /** the operator's --set name=value */
+  inputs: Record<string, string>;
+  run: RunInfo;
+}
+
+export const DEFAULT_TIMEOUT_MS: Record<RunbookStep['kind'], number> = {
+  command: 60_000,
+  wait: 120_000,
+  etcd: 120_000,
+  /** a multi-GiB snapshot over SSH takes a while */
+  copy: 30 * 60_000,
+  /** the operator takes the time it takes (not enforced) */
+  manual: 0,
+};
+export const DEFAULT_WAIT_INTERVAL_MS = 2_000;
+
+export function renderRunbook(runbook: Runbook, sources: RenderSources): RenderedRunbook {
+  const inputs = resolveInputs(runbook, sources);
+  const context = buildContext({ inventory: sources.inventory, report: sources.report, inputs, run: sources.run });
+  return {
+    id: runbook.id,
+    title: runbook.title,
+    description: runbook.description,
+    sources: runbook.sources,
+    inputs,
+    steps: runbook.steps.map((step, index) => renderStep(runbook, step, index, context, inputs, sources)),
+  };
+}
+
+// ---- inputs -----------------------------------------------------------------------
+
+/**
+ * Each input: the operator's value, else its default (a template rendered
+ * against inventory and detection), else an error that says how to pass it.
+ * A `member` input must name an inventory member.
+ */
+export function resolveInputs(runbook: Runbook, sources: RenderSources): Record<string, ParamValue> {
+  const declared = new Set(runbook.inputs.map((i) => i.name));
+  for (const name of Object.keys(sources.inputs)) {
+    if (!declared.has(name)) {
+      const known = runbook.inputs.map((i) => i.name);
+      throw new OperatorError(`--set ${name}: runbook ${runbook.id} has no input "${name}" (${known.length > 0 ? `it takes ${known.join(', ')}` : 'it takes none'})`);
+    }
+  }
+  const base = buildContext({ inventory: sources.inventory, report: sources.report, inputs: {}, run: sources.run });
+  delete base.inputs;
+  const resolved: Record<string, ParamValue> = {};
+  for (const input of runbook.inputs) {
+    const given = sources.inputs[input.name];
+    if (given !== undefined) {
+      resolved[input.name] = coerce(input, given, 'the value given', sources.inventory);
+      continue;
+    }
+    if (input.default === undefined) {
+      if (input.required) throw new OperatorError(`input "${input.name}" is required: pass --set ${input.name}=${placeholder(input)} (${input.description})`);
+      continue;
+    }
+    if (typeof input.default !== 'string') {
+      resolved[input.name] = coerce(input, String(input.default), 'its default', sources.inventory);
+      continue;
+    }
+    let text: string;
+    try {
+      text = renderTemplate(input.default, base, { shell: false });
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      if (!input.required) continue;
+      throw new OperatorError(
+        `input "${input.name}" is required: pass --set ${input.name}=${placeholder(input)} (${input.description}); its default ${input.default} gives nothing here: ${err.message}`,
+      );
+    }
+    resolved[input.name] = coerce(input, text, `its default ${input.default}`, sources.inventory);
+  }
+  return resolved;
+}
+
+function placeholder(input: RunbookInput): string {
+  return input.type === 'member' ? '<name>' : input.type === 'path' ? '<path>' : input.type === 'number' ? '<number>' : input.type === 'boolean' ? 'true|false' : '<value>';
+}
+
+function coerce(input: RunbookInput, text: string, from: string, inventory: Inventory): ParamValue {
+  const say = (what: string) => new OperatorError(`input "${input.name}": ${from} ${JSON.stringify(text)} ${what}`);
+  switch (input.type) {
+    case 'number': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n)) throw say('is not a number');
+      return n;
+    }
+    case 'boolean':
+      if (text === 'true') return true;
+      if (text === 'false') return false;
+      throw say('must be true or false');
+    case 'member': {
+      const names = inventory.members.map((m) => m.name);
+      if (!names.includes(text)) throw say(`is not a member in the inventory (members: ${names.join(', ')})`);
+      return text;
+    }
+    case 'path':
+    case 'string':
+      if (text === '') throw say('is empty');
+      return text;
+  }
+}
+
+// ---- steps -------------------------------------------------------------------------
+
+interface TargetNode {
+  node: string;
+  member?: InventoryMember;
+}
+
+function renderStep(runbook: Runbook, step: RunbookStep, index: number, context: ContextObject, inputs: Record<string, ParamValue>, sources: RenderSources): RenderedStep {
+  const where = `step ${step.id} (steps[${index}])`;
+  const fill = (field: string, text: string, ctx: ContextObject, shell = false): string => {
+    try {
+      return renderTemplate(text, ctx, { shell });
+    } catch (err) {
+      if (err instanceof TemplateError) throw new OperatorError(`runbook ${runbook.id}: ${where} ${field}: ${err.message}`);
+      throw err;
+    }
+  };
+  const fillParams = (field: string, params: Record<string, ParamValue> | undefined, ctx: ContextObject): Record<string, ParamValue> => {
+    const out: Record<string, ParamValue> = {};
+    for (const [key, value] of Object.entries(params ?? {})) out[key] = typeof value === 'string' ? fill(`${field}.${key}`, value, ctx) : value;
+    return out;
+  };
+
+  const nodes = applicable(step, expandTargets(runbook, step, inputs, sources.inventory), sources.inventory);
+  const contexts = nodes.map((t) => (t.member ? withMember(context, sources.inventory, t.member.name, sources.report) : context));
+  /** title, why and step-wide guards see `member` only when the step has exactly one member */
+  const single = nodes.length === 1 && nodes[0]?.member ? (contexts[0] as ContextObject) : context;
+
+  const targets = nodes.map((t, i): RenderedTarget => {
+    const ctx = contexts[i] as ContextObject;
+    const out: RenderedTarget = { node: t.node, host: hostOf(t) };
+    switch (step.kind) {
+      case 'command':
+        out.command = fill('run', step.run, ctx, true);
+        break;
+      case 'etcd':
+        out.etcd = { action: step.action, params: fillParams('with', step.with, ctx) };
+        break;
+      case 'copy': {
+        const fromNode = fill('from.node', step.from.node, ctx);
+        if (fromNode !== 'local' && !sources.inventory.members.some((m) => m.name === fromNode)) {
+          throw new OperatorError(`runbook ${runbook.id}: ${where} from.node: "${fromNode}" is neither local nor a member in the inventory (${sources.inventory.members.map((m) => m.name).join(', ')})`);
+        }
+        out.copy = { fromNode, fromPath: fill('from.path', step.from.path, ctx), toPath: fill('to.path', step.to.path, ctx), recursive: step.recursive ?? false };
+        break;
+      }
+      case 'wait':
+        out.wait = { until: step.until, params: fillParams('with', step.with, ctx), intervalMs: step.interval ? parseStepDuration(step.interval) : DEFAULT_WAIT_INTERVAL_MS };
+        break;
+      case 'manual':
+        out.instruction = fill('instruction', step.instruction, ctx);
+        break;
+    }
+    return out;
+  });
+
+  const renderGuard = (ref: GuardRef, field: string): RenderedGuard[] => {
+    const usesMember = [...Object.values(ref.with ?? {}), ref.message ?? ''].some(
+      (v) => typeof v === 'string' && safePaths(v).some((p) => p[0] === 'member'),
+    );
+    const description = Object.hasOwn(GUARDS, ref.check) ? GUARDS[ref.check as keyof typeof GUARDS].description : ref.check;
+    const one = (ctx: ContextObject, node?: string): RenderedGuard => ({
+      check: ref.check,
+      params: fillParams(`${field}.with`, ref.with, ctx),
+      ...(ref.message !== undefined ? { message: fill(`${field}.message`, ref.message, ctx) } : {}),
+      overridable: ref.overridable ?? false,
+      description: node ? `${description} (${node})` : description,
+    });
+    if (usesMember && nodes.length !== 1) return nodes.map((t, i) => one(contexts[i] as ContextObject, t.node));
+    return [one(single)];
+  };
+
+  const guards = step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`));
+  const rendered: RenderedStep = {
+    id: step.id,
+    title: fill('title', step.title, single),
+    why: fill('why', step.why, single),
+    kind: step.kind,
+    risk: step.risk,
+    ...(step.source !== undefined ? { source: step.source } : {}),
+    timeoutMs: step.timeout ? parseStepDuration(step.timeout) : DEFAULT_TIMEOUT_MS[step.kind],
+    guards,
+    targets,
+  };
+  if (step.check) {
+    // one after-check per step: lint refuses `member.…` in the check of a step that fans out
+    const [check, ...more] = renderGuard(step.check, 'check');
+    if (more.length > 0) throw new OperatorError(`runbook ${runbook.id}: ${where} check: uses member.… but the step runs on ${nodes.length} nodes; a step has one after-check`);
+    if (check) rendered.check = check;
+  }
+  return rendered;
+}
+
+function safePaths(text: string): string[][] {
+  try {
+    return templatePaths(text).map((p) => p.path);
+  } catch {
+    return [];
+  }
+}
+
+/** The nodes a step runs on, before the layouts filter. */
+export function expandTargets(runbook: Runbook, step: Pick<RunbookStep, 'target' | 'id'>, inputs: Record<string, ParamValue>, inventory: Inventory): TargetNode[] {
+  const byName = (input: 'member' | 'survivor'): InventoryMember => {
+    const name = inputs[input];
+    if (name === undefined) throw new OperatorError(`runbook ${runbook.id}: step ${step.id} runs on the ${input} but inputs.${input} is not set: pass --set ${input}=<name>`);
+    const member = inventory.members.find((m) => m.name === String(name));
+    if (!member) throw new OperatorError(`runbook ${runbook.id}: step ${step.id}: inputs.${input} "${String(name)}" is not a member in the inventory (${inventory.members.map((m) => m.name).join(', ')})`);
+    return member;
+  };
+  switch (step.target) {
+    case 'local':
+      return [{ node: 'local' }];
+    case 'each-member':
+      return inventory.members.map((m) => ({ node: m.name, member: m }));
+    case 'each-surviving-member': {
+      const replaced = byName('member').name;
+      return inventory.members.filter((m) => m.name !== replaced).map((m) => ({ node: m.name, member: m }));
+    }
+    case 'member':
+    case 'survivor': {
+      const member = byName(step.target);
+      return [{ node: member.name, member }];
+    }
+  }
+}
+
+/** Keeps the nodes whose layout the step is for; `local` counts as the layout of the member on this machine. */
+function applicable(step: RunbookStep, nodes: TargetNode[], inventory: Inventory): TargetNode[] {
+  const layouts = step.layouts;
+  if (!layouts) return nodes;
+  const localLayout = inventory.members.find((m) => m.node?.host === 'local')?.node?.layout;
+  return nodes.filter((t) => {
+    const layout = t.member ? t.member.node?.layout : localLayout;
+    return layout !== undefined && layouts.includes(layout);
+  });
+}
+
+/** "local", or where SSH goes: "root@10.0.0.2", "10.0.0.2". */
+export function hostOf(target: TargetNode): string {
+  const node = target.member?.node;
+  if (!target.member || !node || node.transport === 'local' || (node.transport === undefined && node.host === 'local')) return 'local';
+  const port = node.ssh?.port !== undefined && node.ssh.port !== 22 ? `:${node.ssh.port}` : '';
+  return `${node.ssh?.user ? `${node.ssh.user}@` : ''}${node.host}${port}`;
+}
+
+/** "500ms", "30s", "5m" → milliseconds (the schema has checked the form). */
+export function parseStepDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m)$/.exec(text);
+  if (!match) throw new OperatorError(`${text}: expected a duration like 500ms, 30s or 5m`);
+  const n = Number(match[1]);
+  return match[2] === 'ms' ? n : match[2] === 's' ? n * 1000 : n * 60_000;
+}
+
