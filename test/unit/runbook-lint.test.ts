@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { lintFiles } from '../../src/cli/lint.js';
+import { findRunbook, formatProblem, lintRunbook, listRunbooks, parseRunbook, shippedRunbookDir } from '../../src/runbook/loader.js';
+
+const fixture = (name: string) => `test/fixtures/runbooks/lint/${name}.yaml`;
+const lint = (name: string, guardNames?: string[]) => lintRunbook(readFileSync(fixture(name), 'utf8'), fixture(name), guardNames ? { guardNames } : {}).map(formatProblem);
+
+describe('lintRunbook', () => {
+  it('passes a valid runbook', () => {
+    expect(lint('valid')).toEqual([]);
+  });
+
+  it('reports every schema problem with file, line and field', () => {
+    const f = fixture('bad-schema');
+    expect(lint('bad-schema')).toEqual([
+      `${f}:1: id: must be lower-case words joined by dashes`,
+      `${f}:4: appliesTo[1]: must be "healthy" or "minority-lost" or "quorum-lost" or "split-brain" or "unreachable", got "sunny"`,
+      `${f}:11: steps[0].risk: must be "read-only" or "changes" or "destructive", got "safe"`,
+      `${f}:17: steps[1].kind: unknown step kind "shell": must be one of command, etcd, copy, wait, manual`,
+      `${f}:25: steps[2].until: must be "cluster-healthy" or "member-healthy" or "member-in-sync" or "quorum" or "single-cluster-id" or "members-stopped", got "forever"`,
+      `${f}:27: steps[2].colour: unknown field: check the spelling`,
+    ]);
+  });
+
+  it('reports unknown variables, raw misuse, unknown guards and undeclared targets on the line of the field', () => {
+    const f = fixture('bad-templates');
+    expect(lint('bad-templates')).toEqual([
+      `${f}:9: inputs[0].default: {{ inputs.other }}: an input default cannot use other inputs: use inventory, cluster, detection, tools or local`,
+      `${f}:17: steps[0].run: unknown variable {{ member.dataDri }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, service`,
+      `${f}:24: steps[1].run: {{ member.dataDir | raw }}: "raw" is only for command fragments (the member's service.start, service.stop, service.isActive); every other value is quoted`,
+      `${f}:31: steps[2].run: {{ member.name }}: member is only defined on steps that run on members (target each-member, each-surviving-member, member or survivor); this step's target is local: use local.… or tools.…`,
+      expect.stringMatching(new RegExp(`^${f}:33: steps\\[2\\]\\.guards\\[0\\]\\.check: unknown guard "quorum-hold" \\(known: quorum-held, `)),
+      `${f}:37: steps[3].target: target survivor needs the runbook to declare an input named "survivor"`,
+      `${f}:40: steps[3].instruction: {{ survivor.host }}: survivor is the member named by inputs.survivor: declare an input named "survivor"`,
+    ]);
+  });
+
+  it('takes the guard names from an injected list', () => {
+    expect(lint('valid', ['quorum-held'])).toEqual([
+      `${fixture('valid')}:27: steps[1].guards[0].check: unknown guard "would-lose-quorum" (known: quorum-held)`,
+    ]);
+  });
+
+  it('checks guard and etcd action parameters against what they need', () => {
+    const text = `id: params
+title: Params
+description: d
+appliesTo: [healthy]
+steps:
+  - id: save
+    title: Save
+    why: w
+    target: local
+    kind: etcd
+    action: snapshot-save
+    risk: changes
+    check:
+      check: snapshot-verified
+      with:
+        node: local
+        file: /tmp/x.db
+`;
+    expect(lintRunbook(text, 'p.yaml').map(formatProblem)).toEqual([
+      'p.yaml:6: steps[0].with: etcd action snapshot-save needs "path"',
+      'p.yaml:16: steps[0].check.with: guard snapshot-verified needs "path" (the snapshot file)',
+      'p.yaml:17: steps[0].check.with.file: guard snapshot-verified has no parameter "file" (it takes node, path)',
+    ]);
+  });
+
+  it('does not let member stand for many members in a fan-out step\'s title or after-check', () => {
+    const text = `id: fan
+title: Fan
+description: d
+appliesTo: [healthy]
+steps:
+  - id: look
+    title: Look at {{ member.name }}
+    why: w
+    target: each-member
+    kind: command
+    risk: read-only
+    run: ls {{ member.dataDir }}
+`;
+    expect(lintRunbook(text, 'f.yaml').map(formatProblem)).toEqual([
+      'f.yaml:7: steps[0].title: {{ member.name }}: this step runs on each-member, so member is not one member here: use it in the per-node fields (run, with, instruction, paths) or in guards',
+    ]);
+  });
+
+  it('reports a YAML syntax error and an empty file as problems', () => {
+    expect(lintRunbook('id: x\ntitle: "open\n', 'y.yaml').map(formatProblem)[0]).toMatch(/^y\.yaml:2: \(yaml\): YAML syntax error: /);
+    expect(lintRunbook('', 'e.yaml').map(formatProblem)).toEqual(['e.yaml:1: (top level): the file is empty: expected a runbook with id, title, appliesTo and steps']);
+  });
+});
+
+describe('parseRunbook', () => {
+  it('throws the first problem as one line with a count of the others', () => {
+    const f = fixture('bad-schema');
+    expect(() => parseRunbook(readFileSync(f, 'utf8'), f)).toThrow(
+      `${f}:1: id: must be lower-case words joined by dashes (and 5 more problems); run 'etcd-runbook lint ${f}' to see them all`,
+    );
+  });
+});
+
+describe('shipped runbooks', () => {
+  it('live in <package root>/runbooks and all lint clean', async () => {
+    expect(shippedRunbookDir()).toBe(`${process.cwd()}/runbooks`);
+    const entries = await listRunbooks();
+    expect(entries.map((e) => e.id)).toContain('backup');
+    expect(await lintFiles(entries.map((e) => e.file))).toEqual([]);
+  });
+
+  it('finds a runbook by id, and names the known ones when there is none', async () => {
+    expect((await findRunbook('backup')).appliesTo).toEqual(['healthy', 'minority-lost']);
+    await expect(findRunbook('bakup')).rejects.toThrow(/^no runbook "bakup" in .*\/runbooks \(known: .*backup.*\); or pass a file/);
+  });
+
+  it('lintFiles reports an unreadable file instead of stopping', async () => {
+    expect((await lintFiles(['nope.yaml'])).map(formatProblem)).toEqual(['nope.yaml:1: (file): cannot read (ENOENT)']);
+  });
+});

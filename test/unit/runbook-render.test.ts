@@ -1,0 +1,217 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { planMarkdown, planText } from '../../src/cli/plan.js';
+import type { ClusterReport, MemberState } from '../../src/cluster/types.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { buildContext } from '../../src/runbook/context.js';
+import { findRunbook, parseRunbook } from '../../src/runbook/loader.js';
+import { renderRunbook, resolveInputs, type RenderSources } from '../../src/runbook/render.js';
+import type { Runbook } from '../../src/runbook/schema.js';
+import { renderTemplate } from '../../src/runbook/template.js';
+
+const inventory: Inventory = {
+  cluster: { name: 'prod', token: 'etcd-cluster-0' },
+  tls: { cacert: '/etc/etcd/ca.pem' },
+  members: [
+    { name: 'm1', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'], node: { host: 'local', layout: 'systemd', paths: { dataDir: '/var/lib/etcd', backupDir: '/srv/etcd-backups' } } },
+    { name: 'm2', peerURLs: ['https://10.0.0.2:2380'], clientURLs: ['https://10.0.0.2:2379'], node: { host: '10.0.0.2', ssh: { user: 'root' }, layout: 'systemd', paths: { dataDir: '/var/lib/etcd' } } },
+    {
+      name: 'm3',
+      peerURLs: ['https://10.0.0.3:2380'],
+      clientURLs: ['https://10.0.0.3:2379'],
+      node: { host: '10.0.0.3', ssh: { user: 'admin', port: 2222 }, layout: 'kubeadm', paths: { dataDir: '/var/lib/etcd', manifestsDir: '/etc/kubernetes/manifests' } },
+    },
+  ],
+};
+
+function report(unhealthy: string[]): ClusterReport {
+  const ids: Record<string, string> = { m1: '8e9e05c52164694d', m2: '91bc3c398fb3c146', m3: 'fd422379fda50e48' };
+  const members: MemberState[] = ['m1', 'm2', 'm3'].map((name) => ({
+    id: ids[name],
+    name,
+    isLearner: false,
+    unstarted: false,
+    healthy: !unhealthy.includes(name),
+    reachable: !unhealthy.includes(name),
+  }));
+  const healthy = 3 - unhealthy.length;
+  return {
+    probedAt: '2026-11-24T18:30:00Z',
+    durationMs: 40,
+    endpoints: ['m1', 'm2', 'm3'].map((name, i) => ({
+      endpoint: `https://10.0.0.${i + 1}:2379`,
+      expectedName: name,
+      reachable: !unhealthy.includes(name),
+      ...(unhealthy.includes(name) ? {} : { name, memberId: ids[name], leaderId: ids.m1, revision: 100 + i }),
+      alarms: [],
+      memberErrors: [],
+      healthy: !unhealthy.includes(name),
+      latencyMs: 3,
+    })),
+    verdict: {
+      verdict: unhealthy.length === 0 ? 'healthy' : 'minority-lost',
+      summary: unhealthy.length === 0 ? 'all 3 members healthy' : `${unhealthy.join(', ')} down, quorum held`,
+      evidence: [],
+      warnings: [],
+      alternatives: [],
+      votingMembers: 3,
+      healthyVoting: healthy,
+      quorumSize: 2,
+      members,
+      clusterIds: ['cdf818194e3a8c32'],
+      leaders: [ids.m1 as string],
+    },
+  };
+}
+
+const run = { id: '20261124T183000Z-tiny-plan', timestamp: '20261124T183000Z' };
+const tiny = (): Runbook => parseRunbook(readFileSync('test/fixtures/runbooks/lint/valid.yaml', 'utf8'), 'valid.yaml');
+const sources = (over: Partial<RenderSources> = {}): RenderSources => ({ inventory, report: report(['m3']), inputs: {}, run, ...over });
+
+describe('the render context', () => {
+  it('fills cluster, detection, tls and member records from inventory and probe', () => {
+    const ctx = buildContext({ inventory, report: report(['m3']), inputs: { member: 'm3' }, run });
+    const plain = (t: string) => renderTemplate(t, ctx, { shell: false });
+    expect(plain('{{ cluster.initialCluster }}')).toBe('m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380');
+    expect(plain('{{ cluster.endpoints }}')).toBe('https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379');
+    expect(plain('{{ cluster.newToken }} {{ cluster.token }} {{ cluster.memberCount }}')).toBe('prod-restore-20261124T183000Z etcd-cluster-0 3');
+    expect(plain('{{ detection.verdict }} {{ detection.leader }} {{ detection.healthyMembers }} {{ detection.unhealthyMembers }} {{ detection.highestRevisionMember }}')).toBe(
+      'minority-lost m1 m1,m2 m3 m2',
+    );
+    expect(plain('{{ target.id }} {{ target.host }} {{ target.layout }} {{ local.name }} {{ tools.backupDir }} {{ tools.etcdctl }}')).toBe(
+      'fd422379fda50e48 10.0.0.3 kubeadm m1 /srv/etcd-backups etcdctl',
+    );
+    expect(plain('{{ target.service.stop }} / {{ target.service.start }} / {{ target.service.isActive }}')).toBe(
+      'mv -- /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.stopped / mv -- /etc/kubernetes/etcd.yaml.stopped /etc/kubernetes/manifests/etcd.yaml / test -f /etc/kubernetes/manifests/etcd.yaml',
+    );
+    expect(plain('{{ local.service.isActive }}')).toBe('systemctl is-active --quiet etcd');
+  });
+
+  it('says which inventory field to set when a value is missing', () => {
+    const ctx = buildContext({ inventory, report: report([]), inputs: { member: 'm2' }, run });
+    expect(() => renderTemplate('{{ target.pkiDir }}', ctx, { shell: true })).toThrow('{{ target.pkiDir }}: m2 has no pkiDir: set members[1].node.paths.pkiDir in the inventory');
+    expect(() => renderTemplate('{{ tls.key }}', ctx, { shell: true })).toThrow('{{ tls.key }}: no client key: set tls.key in the inventory (or pass --key)');
+  });
+
+  it('lets the inventory override the service commands', () => {
+    const own: Inventory = { members: [{ ...inventory.members[0]!, node: { host: 'local', layout: 'systemd', service: { stop: 'systemctl stop etcd3' } } }] };
+    const ctx = buildContext({ inventory: own, inputs: {}, run });
+    expect(renderTemplate('{{ local.service.stop | raw }}; {{ local.service.start | raw }}', ctx, { shell: true })).toBe('systemctl stop etcd3; systemctl start etcd');
+  });
+});
+
+describe('resolveInputs', () => {
+  it('takes the default from detection', () => {
+    expect(resolveInputs(tiny(), sources())).toEqual({ member: 'm3' });
+  });
+
+  it('prefers the operator\'s value', () => {
+    expect(resolveInputs(tiny(), sources({ inputs: { member: 'm2' } }))).toEqual({ member: 'm2' });
+  });
+
+  it('refuses a member input that names no inventory member, listing the members', () => {
+    expect(() => resolveInputs(tiny(), sources({ inputs: { member: 'm9' } }))).toThrow('input "member": the value given "m9" is not a member in the inventory (members: m1, m2, m3)');
+  });
+
+  it('says how to pass a required input when its default gives nothing', () => {
+    expect(() => resolveInputs(tiny(), sources({ report: report([]) }))).toThrow(
+      'input "member" is required: pass --set member=<name> (the member to replace); its default {{ detection.unhealthyMembers.0 }} gives nothing here: {{ detection.unhealthyMembers.0 }}: detection.unhealthyMembers has no entry 0 (it has 0: it is empty)',
+    );
+  });
+
+  it('refuses an input the runbook does not take', () => {
+    expect(() => resolveInputs(tiny(), sources({ inputs: { membr: 'm3' } }))).toThrow('--set membr: runbook tiny has no input "membr" (it takes member)');
+  });
+
+  it('coerces numbers and refuses what is not one', async () => {
+    const backup = await findRunbook('backup');
+    expect(resolveInputs(backup, sources())).toEqual({ backupDir: '/srv/etcd-backups', keep: 5 });
+    expect(resolveInputs(backup, sources({ inputs: { keep: '2', backupDir: '/b' } }))).toEqual({ backupDir: '/b', keep: 2 });
+    expect(() => resolveInputs(backup, sources({ inputs: { keep: 'five' } }))).toThrow('input "keep": the value given "five" is not a number');
+  });
+});
+
+describe('renderRunbook', () => {
+  it('expands targets, filters by layout, renders commands quoted and guards per step', () => {
+    const plan = renderRunbook(tiny(), sources());
+    expect(plan.inputs).toEqual({ member: 'm3' });
+    const [list, stop, look, tell] = plan.steps;
+    expect(list).toMatchObject({ id: 'list', timeoutMs: 120_000, targets: [{ node: 'local', host: 'local', etcd: { action: 'member-list', params: {} } }] });
+    expect(stop).toMatchObject({
+      title: 'Stop etcd on m3',
+      timeoutMs: 60_000,
+      targets: [{ node: 'm3', host: 'admin@10.0.0.3:2222', command: 'mv -- /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.stopped && echo stopped m3' }],
+      guards: [{ check: 'would-lose-quorum', params: { member: 'm3', change: 'stop' }, overridable: false }],
+    });
+    expect(stop?.guards[0]?.description).toMatch(/^removing\/stopping \(or adding\) the member keeps/);
+    // each-surviving-member: all but m3; layouts [systemd] keeps both
+    expect(look?.targets).toEqual([
+      { node: 'm1', host: 'local', command: 'ls -l /var/lib/etcd' },
+      { node: 'm2', host: 'root@10.0.0.2', command: 'ls -l /var/lib/etcd' },
+    ]);
+    expect(tell?.targets).toEqual([{ node: 'local', host: 'local', instruction: 'Point DNS for m3 at https://10.0.0.3:2380' }]);
+  });
+
+  it('gives a step with no node of its layout no targets (not applicable)', () => {
+    const plan = renderRunbook(tiny(), sources({ report: report(['m1']), inputs: { member: 'm1' } }));
+    // survivors m2 (systemd) and m3 (kubeadm): only m2 runs the systemd step
+    expect(plan.steps[2]?.targets.map((t) => t.node)).toEqual(['m2']);
+    const kubeadmOnly = { ...tiny(), steps: [{ ...tiny().steps[2]!, target: 'local' as const, run: 'true', layouts: ['kubeadm' as const] }] };
+    expect(renderRunbook(kubeadmOnly, sources()).steps[0]?.targets).toEqual([]);
+  });
+
+  it('renders a guard that names member once per node on a fan-out step', () => {
+    const text = readFileSync('test/fixtures/runbooks/lint/valid.yaml', 'utf8').replace(
+      '    layouts: [systemd]',
+      '    layouts: [systemd]\n    guards:\n      - check: data-dir-empty\n        with:\n          node: "{{ member.name }}"',
+    );
+    const plan = renderRunbook(parseRunbook(text, 'v.yaml'), sources());
+    expect(plan.steps[2]?.guards.map((g) => [g.params.node, g.description])).toEqual([
+      ['m1', 'the data dir is empty or missing (m1)'],
+      ['m2', 'the data dir is empty or missing (m2)'],
+    ]);
+  });
+
+  it('quotes a hostile member name in every command', () => {
+    const hostile: Inventory = { members: [{ ...inventory.members[1]!, name: 'a;rm -rf /' }, inventory.members[0]!] };
+    const plan = renderRunbook(tiny(), { inventory: hostile, report: undefined, inputs: { member: 'a;rm -rf /' }, run });
+    expect(plan.steps[1]?.targets[0]?.command).toBe("systemctl stop etcd && echo stopped 'a;rm -rf /'");
+  });
+});
+
+describe('plan output', () => {
+  it('--json is the rendered runbook, plain data', async () => {
+    const backup = await findRunbook('backup');
+    const plan = renderRunbook(backup, sources({ inputs: { backupDir: '/srv/my backups' } }));
+    const json = JSON.parse(JSON.stringify(plan)) as typeof plan;
+    expect(json).toEqual(plan);
+    expect(json.steps.map((s) => [s.id, s.risk, s.targets.length])).toEqual([
+      ['prepare-dir', 'changes', 1],
+      ['snapshot-save', 'changes', 1],
+      ['snapshot-status', 'read-only', 1],
+      ['checksum', 'changes', 1],
+      ['prune', 'destructive', 1],
+    ]);
+    expect(json.steps[0]?.targets[0]?.command).toBe("mkdir -p -m 0700 -- '/srv/my backups' && ls -ld -- '/srv/my backups'");
+    expect(json.steps[1]?.targets[0]?.etcd).toEqual({ action: 'snapshot-save', params: { path: '/srv/my backups/snapshot-20261124T183000Z.db' } });
+    expect(json.steps[1]?.check).toMatchObject({ check: 'snapshot-verified', params: { node: 'local', path: '/srv/my backups/snapshot-20261124T183000Z.db' } });
+  });
+
+  it('text shows step k of n, risk, host and the exact command', () => {
+    const text = planText(renderRunbook(tiny(), sources()), { report: report(['m3']) });
+    expect(text).toContain('Runbook tiny: Tiny\n');
+    expect(text).toContain('Cluster: minority-lost — m3 down, quorum held\nInputs: member=m3\n');
+    expect(text).toContain(
+      'Step 2 of 4  Stop etcd on m3  [changes]\n  why: a stopped member cannot vote\n  on m3 (admin@10.0.0.3:2222):\n    $ mv -- /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.stopped && echo stopped m3\n  guards (must pass before it runs):\n    - would-lose-quorum (member=m3 change=stop): removing/stopping',
+    );
+    expect(text).toContain('  on local, by hand (confirm when done):\n    Point DNS for m3 at https://10.0.0.3:2380');
+  });
+
+  it('markdown is a change-ticket document with fenced commands', () => {
+    const md = planMarkdown(renderRunbook(tiny(), sources()), { report: report(['m3']), generatedAt: '2026-11-24T18:30:00.000Z' });
+    expect(md.startsWith('# Plan: Tiny (`tiny`)\n\nA small runbook the lint and render tests use.\n\n- Generated: 2026-11-24T18:30:00.000Z by `etcd-runbook plan` (nothing was executed)\n- Detected: **minority-lost** — m3 down, quorum held\n')).toBe(true);
+    expect(md).toContain('## 2. Stop etcd on m3 — changes\n\n- [ ] done\n- Why: a stopped member cannot vote\n- Kind: command, timeout 60s\n- Guard: `would-lose-quorum` (`member=m3 change=stop`) — removing/stopping');
+    expect(md).toContain('**m3** (admin@10.0.0.3:2222):\n\n```sh\nmv -- /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.stopped && echo stopped m3\n```\n');
+    expect(md).toContain('**local** (local), by hand (confirm when done): Point DNS for m3 at https://10.0.0.3:2380');
+  });
+});
