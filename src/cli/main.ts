@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 import { drillCommand, drillHelp } from './drill.js';
+import { lintCommand, lintHelp } from './lint.js';
+import { planCommand, planHelp } from './plan.js';
+import { resumeCommand, resumeHelp, runCommand, runHelp } from './run.js';
 import { statusCommand, statusHelp } from './status.js';
 import { OperatorError, ExitCode, messageOf } from '../util/errors.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
   status: { run: statusCommand, help: statusHelp, summary: 'health table and verdict (exit code says the state)' },
+  plan: { run: planCommand, help: planHelp, summary: 'the runbook rendered for this cluster, executing nothing' },
+  run: { run: runCommand, help: runHelp, summary: 'step through a runbook, each step confirmed (--dry-run records instead)' },
+  resume: { run: resumeCommand, help: resumeHelp, summary: 'continue an interrupted run from its journal' },
+  lint: { run: lintCommand, help: lintHelp, summary: 'validate runbook files (errors name file, line and field)' },
   drill: { run: drillCommand, help: drillHelp, summary: 'start a real local etcd cluster, inject a fault, detect it' },
 };
 

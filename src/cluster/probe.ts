@@ -137,27 +137,31 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   result.dbSize = Number(status.dbSize);
   result.dbSizeInUse = Number(status.dbSizeInUse);
   result.isLearner = Boolean(status.isLearner);
-  result.memberErrors = status.errors ?? [];
+  const errors = status.errors ?? [];
+  result.memberErrors = errors.filter((e) => alarmsIn([e]).length === 0);
 
-  const [members, alarms, health] = await Promise.allSettled([
-    client.cluster.memberList({ linearizable: false }),
-    client.maintenance.alarm({ action: 'Get', memberID: '0', alarm: 'None' }),
-    linearizableRead(client),
-  ]);
+  // No Alarm RPC: etcd serves even an alarm GET as a raft proposal (a WAL
+  // write on every member); the status errors already list active alarms,
+  // and a probe must leave the cluster exactly as it found it.
+  result.alarms = alarmsIn(errors);
+  const [members, health] = await Promise.allSettled([client.cluster.memberList({ linearizable: false }), linearizableRead(client)]);
   if (members.status === 'fulfilled') {
     result.members = members.value.members.map(toMemberInfo);
     result.name = result.members.find((m) => m.id === result.memberId)?.name;
-  }
-  if (alarms.status === 'fulfilled') {
-    result.alarms = (alarms.value.alarms ?? [])
-      .filter((a) => toHexId(a.memberID) === result.memberId)
-      .map((a) => String(a.alarm));
   }
   if (health.status === 'fulfilled') {
     result.healthy = true;
   } else {
     result.healthError = describeProbeError(health.reason, 0);
   }
+}
+
+/** "memberID:8e9e05c52164694d alarm:NOSPACE " → NOSPACE (etcd's AlarmMember.String()). */
+export function alarmsIn(errors: string[]): string[] {
+  return errors.flatMap((error) => {
+    const match = /alarm:\s*([A-Z_]+)/.exec(error);
+    return match?.[1] ? [match[1]] : [];
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ClusterReport } from '../cluster/types.js';
+import type { Inventory } from '../inventory/schema.js';
 import type { RenderedRunbook } from '../runbook/rendered.js';
 
 /**
@@ -99,7 +100,16 @@ interface EventBase {
 /** Every transition. `run-started` carries the whole rendered runbook, so a journal is self-contained. */
 export type EngineEvent = EventBase &
   (
-    | { type: 'run-started'; runId: string; runbook: RenderedRunbook; dryRun: boolean; operator: string; detection?: ClusterReport }
+    | {
+        type: 'run-started';
+        runId: string;
+        runbook: RenderedRunbook;
+        dryRun: boolean;
+        operator: string;
+        detection?: ClusterReport;
+        /** how to reach the cluster again on resume (file paths only, never key material) */
+        cluster?: { inventory: Inventory; endpoints: string[] };
+      }
     | { type: 'run-resumed'; operator: string }
     | { type: 'guards-evaluated'; step: string; outcomes: GuardOutcome[] }
     | { type: 'guard-overridden'; step: string; check: string; reason: string; operator: string }

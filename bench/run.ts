@@ -1,0 +1,35 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { benchCopy } from './copy.js';
+import type { BenchRow } from './types.js';
+import { benchVerdict } from './verdict.js';
+
+/**
+ * `npm run bench`: every figure is the tool against a baseline measured in
+ * the same run (the machines are shared and noisy), printed as a table and
+ * written as JSON to bench/results/.
+ */
+const benches: Array<[string, () => Promise<BenchRow[]>]> = [
+  ['verdict', () => benchVerdict()],
+  ['copy', () => benchCopy({ sizeBytes: Number(process.env.BENCH_COPY_MB ?? 1024) * 1024 * 1024 })],
+];
+
+const only = process.argv.slice(2);
+const rows: BenchRow[] = [];
+for (const [name, bench] of benches) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  process.stderr.write(`bench ${name}…\n`);
+  rows.push(...(await bench()));
+}
+
+const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
+process.stdout.write('| bench | baseline | baseline value | tool value | unit | ratio | target | notes |\n|---|---|---|---|---|---|---|---|\n');
+for (const r of rows) {
+  process.stdout.write(`| ${r.name} | ${r.baseline} | ${fmt(r.baselineValue)} | ${fmt(r.toolValue)} | ${r.unit} | ${fmt(r.ratio)} | ${r.target ?? ''} | ${r.notes ?? ''} |\n`);
+}
+const dir = join(import.meta.dirname, '..', '..', 'bench', 'results');
+await mkdir(dir, { recursive: true });
+const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), rows }, null, 2)}\n`);
+process.stdout.write(`written: ${file}\n`);
+process.exit(0);

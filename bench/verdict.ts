@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { LabCluster } from '../src/lab/cluster.js';
+import type { BenchRow } from './types.js';
+
+const run = promisify(execFile);
+
+/**
+ * Verdict latency on a 5-member lab with 2 members killed and 1 frozen:
+ * one `status` probe against the manual sequence an operator types
+ * (endpoint health, endpoint status, member list over all endpoints, with
+ * etcdctl's default timeouts). Same cluster, same moment, same run.
+ */
+export async function benchVerdict(rounds = 3): Promise<BenchRow[]> {
+  const lab = await LabCluster.start({ members: 5 });
+  try {
+    await lab.kill('m5');
+    await lab.kill('m4');
+    lab.freeze('m3');
+    const tool: number[] = [];
+    const manual: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      let started = Date.now();
+      const report = await lab.probe();
+      tool.push(Date.now() - started);
+      if (report.verdict.verdict !== 'quorum-lost') throw new Error(`bench expected quorum-lost, got ${report.verdict.verdict}`);
+      started = Date.now();
+      for (const command of [['endpoint', 'health'], ['endpoint', 'status'], ['member', 'list']]) {
+        await run('etcdctl', [...lab.etcdctlFlags(), ...command]).catch(() => undefined);
+      }
+      manual.push(Date.now() - started);
+    }
+    lab.thaw('m3');
+    const toolMs = median(tool);
+    const manualMs = median(manual);
+    return [
+      {
+        name: 'verdict latency, 5 members: 2 killed, 1 frozen',
+        baseline: 'etcdctl endpoint health + endpoint status + member list',
+        baselineValue: manualMs,
+        toolValue: toolMs,
+        unit: 'ms',
+        ratio: toolMs / manualMs,
+        target: 'tool ≤ 1500 ms',
+        notes: `median of ${rounds}; tool ${tool.join('/')} ms, manual ${manual.join('/')} ms`,
+      },
+    ];
+  } finally {
+    await lab.close();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}

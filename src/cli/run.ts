@@ -1,0 +1,233 @@
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { EtcdClusterClient } from '../cluster/client.js';
+import { probeCluster, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
+import type { ClusterReport } from '../cluster/types.js';
+import { defaultJournalDir, Journal, readJournal, resumeState, latestJournal } from '../engine/journal.js';
+import { ScriptedOperator, type Operator, type ScriptedOperatorOptions } from '../engine/operator.js';
+import { initialState, reduce } from '../engine/reducer.js';
+import { Runner } from '../engine/runner.js';
+import { transcriptMarkdown, writeTranscript } from '../engine/transcript.js';
+import type { EngineEvent, RunState } from '../engine/types.js';
+import type { Inventory } from '../inventory/schema.js';
+import { memberRecord } from '../runbook/context.js';
+import type { GuardEnvironment, GuardMember } from '../runbook/guards.js';
+import { CommandFragment } from '../runbook/template.js';
+import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
+import { renderRunbook } from '../runbook/render.js';
+import { NodeTransports } from '../transport/for-node.js';
+import { colorEnabled } from '../util/color.js';
+import { ExitCode, OperatorError } from '../util/errors.js';
+import { clusterTargetFrom, probeTargets } from './cluster-target.js';
+import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
+import { LineOperator } from './line-operator.js';
+import { parseSets, runTimestamp } from './plan.js';
+import { StepLog } from './step-log.js';
+
+export const runHelp = `Usage: etcd-runbook run <runbook|file.yaml> [--dry-run] [--yes] [--set name=value]... [connection flags]
+
+Step through a runbook against this cluster: each step shows its host, the
+exact command and its guards, and runs only once confirmed. Every transition
+is journaled (JSONL, fsync'd, mode 0600); 'etcd-runbook resume' continues
+an interrupted run. A Markdown transcript is written next to the journal.
+
+  --dry-run            probes and read-only steps run; everything that would
+                       change state is recorded, not run
+  --yes                confirm every step without asking (guards still
+                       apply and are never overridden): for drills and CI
+  --set NAME=VALUE     a runbook input (e.g. --set member=m3)
+  --journal-dir DIR    where journals and transcripts go
+                       (default $ETCD_RUNBOOK_JOURNAL_DIR or ~/.local/state/etcd-runbook/journal)
+
+${connectionFlagsHelp}`;
+
+export const resumeHelp = `Usage: etcd-runbook resume [journal.jsonl] [--yes [--retry-unknown | --skip-unknown REASON]] [--journal-dir DIR]
+
+Continue an interrupted, aborted or failed run from its journal (default:
+the newest unfinished run in the journal dir). Steps that finished are not
+run again. A step that was running when the tool stopped is shown as
+"unknown — check before re-running" and is never re-run silently: at the
+prompt, retry or skip it; with --yes the run stops there unless you say
+which, having checked what the step did:
+
+  --retry-unknown        run the unknown step again
+  --skip-unknown REASON  mark it skipped (it did complete), with the reason`;
+
+const runFlags = {
+  ...connectionFlags,
+  'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  set: { type: 'string', multiple: true },
+  'journal-dir': { type: 'string' },
+} as const;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: runFlags, allowPositionals: true, strict: true });
+  if (values.help) {
+    process.stdout.write(`${runHelp}\n`);
+    return 0;
+  }
+  const [name, ...extra] = positionals;
+  if (!name || extra.length > 0) throw new OperatorError('run takes one runbook id or file: etcd-runbook run <runbook> (see --help)');
+  const operator = chooseOperator(Boolean(values.yes), 'run');
+  const target = await clusterTargetFrom(values);
+  const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+  const runbook = name.endsWith('.yaml') || name.endsWith('.yml') ? await loadRunbookFile(name) : await findRunbook(name);
+  const now = new Date();
+  const runId = newRunId(runbook.id, now);
+  const rendered = renderRunbook(runbook, {
+    inventory: target.config.inventory,
+    report: detection,
+    inputs: parseSets(values.set ?? []),
+    run: { id: runId, timestamp: runTimestamp(now) },
+  });
+  const journal = await Journal.create(values['journal-dir'] ?? defaultJournalDir(), runId);
+  const started: EngineEvent = {
+    type: 'run-started',
+    at: new Date().toISOString(),
+    runId,
+    runbook: rendered,
+    dryRun: Boolean(values['dry-run']),
+    operator: operatorName(),
+    detection,
+    cluster: { inventory: target.config.inventory, endpoints: target.config.endpoints },
+  };
+  journal.append(started);
+  const state = initialState(started);
+  return drive(state, { journal, operator, inventory: target.config.inventory, endpoints: target.config.endpoints, tls: target.tls, first: started, noColor: values['no-color'] });
+}
+
+export async function resumeCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      yes: { type: 'boolean', short: 'y' },
+      'retry-unknown': { type: 'boolean' },
+      'skip-unknown': { type: 'string' },
+      'journal-dir': { type: 'string' },
+      'no-color': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${resumeHelp}\n`);
+    return 0;
+  }
+  const path = positionals[0] ?? (await latestJournal(values['journal-dir'] ?? defaultJournalDir()));
+  if (!path) throw new OperatorError(`no unfinished run in ${values['journal-dir'] ?? defaultJournalDir()}: pass the journal file`);
+  if (values['retry-unknown'] && values['skip-unknown'] !== undefined) throw new OperatorError('--retry-unknown and --skip-unknown contradict each other: pick one');
+  const events = await readJournal(path);
+  const first = events[0];
+  if (!first || first.type !== 'run-started' || !first.cluster) throw new OperatorError(`${path}: not a run journal (no run-started event with the cluster)`);
+  let state = events.slice(1).reduce(reduce, initialState(first));
+  if (state.status === 'succeeded') throw new OperatorError(`${path}: run ${state.runId} already succeeded; nothing to resume`);
+  const journal = await Journal.open(path);
+  const log = new StepLog(colorEnabled(values['no-color']));
+  for (const event of resumeState(events, new Date().toISOString(), operatorName())) {
+    state = reduce(state, journal.append(event));
+    const line = log.line(event, state);
+    if (line) process.stdout.write(`${line}\n`);
+  }
+  const unknown = state.steps.find((step) => step.status === 'unknown');
+  const forUnknown = values['retry-unknown'] ? { type: 'retry' as const } : values['skip-unknown'] !== undefined ? { type: 'skip' as const, reason: values['skip-unknown'] } : undefined;
+  const operator = chooseOperator(Boolean(values.yes), 'resume', unknown && forUnknown ? { [unknown.id]: forUnknown } : {});
+  const { inventory, endpoints } = first.cluster;
+  const { loadClientTls } = await import('../cluster/probe.js');
+  const tls = await loadClientTls(inventory.tls ?? {});
+  return drive(state, { journal, operator, inventory, endpoints, tls, noColor: values['no-color'] });
+}
+
+interface DriveOptions {
+  journal: Journal;
+  operator: Operator;
+  inventory: Inventory;
+  endpoints: string[];
+  tls?: ClientTls;
+  /** the run-started event, printed before the runner starts */
+  first?: EngineEvent;
+  noColor?: boolean;
+}
+
+/** Run to the end (or until Ctrl-C), printing the step log, then write the transcript. */
+async function drive(state: RunState, options: DriveOptions): Promise<number> {
+  const log = new StepLog(colorEnabled(options.noColor));
+  const targets: ProbeTarget[] = probeTargets({ inventory: options.inventory, endpoints: options.endpoints, sources: [] });
+  const probe = (): Promise<ClusterReport> => probeCluster(targets, { tls: options.tls });
+  const transports = new NodeTransports(options.inventory);
+  const client = new EtcdClusterClient(options.endpoints, options.tls);
+  const guardEnvironment: GuardEnvironment = {
+    probe,
+    transport: (node) => transports.get(node),
+    client,
+    members: guardMembers(options.inventory),
+  };
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  if (options.first) {
+    const line = log.line(options.first, state);
+    if (line) process.stdout.write(`${line}\n`);
+  }
+  const runner = new Runner(state, {
+    transport: (node) => transports.get(node),
+    client,
+    probe,
+    guardEnvironment,
+    operator: options.operator,
+    journal: options.journal,
+    signal: interrupt.signal,
+    onEvent: (event, next) => {
+      const line = log.line(event, next);
+      if (line) process.stdout.write(`${line}\n`);
+    },
+  });
+  let final: RunState;
+  try {
+    final = await runner.run();
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await client.close();
+    await transports.closeAll();
+    options.journal.close();
+  }
+  const transcript = options.journal.path.replace(/\.jsonl$/, '.md');
+  await writeTranscript(transcript, transcriptMarkdown(final));
+  process.stdout.write(`journal: ${options.journal.path}\ntranscript: ${transcript}\n`);
+  return final.status === 'succeeded' ? 0 : ExitCode.runFailed;
+}
+
+/** The members as guards see them, with the service's is-active command the runbooks use too. */
+function guardMembers(inventory: Inventory): GuardMember[] {
+  return inventory.members.map((m, index) => {
+    const service = memberRecord(inventory, index).service;
+    const isActive = service && typeof service === 'object' && 'isActive' in service ? service.isActive : undefined;
+    return {
+      name: m.name,
+      peerURL: m.peerURLs[0] ?? '',
+      clientURL: m.clientURLs[0] ?? '',
+      ...(m.node?.paths?.dataDir ? { dataDir: m.node.paths.dataDir } : {}),
+      ...(isActive instanceof CommandFragment ? { isActiveCommand: isActive.command } : {}),
+    };
+  });
+}
+
+function chooseOperator(yes: boolean, command: string, script: ScriptedOperatorOptions['script'] = {}): Operator {
+  if (yes) return new ScriptedOperator({ script });
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new OperatorError(`${command} needs a terminal to confirm each step: pass --yes to confirm every step (guards still apply), or use 'etcd-runbook plan' to see the steps`);
+  }
+  return new LineOperator();
+}
+
+/** 20261124T183000Z-backup-k3x9: sortable, unique, names the runbook. */
+export function newRunId(runbookId: string, now = new Date()): string {
+  return `${runTimestamp(now)}-${runbookId}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Who ran it: the person behind sudo when there is one. */
+export function operatorName(): string {
+  return process.env.SUDO_USER || userInfo().username;
+}
+

@@ -1,0 +1,280 @@
+import { createHash } from 'node:crypto';
+import type { ClusterClient } from '../cluster/client.js';
+import type { ClusterReport } from '../cluster/types.js';
+import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
+import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
+import { copyFile, copyTree } from '../transport/copy.js';
+import { DryRunTransport } from '../transport/dry-run.js';
+import type { Transport } from '../transport/types.js';
+import { messageOf } from '../util/errors.js';
+import { runEtcdAction } from './etcd-actions.js';
+import type { Journal } from './journal.js';
+import type { Operator, OperatorDecision } from './operator.js';
+import { redact } from './redact.js';
+import { canApply, currentStep, isFinished, reduce } from './reducer.js';
+import type { EngineEvent, GuardOutcome, RunState } from './types.js';
+import { conditionMet } from './wait-conditions.js';
+
+/**
+ * The runner drives the pure reducer with real effects (DESIGN §6): it asks
+ * the operator, evaluates guards against the live cluster, runs each step on
+ * its nodes through a Transport or the etcd client, and appends every event
+ * to the journal before the state moves on. It holds no recovery knowledge:
+ * what to run comes from the rendered runbook, what is allowed from the reducer.
+ */
+export interface RunnerDeps {
+  /** the real transport for a node ('local' or a member name) */
+  transport: (node: string) => Transport;
+  client: ClusterClient;
+  probe: () => Promise<ClusterReport>;
+  guardEnvironment: GuardEnvironment;
+  operator: Operator;
+  journal: Journal;
+  /** every event with the state it produced, for the UI and the step log */
+  onEvent?: (event: EngineEvent, state: RunState) => void;
+  now?: () => Date;
+  /** stop between events (Ctrl-C): the step in flight is abandoned and journaled as such */
+  signal?: AbortSignal;
+}
+
+type EventBody = EngineEvent extends infer E ? (E extends EngineEvent ? Omit<E, 'at'> : never) : never;
+
+export class Runner {
+  private state: RunState;
+  private readonly deps: RunnerDeps;
+  /** recorded (not run) effects of a dry run, per node */
+  private readonly dryRunTransports = new Map<string, DryRunTransport>();
+
+  constructor(state: RunState, deps: RunnerDeps) {
+    this.state = state;
+    this.deps = deps;
+  }
+
+  get current(): RunState {
+    return this.state;
+  }
+
+  /** Append to the journal, then move the state: the journal is never behind. */
+  dispatch(body: EventBody): RunState {
+    const event = { ...body, at: (this.deps.now?.() ?? new Date()).toISOString() } as EngineEvent;
+    const allowed = canApply(this.state, event);
+    if (!allowed.ok) throw new Error(`engine refused ${event.type}: ${allowed.reason}`);
+    // the journal redacts (across chunks too): the state is built from what it wrote,
+    // so the live state and a replayed one are the same
+    const written = this.deps.journal.append(event);
+    this.state = reduce(this.state, written);
+    this.deps.onEvent?.(written, this.state);
+    return this.state;
+  }
+
+  async run(): Promise<RunState> {
+    while (!isFinished(this.state) && !this.deps.signal?.aborted) {
+      const step = currentStep(this.state);
+      const rendered = step ? this.renderedStep(step.id) : undefined;
+      if (!step || !rendered) break;
+      if (step.status === 'pending') {
+        this.dispatch({ type: 'guards-evaluated', step: step.id, outcomes: await this.evaluateGuards(rendered) });
+        continue;
+      }
+      const decision = await this.deps.operator.decide(this.state);
+      await this.apply(decision, rendered);
+    }
+    if (this.deps.signal?.aborted && this.state.status === 'in-progress') {
+      this.dispatch({ type: 'aborted', reason: 'interrupted by the operator (Ctrl-C)', operator: this.state.operator });
+    }
+    if (isFinished(this.state) && this.state.status === 'in-progress') {
+      const failed = this.state.steps.some((s) => s.status === 'failed' || s.status === 'unknown' || s.status === 'blocked');
+      this.dispatch({ type: 'run-finished', status: failed ? 'failed' : 'succeeded' });
+    }
+    return this.state;
+  }
+
+  private async apply(decision: OperatorDecision, step: RenderedStep): Promise<void> {
+    const operator = this.state.operator;
+    switch (decision.type) {
+      case 'confirm':
+        this.dispatch({ type: 'confirmed', step: step.id, operator });
+        await this.execute(step);
+        return;
+      case 'skip':
+        this.dispatch({ type: 'skipped', step: step.id, reason: decision.reason, operator });
+        return;
+      case 'retry':
+        this.dispatch({ type: 'retry', step: step.id, operator });
+        return;
+      case 'override':
+        this.dispatch({ type: 'guard-overridden', step: step.id, check: decision.check, reason: decision.reason, operator });
+        return;
+      case 'abort':
+        this.dispatch({ type: 'aborted', reason: decision.reason, operator });
+        return;
+    }
+  }
+
+  private renderedStep(id: string): RenderedStep | undefined {
+    return this.state.runbook.steps.find((s) => s.id === id);
+  }
+
+  private async evaluateGuards(step: RenderedStep): Promise<GuardOutcome[]> {
+    const outcomes = await Promise.all(step.guards.map((guard) => this.evaluate(guard)));
+    if (!this.state.dryRun) return outcomes;
+    // A dry run changes nothing, so a guard that depends on an earlier
+    // (recorded, not run) step would block every later step. Show what it
+    // says now, and carry on.
+    return outcomes.map((o) => (o.ok ? o : { ...o, ok: true, message: `(dry run) would block now: ${o.message}` }));
+  }
+
+  private evaluate(guard: RenderedGuard): Promise<GuardOutcome> {
+    return evaluateGuard(guard, this.deps.guardEnvironment);
+  }
+
+  private async execute(step: RenderedStep): Promise<void> {
+    this.dispatch({ type: 'step-started', step: step.id });
+    const results = await Promise.all(step.targets.map((target) => this.executeTarget(step, target)));
+    let ok = results.every(Boolean);
+    if (ok && step.check && !this.state.dryRun) {
+      const outcome = await this.evaluate(step.check);
+      this.dispatch({ type: 'check-evaluated', step: step.id, outcome });
+      ok = outcome.ok;
+    }
+    const failedNodes = step.targets.filter((_, i) => !results[i]).map((t) => t.node);
+    this.dispatch({
+      type: 'step-finished',
+      step: step.id,
+      ok,
+      ...(ok ? {} : { error: failedNodes.length > 0 ? `failed on ${failedNodes.join(', ')}` : 'after-check failed' }),
+    });
+    await this.refreshProbe();
+  }
+
+  private async refreshProbe(): Promise<void> {
+    try {
+      this.dispatch({ type: 'probe', report: await this.deps.probe() });
+    } catch {
+      // the health table just keeps its last probe
+    }
+  }
+
+  /** One node's share of a step; true when it succeeded (or was recorded in a dry run). */
+  private async executeTarget(step: RenderedStep, target: RenderedTarget): Promise<boolean> {
+    const recordOnly = this.state.dryRun && step.risk !== 'read-only';
+    this.dispatch({ type: 'target-started', step: step.id, node: target.node, ran: redact(describeTarget(target)) });
+    const digest = createHash('sha256');
+    const output = (stream: 'stdout' | 'stderr') => (chunk: string) => {
+      digest.update(chunk);
+      this.dispatch({ type: 'output', step: step.id, node: target.node, stream, chunk: redact(chunk) });
+    };
+    try {
+      const result = this.dryRunTolerant(step, await this.perform(step, target, recordOnly, output));
+      this.dispatch({
+        type: 'target-finished',
+        step: step.id,
+        node: target.node,
+        ok: result.ok,
+        exitCode: result.exitCode,
+        outputDigest: digest.digest('hex'),
+        ...(recordOnly ? { recorded: true } : {}),
+        ...(result.error ? { error: redact(result.error) } : {}),
+      });
+      return result.ok;
+    } catch (err) {
+      this.dispatch({ type: 'target-finished', step: step.id, node: target.node, ok: false, error: redact(messageOf(err)) });
+      return false;
+    }
+  }
+
+  /**
+   * In a dry run the read-only steps run for real, but the steps before them
+   * that would have changed things were only recorded: a read-only step that
+   * fails then (the snapshot it inspects was never written) is reported, not
+   * fatal, so the rehearsal still shows every later step.
+   */
+  private dryRunTolerant(step: RenderedStep, result: { ok: boolean; exitCode?: number | null; error?: string }) {
+    if (!this.state.dryRun || result.ok || step.risk !== 'read-only') return result;
+    return { ok: true, exitCode: result.exitCode, error: `(dry run) failed now, likely because an earlier step was only recorded: ${result.error ?? 'failed'}` };
+  }
+
+  private async perform(
+    step: RenderedStep,
+    target: RenderedTarget,
+    recordOnly: boolean,
+    output: (stream: 'stdout' | 'stderr') => (chunk: string) => void,
+  ): Promise<{ ok: boolean; exitCode?: number | null; error?: string }> {
+    const transport = recordOnly ? this.dryRun(target.node) : this.deps.transport(target.node);
+    if (target.command !== undefined) {
+      const result = await transport.exec(target.command, {
+        timeoutMs: step.timeoutMs,
+        signal: this.deps.signal,
+        onStdout: output('stdout'),
+        onStderr: output('stderr'),
+      });
+      if (result.timedOut) return { ok: false, exitCode: null, error: `timed out after ${step.timeoutMs} ms` };
+      return { ok: result.exitCode === 0, exitCode: result.exitCode, ...(result.exitCode === 0 ? {} : { error: `exit code ${result.exitCode ?? result.signal}` }) };
+    }
+    if (target.etcd) {
+      if (recordOnly) {
+        output('stdout')(`(dry run: not executed) etcd ${target.etcd.action} ${JSON.stringify(target.etcd.params)}\n`);
+        return { ok: true };
+      }
+      const result = await runEtcdAction(this.deps.client, target.etcd.action, target.etcd.params);
+      output('stdout')(`${result.summary}\n`);
+      return { ok: result.ok, ...(result.ok ? {} : { error: result.summary }) };
+    }
+    if (target.copy) {
+      const from = { transport: this.deps.transport(target.copy.fromNode), path: target.copy.fromPath };
+      const to = { transport, path: target.copy.toPath };
+      if (recordOnly) {
+        output('stdout')(`(dry run: not executed) copy ${target.copy.fromNode}:${target.copy.fromPath} → ${target.node}:${target.copy.toPath}\n`);
+        return { ok: true };
+      }
+      const result = target.copy.recursive ? await copyTree(from, to, { signal: this.deps.signal }) : await copyFile(from, to, { signal: this.deps.signal });
+      output('stdout')(`${JSON.stringify(result)}\n`);
+      return { ok: true };
+    }
+    if (target.wait) {
+      if (this.state.dryRun) {
+        output('stdout')(`(dry run: not waited) until ${target.wait.until}\n`);
+        return { ok: true };
+      }
+      return this.waitUntil(step, target, output('stdout'));
+    }
+    // manual: the operator's confirmation is the action
+    output('stdout')(`confirmed by ${this.state.operator}: ${target.instruction ?? step.title}\n`);
+    return { ok: true };
+  }
+
+  private async waitUntil(step: RenderedStep, target: RenderedTarget, say: (chunk: string) => void): Promise<{ ok: boolean; error?: string }> {
+    const wait = target.wait;
+    if (!wait) return { ok: false, error: 'not a wait step' };
+    const deadline = Date.now() + step.timeoutMs;
+    let detail = '';
+    while (Date.now() < deadline && !this.deps.signal?.aborted) {
+      const report = await this.deps.probe();
+      this.dispatch({ type: 'probe', report });
+      const met = conditionMet(wait.until, wait.params, report);
+      if (met.detail !== detail) say(`${met.detail}\n`);
+      detail = met.detail;
+      if (met.met) return { ok: true };
+      await new Promise((resolve) => setTimeout(resolve, wait.intervalMs));
+    }
+    return { ok: false, error: `not ${wait.until} after ${step.timeoutMs} ms: ${detail}` };
+  }
+
+  private dryRun(node: string): DryRunTransport {
+    let transport = this.dryRunTransports.get(node);
+    if (!transport) {
+      transport = new DryRunTransport(this.deps.transport(node));
+      this.dryRunTransports.set(node, transport);
+    }
+    return transport;
+  }
+}
+
+/** What the step view and journal show as "ran". */
+export function describeTarget(target: RenderedTarget): string {
+  if (target.command !== undefined) return target.command;
+  if (target.etcd) return `etcd ${target.etcd.action} ${JSON.stringify(target.etcd.params)}`;
+  if (target.copy) return `copy ${target.copy.fromNode}:${target.copy.fromPath} → ${target.node}:${target.copy.toPath}`;
+  if (target.wait) return `wait until ${target.wait.until} ${JSON.stringify(target.wait.params)}`;
+  return `manual: ${target.instruction ?? ''}`;
+}
