@@ -6,7 +6,7 @@ import { clusterTargetFrom } from './cluster-target.js';
 import { statusText } from './status.js';
 import { probeCluster } from '../cluster/probe.js';
 
-export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}] [--keep]
+export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}] [--ssh] [--keep]
 
 Start a real etcd cluster on loopback (TLS, its own PKI, members on
 127.0.0.11, .12, …), inject the fault, detect it exactly as on a real
@@ -15,6 +15,8 @@ Exits 0 when the verdict is the one the fault must produce.
 
   --members N   cluster size: 3 (default) or 5
   --fault F     none | minority (default) | quorum | frozen | split-brain
+  --ssh         reach every member's node over SSH (an sshd per member
+                address), exercising the same transport as production
   --keep        keep the lab directory (PKI, data, logs, inventory) afterwards
   --no-color    plain output (NO_COLOR is honoured too)
 
@@ -28,6 +30,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       members: { type: 'string', default: '3' },
       fault: { type: 'string', default: 'minority' },
       keep: { type: 'boolean' },
+      ssh: { type: 'boolean' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -43,7 +46,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (!FAULTS.includes(fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
 
   process.stdout.write(`starting a ${members}-member etcd lab on loopback…\n`);
-  const { lab, victims } = await startFaultedLab(fault, { members, keep: values.keep });
+  const { lab, victims } = await startFaultedLab(fault, { members, keep: values.keep, ssh: values.ssh });
   try {
     const expected = EXPECTED_VERDICT[fault];
     process.stdout.write(`fault injected: ${fault}${victims.length > 0 ? ` (${victims.join(', ')})` : ''}; expecting ${expected}\n`);
