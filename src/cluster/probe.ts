@@ -113,9 +113,13 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   try {
     await withDeadline(work, deadlineMs);
   } catch (err) {
-    const message = describeProbeError(err, deadlineMs);
-    if (!result.reachable) result.error = message;
-    else if (!result.healthy && !result.healthError) result.healthError = message;
+    if (!result.reachable) result.error = describeProbeError(err, deadlineMs);
+    else if (!result.healthy && !result.healthError) {
+      // it answered status, so it is not frozen: the read is what hung
+      result.healthError = err instanceof DeadlineExceeded
+        ? `a linearizable read did not complete within ${deadlineMs} ms (no leader: quorum lost?)`
+        : describeProbeError(err, deadlineMs);
+    }
   } finally {
     result.latencyMs = Date.now() - started;
     client.close();
