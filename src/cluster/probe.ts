@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { toHexId } from './ids.js';
@@ -108,10 +110,16 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
     memberErrors: [],
     latencyMs: 0,
   };
-  const client = singleEndpointClient(target.endpoint, options.tls, deadlineMs);
+  const handshake = await handshakeWithin(target.endpoint, options.tls, deadlineMs);
+  if (handshake) {
+    result.error = handshake;
+    result.latencyMs = Date.now() - started;
+    return result;
+  }
+  const client = singleEndpointClient(target.endpoint, options.tls, deadlineMs - (Date.now() - started));
   const work = fillProbe(client, result);
   try {
-    await withDeadline(work, deadlineMs);
+    await withDeadline(work, Math.max(1, deadlineMs - (Date.now() - started)));
   } catch (err) {
     if (!result.reachable) result.error = describeProbeError(err, deadlineMs);
     else if (!result.healthy && !result.healthError) {
@@ -192,6 +200,39 @@ function toMemberInfo(member: { ID: string; name: string; peerURLs: string[]; cl
 }
 
 class DeadlineExceeded extends Error {}
+
+/**
+ * Connect (and for https, complete the TLS handshake) ourselves first, with
+ * a timeout we own. grpc-js cannot abandon a connection stuck in its TLS
+ * handshake with a frozen member: closing the client leaves the socket open
+ * until the member thaws, one more per probe — a watch or the TUI's health
+ * table would leak a descriptor every refresh. A socket of ours is destroyed
+ * on timeout. It also yields the exact TLS error (wrong CA, rejected cert).
+ * Returns the one-line error, or undefined when the endpoint answered.
+ */
+export async function handshakeWithin(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Promise<string | undefined> {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return `not a URL: ${endpoint}`;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return new Promise((resolve) => {
+    const socket: Socket = url.protocol === 'https:'
+      ? tlsConnect({ host, port, ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'] })
+      : netConnect({ host, port });
+    const done = (error: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(error);
+    };
+    const timer = setTimeout(() => done(describeProbeError(new DeadlineExceeded(), deadlineMs)), deadlineMs);
+    socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => done(undefined));
+    socket.once('error', (err) => done(describeProbeError(err, deadlineMs)));
+  });
+}
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -149,3 +149,28 @@ describe('detection on a real 3-member cluster', () => {
     expect(result.stderr).toMatch(/--endpoints "https:\/\/"/);
   });
 });
+
+describe('probing a frozen member repeatedly', () => {
+  let lab: LabCluster;
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3 });
+  });
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  it('does not leak a connection per probe while the member stays frozen (watch and the TUI refresh for hours)', async () => {
+    const { readdirSync } = await import('node:fs');
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    lab.freeze('m3');
+    try {
+      await lab.probe();
+      const before = openFds();
+      for (let i = 0; i < 10; i++) await lab.probe();
+      // grpc-js alone kept one socket per probe in its TLS handshake with the frozen member
+      expect(openFds() - before).toBeLessThan(3);
+    } finally {
+      lab.thaw('m3');
+    }
+  });
+});
