@@ -146,7 +146,8 @@ function kindOf(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-function valueAt(input: unknown, path: ReadonlyArray<PathSegment>): unknown {
+/** The parsed value at a path (a zod issue's path), or undefined when it is not there. */
+export function valueAt(input: unknown, path: ReadonlyArray<PathSegment>): unknown {
   let value = input;
   for (const segment of path) {
     if (value === null || typeof value !== 'object') return undefined;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { andMore, describeZodIssue, formatPath, lineOfPath, parseYamlSource, type PathSegment, type YamlSource } from '../inventory/yaml-source.js';
+import { andMore, describeZodIssue, formatPath, lineOfPath, parseYamlSource, type PathSegment, valueAt, type YamlSource } from '../inventory/yaml-source.js';
 import { OperatorError } from '../util/errors.js';
 import { defaultShape, stepShape } from './context.js';
 import { GUARD_NAMES, GUARDS } from './guards.js';
@@ -189,14 +189,6 @@ function unknownKind(code: string, path: PathSegment[], input: unknown): { path:
   return { path: at, message: `unknown step kind ${JSON.stringify(kind)}: must be one of ${kinds}` };
 }
 
-function valueAt(input: unknown, path: ReadonlyArray<PathSegment>): unknown {
-  let value = input;
-  for (const segment of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PathSegment, unknown>)[segment];
-  }
-  return value;
-}
 
 function validEntries<T>(list: unknown, parse: (value: unknown) => { success: true; data: T } | { success: false }): Array<{ index: number; value: T }> {
   if (!Array.isArray(list)) return [];
@@ -225,7 +217,7 @@ export function parseRunbook(text: string, fileName: string, options: LintOption
 export async function loadRunbookFile(path: string, options: LintOptions = {}): Promise<Runbook> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = embeddedText(path) ?? (await readFile(path, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new OperatorError(`${path}: cannot read the runbook (${code})`);
@@ -233,8 +225,28 @@ export async function loadRunbookFile(path: string, options: LintOptions = {}): 
   return parseRunbook(text, path, options);
 }
 
-/** `<package root>/runbooks`, from src (vitest) or dist/src (the built CLI). */
+/**
+ * The single-file package (scripts/package.mjs) has no runbooks directory:
+ * its entry sets this global to the shipped runbooks' text by file name, and
+ * they are listed and read under EMBEDDED_RUNBOOK_DIR instead of the disk.
+ */
+export const EMBEDDED_RUNBOOK_DIR = '(built-in runbooks)';
+
+function embeddedRunbooks(): Record<string, string> | undefined {
+  return (globalThis as { __ETCD_RUNBOOK_EMBEDDED_RUNBOOKS__?: Record<string, string> }).__ETCD_RUNBOOK_EMBEDDED_RUNBOOKS__;
+}
+
+function embeddedText(path: string): string | undefined {
+  const prefix = `${EMBEDDED_RUNBOOK_DIR}/`;
+  const embedded = embeddedRunbooks();
+  if (!embedded || !path.startsWith(prefix)) return undefined;
+  const name = path.slice(prefix.length);
+  return Object.hasOwn(embedded, name) ? embedded[name] : undefined;
+}
+
+/** `<package root>/runbooks`, from src (vitest) or dist/src (the built CLI); the embedded ones in the package. */
 export function shippedRunbookDir(): string {
+  if (embeddedRunbooks()) return EMBEDDED_RUNBOOK_DIR;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return join(dir, 'runbooks');
@@ -255,7 +267,7 @@ export interface RunbookEntry {
 export async function listRunbooks(dir: string = shippedRunbookDir()): Promise<RunbookEntry[]> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = dir === EMBEDDED_RUNBOOK_DIR && embeddedRunbooks() ? Object.keys(embeddedRunbooks() ?? {}) : await readdir(dir);
   } catch (err) {
     throw new OperatorError(`${dir}: cannot list runbooks (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
@@ -273,7 +285,7 @@ export async function listRunbooks(dir: string = shippedRunbookDir()): Promise<R
 export async function findRunbook(id: string, dir: string = shippedRunbookDir()): Promise<Runbook> {
   for (const ext of ['yaml', 'yml']) {
     const file = join(dir, `${id}.${ext}`);
-    if (existsSync(file)) {
+    if (embeddedText(file) !== undefined || existsSync(file)) {
       const runbook = await loadRunbookFile(file);
       if (runbook.id === id) return runbook;
     }
