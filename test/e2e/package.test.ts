@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster } from '../../src/lab/cluster.js';
+
+/**
+ * The distribution (issue 8 part 4): `npm run package` gives one executable
+ * that is node itself with the CLI, its runbooks and etcd3's protos inside.
+ * Copied alone into an empty directory, with a PATH that has no node, it
+ * probes and plans against a real cluster. `npm pack` gives a normal package
+ * whose bin runs from the packed files alone.
+ */
+const ROOT = join(import.meta.dirname, '..', '..');
+const PACKAGE_SCRIPT = join(ROOT, 'scripts', 'package.mjs');
+
+interface PackageModule {
+  EXECUTABLE: string;
+  bundleOptions(options: { main: string; outfile: string }): object;
+}
+
+describe('the packaged single executable', () => {
+  let lab: LabCluster;
+  let work: string;
+  let exe: string;
+  let emptyPath: string;
+
+  beforeAll(async () => {
+    const started = Date.now();
+    // rebuilds only when src, runbooks, the lockfile or the script are newer than the executable
+    const output = execFileSync(process.execPath, [PACKAGE_SCRIPT, '--if-stale'], { cwd: ROOT, encoding: 'utf8' });
+    console.log(`${output.trim()} — ${Date.now() - started} ms`);
+    const { EXECUTABLE } = (await import(PACKAGE_SCRIPT)) as PackageModule;
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-package-'));
+    const alone = join(work, 'alone');
+    emptyPath = join(work, 'empty-path');
+    await mkdir(alone);
+    await mkdir(emptyPath);
+    exe = join(alone, 'etcd-runbook');
+    await copyFile(EXECUTABLE, exe);
+    await execa('chmod', ['755', exe]);
+    lab = await LabCluster.start({ members: 3 });
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** Run the copied executable in its own empty directory: no node_modules, no node on PATH. */
+  async function runAlone(args: string[]) {
+    return execa(exe, args, {
+      cwd: join(work, 'alone'),
+      env: { PATH: emptyPath, HOME: work, NO_COLOR: '1' },
+      extendEnv: false,
+      reject: false,
+      timeout: 30_000,
+      stdin: 'ignore',
+    });
+  }
+
+  it('is alone in its directory and is a Node single-executable application', async () => {
+    expect(await readdir(join(work, 'alone'))).toEqual(['etcd-runbook']);
+    const size = (await stat(exe)).size;
+    console.log(`dist-package/etcd-runbook: ${(size / 1e6).toFixed(1)} MB`);
+    const version = await runAlone(['--help']);
+    expect(version.exitCode).toBe(0);
+    expect(version.stdout).toContain('Usage: etcd-runbook <command>');
+    expect(version.stderr).toBe('');
+  });
+
+  it('status --json: healthy, exit 0, probing through the embedded etcd3 protos', async () => {
+    const result = await runAlone(['status', '--json', '--inventory', lab.inventoryPath]);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    const status = JSON.parse(result.stdout) as { verdict: string; members: unknown[]; quorum: { healthyVoting: number } };
+    expect(status.verdict).toBe('healthy');
+    expect(status.quorum.healthyVoting).toBe(3);
+  });
+
+  it('plan backup --json: the embedded runbook rendered for this cluster, nothing run', async () => {
+    const backupDir = join(work, 'planned-backups');
+    const result = await runAlone(['plan', 'backup', '--json', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`]);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    const plan = JSON.parse(result.stdout) as { id: string; steps: Array<{ id: string; targets: Array<{ command?: string }> }> };
+    expect(plan.id).toBe('backup');
+    expect(plan.steps.length).toBeGreaterThan(1);
+    expect(plan.steps[0]?.targets[0]?.command).toContain(`mkdir -p -m 0700 -- ${backupDir}`);
+    await expect(stat(backupDir)).rejects.toThrow();
+  });
+
+  it('plan lists the embedded runbooks when asked for one that does not exist', async () => {
+    const result = await runAlone(['plan', 'no-such-runbook', '--inventory', lab.inventoryPath]);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toMatch(/no runbook "no-such-runbook" in \(built-in runbooks\) \(known: [^)]*backup/);
+  });
+
+  it('the bundler handles ink: yoga-layout\'s WebAssembly instantiates and lays out a box from a bundle alone', async () => {
+    const { bundleOptions } = (await import(PACKAGE_SCRIPT)) as PackageModule;
+    const esbuild = await import('esbuild');
+    const probe = join(work, 'ink-probe.tsx');
+    await writeFile(probe, `import { renderToString, Box, Text } from 'ink';
+process.stdout.write(renderToString(<Box borderStyle="round" width={20}><Text>yoga ok</Text></Box>) + '\\n');
+`);
+    const outDir = join(work, 'ink-alone');
+    await mkdir(outDir);
+    await esbuild.build({ ...bundleOptions({ main: probe, outfile: join(outDir, 'probe.cjs') }), legalComments: 'none' });
+    const result = await execa(process.execPath, ['probe.cjs'], { cwd: outDir, reject: false, env: { NODE_PATH: '' } });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('│yoga ok           │');
+  });
+});
+
+describe('npm pack', () => {
+  let work: string;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-pack-'));
+  });
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('packs the bin, its dist, the runbooks and bootstrap, and nothing of the single-file build', async () => {
+    const packed = await execa('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT });
+    const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const files = info!.files.map((f) => f.path);
+    for (const needed of ['package.json', 'dist/src/cli/main.js', 'dist/src/runbook/loader.js', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
+    expect(files.filter((f) => f.startsWith('dist-package/') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+
+    // `npm install <tarball>` offline cannot resolve the dependency tree here
+    // (npm resolves it afresh, without the lockfile, and the cache lacks some
+    // transitive tarballs). So: unpack it, give it this checkout's installed
+    // dependencies, and run its bin as npm would link it.
+    await execa('tar', ['-xzf', join(work, info!.filename), '-C', work]);
+    const pkg = join(work, 'package');
+    await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    const manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(Object.keys(manifest.bin)).toEqual(['etcd-runbook']);
+    const bin = join(pkg, manifest.bin['etcd-runbook']!);
+    const help = await execa(process.execPath, [bin, 'status', '--help'], { cwd: work, reject: false });
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain('Usage: etcd-runbook status');
+    const plan = await execa(process.execPath, [bin, 'plan', 'backup', '--endpoints', 'https://127.0.0.1:1', '--json', '--timeout', '200ms'], { cwd: work, reject: false });
+    expect(JSON.parse(plan.stdout).id).toBe('backup');
+  });
+});
