@@ -1,4 +1,5 @@
 import { loadClientTls, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
+import { keyFileWarnings } from '../inventory/key-permissions.js';
 import type { ClusterConfig } from '../inventory/schema.js';
 import { resolveClusterConfig } from '../inventory/resolve.js';
 import { OperatorError } from '../util/errors.js';
@@ -28,6 +29,7 @@ export async function clusterTargetFrom(values: ConnectionValues, env: NodeJS.Pr
     env,
     discoveryRoot: env.ETCD_RUNBOOK_DISCOVERY_ROOT,
   });
+  for (const warning of await keyFileWarnings(config.inventory)) process.stderr.write(`etcd-runbook: ${warning}\n`);
   const targets = probeTargets(config);
   let deadlineMs: number | undefined;
   try {
