@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { drillCommand, drillHelp } from './drill.js';
+import { interactiveCommand } from './interactive.js';
 import { lintCommand, lintHelp } from './lint.js';
 import { planCommand, planHelp } from './plan.js';
 import { resumeCommand, resumeHelp, runCommand, runHelp } from './run.js';
@@ -15,9 +16,11 @@ const commands: Record<string, { run: (argv: string[]) => Promise<number>; help:
   drill: { run: drillCommand, help: drillHelp, summary: 'start a real local etcd cluster, inject a fault, detect it' },
 };
 
-const usage = `Usage: etcd-runbook <command> [flags]
+const usage = `Usage: etcd-runbook [command] [flags]
 
 Guided, guarded etcd disaster recovery for Kubernetes control planes.
+Without a command: the interactive view (detect, propose a runbook, step
+through it; needs a terminal — see 'etcd-runbook --help-interactive').
 
 Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
@@ -27,10 +30,13 @@ Run 'etcd-runbook <command> --help' for a command's flags.`;
 async function main(argv: string[]): Promise<number> {
   quietIpServerNameWarning();
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage}\n`);
-    return name === undefined ? ExitCode.configError : 0;
+    return 0;
   }
+  if (name === '--help-interactive') return interactiveCommand(['--help']);
+  // no command, or only flags: the interactive view
+  if (name === undefined || name.startsWith('-')) return interactiveCommand(argv);
   const command = commands[name];
   if (!command) throw new OperatorError(`unknown command "${name}": run etcd-runbook --help`);
   return command.run(rest);

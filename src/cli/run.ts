@@ -14,11 +14,12 @@ import { memberRecord } from '../runbook/context.js';
 import type { GuardEnvironment, GuardMember } from '../runbook/guards.js';
 import { CommandFragment } from '../runbook/template.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
+import type { Runbook } from '../runbook/schema.js';
 import { renderRunbook } from '../runbook/render.js';
 import { NodeTransports } from '../transport/for-node.js';
 import { colorEnabled } from '../util/color.js';
 import { ExitCode, OperatorError } from '../util/errors.js';
-import { clusterTargetFrom, probeTargets } from './cluster-target.js';
+import { clusterTargetFrom, probeTargets, type ClusterTarget } from './cluster-target.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
 import { LineOperator } from './line-operator.js';
 import { parseSets, runTimestamp } from './plan.js';
@@ -69,32 +70,71 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const [name, ...extra] = positionals;
   if (!name || extra.length > 0) throw new OperatorError('run takes one runbook id or file: etcd-runbook run <runbook> (see --help)');
-  const operator = chooseOperator(Boolean(values.yes), 'run');
+  const tui = wantsTui(Boolean(values.yes));
+  const operator = tui ? undefined : chooseOperator(Boolean(values.yes), 'run');
   const target = await clusterTargetFrom(values);
   const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
   const runbook = name.endsWith('.yaml') || name.endsWith('.yml') ? await loadRunbookFile(name) : await findRunbook(name);
+  const prepared = await prepareRun({
+    runbook,
+    target,
+    detection,
+    sets: values.set ?? [],
+    dryRun: Boolean(values['dry-run']),
+    journalDir: values['journal-dir'],
+  });
+  if (tui) {
+    const { runInteractive } = await import('./interactive.js');
+    return runInteractive({ kind: 'run', prepared, target, noColor: values['no-color'] });
+  }
+  return drive(prepared.state, { ...prepared.options, operator: operator!, first: prepared.started, noColor: values['no-color'] });
+}
+
+export interface PrepareRunOptions {
+  runbook: Runbook;
+  target: ClusterTarget;
+  detection: ClusterReport;
+  /** --set name=value */
+  sets: string[];
+  dryRun: boolean;
+  journalDir?: string;
+}
+
+/** A run ready to drive: rendered runbook, journal created, run-started appended. */
+export interface PreparedRun {
+  state: RunState;
+  started: Extract<EngineEvent, { type: 'run-started' }>;
+  options: Omit<DriveOptions, 'operator'>;
+}
+
+/** Render the runbook for this cluster, open its journal and record run-started. */
+export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
+  const { runbook, target, detection } = options;
   const now = new Date();
   const runId = newRunId(runbook.id, now);
   const rendered = renderRunbook(runbook, {
     inventory: target.config.inventory,
     report: detection,
-    inputs: parseSets(values.set ?? []),
+    inputs: parseSets(options.sets),
     run: { id: runId, timestamp: runTimestamp(now) },
   });
-  const journal = await Journal.create(values['journal-dir'] ?? defaultJournalDir(), runId);
-  const started: EngineEvent = {
+  const journal = await Journal.create(options.journalDir ?? defaultJournalDir(), runId);
+  const started: Extract<EngineEvent, { type: 'run-started' }> = {
     type: 'run-started',
     at: new Date().toISOString(),
     runId,
     runbook: rendered,
-    dryRun: Boolean(values['dry-run']),
+    dryRun: options.dryRun,
     operator: operatorName(),
     detection,
     cluster: { inventory: target.config.inventory, endpoints: target.config.endpoints },
   };
   journal.append(started);
-  const state = initialState(started);
-  return drive(state, { journal, operator, inventory: target.config.inventory, endpoints: target.config.endpoints, tls: target.tls, first: started, noColor: values['no-color'] });
+  return {
+    state: initialState(started),
+    started,
+    options: { journal, inventory: target.config.inventory, endpoints: target.config.endpoints, tls: target.tls },
+  };
 }
 
 export async function resumeCommand(argv: string[]): Promise<number> {
@@ -125,21 +165,27 @@ export async function resumeCommand(argv: string[]): Promise<number> {
   if (state.status === 'succeeded') throw new OperatorError(`${path}: run ${state.runId} already succeeded; nothing to resume`);
   const journal = await Journal.open(path);
   const log = new StepLog(colorEnabled(values['no-color']));
+  const quiet = wantsTui(Boolean(values.yes));
   for (const event of resumeState(events, new Date().toISOString(), operatorName())) {
     state = reduce(state, journal.append(event));
     const line = log.line(event, state);
-    if (line) process.stdout.write(`${line}\n`);
+    if (line && !quiet) process.stdout.write(`${line}\n`);
   }
   const unknown = state.steps.find((step) => step.status === 'unknown');
   const forUnknown = values['retry-unknown'] ? { type: 'retry' as const } : values['skip-unknown'] !== undefined ? { type: 'skip' as const, reason: values['skip-unknown'] } : undefined;
-  const operator = chooseOperator(Boolean(values.yes), 'resume', unknown && forUnknown ? { [unknown.id]: forUnknown } : {});
   const { inventory, endpoints } = first.cluster;
   const { loadClientTls } = await import('../cluster/probe.js');
   const tls = await loadClientTls(inventory.tls ?? {});
+  if (wantsTui(Boolean(values.yes))) {
+    const { runInteractive } = await import('./interactive.js');
+    const target: ClusterTarget = { config: { inventory, endpoints, sources: [`journal ${path}`] }, targets: probeTargets({ inventory, endpoints, sources: [] }), tls };
+    return runInteractive({ kind: 'run', prepared: { state, started: first, options: { journal, inventory, endpoints, tls } }, target, noColor: values['no-color'] });
+  }
+  const operator = chooseOperator(Boolean(values.yes), 'resume', unknown && forUnknown ? { [unknown.id]: forUnknown } : {});
   return drive(state, { journal, operator, inventory, endpoints, tls, noColor: values['no-color'] });
 }
 
-interface DriveOptions {
+export interface DriveOptions {
   journal: Journal;
   operator: Operator;
   inventory: Inventory;
@@ -153,6 +199,49 @@ interface DriveOptions {
 /** Run to the end (or until Ctrl-C), printing the step log, then write the transcript. */
 async function drive(state: RunState, options: DriveOptions): Promise<number> {
   const log = new StepLog(colorEnabled(options.noColor));
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  if (options.first) {
+    const line = log.line(options.first, state);
+    if (line) process.stdout.write(`${line}\n`);
+  }
+  const run = createRun(state, {
+    ...options,
+    signal: interrupt.signal,
+    onEvent: (event, next) => {
+      const line = log.line(event, next);
+      if (line) process.stdout.write(`${line}\n`);
+    },
+  });
+  let outcome: RunOutcome;
+  try {
+    outcome = await run.run();
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  process.stdout.write(`journal: ${outcome.journal}\ntranscript: ${outcome.transcript}\n`);
+  return outcome.exitCode;
+}
+
+export interface RunOutcome {
+  state: RunState;
+  journal: string;
+  transcript: string;
+  /** 0 when the run succeeded, else runFailed */
+  exitCode: number;
+}
+
+export interface CreateRunOptions extends DriveOptions {
+  signal: AbortSignal;
+  onEvent: (event: EngineEvent, state: RunState) => void;
+}
+
+/**
+ * The Runner wired to this cluster (transports, client, probes, guards);
+ * run() drives it to the end, closes what it opened, and writes the transcript.
+ */
+export function createRun(state: RunState, options: CreateRunOptions): { runner: Runner; run: () => Promise<RunOutcome> } {
   const targets: ProbeTarget[] = probeTargets({ inventory: options.inventory, endpoints: options.endpoints, sources: [] });
   const probe = (): Promise<ClusterReport> => probeCluster(targets, { tls: options.tls });
   const transports = new NodeTransports(options.inventory);
@@ -163,13 +252,6 @@ async function drive(state: RunState, options: DriveOptions): Promise<number> {
     client,
     members: guardMembers(options.inventory),
   };
-  const interrupt = new AbortController();
-  const onSigint = () => interrupt.abort();
-  process.once('SIGINT', onSigint);
-  if (options.first) {
-    const line = log.line(options.first, state);
-    if (line) process.stdout.write(`${line}\n`);
-  }
   const runner = new Runner(state, {
     transport: (node) => transports.get(node),
     client,
@@ -177,25 +259,23 @@ async function drive(state: RunState, options: DriveOptions): Promise<number> {
     guardEnvironment,
     operator: options.operator,
     journal: options.journal,
-    signal: interrupt.signal,
-    onEvent: (event, next) => {
-      const line = log.line(event, next);
-      if (line) process.stdout.write(`${line}\n`);
-    },
+    signal: options.signal,
+    onEvent: options.onEvent,
   });
-  let final: RunState;
-  try {
-    final = await runner.run();
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    await client.close();
-    await transports.closeAll();
-    options.journal.close();
-  }
-  const transcript = options.journal.path.replace(/\.jsonl$/, '.md');
-  await writeTranscript(transcript, transcriptMarkdown(final));
-  process.stdout.write(`journal: ${options.journal.path}\ntranscript: ${transcript}\n`);
-  return final.status === 'succeeded' ? 0 : ExitCode.runFailed;
+  const run = async (): Promise<RunOutcome> => {
+    let final: RunState;
+    try {
+      final = await runner.run();
+    } finally {
+      await client.close();
+      await transports.closeAll();
+      options.journal.close();
+    }
+    const transcript = options.journal.path.replace(/\.jsonl$/, '.md');
+    await writeTranscript(transcript, transcriptMarkdown(final));
+    return { state: final, journal: options.journal.path, transcript, exitCode: final.status === 'succeeded' ? 0 : ExitCode.runFailed };
+  };
+  return { runner, run };
 }
 
 /** The members as guards see them, with the service's is-active command the runbooks use too. */
@@ -211,6 +291,11 @@ function guardMembers(inventory: Inventory): GuardMember[] {
       ...(isActive instanceof CommandFragment ? { isActiveCommand: isActive.command } : {}),
     };
   });
+}
+
+/** The full-screen view answers for the operator on a terminal unless --yes. */
+function wantsTui(yes: boolean): boolean {
+  return !yes && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
 }
 
 function chooseOperator(yes: boolean, command: string, script: ScriptedOperatorOptions['script'] = {}): Operator {

@@ -1,0 +1,176 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createElement } from 'react';
+import { render } from 'ink';
+import { probeCluster } from '../cluster/probe.js';
+import type { ClusterReport } from '../cluster/types.js';
+import { RUNBOOK_FOR } from '../cluster/verdict.js';
+import { findRunbook, loadRunbookFile, shippedRunbookDir } from '../runbook/loader.js';
+import type { Runbook } from '../runbook/schema.js';
+import { App } from '../ui/app/app.js';
+import { LiveHealth } from '../ui/live-health.js';
+import type { RunbookChoice, RunHandle, RunOutcome, TuiSession } from '../ui/session.js';
+import { Store } from '../ui/store.js';
+import { TuiOperator } from '../ui/tui-operator.js';
+import { colorEnabled } from '../util/color.js';
+import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
+import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
+import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
+import { createRun, prepareRun, type PreparedRun } from './run.js';
+
+export const interactiveHelp = `Usage: etcd-runbook [--dry-run] [--set name=value]... [--journal-dir DIR] [connection flags]
+
+The interactive view (needs a terminal): probes every member, shows the
+health table and the verdict with its evidence, proposes the runbook that
+fits, and steps through it — each step shows its host, exact command, risk
+and guards, and runs only when you press y (destructive steps: type the
+member or host name). The health table refreshes every 2 s throughout.
+
+Keys: ↑/↓ and Enter choose a runbook (digits do nothing); in a step,
+y run, s skip, r retry, o override, a abort, ? help; Ctrl-C during a
+running step asks whether to abandon it, elsewhere quits.
+
+Without a terminal, use 'etcd-runbook status' (table and verdict) or
+'etcd-runbook plan <runbook>' (the steps), or 'run <runbook> --yes'.
+
+  --dry-run            probes and read-only steps run; every change is
+                       recorded (transcript), not made
+  --set NAME=VALUE     a runbook input (e.g. --set member=m3)
+  --journal-dir DIR    where journals and transcripts go
+
+${connectionFlagsHelp}`;
+
+const NO_TTY = "the interactive view needs a terminal: use 'etcd-runbook status' for the health table and verdict, 'etcd-runbook plan <runbook>' for a runbook's steps, or 'etcd-runbook run <runbook> --yes'";
+
+export async function interactiveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...connectionFlags, 'dry-run': { type: 'boolean' }, set: { type: 'string', multiple: true }, 'journal-dir': { type: 'string' } },
+    allowPositionals: false,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${interactiveHelp}\n`);
+    return 0;
+  }
+  if (!process.stdin.isTTY || !process.stdout.isTTY) throw new OperatorError(NO_TTY, ExitCode.configError);
+  const target = await clusterTargetFrom(values);
+  return runInteractive({ kind: 'detect', target, dryRun: Boolean(values['dry-run']), sets: values.set ?? [], journalDir: values['journal-dir'], noColor: values['no-color'] });
+}
+
+export type InteractiveStart =
+  | { kind: 'detect'; target: ClusterTarget; dryRun: boolean; sets: string[]; journalDir?: string; noColor?: boolean }
+  /** run <runbook> / resume: straight to the step view */
+  | { kind: 'run'; prepared: PreparedRun; target: ClusterTarget; noColor?: boolean };
+
+/** Open the full-screen view; resolves with the exit code once the operator leaves. */
+export async function runInteractive(start: InteractiveStart): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) throw new OperatorError(NO_TTY, ExitCode.configError);
+  const { target } = start;
+  const probe = (): Promise<ClusterReport> => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+  const health = new LiveHealth(probe);
+  let current: RunHandle | undefined;
+  const session: TuiSession = {
+    dryRun: start.kind === 'detect' ? start.dryRun : start.prepared.state.dryRun,
+    targets: target.targets.map((t) => ({ name: t.expectedName ?? t.endpoint, endpoint: t.endpoint })),
+    health,
+    detect: () => health.refresh(),
+    choices: (report) => runbookChoices(report),
+    begin: async (id, report) => {
+      if (start.kind !== 'detect') throw new Error('a run is already open');
+      const runbook = await findRunbook(id);
+      const prepared = await prepareRun({ runbook, target, detection: report, sets: start.sets, dryRun: start.dryRun, journalDir: start.journalDir });
+      current = startRun(prepared);
+      return current;
+    },
+  };
+  if (start.kind === 'run') {
+    current = startRun(start.prepared);
+    session.run = current;
+    if (start.prepared.state.lastProbe) health.seed(start.prepared.state.lastProbe);
+  }
+
+  let code = 130;
+  const instance = render(createElement(App, { session, color: colorEnabled(start.noColor), onExit: (c: number) => (code = c) }), { exitOnCtrlC: false });
+  // a SIGINT from outside the terminal (kill -INT): leave as Ctrl-C at a prompt does
+  const onSigint = () => {
+    if (current && !current.operator.answer({ type: 'abort', reason: 'interrupted by SIGINT' })) current.abandon();
+    if (!current) instance.unmount();
+  };
+  process.on('SIGINT', onSigint);
+  let outcome: RunOutcome | undefined;
+  try {
+    await instance.waitUntilExit();
+    if (current) {
+      // the view leaves only after the run recorded its end; this is immediate then
+      outcome = await current.finished.catch(() => undefined);
+      if (outcome) code = outcome.exitCode;
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    health.stop();
+  }
+  if (outcome) process.stdout.write(`run ${outcome.state.status}\njournal: ${outcome.journal}\ntranscript: ${outcome.transcript}\n`);
+  return code;
+}
+
+/** The runner, driven as the line view drives it, with the view as its operator. */
+function startRun(prepared: PreparedRun): RunHandle {
+  const state = new Store(prepared.state);
+  const operator = new TuiOperator();
+  const interrupt = new AbortController();
+  const { run } = createRun(prepared.state, {
+    ...prepared.options,
+    operator,
+    signal: interrupt.signal,
+    onEvent: (_event, next) => state.set(next),
+  });
+  // the runner stops between events once aborted; a question it is waiting on is answered too
+  const abandon = () => {
+    interrupt.abort();
+    operator.answer({ type: 'abort', reason: 'interrupted by the operator (Ctrl-C)' });
+  };
+  return { state, operator, abandon, finished: run() };
+}
+
+/**
+ * The runbooks offered for a verdict: the recommended one first (with the
+ * verdict as its reason), then the ones the verdict table names, then any
+ * other that declares it applies. A runbook that fails to load is not
+ * offered; its problem is shown instead.
+ */
+export async function runbookChoices(report: ClusterReport, dir: string = shippedRunbookDir()): Promise<{ choices: RunbookChoice[]; problems: string[] }> {
+  const problems: string[] = [];
+  const loaded: Runbook[] = [];
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /\.ya?ml$/.test(n)).sort();
+  for (const name of names) {
+    try {
+      loaded.push(await loadRunbookFile(join(dir, name)));
+    } catch (err) {
+      problems.push(messageOf(err));
+    }
+  }
+  const { verdict, summary } = report.verdict;
+  const table = RUNBOOK_FOR[verdict];
+  const byId = new Map(loaded.map((r) => [r.id, r]));
+  const order = [...(table.recommended ? [table.recommended] : []), ...table.alternatives, ...loaded.filter((r) => r.appliesTo.includes(verdict)).map((r) => r.id)];
+  const choices: RunbookChoice[] = [];
+  for (const id of [...new Set(order)]) {
+    const runbook = byId.get(id);
+    if (!runbook) {
+      if (id === table.recommended) problems.unshift(`${id} is the runbook for ${verdict}, but it is not installed (${dir})`);
+      continue;
+    }
+    const recommended = id === table.recommended;
+    const reason = recommended ? `recommended for ${verdict}: ${summary}` : table.alternatives.includes(id) ? `also fits ${verdict}` : `applies to ${runbook.appliesTo.join(', ')}`;
+    choices.push({ id, title: runbook.title, description: firstLine(runbook.description), reason, recommended });
+  }
+  return { choices, problems };
+}
+
+function firstLine(text: string): string {
+  const sentence = text.replace(/\s+/g, ' ').trim();
+  const end = sentence.search(/[.;:](\s|$)/);
+  return end > 0 ? sentence.slice(0, end + 1) : sentence;
+}

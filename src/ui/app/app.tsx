@@ -1,0 +1,162 @@
+import { Box, Text, useApp } from 'ink';
+import Spinner from 'ink-spinner';
+import { useEffect, useRef, useSyncExternalStore } from 'react';
+import type { OperatorDecision } from '../../engine/operator.js';
+import { messageOf } from '../../util/errors.js';
+import { DetectionScreen } from '../detection/detection-screen.js';
+import { DryRunBanner } from '../dry-run-banner/dry-run-banner.js';
+import { CompactHealth } from '../health-table/health-table.js';
+import { RunbookPicker } from '../runbook-picker/runbook-picker.js';
+import type { RunHandle, TuiSession } from '../session.js';
+import { StepView } from '../step-view/step-view.js';
+import { SummaryScreen } from '../summary/summary-screen.js';
+import { ColorContext, useTone } from '../theme.js';
+import { useTerminalSize } from '../use-terminal-size.js';
+import { useAppKeys } from './use-app-keys.js';
+import { useAppState } from './use-app-state.js';
+
+export interface AppProps {
+  session: TuiSession;
+  color: boolean;
+  /** the exit code, once the operator leaves */
+  onExit: (code: number) => void;
+}
+
+/** The whole interactive view: detection → picker → steps → summary. */
+export function App({ session, color, onExit }: AppProps) {
+  return (
+    <ColorContext.Provider value={color}>
+      <Screens session={session} onExit={onExit} />
+    </ColorContext.Provider>
+  );
+}
+
+function Screens({ session, onExit }: Omit<AppProps, 'color'>) {
+  const { exit } = useApp();
+  const [state, dispatch] = useAppState(session.run);
+  const size = useTerminalSize();
+  const health = useSyncExternalStore(session.health.view.subscribe, session.health.view.get);
+  const leave = (code: number) => {
+    onExit(code);
+    exit();
+  };
+  useAppKeys(state, dispatch, leave);
+
+  // detection, then the runbooks that fit its verdict
+  useEffect(() => {
+    if (session.run) {
+      session.health.start();
+      return () => session.health.stop();
+    }
+    let live = true;
+    session
+      .detect()
+      .then(async (report) => {
+        if (!live) return;
+        dispatch({ type: 'detected', report });
+        session.health.start();
+        const { choices, problems } = await session.choices(report);
+        if (live) dispatch({ type: 'choices-loaded', choices, problems });
+      })
+      .catch((err: unknown) => live && dispatch({ type: 'detect-failed', error: messageOf(err) }));
+    return () => {
+      live = false;
+      session.health.stop();
+    };
+  }, []);
+
+  // the run's end → the summary (or straight out when the operator quit)
+  const quitting = useRef(false);
+  quitting.current = state.quitting;
+  useEffect(() => {
+    if (!state.run) return;
+    let live = true;
+    state.run.finished.then(
+      (outcome) => {
+        if (!live) return;
+        if (quitting.current) leave(outcome.exitCode);
+        else dispatch({ type: 'run-finished', outcome });
+      },
+      (err: unknown) => {
+        if (live) dispatch({ type: 'start-failed', error: `the run stopped: ${messageOf(err)}` });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [state.run]);
+
+  const pick = (id: string) => {
+    if (state.phase !== 'picking' || !state.report) return;
+    dispatch({ type: 'picked' });
+    session.begin(id, state.report).then(
+      (run) => dispatch({ type: 'run-started', run }),
+      (err: unknown) => dispatch({ type: 'start-failed', error: messageOf(err) }),
+    );
+  };
+
+  const report = health.report ?? state.report;
+  const dryRun = state.run ? state.run.state.get().dryRun : session.dryRun;
+  let body;
+  switch (state.phase) {
+    case 'detecting':
+    case 'picking':
+    case 'starting':
+      body = (
+        <Box flexDirection="column">
+          <DetectionScreen targets={session.targets} report={report} changed={health.changed} error={state.detectError} columns={size.columns} />
+          {state.phase === 'picking' && <RunbookPicker choices={state.choices} problems={state.problems} onPick={pick} isActive={!state.confirmingAbandon} />}
+          {state.phase === 'starting' && (
+            <Text>
+              <Spinner type="dots" /> preparing the run (rendering the runbook, opening the journal)…
+            </Text>
+          )}
+          {state.notice && <NoticeLine text={state.notice} />}
+          <Text dimColor>{state.phase === 'picking' ? 'q quits' : 'Ctrl-C quits'}</Text>
+        </Box>
+      );
+      break;
+    case 'running':
+      body = state.run ? <RunScreen run={state.run} health={health} size={size} confirmingAbandon={state.confirmingAbandon} /> : null;
+      break;
+    case 'summary':
+      body = state.outcome ? <SummaryScreen outcome={state.outcome} report={report} /> : null;
+      break;
+  }
+  return (
+    <Box flexDirection="column" width={size.columns}>
+      <DryRunBanner dryRun={dryRun} />
+      {body}
+    </Box>
+  );
+}
+
+function NoticeLine({ text }: { text: string }) {
+  const tone = useTone();
+  return <Text color={tone('red')}>{text}</Text>;
+}
+
+function RunScreen({ run, health, size, confirmingAbandon }: { run: RunHandle; health: ReturnType<TuiSession['health']['view']['get']>; size: { columns: number; rows: number }; confirmingAbandon: boolean }) {
+  const tone = useTone();
+  const state = useSyncExternalStore(run.state.subscribe, run.state.get);
+  const question = useSyncExternalStore(run.operator.question.subscribe, run.operator.question.get);
+  const decide = (decision: OperatorDecision) => {
+    run.operator.answer(decision);
+  };
+  // the runner's own probes (wait steps) are fresher than the last refresh
+  const shown = state.lastProbe && (!health.report || state.lastProbe.probedAt > health.report.probedAt) ? { ...health, report: state.lastProbe } : health;
+  return (
+    <Box flexDirection="column">
+      <Text dimColor wrap="truncate-end">
+        {state.runbook.id}: {state.runbook.title} · run {state.runId}
+      </Text>
+      <StepView state={state} asking={question !== undefined} decide={decide} health={shown} columns={size.columns} rows={size.rows - (state.dryRun ? 1 : 0)} isActive={!confirmingAbandon} />
+      {confirmingAbandon && (
+        <Text bold color={tone('red')}>
+          Abandon the running step? The journal records the abort; resume shows the step as not finished. y abandons, any other key keeps it running
+        </Text>
+      )}
+      {!question && state.steps[state.cursor] === undefined && <CompactHealth report={shown.report ?? state.lastProbe!} />}
+    </Box>
+  );
+}

@@ -1,0 +1,71 @@
+import { Box, Text } from 'ink';
+import SelectInput from 'ink-select-input';
+import type { RunbookChoice } from '../session.js';
+import { useTone } from '../theme.js';
+import { useDigitSafeSelect } from './use-digit-safe-select.js';
+
+export interface RunbookPickerProps {
+  choices: RunbookChoice[];
+  problems?: string[];
+  onPick: (id: string) => void;
+  isActive?: boolean;
+}
+
+/**
+ * The runbook picker (DESIGN §8.2): the recommended one first with the
+ * reason, then the others that apply, one line of description each.
+ * Enter picks; digits do nothing (see useDigitSafeSelect).
+ */
+export function RunbookPicker({ choices, problems = [], onPick, isActive = true }: RunbookPickerProps) {
+  const tone = useTone();
+  const { onHighlight } = useDigitSafeSelect(choices[0]?.id, onPick, isActive);
+  const items = choices.map((c) => ({ key: c.id, label: c.id, value: c.id }));
+  const byId = new Map(choices.map((c) => [c.id, c]));
+  if (choices.length === 0) {
+    return (
+      <Box flexDirection="column">
+        <Text color={tone('yellow')}>No shipped runbook applies to this verdict.</Text>
+        {problems.map((p, i) => (
+          <Text key={i} dimColor>
+            {p}
+          </Text>
+        ))}
+      </Box>
+    );
+  }
+  return (
+    <Box flexDirection="column">
+      <Text bold>Choose a runbook (↑/↓ to move, Enter to open it; nothing runs before you confirm a step)</Text>
+      <SelectInput
+        items={items}
+        isFocused={isActive}
+        onHighlight={onHighlight}
+        itemComponent={({ isSelected, label }) => {
+          const choice = byId.get(label);
+          if (!choice) return <Text>{label}</Text>;
+          return (
+            <Box flexDirection="column">
+              <Text bold={isSelected} color={isSelected ? tone('cyan') : undefined}>
+                {choice.id}
+                {choice.recommended ? <Text color={tone('green')}> (recommended)</Text> : null} — {choice.title}
+              </Text>
+              <Text dimColor wrap="truncate-end">
+                {'  '}
+                {choice.reason}
+              </Text>
+              <Text wrap="truncate-end">
+                {'  '}
+                {choice.description}
+              </Text>
+            </Box>
+          );
+        }}
+      />
+      {problems.map((p, i) => (
+        <Text key={i} dimColor wrap="truncate-end">
+          not offered: {p}
+        </Text>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,120 @@
+import { useInput, type Key } from 'ink';
+import type { Dispatch } from 'react';
+import type { OperatorDecision } from '../../engine/operator.js';
+import type { StepState } from '../../engine/types.js';
+import type { RenderedStep } from '../../runbook/rendered.js';
+import type { StepViewAction, StepViewState } from './use-step-view-state.js';
+
+/** Which keys mean something for a step in this status (the reducer's rules, as keys). */
+export function keysFor(step: StepState): { run: boolean; skip: boolean; retry: boolean; override: boolean } {
+  const s = step.status;
+  return {
+    run: s === 'awaiting-confirmation',
+    skip: s === 'awaiting-confirmation' || s === 'blocked' || s === 'failed' || s === 'unknown',
+    retry: s === 'blocked' || s === 'failed' || s === 'unknown',
+    override: s === 'blocked' && overridableFailure(step) !== undefined,
+  };
+}
+
+/** The first failing guard the operator may override. */
+export function overridableFailure(step: StepState): string | undefined {
+  return step.guards.find((g) => !g.ok && g.overridable && g.overriddenBecause === undefined)?.check;
+}
+
+/** The names a destructive step wants typed back: its member names (or host for local). */
+export function namesToType(def: RenderedStep): string[] {
+  return def.targets.map((t) => t.node);
+}
+
+/**
+ * Keys → step-view actions or an operator decision (y run, s skip, r retry,
+ * a abort, o override, ? help, c whole command, ↑/↓ scroll). Active only
+ * while the runner is asking and no prompt is open.
+ */
+export function useStepViewKeys(options: {
+  step: StepState | undefined;
+  def: RenderedStep | undefined;
+  state: StepViewState;
+  dispatch: Dispatch<StepViewAction>;
+  decide: (decision: OperatorDecision) => void;
+  /** the runner is waiting for the operator */
+  asking: boolean;
+  isActive: boolean;
+  maxScroll: number;
+}) {
+  const { step, def, state, dispatch, decide, asking, isActive, maxScroll } = options;
+  const promptOpen = state.prompt.kind !== 'none';
+  /** skip / override reasons and destructive names are typed here: one input handler, no keys lost to a prompt mounting */
+  const textPrompt = (input: string, key: Key): void => {
+    const prompt = state.prompt;
+    if (key.escape) return dispatch({ type: 'close-prompt', notice: prompt.kind === 'skip-reason' ? 'not skipped' : prompt.kind === 'override-reason' ? 'not overridden' : 'not run' });
+    if (key.backspace || key.delete) return dispatch({ type: 'delete-char' });
+    if (!key.return) {
+      if (!key.ctrl && !key.meta && input && !/[\u0000-\u001f]/.test(input)) dispatch({ type: 'type-text', text: input });
+      return;
+    }
+    const text = state.draft.trim();
+    const settle = (decision: OperatorDecision) => {
+      dispatch({ type: 'close-prompt' });
+      decide(decision);
+    };
+    switch (prompt.kind) {
+      case 'skip-reason':
+        return text ? settle({ type: 'skip', reason: text }) : dispatch({ type: 'close-prompt', notice: 'a skip needs a reason: not skipped' });
+      case 'override-reason':
+        return text ? settle({ type: 'override', check: prompt.check, reason: text }) : dispatch({ type: 'close-prompt', notice: 'an override needs a reason: not overridden' });
+      case 'type-names': {
+        const want = prompt.expected.join(',');
+        return text === want ? settle({ type: 'confirm' }) : dispatch({ type: 'close-prompt', notice: `"${text}" is not ${want}: not run` });
+      }
+      default:
+        return undefined;
+    }
+  };
+  useInput(
+    (input, key) => {
+      if (state.prompt.kind === 'help' || state.prompt.kind === 'full-command') {
+        dispatch({ type: 'close-prompt' });
+        return;
+      }
+      if (state.prompt.kind === 'confirm-abort') {
+        if (input === 'y' || input === 'Y') {
+          dispatch({ type: 'close-prompt' });
+          decide({ type: 'abort', reason: 'aborted by the operator' });
+        } else dispatch({ type: 'close-prompt', notice: 'not aborted' });
+        return;
+      }
+      if (promptOpen) return textPrompt(input, key);
+      if (key.upArrow || key.pageUp) return dispatch({ type: 'scroll-output', by: key.pageUp ? 5 : 1, max: maxScroll });
+      if (key.downArrow || key.pageDown) return dispatch({ type: 'scroll-output', by: key.pageDown ? -5 : -1, max: maxScroll });
+      if (input === '?') return dispatch({ type: 'open-prompt', prompt: { kind: 'help' } });
+      if (input === 'c') return dispatch({ type: 'open-prompt', prompt: { kind: 'full-command' } });
+      if (!asking || !step || !def) {
+        if ('ysrao'.includes(input) && input) dispatch({ type: 'say', notice: step?.status === 'running' ? 'the step is running: wait for it, or Ctrl-C to abandon it' : 'wait: the guards are being checked' });
+        return;
+      }
+      const can = keysFor(step);
+      switch (input) {
+        case 'y':
+          if (!can.run) return dispatch({ type: 'say', notice: step.status === 'blocked' ? 'blocked by a guard: r re-checks, o overrides (if allowed), s skips, a aborts' : `y does nothing here (${step.status}): r retries, s skips, a aborts` });
+          if (def.risk === 'destructive') return dispatch({ type: 'open-prompt', prompt: { kind: 'type-names', expected: namesToType(def) } });
+          dispatch({ type: 'close-prompt' });
+          return decide({ type: 'confirm' });
+        case 's':
+          return can.skip ? dispatch({ type: 'open-prompt', prompt: { kind: 'skip-reason' } }) : undefined;
+        case 'r':
+          return can.retry ? decide({ type: 'retry' }) : dispatch({ type: 'say', notice: 'nothing to retry: the step has not run' });
+        case 'o': {
+          const check = overridableFailure(step);
+          if (!check) return dispatch({ type: 'say', notice: 'no failing guard here may be overridden' });
+          return dispatch({ type: 'open-prompt', prompt: { kind: 'override-reason', check } });
+        }
+        case 'a':
+          return dispatch({ type: 'open-prompt', prompt: { kind: 'confirm-abort' } });
+        default:
+          return undefined;
+      }
+    },
+    { isActive },
+  );
+}
