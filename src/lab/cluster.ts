@@ -1,28 +1,50 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import type { Inventory } from '../inventory/schema.js';
+import type { Inventory, InventoryNode } from '../inventory/schema.js';
 import { loadClientTls, probeCluster, type ClientTls } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
-import { createPki, issueMemberCert, type LabPki } from './pki.js';
-import { track, untrack } from './processes.js';
-import { addressFor, claimSlot, type Slot } from './slots.js';
+import { shellQuote } from '../util/shell.js';
+import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
+import { etcdServiceScript, KUBELET_JS, kubeletServiceScript } from './node-scripts.js';
+import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
+import { trackPidsFile, untrackPidsFile } from './processes.js';
+import { addressFor, claimSlot, isRunning, liveRecordedPids, type Slot } from './slots.js';
 import { startLabSshd, type LabSshd } from './sshd.js';
+
+const run = promisify(execFile);
 
 /**
  * A real etcd cluster on loopback for tests, the drill and benchmarks:
  * TLS with client-cert auth from a PKI made at start, one address per member
- * (127.0.0.11, .12, …, a block per lab so labs run side by side), per-member
- * directories, and an inventory file describing it.
+ * (127.0.0.11, .12, …, a block per lab so labs run side by side), and an
+ * inventory file describing it.
  *
- * Each member is configured the way a systemd install is: an env file of
- * ETCD_* variables (etcd reads them natively), so tools that edit a member's
- * configuration edit a real file and `restart` picks it up.
+ * Each member has a node root (<lab>/<name>/root) laid out like a real
+ * master in one of the two field layouts (layouts.ts):
+ *  - systemd: /etc/etcd/etcd.conf (ETCD_* env file), /etc/etcd/pki,
+ *    /var/lib/etcd, an etcd.service unit, and /usr/local/bin/etcd-service
+ *    start|stop|is-active standing in for systemctl (the inventory's
+ *    node.service commands);
+ *  - kubeadm: /etc/kubernetes/manifests/{etcd,kube-apiserver}.yaml static
+ *    pods, /etc/kubernetes/pki/etcd, /var/lib/etcd, the control-plane files
+ *    (admin.conf, /root/.kube/config, /var/lib/kubelet/config.yaml, the
+ *    kubelet drop-in), and a lab kubelet that runs what the manifests dir
+ *    holds (/usr/local/bin/kubelet-service start|stop|is-active): moving
+ *    etcd.yaml out really stops the member.
+ * Processes run detached with pidfiles, so they are stopped and started
+ * through shell commands exactly as a runbook would; the lab's faults act
+ * on the same pids.
  */
 export interface LabOptions {
   members?: number;
+  /** systemd (default) or kubeadm */
+  layout?: LabLayout;
   /** independent single-member clusters instead of one cluster (split brain) */
   independent?: boolean;
   /** keep the directory after close */
@@ -44,14 +66,28 @@ export interface LabMember {
   ip: string;
   clientURL: string;
   peerURL: string;
+  layout: LabLayout;
+  /** <lab>/<name>: the member's lab directory */
   dir: string;
+  /** <lab>/<name>/root: the node's "/" */
+  root: string;
+  /** <root>/var/lib/etcd */
   dataDir: string;
+  /** systemd: <root>/etc/etcd/pki; kubeadm: <root>/etc/kubernetes/pki */
+  pkiDir: string;
+  /** the file holding etcd's settings: systemd the env file, kubeadm the static-pod manifest (in the manifests dir) */
   envFile: string;
+  /** kubeadm: <root>/etc/kubernetes/manifests */
+  manifestsDir?: string;
+  /** where etcd's output goes */
   logFile: string;
+  /** the node's service commands for etcd (what the inventory says) */
+  service: { start: string; stop: string; isActive: string };
+  /** kubeadm: the node's kubelet control script (start|stop|is-active) */
+  kubeletService?: string;
   cert: string;
   key: string;
   state: MemberRunState;
-  process?: ChildProcess;
   /** the member's node sshd, when the lab was started with ssh */
   sshd?: LabSshd;
 }
@@ -64,6 +100,9 @@ export class LabCluster {
   readonly members: LabMember[];
   readonly pki: LabPki;
   readonly inventoryPath: string;
+  readonly layout: LabLayout;
+  /** when the cluster was first healthy */
+  startedAt = 0;
   private readonly slot: Slot;
   private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>>;
   private closed = false;
@@ -73,29 +112,41 @@ export class LabCluster {
     this.slot = slot;
     this.pki = pki;
     this.members = members;
+    this.layout = options.layout ?? 'systemd';
     this.inventoryPath = join(dir, 'inventory.yaml');
     this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd' };
   }
 
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
+    const layout = options.layout ?? 'systemd';
     const slot = claimSlot();
+    trackPidsFile(slot.pidsFile);
     const dir = await mkdtemp(join(tmpdir(), 'etcd-runbook-lab-'));
     let lab: LabCluster | undefined;
     try {
+      const etcdBinary = await resolveEtcd(options.etcdBinary ?? 'etcd');
       const pki = await createPki(join(dir, 'pki'));
       const members: LabMember[] = [];
-      for (let i = 0; i < count; i++) members.push(await prepareMember(dir, pki, `m${i + 1}`, addressFor(slot.index, i)));
-      lab = new LabCluster(dir, slot, pki, members, options);
+      const certs: MemberCert[] = [];
+      for (let i = 0; i < count; i++) {
+        const name = `m${i + 1}`;
+        const ip = addressFor(slot.index, i);
+        certs.push(await issueMemberCert(pki, name, ip));
+        members.push(memberFor(dir, name, ip, layout, certs[i] as MemberCert));
+      }
+      lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary });
+      await lab.writeNodes(certs, options.independent ?? false);
       if (options.ssh) await lab.startSshds();
-      await lab.writeMemberConfigs(options.independent ?? false);
       await lab.writeInventory();
-      for (const member of members) await lab.spawnMember(member);
+      await Promise.all(members.map((m) => lab!.bootNode(m)));
       await lab.waitHealthy(options.startTimeoutMs ?? 30_000, options.independent ? 'each' : 'all');
+      lab.startedAt = Date.now();
       return lab;
     } catch (err) {
       if (lab) await lab.close();
       else {
+        untrackPidsFile(slot.pidsFile);
         slot.release();
         await rm(dir, { recursive: true, force: true });
       }
@@ -133,48 +184,96 @@ export class LabCluster {
     );
   }
 
+  /**
+   * Wait until the members have been connected for `ms` (default 6 s):
+   * etcd refuses membership changes (strict reconfig check) until the member
+   * taking the request has been connected to every voting member for 5 s,
+   * which a cluster in the field always has been, and a fresh lab has not.
+   */
+  async settled(ms = 6000): Promise<void> {
+    const wait = this.startedAt + ms - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+
+  /** The running etcd's pid on the member's node (from its pidfile), if any. */
+  pidOf(name: string): number | undefined {
+    const member = this.member(name);
+    const pid = readEtcdPid(member);
+    return pid !== undefined && isOurs(pid, this.dir) ? pid : undefined;
+  }
+
   // ---- faults -------------------------------------------------------------
 
-  /** SIGKILL: the member dies with no chance to clean up. */
+  /** SIGKILL: the member dies with no chance to clean up (a kubeadm node's kubelet leaves it dead). */
   async kill(name: string): Promise<void> {
     const member = this.member(name);
-    await signalAndWait(member, 'SIGKILL');
+    await this.signalAndWait(member, 'SIGKILL');
     member.state = 'killed';
   }
 
   /** SIGSTOP: the member keeps its sockets but answers nothing. */
   freeze(name: string): void {
     const member = this.member(name);
-    if (member.state !== 'running' || !member.process) throw new Error(`${name} is not running`);
-    member.process.kill('SIGSTOP');
+    const pid = this.pidOf(name);
+    if (member.state !== 'running' || pid === undefined) throw new Error(`${name} is not running`);
+    process.kill(pid, 'SIGSTOP');
     member.state = 'frozen';
   }
 
   thaw(name: string): void {
     const member = this.member(name);
-    if (member.state !== 'frozen' || !member.process) throw new Error(`${name} is not frozen`);
-    member.process.kill('SIGCONT');
+    const pid = this.pidOf(name);
+    if (member.state !== 'frozen' || pid === undefined) throw new Error(`${name} is not frozen`);
+    process.kill(pid, 'SIGCONT');
     member.state = 'running';
   }
 
-  /** SIGTERM, as `systemctl stop etcd` does. */
+  /** SIGTERM and wait, as `systemctl stop etcd` (or the container runtime stopping the pod) does. */
   async stop(name: string): Promise<void> {
     const member = this.member(name);
-    if (member.state === 'frozen') member.process?.kill('SIGCONT');
-    await signalAndWait(member, 'SIGTERM');
+    if (member.layout === 'systemd') await sh(member.service.stop);
+    else await this.signalAndWait(member, 'SIGTERM');
     member.state = 'stopped';
   }
 
-  /** Start a stopped or killed member from its env file (which may have been edited). */
+  /**
+   * Start a stopped or killed member from its configuration (which may have
+   * been edited). systemd: the node's service start. kubeadm: the manifest
+   * back into the manifests dir if it was moved out, the kubelet told to
+   * restart the dead pod, the kubelet started if it is not running.
+   */
   async startMember(name: string): Promise<void> {
     const member = this.member(name);
-    if (member.state === 'running' || member.state === 'frozen') throw new Error(`${name} is already running`);
-    await this.spawnMember(member);
+    if (this.pidOf(name) !== undefined) throw new Error(`${name} is already running`);
+    if (member.layout === 'systemd') {
+      await sh(member.service.start);
+    } else {
+      const manifest = member.envFile;
+      const stopped = kubeadmStoppedManifest(member);
+      if (!(await exists(manifest)) && (await exists(stopped))) await rename(stopped, manifest);
+      await rm(podStateFile(member, 'etcd'), { force: true });
+      if (member.kubeletService) await sh(`${shellQuote(member.kubeletService)} start`);
+      await waitFor(() => this.pidOf(name) !== undefined, 15_000, `${name}'s kubelet did not start etcd (see ${member.root}/var/log/kubelet.log)`);
+    }
+    member.state = 'running';
   }
 
   async restart(name: string): Promise<void> {
     await this.stop(name);
     await this.startMember(name);
+  }
+
+  /** Stop a kubeadm node's kubelet (its pods keep running, as with a real kubelet). */
+  async stopKubelet(name: string): Promise<void> {
+    const member = this.member(name);
+    if (!member.kubeletService) throw new Error(`${name} is not a kubeadm node`);
+    await sh(`${shellQuote(member.kubeletService)} stop`);
+  }
+
+  async startKubelet(name: string): Promise<void> {
+    const member = this.member(name);
+    if (!member.kubeletService) throw new Error(`${name} is not a kubeadm node`);
+    await sh(`${shellQuote(member.kubeletService)} start`);
   }
 
   /** The data dir moved aside (never deleted), as a disk loss would leave it. */
@@ -187,12 +286,17 @@ export class LabCluster {
     return aside;
   }
 
+  /** systemd nodes: the ETCD_* variables of the env file. */
   async readEnvFile(name: string): Promise<Record<string, string>> {
-    return parseEnvLines(await readFile(this.member(name).envFile, 'utf8'));
+    const member = this.member(name);
+    if (member.layout !== 'systemd') throw new Error(`${name} is a ${member.layout} node: its settings are in ${member.envFile}`);
+    return parseEnvLines(await readFile(member.envFile, 'utf8'));
   }
 
   async writeEnvFile(name: string, vars: Record<string, string>): Promise<void> {
-    await writeFile(this.member(name).envFile, formatEnv(vars), { mode: 0o600 });
+    const member = this.member(name);
+    if (member.layout !== 'systemd') throw new Error(`${name} is a ${member.layout} node: its settings are in ${member.envFile}`);
+    await writeFile(member.envFile, formatEnv(vars), { mode: 0o600 });
   }
 
   /** Wait until every member (or each member on its own, for independent clusters) is healthy. */
@@ -209,32 +313,75 @@ export class LabCluster {
     throw new Error(`lab did not become healthy within ${timeoutMs} ms (${summary}); logs in ${this.dir}`);
   }
 
+  /**
+   * Everything the lab started is stopped: kubelets first (so nothing is
+   * restarted meanwhile), then every recorded process (etcd, pods, whatever
+   * a runbook started through the service scripts) with SIGTERM, SIGKILL
+   * for what is left after 3 s.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(
-      this.members.map(async (member) => {
-        if (member.state === 'frozen') member.process?.kill('SIGCONT');
-        await signalAndWait(member, 'SIGTERM', 3000).catch(() => signalAndWait(member, 'SIGKILL'));
-      }),
-    );
+    const kubelets = this.members.map((m) => readPid(join(m.root, 'run', 'kubelet.pid'))).filter((pid): pid is number => pid !== undefined && isOurs(pid, this.dir));
+    for (const pid of kubelets) signal(pid, 'SIGKILL');
+    await waitFor(() => kubelets.every((pid) => !isRunning(pid)), 3000, '').catch(() => undefined);
+    const pids = liveRecordedPids(this.slot.pidsFile).filter((pid) => isOurs(pid, this.dir));
+    for (const pid of pids) {
+      signal(pid, 'SIGCONT');
+      signal(pid, 'SIGTERM');
+    }
+    await waitFor(() => pids.every((pid) => !isRunning(pid)), 3000, '').catch(() => {
+      for (const pid of pids) signal(pid, 'SIGKILL');
+    });
     await Promise.all(this.members.map((member) => member.sshd?.stop()));
+    // whatever else was recorded (sshds that would not stop)
+    for (const pid of liveRecordedPids(this.slot.pidsFile)) signal(pid, 'SIGKILL');
+    untrackPidsFile(this.slot.pidsFile);
     this.slot.release();
     if (!this.options.keep) await rm(this.dir, { recursive: true, force: true });
   }
 
   // ---- internals ----------------------------------------------------------
 
-  private async writeMemberConfigs(independent: boolean): Promise<void> {
+  private async writeNodes(certs: MemberCert[], independent: boolean): Promise<void> {
     const cluster = this.members.map((m) => `${m.name}=${m.peerURL}`).join(',');
     // one token for the whole cluster: the cluster ID is derived from it
     const token = `lab-${process.pid}-${Date.now()}`;
-    for (const member of this.members) {
-      await writeFile(member.envFile, formatEnv(memberEnv(member, this.pki, {
+    const etcdVersion = this.layout === 'kubeadm' ? await etcdVersionOf(this.options.etcdBinary) : '';
+    const kubeletJs = join(this.dir, 'bin', 'lab-kubelet.cjs');
+    if (this.layout === 'kubeadm') {
+      await mkdir(join(this.dir, 'bin'), { recursive: true });
+      await writeFile(kubeletJs, KUBELET_JS, { mode: 0o755 });
+    }
+    const yamlModule = createRequire(import.meta.url).resolve('yaml');
+    for (const [i, member] of this.members.entries()) {
+      const shape: ClusterShape = {
         initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,
         token: independent ? `${token}-${member.name}` : token,
-      })), { mode: 0o600 });
+      };
+      const cert = certs[i] as MemberCert;
+      const script = { root: member.root, labDir: this.dir, pidsFile: this.slot.pidsFile, etcdBinary: this.options.etcdBinary };
+      if (member.layout === 'systemd') {
+        await writeSystemdNode(member.root, member, this.pki, cert, shape);
+        await writeExecutable(under(member.root, NODE_PATHS.systemd.service), etcdServiceScript(script));
+      } else {
+        await writeKubeadmNode(member.root, member, this.pki, cert, shape, { etcdVersion, etcdServers: member.clientURL });
+        await writeExecutable(
+          under(member.root, NODE_PATHS.kubeadm.kubeletService),
+          kubeletServiceScript({ ...script, node: member.name, kubeletJs, yamlModule }),
+        );
+      }
     }
+  }
+
+  /** Start the node's etcd: systemd through its service, kubeadm by starting the kubelet. */
+  private async bootNode(member: LabMember): Promise<void> {
+    if (member.layout === 'systemd') await sh(member.service.start);
+    else {
+      await sh(`${shellQuote(member.kubeletService ?? '')} start`);
+      await waitFor(() => this.pidOf(member.name) !== undefined, 15_000, `${member.name}'s kubelet did not start etcd (see ${member.root}/var/log/kubelet.log)`);
+    }
+    member.state = 'running';
   }
 
   private async writeInventory(): Promise<void> {
@@ -255,12 +402,11 @@ export class LabCluster {
                 ssh: { user: m.sshd.user, port: m.sshd.port, identityFile: m.sshd.identityFile, knownHosts: m.sshd.knownHostsFile },
               }
             : { host: 'local', transport: 'local' as const }),
-          layout: 'systemd' as const,
-          paths: { dataDir: m.dataDir, pkiDir: this.pki.dir, envFile: m.envFile },
+          ...nodeDescription(m),
         },
       })),
     };
-    await writeFile(this.inventoryPath, `# generated by the etcd-runbook lab in ${this.dir}\n${stringify(inventory)}`);
+    await writeFile(this.inventoryPath, `# generated by the etcd-runbook lab in ${this.dir} (${this.layout} layout)\n${stringify(inventory)}`);
   }
 
   /** One sshd per member node, on the member's own address; recorded for crash reaping. */
@@ -272,109 +418,157 @@ export class LabCluster {
     }
   }
 
-  private async spawnMember(member: LabMember): Promise<void> {
-    const vars = parseEnvLines(await readFile(member.envFile, 'utf8'));
-    const log = await open(member.logFile, 'a');
-    const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) {
-      if (!key.startsWith('ETCD')) env[key] = value;
-    }
-    // the lab dir in the environment lets a crashed run's leftovers be recognised (slots.ts)
-    const child = spawn(this.options.etcdBinary, [], {
-      env: { ...env, ...vars, ETCD_RUNBOOK_LAB: this.dir },
-      stdio: ['ignore', log.fd, log.fd],
-    });
-    // listen before any await: 'spawn' fires on the next tick
-    const spawned = new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new Error(`${this.options.etcdBinary} not found: install etcd (apt-get install etcd-server etcd-client)`) : err));
-    });
-    try {
-      await spawned;
-    } finally {
-      await log.close();
-    }
-    track(child);
-    if (child.pid) this.slot.recordPid(child.pid, this.dir);
-    member.process = child;
-    member.state = 'running';
-    child.once('exit', () => {
-      if (member.process === child && member.state === 'running') member.state = 'killed';
-    });
+  private async signalAndWait(member: LabMember, sig: NodeJS.Signals, timeoutMs = 10_000): Promise<void> {
+    const pid = this.pidOf(member.name);
+    if (pid === undefined) return;
+    if (member.state === 'frozen' && sig !== 'SIGKILL') signal(pid, 'SIGCONT');
+    signal(pid, sig);
+    await waitFor(() => !isRunning(pid), timeoutMs, `${member.name} (pid ${pid}) did not exit on ${sig} within ${timeoutMs} ms`);
   }
 }
 
-async function prepareMember(labDir: string, pki: LabPki, name: string, ip: string): Promise<LabMember> {
+function memberFor(labDir: string, name: string, ip: string, layout: LabLayout, cert: MemberCert): LabMember {
   const dir = join(labDir, name);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const cert = await issueMemberCert(pki, name, ip);
-  return {
-    name,
-    ip,
-    clientURL: `https://${ip}:${CLIENT_PORT}`,
-    peerURL: `https://${ip}:${PEER_PORT}`,
-    dir,
-    dataDir: join(dir, 'data'),
-    envFile: join(dir, 'etcd.env'),
-    logFile: join(dir, 'etcd.log'),
-    cert: cert.cert,
-    key: cert.key,
-    state: 'stopped',
-  };
-}
-
-function memberEnv(member: LabMember, pki: LabPki, cluster: { initialCluster: string; token: string }): Record<string, string> {
-  return {
-    ETCD_NAME: member.name,
-    ETCD_DATA_DIR: member.dataDir,
-    ETCD_LISTEN_CLIENT_URLS: member.clientURL,
-    ETCD_ADVERTISE_CLIENT_URLS: member.clientURL,
-    ETCD_LISTEN_PEER_URLS: member.peerURL,
-    ETCD_INITIAL_ADVERTISE_PEER_URLS: member.peerURL,
-    ETCD_INITIAL_CLUSTER: cluster.initialCluster,
-    ETCD_INITIAL_CLUSTER_STATE: 'new',
-    ETCD_INITIAL_CLUSTER_TOKEN: cluster.token,
-    ETCD_CLIENT_CERT_AUTH: 'true',
-    ETCD_TRUSTED_CA_FILE: pki.caCert,
-    ETCD_CERT_FILE: member.cert,
-    ETCD_KEY_FILE: member.key,
-    ETCD_PEER_CLIENT_CERT_AUTH: 'true',
-    ETCD_PEER_TRUSTED_CA_FILE: pki.caCert,
-    ETCD_PEER_CERT_FILE: member.cert,
-    ETCD_PEER_KEY_FILE: member.key,
-    ETCD_LOGGER: 'zap',
-    ETCD_LOG_OUTPUTS: 'stderr',
-  };
-}
-
-function formatEnv(vars: Record<string, string>): string {
-  return Object.entries(vars).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n';
-}
-
-function parseEnvLines(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const match = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*"?(.*?)"?\s*$/.exec(line);
-    if (match?.[1]) vars[match[1]] = match[2] ?? '';
+  const root = join(dir, 'root');
+  const clientURL = `https://${ip}:${CLIENT_PORT}`;
+  const peerURL = `https://${ip}:${PEER_PORT}`;
+  const common = { name, ip, clientURL, peerURL, layout, dir, root, dataDir: under(root, NODE_PATHS.dataDir), cert: cert.cert, key: cert.key, state: 'stopped' as const };
+  if (layout === 'systemd') {
+    const script = shellQuote(under(root, NODE_PATHS.systemd.service));
+    return {
+      ...common,
+      pkiDir: under(root, NODE_PATHS.systemd.pkiDir),
+      envFile: under(root, NODE_PATHS.systemd.envFile),
+      logFile: under(root, '/var/log/etcd.log'),
+      service: { start: `${script} start`, stop: `${script} stop`, isActive: `${script} is-active` },
+    };
   }
-  return vars;
+  const manifestsDir = under(root, NODE_PATHS.kubeadm.manifestsDir);
+  const manifest = join(manifestsDir, 'etcd.yaml');
+  const stopped = join(manifestsDir, '..', 'etcd.yaml.stopped');
+  // the same commands src/runbook/context.ts derives for a kubeadm node without node.service
+  return {
+    ...common,
+    pkiDir: under(root, NODE_PATHS.kubeadm.pkiDir),
+    envFile: manifest,
+    manifestsDir,
+    logFile: under(root, '/var/log/pods/etcd.log'),
+    service: {
+      start: `mv -- ${shellQuote(stopped)} ${shellQuote(manifest)}`,
+      stop: `mv -- ${shellQuote(manifest)} ${shellQuote(stopped)}`,
+      isActive: `test -f ${shellQuote(manifest)}`,
+    },
+    kubeletService: under(root, NODE_PATHS.kubeadm.kubeletService),
+  };
 }
 
-async function signalAndWait(member: LabMember, signal: NodeJS.Signals, timeoutMs = 10_000): Promise<void> {
-  const child = member.process;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${member.name} did not exit on ${signal} within ${timeoutMs} ms`)), timeoutMs);
-  });
+/** What the inventory says about a member's node: layout, real paths, service commands. */
+function nodeDescription(m: LabMember): Pick<InventoryNode, 'layout' | 'paths' | 'service'> {
+  if (m.layout === 'systemd') {
+    return {
+      layout: 'systemd',
+      paths: { dataDir: m.dataDir, pkiDir: m.pkiDir, envFile: m.envFile, unitFile: under(m.root, NODE_PATHS.systemd.unitFile) },
+      service: m.service,
+    };
+  }
+  // kubeadm: the default service commands (move the manifest out of / back into the manifests dir)
+  return { layout: 'kubeadm', paths: { dataDir: m.dataDir, pkiDir: m.pkiDir, manifestsDir: m.manifestsDir ?? '' } };
+}
+
+/** Where a stopped kubeadm member's manifest waits (src/runbook/context.ts: beside the manifests dir). */
+export function kubeadmStoppedManifest(member: LabMember): string {
+  return join(member.manifestsDir ?? '', '..', 'etcd.yaml.stopped');
+}
+
+function podStateFile(member: LabMember, pod: string): string {
+  return join(member.root, 'run', 'lab-kubelet', 'pods', `${pod}.json`);
+}
+
+function readEtcdPid(member: LabMember): number | undefined {
+  if (member.layout === 'systemd') return readPid(join(member.root, 'run', 'etcd.pid'));
   try {
-    await Promise.race([exited, timeout]);
-    untrack(child);
-  } finally {
-    clearTimeout(timer);
+    const state = JSON.parse(readFileSync(podStateFile(member, 'etcd'), 'utf8')) as { pid?: unknown };
+    return typeof state.pid === 'number' ? state.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+    return Number.isFinite(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running, and carries this lab's marker (a reused pid is never ours). */
+function isOurs(pid: number, labDir: string): boolean {
+  if (!isRunning(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`ETCD_RUNBOOK_LAB=${labDir}`);
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone already
+  }
+}
+
+async function sh(command: string): Promise<void> {
+  try {
+    await run('/bin/sh', ['-c', command], { timeout: 60_000 });
+  } catch (err) {
+    const e = err as { stderr?: string; message?: string };
+    throw new Error(`${command} failed: ${(e.stderr ?? '').trim() || e.message}`);
+  }
+}
+
+async function writeExecutable(path: string, text: string): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true });
+  await writeFile(path, text, { mode: 0o755 });
+  await chmod(path, 0o755);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The etcd binary as an absolute path (scripts run it outside this process's PATH lookups). */
+async function resolveEtcd(binary: string): Promise<string> {
+  if (binary.includes('/')) return binary;
+  try {
+    const { stdout } = await run('/bin/sh', ['-c', `command -v ${shellQuote(binary)}`]);
+    const path = stdout.trim();
+    if (path) return path;
+  } catch {
+    // fall through
+  }
+  throw new Error(`${binary} not found: install etcd (apt-get install etcd-server etcd-client)`);
+}
+
+let cachedVersion: string | undefined;
+async function etcdVersionOf(binary: string): Promise<string> {
+  if (cachedVersion) return cachedVersion;
+  const { stdout } = await run(binary, ['--version']);
+  cachedVersion = /etcd Version:\s*(\S+)/.exec(stdout)?.[1] ?? '3.5.0';
+  return cachedVersion;
+}
+
+async function waitFor(done: () => boolean, timeoutMs: number, message: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(message);
+    await sleep(50);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { killRecordedPids } from './slots.js';
 
 /**
  * Every process a lab starts is registered here, so that a test failure, an
@@ -7,7 +8,19 @@ import type { ChildProcess } from 'node:child_process';
  * when the slot is next claimed.)
  */
 const live = new Set<ChildProcess>();
+/** slot pids files: processes started detached (by lab scripts) are known only there */
+const pidsFiles = new Set<string>();
 let installed = false;
+
+/** Kill every process recorded in this pids file (with its marker) on exit or a signal. */
+export function trackPidsFile(file: string): void {
+  pidsFiles.add(file);
+  installHandlers();
+}
+
+export function untrackPidsFile(file: string): void {
+  pidsFiles.delete(file);
+}
 
 export function track(child: ChildProcess): void {
   live.add(child);
@@ -31,6 +44,8 @@ export function killAllTracked(): void {
     }
   }
   live.clear();
+  for (const file of pidsFiles) killRecordedPids(file, 'SIGKILL');
+  pidsFiles.clear();
 }
 
 function installHandlers(): void {

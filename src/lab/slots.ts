@@ -29,6 +29,8 @@ export interface Slot {
    * environment before it is killed, so a reused pid is never hit.
    */
   recordPid(pid: number, marker: string): void;
+  /** where the pids are recorded (scripts the lab writes append to it too) */
+  pidsFile: string;
   release(): void;
 }
 
@@ -49,6 +51,7 @@ function makeSlot(index: number, lock: string): Slot {
   writeFileSync(pidsFile, '');
   return {
     index,
+    pidsFile,
     recordPid(pid, marker) {
       writeFileSync(pidsFile, `${pid}\t${marker}\n`, { flag: 'a' });
     },
@@ -79,18 +82,44 @@ function reapIfStale(lock: string): boolean {
     return false;
   }
   if (Number.isFinite(owner) && isAlive(owner)) return false;
-  for (const { pid, marker } of recordedPids(`${lock}.pids`)) {
-    if (!processMentions(pid, marker)) continue;
+  killRecordedPids(`${lock}.pids`, 'SIGKILL');
+  rmSync(`${lock}.pids`, { force: true });
+  rmSync(lock, { force: true });
+  return true;
+}
+
+/**
+ * The recorded pids that are still running and still carry their marker
+ * (so a reused pid is never touched), and not zombies.
+ */
+export function liveRecordedPids(file: string): number[] {
+  const pids = new Set<number>();
+  for (const { pid, marker } of recordedPids(file)) if (isRunning(pid) && processMentions(pid, marker)) pids.add(pid);
+  return [...pids];
+}
+
+/** Signal every live recorded pid (a frozen one is continued first); synchronous, for exit handlers. */
+export function killRecordedPids(file: string, signal: NodeJS.Signals): number[] {
+  const pids = liveRecordedPids(file);
+  for (const pid of pids) {
     try {
       process.kill(pid, 'SIGCONT');
-      process.kill(pid, 'SIGKILL');
+      process.kill(pid, signal);
     } catch {
       // gone already
     }
   }
-  rmSync(`${lock}.pids`, { force: true });
-  rmSync(lock, { force: true });
-  return true;
+  return pids;
+}
+
+/** Running and not a zombie (a detached process's parent may never reap it). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
 }
 
 function recordedPids(file: string): Array<{ pid: number; marker: string }> {

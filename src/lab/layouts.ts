@@ -1,0 +1,308 @@
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { stringify } from 'yaml';
+import type { LabPki, MemberCert } from './pki.js';
+
+/**
+ * What a lab node's root looks like, per field layout (DESIGN §3, field
+ * notes 001/002 for systemd, 000/004 for kubeadm). Paths inside the
+ * configuration files are the node's own ("/var/lib/etcd"); the lab's
+ * launchers run etcd as if chrooted at the node root (node-scripts.ts).
+ */
+export type LabLayout = 'systemd' | 'kubeadm';
+export const LAB_LAYOUTS: readonly LabLayout[] = ['systemd', 'kubeadm'];
+
+/** The node's own paths (as the node sees them, before the root prefix). */
+export const NODE_PATHS = {
+  dataDir: '/var/lib/etcd',
+  systemd: {
+    envFile: '/etc/etcd/etcd.conf',
+    unitFile: '/etc/systemd/system/etcd.service',
+    pkiDir: '/etc/etcd/pki',
+    service: '/usr/local/bin/etcd-service',
+  },
+  kubeadm: {
+    manifestsDir: '/etc/kubernetes/manifests',
+    pkiDir: '/etc/kubernetes/pki',
+    etcdPki: '/etc/kubernetes/pki/etcd',
+    kubeletService: '/usr/local/bin/kubelet-service',
+    /** the control-plane files replace-master copies (field note 000) */
+    adminConf: '/etc/kubernetes/admin.conf',
+    kubeconfig: '/root/.kube/config',
+    kubeletConfig: '/var/lib/kubelet/config.yaml',
+    kubeletDropIn: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+  },
+} as const;
+
+export interface NodeMember {
+  name: string;
+  ip: string;
+  clientURL: string;
+  peerURL: string;
+}
+
+export interface ClusterShape {
+  initialCluster: string;
+  token: string;
+}
+
+/** The real path of a node path under the node root. */
+export function under(root: string, nodePath: string): string {
+  return join(root, nodePath);
+}
+
+// ---- systemd ------------------------------------------------------------------------
+
+export async function writeSystemdNode(root: string, member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<void> {
+  const p = NODE_PATHS.systemd;
+  const pkiDir = under(root, p.pkiDir);
+  await mkdir(pkiDir, { recursive: true, mode: 0o700 });
+  await mkdir(under(root, '/var/lib'), { recursive: true });
+  await copyFile(pki.caCert, join(pkiDir, 'ca.crt'));
+  await copyFile(cert.cert, join(pkiDir, 'server.crt'));
+  await copyFile(cert.key, join(pkiDir, 'server.key'));
+  await chmod(join(pkiDir, 'server.key'), 0o600);
+  await writeSystemdEnv(root, systemdEnv(member, cluster));
+  await put(root, p.unitFile, SYSTEMD_UNIT);
+}
+
+export function systemdEnv(member: NodeMember, cluster: ClusterShape): Record<string, string> {
+  const pki = NODE_PATHS.systemd.pkiDir;
+  return {
+    ETCD_NAME: member.name,
+    ETCD_DATA_DIR: NODE_PATHS.dataDir,
+    ETCD_LISTEN_CLIENT_URLS: member.clientURL,
+    ETCD_ADVERTISE_CLIENT_URLS: member.clientURL,
+    ETCD_LISTEN_PEER_URLS: member.peerURL,
+    ETCD_INITIAL_ADVERTISE_PEER_URLS: member.peerURL,
+    ETCD_INITIAL_CLUSTER: cluster.initialCluster,
+    ETCD_INITIAL_CLUSTER_STATE: 'new',
+    ETCD_INITIAL_CLUSTER_TOKEN: cluster.token,
+    ETCD_CLIENT_CERT_AUTH: 'true',
+    ETCD_TRUSTED_CA_FILE: `${pki}/ca.crt`,
+    ETCD_CERT_FILE: `${pki}/server.crt`,
+    ETCD_KEY_FILE: `${pki}/server.key`,
+    ETCD_PEER_CLIENT_CERT_AUTH: 'true',
+    ETCD_PEER_TRUSTED_CA_FILE: `${pki}/ca.crt`,
+    ETCD_PEER_CERT_FILE: `${pki}/server.crt`,
+    ETCD_PEER_KEY_FILE: `${pki}/server.key`,
+    ETCD_LOGGER: 'zap',
+    ETCD_LOG_OUTPUTS: 'stderr',
+  };
+}
+
+export async function writeSystemdEnv(root: string, vars: Record<string, string>): Promise<void> {
+  await put(root, NODE_PATHS.systemd.envFile, formatEnv(vars), 0o600);
+}
+
+const SYSTEMD_UNIT = `[Unit]
+Description=etcd key-value store
+Documentation=https://github.com/etcd-io/etcd
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+EnvironmentFile=/etc/etcd/etcd.conf
+ExecStart=/usr/bin/etcd
+Restart=on-failure
+RestartSec=5
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+export function formatEnv(vars: Record<string, string>): string {
+  return Object.entries(vars).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n';
+}
+
+export function parseEnvLines(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*"?(.*?)"?\s*$/.exec(line);
+    if (match?.[1]) vars[match[1]] = match[2] ?? '';
+  }
+  return vars;
+}
+
+// ---- kubeadm ------------------------------------------------------------------------
+
+export interface KubeadmNodeOptions {
+  etcdVersion: string;
+  /** the first member's client URL: where the apiserver stand-in says it reaches etcd */
+  etcdServers: string;
+}
+
+/** PKI, control-plane placeholders and the static-pod manifests (written into the manifests dir). */
+export async function writeKubeadmNode(
+  root: string,
+  member: NodeMember,
+  pki: LabPki,
+  cert: MemberCert,
+  cluster: ClusterShape,
+  options: KubeadmNodeOptions,
+): Promise<void> {
+  const p = NODE_PATHS.kubeadm;
+  const etcdPki = under(root, p.etcdPki);
+  await mkdir(etcdPki, { recursive: true, mode: 0o700 });
+  await mkdir(under(root, '/var/lib'), { recursive: true });
+  await copyFile(pki.caCert, join(etcdPki, 'ca.crt'));
+  await copyFile(pki.caKey, join(etcdPki, 'ca.key'));
+  for (const kind of ['server', 'peer']) {
+    await copyFile(cert.cert, join(etcdPki, `${kind}.crt`));
+    await copyFile(cert.key, join(etcdPki, `${kind}.key`));
+  }
+  await copyFile(pki.clientCert, join(etcdPki, 'healthcheck-client.crt'));
+  await copyFile(pki.clientKey, join(etcdPki, 'healthcheck-client.key'));
+  await copyFile(pki.clientCert, under(root, `${p.pkiDir}/apiserver-etcd-client.crt`));
+  await copyFile(pki.clientKey, under(root, `${p.pkiDir}/apiserver-etcd-client.key`));
+  for (const key of ['ca.key', 'server.key', 'peer.key', 'healthcheck-client.key']) await chmod(join(etcdPki, key), 0o600);
+  await chmod(under(root, `${p.pkiDir}/apiserver-etcd-client.key`), 0o600);
+
+  const kubeconfig = kubeconfigFor(member);
+  await put(root, p.adminConf, kubeconfig, 0o600);
+  await put(root, p.kubeconfig, kubeconfig, 0o600);
+  await put(root, p.kubeletConfig, KUBELET_CONFIG);
+  await put(root, p.kubeletDropIn, KUBELET_DROP_IN);
+  await put(root, `${p.manifestsDir}/etcd.yaml`, etcdManifest(member, cluster, options.etcdVersion), 0o600);
+  await put(root, `${p.manifestsDir}/kube-apiserver.yaml`, apiserverManifest(member, options.etcdServers), 0o600);
+}
+
+/** A kubeadm-style etcd static pod: the etcd flags on the container's command, hostPath mounts for data and PKI. */
+export function etcdManifest(member: NodeMember, cluster: ClusterShape, etcdVersion: string): string {
+  const pki = NODE_PATHS.kubeadm.etcdPki;
+  const command = [
+    'etcd',
+    `--advertise-client-urls=${member.clientURL}`,
+    `--cert-file=${pki}/server.crt`,
+    '--client-cert-auth=true',
+    `--data-dir=${NODE_PATHS.dataDir}`,
+    `--initial-advertise-peer-urls=${member.peerURL}`,
+    `--initial-cluster=${cluster.initialCluster}`,
+    '--initial-cluster-state=new',
+    `--initial-cluster-token=${cluster.token}`,
+    `--key-file=${pki}/server.key`,
+    `--listen-client-urls=${member.clientURL}`,
+    `--listen-peer-urls=${member.peerURL}`,
+    `--name=${member.name}`,
+    `--peer-cert-file=${pki}/peer.crt`,
+    '--peer-client-cert-auth=true',
+    `--peer-key-file=${pki}/peer.key`,
+    `--peer-trusted-ca-file=${pki}/ca.crt`,
+    '--snapshot-count=10000',
+    `--trusted-ca-file=${pki}/ca.crt`,
+  ];
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      annotations: { 'kubeadm.kubernetes.io/etcd.advertise-client-urls': member.clientURL },
+      creationTimestamp: null,
+      labels: { component: 'etcd', tier: 'control-plane' },
+      name: 'etcd',
+      namespace: 'kube-system',
+    },
+    spec: {
+      containers: [
+        {
+          command,
+          image: `registry.k8s.io/etcd:${etcdVersion}-0`,
+          imagePullPolicy: 'IfNotPresent',
+          name: 'etcd',
+          resources: { requests: { cpu: '100m', memory: '100Mi' } },
+          volumeMounts: [
+            { mountPath: NODE_PATHS.dataDir, name: 'etcd-data' },
+            { mountPath: pki, name: 'etcd-certs' },
+          ],
+        },
+      ],
+      hostNetwork: true,
+      priority: 2000001000,
+      priorityClassName: 'system-node-critical',
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      volumes: [
+        { hostPath: { path: pki, type: 'DirectoryOrCreate' }, name: 'etcd-certs' },
+        { hostPath: { path: NODE_PATHS.dataDir, type: 'DirectoryOrCreate' }, name: 'etcd-data' },
+      ],
+    },
+    status: {},
+  };
+  return stringify(pod);
+}
+
+function apiserverManifest(member: NodeMember, etcdServers: string): string {
+  const pki = NODE_PATHS.kubeadm.pkiDir;
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { labels: { component: 'kube-apiserver', tier: 'control-plane' }, name: 'kube-apiserver', namespace: 'kube-system' },
+    spec: {
+      containers: [
+        {
+          command: [
+            'kube-apiserver',
+            `--advertise-address=${member.ip}`,
+            `--etcd-cafile=${pki}/etcd/ca.crt`,
+            `--etcd-certfile=${pki}/apiserver-etcd-client.crt`,
+            `--etcd-keyfile=${pki}/apiserver-etcd-client.key`,
+            `--etcd-servers=${etcdServers}`,
+            '--secure-port=6443',
+          ],
+          image: 'registry.k8s.io/kube-apiserver:v1.28.2',
+          name: 'kube-apiserver',
+          volumeMounts: [{ mountPath: pki, name: 'k8s-certs', readOnly: true }],
+        },
+      ],
+      hostNetwork: true,
+      priorityClassName: 'system-node-critical',
+      volumes: [{ hostPath: { path: pki, type: 'DirectoryOrCreate' }, name: 'k8s-certs' }],
+    },
+    status: {},
+  };
+  return stringify(pod);
+}
+
+function kubeconfigFor(member: NodeMember): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'kubernetes', cluster: { server: `https://${member.ip}:6443`, 'certificate-authority-data': 'LAB-PLACEHOLDER' } }],
+    contexts: [{ name: 'kubernetes-admin@kubernetes', context: { cluster: 'kubernetes', user: 'kubernetes-admin' } }],
+    'current-context': 'kubernetes-admin@kubernetes',
+    users: [{ name: 'kubernetes-admin', user: { 'client-certificate-data': 'LAB-PLACEHOLDER', 'client-key-data': 'LAB-PLACEHOLDER' } }],
+  });
+}
+
+const KUBELET_CONFIG = `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  x509:
+    clientCAFile: /etc/kubernetes/pki/ca.crt
+cgroupDriver: systemd
+clusterDNS:
+- 10.96.0.10
+clusterDomain: cluster.local
+staticPodPath: /etc/kubernetes/manifests
+`;
+
+const KUBELET_DROP_IN = `# Note: This dropin only works with kubeadm and kubelet v1.11+
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`;
+
+// ---- helpers ------------------------------------------------------------------------
+
+/** Write a node file (its parent dirs made), at its real path under the root. */
+export async function put(root: string, nodePath: string, text: string, mode = 0o644): Promise<string> {
+  const path = under(root, nodePath);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, text, { mode });
+  await chmod(path, mode);
+  return path;
+}
