@@ -1,0 +1,87 @@
+import { readdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { expect } from 'vitest';
+import { singleEndpointClient } from '../../src/cluster/probe.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * What every runbook end-to-end test writes before the fault and proves
+ * afterwards (issue 5): known keys, then a healthy verdict with one cluster
+ * ID and one leader, and every key readable through every member.
+ */
+export const KEY_PREFIX = '/registry/lab-e2e/';
+
+export function knownKeys(count: number): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (let i = 0; i < count; i++) {
+    const kind = ['pods', 'secrets', 'configmaps', 'services'][i % 4] ?? 'pods';
+    keys.set(`${KEY_PREFIX}${kind}/default/object-${String(i).padStart(4, '0')}`, `value-${i}-${'x'.repeat(i % 50)}`);
+  }
+  return keys;
+}
+
+/** Write the keys through the first member (a linearizable cluster write each). */
+export async function writeKeys(lab: LabCluster, keys: Map<string, string>): Promise<void> {
+  const client = singleEndpointClient(lab.endpoints[0] as string, await lab.clientTls(), 10_000);
+  try {
+    const entries = [...keys];
+    for (let i = 0; i < entries.length; i += 50) {
+      await Promise.all(entries.slice(i, i + 50).map(([k, v]) => client.put(k).value(v)));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** Every key, read (linearizably) through each member in turn: the member's own copy serves it. */
+export async function expectKeysOnEveryMember(lab: LabCluster, keys: Map<string, string>): Promise<void> {
+  const tls = await lab.clientTls();
+  for (const member of lab.members) {
+    const client = singleEndpointClient(member.clientURL, tls, 10_000);
+    try {
+      const got = await client.getAll().prefix(KEY_PREFIX).strings();
+      expect(Object.keys(got).length, `keys read through ${member.name}`).toBe(keys.size);
+      for (const [k, v] of keys) expect(got[k], `${k} through ${member.name}`).toBe(v);
+      // and a serializable read: the member's own local copy, not the leader's
+      const local = await client.getAll().prefix(KEY_PREFIX).serializable(true).count();
+      expect(local, `serializable count on ${member.name}`).toBe(keys.size);
+    } finally {
+      client.close();
+    }
+  }
+}
+
+export interface StatusJson {
+  verdict: string;
+  clusterIds: string[];
+  leaders: string[];
+  endpoints: Array<{ name: string; healthy: boolean; memberId: string; isLearner?: boolean }>;
+}
+
+/** `status --json` through the real CLI: healthy, exit 0, one cluster ID, one leader, every member healthy. */
+export async function expectHealthyStatus(lab: LabCluster): Promise<StatusJson> {
+  const result = await runCli(['status', '--json', '--inventory', lab.inventoryPath]);
+  const json = JSON.parse(result.stdout) as StatusJson;
+  expect(json.verdict, result.stdout).toBe('healthy');
+  expect(result.exitCode).toBe(0);
+  expect(json.clusterIds).toHaveLength(1);
+  expect(json.leaders).toHaveLength(1);
+  expect(json.endpoints.map((e) => e.name).sort()).toEqual(lab.members.map((m) => m.name).sort());
+  for (const e of json.endpoints) {
+    expect(e.healthy, `${e.name} healthy`).toBe(true);
+    expect(e.isLearner ?? false, `${e.name} is a voting member`).toBe(false);
+  }
+  return json;
+}
+
+/** The old data dirs the runbook moved aside (`<dataDir>.old-<timestamp>`). */
+export async function dataDirsAside(dataDir: string): Promise<string[]> {
+  const prefix = `${basename(dataDir)}.old-`;
+  return (await readdir(dirname(dataDir))).filter((f) => f.startsWith(prefix));
+}
+
+export async function memberListText(lab: LabCluster): Promise<string> {
+  const { execa } = await import('execa');
+  return (await execa('etcdctl', [...lab.etcdctlFlags(), 'member', 'list'])).stdout;
+}

@@ -1,0 +1,101 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { runCli } from '../helpers/cli.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, writeKeys } from './runbook-helpers.js';
+
+/**
+ * replace-member end to end on a real 3-member cluster in the systemd
+ * layout (etcd.conf env file, etcd stopped and started through the node's
+ * service commands), through the real CLI with --yes. One cluster for the
+ * file: the repair first, then the guards on the repaired cluster.
+ */
+describe('replace-member on a 3-member systemd cluster', () => {
+  let lab: LabCluster;
+  let work: string;
+  const keys = knownKeys(300);
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-'));
+    await writeKeys(lab, keys);
+    await lab.settled();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const run = (...extra: string[]) =>
+    runCli(['run', 'replace-member', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 120_000);
+
+  it('replaces a killed member whose data dir was lost: healthy, one cluster ID and leader, every key on every member', async () => {
+    const before = await memberListText(lab);
+    const oldId = before.split('\n').find((l) => l.includes(', m3, '))?.split(',')[0];
+    await lab.kill('m3');
+    const wiped = await lab.wipeDataDir('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('run succeeded');
+    // the steps that differ by layout: the env file was edited, the manifest step did not apply
+    expect(result.stdout).toMatch(/ETCD_INITIAL_CLUSTER_STATE="existing"/);
+    expect(result.stdout).toMatch(/initial-cluster matches the member list/);
+
+    const status = await expectHealthyStatus(lab);
+    const newId = status.endpoints.find((e) => e.name === 'm3')?.memberId;
+    expect(newId).toBeDefined();
+    expect(newId).not.toBe(oldId);
+    await expectKeysOnEveryMember(lab, keys);
+
+    // nothing deleted: the lost data dir is where the fault left it, the snapshot taken first is verified
+    expect((await stat(join(wiped, 'member', 'snap', 'db'))).isFile()).toBe(true);
+    const env = await lab.readEnvFile('m3');
+    expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
+    expect(env.ETCD_INITIAL_CLUSTER).toBe(lab.members.map((m) => `${m.name}=${m.peerURL}`).join(','));
+    const envDir = await readdir(join(lab.member('m3').root, 'etc', 'etcd'));
+    expect(envDir.some((f) => /^etcd\.conf\.bak-\d{8}T\d{6}Z$/.test(f))).toBe(true);
+    const backups = await readdir(join(work, 'backups'));
+    expect(backups.filter((f) => /^snapshot-\d{8}T\d{6}Z\.db$/.test(f))).toHaveLength(1);
+    console.log(`replace-member (systemd, 3 members) took ${result.durationMs} ms`);
+  });
+
+  it('refuses to remove a healthy member while another is down: stops before member remove, nothing removed', async () => {
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    const before = await memberListText(lab);
+    const result = await run('--set', 'member=m1');
+    expect(result.exitCode).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL would-lose-quorum.*refusing to remove m1 .*1 of 3 voting members would remain started, quorum of the new 2-member configuration needs 2/);
+    expect(result.stdout).toMatch(/aborted by .*blocked/);
+    expect(await memberListText(lab)).toBe(before);
+    await expectNoStep(result.stdout, 'remove-member');
+  });
+
+  it('refuses on a quorum-lost cluster (2 of 3 down): stops before member remove, nothing removed', async () => {
+    await lab.kill('m3');
+    await lab.kill('m2');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+    const result = await run('--set', 'member=m3');
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL quorum-held/);
+    await expectNoStep(result.stdout, 'remove-member');
+    await lab.startMember('m2');
+    await lab.startMember('m3');
+    await lab.waitHealthy();
+    expect((await memberListText(lab)).split('\n')).toHaveLength(3);
+    await expectKeysOnEveryMember(lab, keys);
+  });
+});
+
+/** The journal says the step never started on any node. */
+async function expectNoStep(stdout: string, step: string): Promise<void> {
+  const journal = /journal: (\S+)/.exec(stdout)?.[1];
+  expect(journal, stdout).toBeDefined();
+  const events = (await readFile(journal as string, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string });
+  expect(events.filter((e) => e.type === 'target-started' && e.step === step)).toEqual([]);
+}
