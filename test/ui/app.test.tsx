@@ -10,6 +10,8 @@ import { TuiOperator } from '../../src/ui/tui-operator.js';
 import { at, DETECTION, HEALTHY, started } from '../unit/engine-fixtures.js';
 import { frameMatching, KEY, type } from './harness.js';
 
+type Body = EngineEvent extends infer E ? (E extends EngineEvent ? Omit<E, 'at'> : never) : never;
+
 /** A session with fakes behind it: the app is driven as the CLI drives it, but nothing touches a cluster. */
 function fakeRun(dryRun: boolean) {
   let state = initialState({ ...started, dryRun });
@@ -18,7 +20,7 @@ function fakeRun(dryRun: boolean) {
   let finish!: (o: RunOutcome) => void;
   const finished = new Promise<RunOutcome>((r) => (finish = r));
   const handle: RunHandle = { state: store, operator, abandon: vi.fn(), finished };
-  const apply = (e: Omit<EngineEvent, 'at'>) => {
+  const apply = (e: Body) => {
     state = reduce(state, { ...e, at: at() } as EngineEvent);
     store.set(state);
   };

@@ -124,7 +124,8 @@ describe('step view', () => {
     await type(app, 'm', '1', KEY.enter);
     await frameMatching(app, '"m1" is not master-1,master-2: not run');
     expect(decide).not.toHaveBeenCalled();
-    await type(app, 'y', ...'master-1,master-2'.split(''), KEY.enter);
+    // pasted in one write, as a terminal delivers a paste
+    await type(app, 'y', 'master-1,master-2', KEY.enter);
     expect(decide).toHaveBeenCalledWith({ type: 'confirm' });
   });
 

@@ -1,6 +1,7 @@
 import { Box, Text, useApp } from 'ink';
 import Spinner from 'ink-spinner';
 import { useEffect, useRef, useSyncExternalStore } from 'react';
+import type { ClusterReport } from '../../cluster/types.js';
 import type { OperatorDecision } from '../../engine/operator.js';
 import { messageOf } from '../../util/errors.js';
 import { DetectionScreen } from '../detection/detection-screen.js';
@@ -105,7 +106,9 @@ function Screens({ session, onExit }: Omit<AppProps, 'color'>) {
       body = (
         <Box flexDirection="column">
           <DetectionScreen targets={session.targets} report={report} changed={health.changed} error={state.detectError} columns={size.columns} />
-          {state.phase === 'picking' && <RunbookPicker choices={state.choices} problems={state.problems} onPick={pick} isActive={!state.confirmingAbandon} />}
+          {state.phase === 'picking' && (
+            <RunbookPicker choices={state.choices} problems={state.problems} onPick={pick} isActive={!state.confirmingAbandon} limit={pickerRoom(size.rows, report, dryRun, state.problems.length)} columns={size.columns} />
+          )}
           {state.phase === 'starting' && (
             <Text>
               <Spinner type="dots" /> preparing the run (rendering the runbook, opening the journal)…
@@ -131,6 +134,15 @@ function Screens({ session, onExit }: Omit<AppProps, 'color'>) {
   );
 }
 
+/** Runbooks (two lines each) that fit under the detection at this height. */
+function pickerRoom(rows: number, report: ClusterReport | undefined, dryRun: boolean, problems: number): number {
+  const members = report?.endpoints.length ?? 3;
+  const evidence = report ? report.verdict.evidence.length + report.verdict.warnings.length : 1;
+  // a frame as tall as the terminal scrolls it: keep one row spare
+  const used = (dryRun ? 1 : 0) + members + 4 + 2 + evidence * 2 + 1 + problems + 1 + 1 + 1;
+  return Math.floor((rows - used) / 2);
+}
+
 function NoticeLine({ text }: { text: string }) {
   const tone = useTone();
   return <Text color={tone('red')}>{text}</Text>;
@@ -150,7 +162,7 @@ function RunScreen({ run, health, size, confirmingAbandon }: { run: RunHandle; h
       <Text dimColor wrap="truncate-end">
         {state.runbook.id}: {state.runbook.title} · run {state.runId}
       </Text>
-      <StepView state={state} asking={question !== undefined} decide={decide} health={shown} columns={size.columns} rows={size.rows - (state.dryRun ? 1 : 0)} isActive={!confirmingAbandon} />
+      <StepView state={state} asking={question !== undefined} decide={decide} health={shown} columns={size.columns} rows={size.rows - 1 - (state.dryRun ? 1 : 0)} isActive={!confirmingAbandon} />
       {confirmingAbandon && (
         <Text bold color={tone('red')}>
           Abandon the running step? The journal records the abort; resume shows the step as not finished. y abandons, any other key keeps it running

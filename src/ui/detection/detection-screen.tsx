@@ -56,9 +56,6 @@ export function DetectionScreen({ targets, report, changed, error, columns }: De
       {evidence.map((line, i) => (
         <Text key={i}>{line}</Text>
       ))}
-      <Text dimColor>
-        probed {report.endpoints.length} endpoint{report.endpoints.length === 1 ? '' : 's'} in {report.durationMs} ms
-      </Text>
     </Box>
   );
 }

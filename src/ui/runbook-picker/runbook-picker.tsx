@@ -9,6 +9,9 @@ export interface RunbookPickerProps {
   problems?: string[];
   onPick: (id: string) => void;
   isActive?: boolean;
+  /** how many runbooks fit on screen (the rest scroll) */
+  limit?: number;
+  columns?: number;
 }
 
 /**
@@ -16,7 +19,7 @@ export interface RunbookPickerProps {
  * reason, then the others that apply, one line of description each.
  * Enter picks; digits do nothing (see useDigitSafeSelect).
  */
-export function RunbookPicker({ choices, problems = [], onPick, isActive = true }: RunbookPickerProps) {
+export function RunbookPicker({ choices, problems = [], onPick, isActive = true, limit, columns = 80 }: RunbookPickerProps) {
   const tone = useTone();
   const { onHighlight } = useDigitSafeSelect(choices[0]?.id, onPick, isActive);
   const items = choices.map((c) => ({ key: c.id, label: c.id, value: c.id }));
@@ -35,27 +38,29 @@ export function RunbookPicker({ choices, problems = [], onPick, isActive = true 
   }
   return (
     <Box flexDirection="column">
-      <Text bold>Choose a runbook (↑/↓ to move, Enter to open it; nothing runs before you confirm a step)</Text>
+      <Text bold wrap="truncate-end">Choose a runbook (↑/↓, Enter opens it; nothing runs until you confirm a step)</Text>
       <SelectInput
         items={items}
+        {...(limit !== undefined ? { limit: Math.max(1, limit) } : {})}
         isFocused={isActive}
         onHighlight={onHighlight}
+        indicatorComponent={({ isSelected }) => (
+          <Box marginRight={1}>
+            <Text color={isSelected ? tone('cyan') : undefined}>{isSelected ? '❯' : ' '}</Text>
+          </Box>
+        )}
         itemComponent={({ isSelected, label }) => {
           const choice = byId.get(label);
           if (!choice) return <Text>{label}</Text>;
           return (
-            <Box flexDirection="column">
-              <Text bold={isSelected} color={isSelected ? tone('cyan') : undefined}>
+            <Box flexDirection="column" width={columns - 2}>
+              <Text bold={isSelected} color={isSelected ? tone('cyan') : undefined} wrap="truncate-end">
                 {choice.id}
                 {choice.recommended ? <Text color={tone('green')}> (recommended)</Text> : null} — {choice.title}
               </Text>
               <Text dimColor wrap="truncate-end">
                 {'  '}
-                {choice.reason}
-              </Text>
-              <Text wrap="truncate-end">
-                {'  '}
-                {choice.description}
+                {choice.recommended ? `${choice.reason}. ${choice.description}` : `${choice.description} (${choice.reason})`}
               </Text>
             </Box>
           );

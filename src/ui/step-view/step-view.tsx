@@ -38,13 +38,13 @@ export function StepView({ state, asking, decide, health, columns, rows, isActiv
   const step = currentStep(state);
   const index = state.cursor;
   const def: RenderedStep | undefined = step ? state.runbook.steps[index] : undefined;
-  const [view, dispatch] = useStepViewState();
-  useEffect(() => dispatch({ type: 'reset' }), [index, step?.status, step?.attempts]);
+  const [view, dispatch, current] = useStepViewState();
+  useEffect(() => dispatch({ type: 'reset' }), [index, step?.status, step?.attempts, dispatch]);
 
   const outputLines = step ? outputOf(step) : [];
   const layout = budget({ state, step, def, columns, rows, health, outputLines: outputLines.length });
   const maxScroll = Math.max(0, outputLines.length - layout.pane);
-  useStepViewKeys({ step, def, state: view, dispatch, decide, asking, isActive, maxScroll });
+  useStepViewKeys({ step, def, current, dispatch, decide, asking, isActive, maxScroll });
 
   if (!step || !def) return <Text>All steps are done.</Text>;
   const [badge, badgeColor] = RISK_BADGE[def.risk];
@@ -71,19 +71,27 @@ export function StepView({ state, asking, decide, health, columns, rows, isActiv
   return (
     <Box flexDirection="column">
       <Box justifyContent="space-between">
-        <Text bold wrap="truncate-end">
-          Step {index + 1} of {state.steps.length}: {def.title}
-        </Text>
-        <Text bold color={tone(badgeColor)}>
-          {' '}[{badge}]
-        </Text>
+        <Box flexShrink={1}>
+          <Text bold wrap="truncate-end">
+            Step {index + 1} of {state.steps.length}: {def.title}
+          </Text>
+        </Box>
+        <Box flexShrink={0}>
+          <Text bold color={tone(badgeColor)}>
+            {' '}[{badge}]
+          </Text>
+        </Box>
       </Box>
-      <Text dimColor>why: {def.why}</Text>
+      {hardWrap(`why: ${def.why}`, columns).slice(0, 2).map((line, i) => (
+        <Text key={i} dimColor wrap="truncate-end">
+          {line}
+        </Text>
+      ))}
       <Text wrap="truncate-end">
         on {hosts || 'no node'} · <StatusWord step={step} />
       </Text>
       {shownCommands.lines.map((line, i) => (
-        <Text key={i} color={tone('cyan')}>
+        <Text key={i} color={tone('cyan')} wrap="truncate-end">
           {line}
         </Text>
       ))}
@@ -222,23 +230,31 @@ function linesOf(text: string, columns: number): number {
   return text.split('\n').reduce((n, line) => n + Math.max(1, Math.ceil(displayWidth(line) / Math.max(1, columns))), 0);
 }
 
-/** Commands as `node @ host $ cmd`, cut to a number of terminal lines. */
-function commandLines(commands: Array<{ node: string; host: string; text: string }>, columns: number, max: number): { lines: string[]; more: boolean } {
-  const lines: string[] = [];
-  let used = 0;
-  const single = commands.length === 1;
-  for (const c of commands) {
-    const line = single ? `$ ${c.text}` : `${c.node} $ ${c.text}`;
-    const need = linesOf(line, columns);
-    if (used + need > max) {
-      const room = (max - used) * columns - 2;
-      if (room > 20) lines.push(`${line.slice(0, room)}…`);
-      return { lines, more: true };
+/** Cut a line into pieces of at most `columns` terminal columns (no word wrap: the line count is exact). */
+export function hardWrap(line: string, columns: number): string[] {
+  const pieces: string[] = [];
+  let piece = '';
+  let width = 0;
+  for (const char of line) {
+    const w = displayWidth(char);
+    if (width + w > columns && piece) {
+      pieces.push(piece);
+      piece = '';
+      width = 0;
     }
-    lines.push(line);
-    used += need;
+    piece += char;
+    width += w;
   }
-  return { lines, more: false };
+  if (piece || pieces.length === 0) pieces.push(piece);
+  return pieces;
+}
+
+/** Commands as `$ cmd` (or `node $ cmd` for several nodes), cut to a number of terminal lines. */
+function commandLines(commands: Array<{ node: string; host: string; text: string }>, columns: number, max: number): { lines: string[]; more: boolean } {
+  const single = commands.length === 1;
+  const all = commands.flatMap((c) => hardWrap((single ? `$ ${c.text}` : `${c.node} $ ${c.text}`).replace(/\s*\n\s*/g, ' '), columns));
+  if (all.length <= max) return { lines: all, more: false };
+  return { lines: all.slice(0, Math.max(1, max - 1)), more: true };
 }
 
 /**
@@ -252,7 +268,7 @@ function budget(input: { state: RunState; step: StepState | undefined; def: Rend
   const fixed =
     (state.dryRun ? 1 : 0) + // banner
     1 + // title
-    linesOf(`why: ${def.why}`, columns) +
+    Math.min(2, linesOf(`why: ${def.why}`, columns)) +
     1 + // on … · status
     step.guards.length +
     (step.check ? 1 : 0) +

@@ -1,5 +1,4 @@
 import { useInput, type Key } from 'ink';
-import type { Dispatch } from 'react';
 import type { OperatorDecision } from '../../engine/operator.js';
 import type { StepState } from '../../engine/types.js';
 import type { RenderedStep } from '../../runbook/rendered.js';
@@ -34,18 +33,19 @@ export function namesToType(def: RenderedStep): string[] {
 export function useStepViewKeys(options: {
   step: StepState | undefined;
   def: RenderedStep | undefined;
-  state: StepViewState;
-  dispatch: Dispatch<StepViewAction>;
+  /** the newest step-view state (not the last rendered one) */
+  current: () => StepViewState;
+  dispatch: (action: StepViewAction) => void;
   decide: (decision: OperatorDecision) => void;
   /** the runner is waiting for the operator */
   asking: boolean;
   isActive: boolean;
   maxScroll: number;
 }) {
-  const { step, def, state, dispatch, decide, asking, isActive, maxScroll } = options;
-  const promptOpen = state.prompt.kind !== 'none';
+  const { step, def, current, dispatch, decide, asking, isActive, maxScroll } = options;
   /** skip / override reasons and destructive names are typed here: one input handler, no keys lost to a prompt mounting */
   const textPrompt = (input: string, key: Key): void => {
+    const state = current();
     const prompt = state.prompt;
     if (key.escape) return dispatch({ type: 'close-prompt', notice: prompt.kind === 'skip-reason' ? 'not skipped' : prompt.kind === 'override-reason' ? 'not overridden' : 'not run' });
     if (key.backspace || key.delete) return dispatch({ type: 'delete-char' });
@@ -73,6 +73,8 @@ export function useStepViewKeys(options: {
   };
   useInput(
     (input, key) => {
+      const state = current();
+      const promptOpen = state.prompt.kind !== 'none';
       if (state.prompt.kind === 'help' || state.prompt.kind === 'full-command') {
         dispatch({ type: 'close-prompt' });
         return;

@@ -1,4 +1,4 @@
-import { useReducer } from 'react';
+import { useCallback, useRef, useState } from 'react';
 
 /**
  * The step view's own state: which prompt is open, a one-line notice, and
@@ -54,6 +54,18 @@ export function stepViewReducer(state: StepViewState, action: StepViewAction): S
   }
 }
 
-export function useStepViewState() {
-  return useReducer(stepViewReducer, initialStepViewState);
+/**
+ * useReducer, except that the newest state is readable at once: keys typed
+ * faster than React re-renders (a pasted member name) each see the state the
+ * previous key left, not the last rendered one.
+ */
+export function useStepViewState(): [StepViewState, (action: StepViewAction) => void, () => StepViewState] {
+  const latest = useRef(initialStepViewState);
+  const [state, setState] = useState(initialStepViewState);
+  const dispatch = useCallback((action: StepViewAction) => {
+    latest.current = stepViewReducer(latest.current, action);
+    setState(latest.current);
+  }, []);
+  const current = useCallback(() => latest.current, []);
+  return [state, dispatch, current];
 }

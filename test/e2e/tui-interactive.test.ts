@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { runCli } from '../helpers/cli.js';
+import { KEYS, PtyCli } from '../helpers/pty.js';
+
+/**
+ * The real CLI in a real pseudo-terminal (80×24) against one real 3-member
+ * lab cluster with a member killed (minority lost): the screen is read back
+ * and asserted, keys are typed as an operator would.
+ */
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'runbooks');
+const COLOR = /\u001b\[(?:3[0-7]|9[0-7]|38;[25];[\d;]+)m/;
+
+describe('the interactive view in a pseudo-terminal', () => {
+  let lab: LabCluster;
+  let work: string;
+  const open: PtyCli[] = [];
+
+  const spawn = (args: string[], env: Record<string, string> = { NO_COLOR: '1' }) => {
+    const cli = new PtyCli(args, { env });
+    open.push(cli);
+    return cli;
+  };
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3 });
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-tui-'));
+  });
+  afterEach(() => {
+    for (const cli of open.splice(0)) cli.kill();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('without a terminal the interactive command exits 4 and points to status and plan', async () => {
+    const result = await runCli(['--inventory', lab.inventoryPath]);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toMatch(/needs a terminal: use 'etcd-runbook status'.*'etcd-runbook plan <runbook>'/);
+  });
+
+  it('detection: the table rows and the verdict with its evidence, in colour unless NO_COLOR; Ctrl-C leaves cleanly', async () => {
+    const cli = spawn(['--inventory', lab.inventoryPath, '--journal-dir', join(work, 'j-detect')], {});
+    const screen = await cli.waitFor('Choose a runbook');
+    expect(screen).toMatch(/\| m1 +\| https:\/\/127\.0\.0\.\d+:2379 \| healthy /);
+    expect(screen).toMatch(/\| m3 +\| https:\/\/127\.0\.0\.\d+:2379 \| unreachable /);
+    expect(screen).toContain('verdict: minority-lost — 1 of 3 members unreachable: quorum held');
+    expect(screen.replace(/\n/g, ' ')).toMatch(/· m3 [0-9a-f]+ \(voting member, .*\): unreachable: ?connection refused/);
+    for (const line of screen.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    expect(cli.raw).toMatch(COLOR);
+    await cli.type(KEYS.ctrlC);
+    expect(await cli.exit()).toBe(130);
+
+    // NO_COLOR: the same screen without a colour escape
+    const plain = spawn(['--inventory', lab.inventoryPath, '--journal-dir', join(work, 'j-detect')]);
+    await plain.waitFor('Choose a runbook');
+    expect(plain.raw).not.toMatch(COLOR);
+    await plain.type('q');
+    expect(await plain.exit()).toBe(130);
+  });
+
+  it('on a 60-column terminal the table is compacted, never wrapped', async () => {
+    const cli = new PtyCli(['--inventory', lab.inventoryPath], { cols: 60, rows: 30, env: { NO_COLOR: '1' } });
+    open.push(cli);
+    const screen = await cli.waitFor('verdict:');
+    const table = screen.split('\n').filter((l) => /^[|+]/.test(l));
+    expect(table.length).toBe(7);
+    for (const line of table) expect(line.endsWith('|') || line.endsWith('+')).toBe(true);
+    expect(screen).not.toContain('RAFT INDEX');
+  });
+
+  it('a dry run picked in the view changes nothing and writes a transcript', async () => {
+    const backupDir = join(work, 'dry-backups');
+    const journalDir = join(work, 'j-dry');
+    const before = await fingerprint(lab);
+    const cli = spawn(['--dry-run', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, '--journal-dir', journalDir]);
+    let screen = await cli.waitFor('Choose a runbook');
+    expect(screen.split('\n')[0]).toMatch(/^DRY RUN/);
+    // a digit selects nothing; move to backup and open it
+    await cli.type('1');
+    const highlighted = (s: string) => /❯ (\S+)/.exec(s)?.[1];
+    for (let i = 0; i < 5 && highlighted(cli.screen()) !== 'backup'; i++) {
+      const before = highlighted(cli.screen());
+      await cli.type(KEYS.down);
+      await cli.waitFor((s) => highlighted(s) !== before);
+    }
+    await cli.waitFor(/❯ backup/);
+    expect(cli.screen()).not.toContain('Step 1 of');
+    await cli.type(KEYS.enter);
+    screen = await cli.waitFor(/Step 1 of 5: Create the backup directory[\s\S]*y run/);
+    expect(screen.split('\n')[0]).toMatch(/^DRY RUN/);
+    expect(screen).toContain('[CHANGES STATE]');
+    expect(screen).toContain(`$ mkdir -p -m 0700 -- ${backupDir}`);
+    expect(screen).toMatch(/health .*m1 healthy/);
+    await confirmThrough(cli, 5);
+    screen = await cli.waitFor('transcript:');
+    expect(screen.split('\n')[0]).toMatch(/^DRY RUN/);
+    expect(screen).toMatch(/ran 5 · skipped 0 · failed 0/);
+    await cli.type('q');
+    expect(await cli.exit()).toBe(0);
+    const transcript = /transcript: (\S+\.md)/.exec(cli.raw)?.[1];
+    expect(transcript).toBeDefined();
+    expect(await readFile(transcript!, 'utf8')).toMatch(/dry run/i);
+    expect(await fingerprint(lab)).toEqual(before);
+    await expect(readdir(backupDir)).rejects.toThrow();
+  });
+
+  it('a confirmed run with the keys an operator types (backup on the minority-lost cluster)', async () => {
+    const backupDir = join(work, 'backups');
+    const cli = spawn(['run', 'backup', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, '--journal-dir', join(work, 'j-run')]);
+    await cli.waitFor(/Step 1 of 5[\s\S]*y run/);
+    // skip asks for a reason; Esc goes back without skipping
+    await cli.type('s');
+    await cli.waitFor('Reason for skipping:');
+    await cli.type(KEYS.escape);
+    await cli.waitFor('not skipped');
+    await confirmThrough(cli, 5);
+    const screen = await cli.waitFor('transcript:');
+    expect(screen).toMatch(/succeeded/);
+    expect(screen).toMatch(/ran 5 · skipped 0 · failed 0/);
+    expect(screen).toContain('final verdict: minority-lost');
+    await cli.type('q');
+    expect(await cli.exit()).toBe(0);
+    const files = await readdir(backupDir);
+    const snapshot = files.find((f) => /^snapshot-\d{8}T\d{6}Z\.db$/.test(f));
+    expect(snapshot).toBeDefined();
+    const sha = createHash('sha256').update(await readFile(join(backupDir, snapshot!))).digest('hex');
+    expect(await readFile(join(backupDir, `${snapshot}.sha256`), 'utf8')).toBe(`${sha}  ${snapshot}\n`);
+  });
+
+  it('Ctrl-C in the middle of a step asks, abandons it (journaled), and resume continues at that step', async () => {
+    const dir = join(work, 'resume');
+    await execa('mkdir', ['-p', dir]);
+    const journalDir = join(work, 'j-resume');
+    const cli = spawn(['run', join(FIXTURES, 'resume-drill.yaml'), '--inventory', lab.inventoryPath, '--set', `dir=${dir}`, '--journal-dir', journalDir]);
+    await cli.waitFor(/Step 1 of 4: Save a snapshot[\s\S]*y run/);
+    await cli.type('y');
+    await cli.waitFor(/Step 2 of 4: Pause[\s\S]*y run/);
+    await cli.type('y');
+    await cli.waitFor(/Step 2 of 4: Pause[\s\S]*running/);
+    await cli.type(KEYS.ctrlC);
+    await cli.waitFor('Abandon the running step?');
+    await cli.type('y');
+    expect(await cli.exit()).toBe(5);
+    const journal = /journal: (\S+\.jsonl)/.exec(cli.raw)?.[1];
+    expect(journal).toBeDefined();
+    const events = (await readFile(journal!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string; reason?: string });
+    expect(events.find((e) => e.type === 'aborted')?.reason).toMatch(/Ctrl-C/);
+    expect(events.some((e) => e.type === 'target-started' && e.step === 'mark')).toBe(false);
+
+    const resumed = spawn(['resume', journal!]);
+    let screen = await resumed.waitFor(/Step 2 of 4: Pause/);
+    expect(screen).toMatch(/r retry/);
+    await resumed.type('r');
+    await resumed.waitFor(/Step 2 of 4: Pause[\s\S]*y run/);
+    await confirmThrough(resumed, 4);
+    screen = await resumed.waitFor('transcript:');
+    expect(screen).toMatch(/succeeded/);
+    await resumed.type('q');
+    expect(await resumed.exit()).toBe(0);
+    const all = (await readFile(journal!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string });
+    expect(all.filter((e) => e.type === 'target-started' && e.step === 'snapshot')).toHaveLength(1);
+    expect(await readFile(join(dir, 'mark.log'), 'utf8')).toBe('ran\n');
+  });
+});
+
+/**
+ * Press y at every step up to the last (`total`), typing the node name where
+ * a destructive step asks for it, until the summary is up.
+ */
+async function confirmThrough(cli: PtyCli, total: number): Promise<void> {
+  const seen = new Set<string>();
+  for (;;) {
+    const screen = await cli.waitFor((s) => s.includes('transcript:') || (/Step (\d+) of/.test(s) && /y run|DESTRUCTIVE: type/.test(s)), 30_000);
+    if (screen.includes('transcript:')) return;
+    const step = /Step (\d+) of (\d+)/.exec(screen);
+    const key = `${step?.[1]}:${/DESTRUCTIVE: type/.test(screen) ? 'names' : 'keys'}`;
+    if (seen.has(key)) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    seen.add(key);
+    expect(Number(step?.[2])).toBe(total);
+    const names = /DESTRUCTIVE: type (\S+) to run it:/.exec(screen);
+    if (names?.[1]) await cli.line(names[1]);
+    else await cli.type('y');
+  }
+}
+
+/** What a dry run must leave alone: the member list and every data file. */
+async function fingerprint(lab: LabCluster): Promise<Record<string, string>> {
+  const print: Record<string, string> = {};
+  print['member list'] = (await execa('etcdctl', [...lab.etcdctlFlags(), 'member', 'list'])).stdout;
+  for (const member of lab.members) {
+    for (const file of await walk(member.dataDir)) {
+      if (/\.(wal|tmp)$/.test(file) || file.includes('/wal/')) continue;
+      print[file] = createHash('sha256').update(await readFile(file)).digest('hex');
+    }
+  }
+  return print;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walk(path)));
+    else out.push(path);
+  }
+  return out.sort();
+}
