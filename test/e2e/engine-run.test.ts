@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
-import { listRunbooks } from '../../src/runbook/loader.js';
+import { listRunbooks, loadRunbookFile } from '../../src/runbook/loader.js';
 import { CLI, runCli } from '../helpers/cli.js';
 
 /**
@@ -121,7 +121,10 @@ describe('running runbooks for real', () => {
     for (const entry of runbooks) {
       const backupDir = join(work, `dry-${entry.id}`);
       const before = await fingerprint(lab, [backupDir]);
-      const result = await runCli(['run', entry.id, '--dry-run', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, '--journal-dir', join(work, 'dry-journal')]);
+      // a runbook that acts on one member (replace-member) gets one named: this cluster has no failed member to default to
+      const runbook = await loadRunbookFile(entry.file);
+      const member = runbook.inputs.some((i) => i.name === 'member') ? ['--set', 'member=m3'] : [];
+      const result = await runCli(['run', entry.id, '--dry-run', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, ...member, '--journal-dir', join(work, 'dry-journal')]);
       expect(result.stdout).toContain('DRY RUN');
       expect(result.exitCode, result.stdout + result.stderr).toBe(0);
       expect(await fingerprint(lab, [backupDir])).toEqual(before);
