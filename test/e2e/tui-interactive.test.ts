@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
-import { KEYS, PtyCli } from '../helpers/pty.js';
+import { confirmThrough, KEYS, PtyCli } from '../helpers/pty.js';
 
 /**
  * The real CLI in a real pseudo-terminal (80×24) against one real 3-member
@@ -101,7 +101,8 @@ describe('the interactive view in a pseudo-terminal', () => {
     expect(screen).toContain('[CHANGES STATE]');
     expect(screen).toContain(`$ mkdir -p -m 0700 -- ${backupDir}`);
     expect(screen).toMatch(/health .*m1 healthy/);
-    await confirmThrough(cli, 5);
+    expect(Number(/Step \d+ of (\d+)/.exec(cli.screen())?.[1])).toBe(5);
+    await confirmThrough(cli);
     screen = await cli.waitFor('transcript:');
     expect(screen.split('\n')[0]).toMatch(/^DRY RUN/);
     expect(screen).toMatch(/ran 5 · skipped 0 · failed 0/);
@@ -123,7 +124,8 @@ describe('the interactive view in a pseudo-terminal', () => {
     await cli.waitFor('Reason for skipping:');
     await cli.type(KEYS.escape);
     await cli.waitFor('not skipped');
-    await confirmThrough(cli, 5);
+    expect(Number(/Step \d+ of (\d+)/.exec(cli.screen())?.[1])).toBe(5);
+    await confirmThrough(cli);
     const screen = await cli.waitFor('transcript:');
     expect(screen).toMatch(/succeeded/);
     expect(screen).toMatch(/ran 5 · skipped 0 · failed 0/);
@@ -162,7 +164,7 @@ describe('the interactive view in a pseudo-terminal', () => {
     expect(screen).toMatch(/r retry/);
     await resumed.type('r');
     await resumed.waitFor(/Step 2 of 4: Pause[\s\S]*y run/);
-    await confirmThrough(resumed, 4);
+    await confirmThrough(resumed);
     screen = await resumed.waitFor('transcript:');
     expect(screen).toMatch(/succeeded/);
     await resumed.type('q');
@@ -172,29 +174,6 @@ describe('the interactive view in a pseudo-terminal', () => {
     expect(await readFile(join(dir, 'mark.log'), 'utf8')).toBe('ran\n');
   });
 });
-
-/**
- * Press y at every step up to the last (`total`), typing the node name where
- * a destructive step asks for it, until the summary is up.
- */
-async function confirmThrough(cli: PtyCli, total: number): Promise<void> {
-  const seen = new Set<string>();
-  for (;;) {
-    const screen = await cli.waitFor((s) => s.includes('transcript:') || (/Step (\d+) of/.test(s) && /y run|DESTRUCTIVE: type/.test(s)), 30_000);
-    if (screen.includes('transcript:')) return;
-    const step = /Step (\d+) of (\d+)/.exec(screen);
-    const key = `${step?.[1]}:${/DESTRUCTIVE: type/.test(screen) ? 'names' : 'keys'}`;
-    if (seen.has(key)) {
-      await new Promise((r) => setTimeout(r, 50));
-      continue;
-    }
-    seen.add(key);
-    expect(Number(step?.[2])).toBe(total);
-    const names = /DESTRUCTIVE: type (\S+) to run it:/.exec(screen);
-    if (names?.[1]) await cli.line(names[1]);
-    else await cli.type('y');
-  }
-}
 
 /** What a dry run must leave alone: the member list and every data file. */
 async function fingerprint(lab: LabCluster): Promise<Record<string, string>> {

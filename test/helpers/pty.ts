@@ -99,3 +99,30 @@ export class PtyCli {
 }
 
 export const KEYS = { enter: '\r', escape: '\u001b', up: '\u001b[A', down: '\u001b[B', ctrlC: '\u0003' } as const;
+
+/**
+ * Press y at every step until the summary is up, typing the names a
+ * destructive step asks for (as an operator reads them off the screen).
+ * Returns the names typed.
+ */
+export async function confirmThrough(cli: PtyCli, timeoutMs = 60_000): Promise<string[]> {
+  const seen = new Set<string>();
+  const typed: string[] = [];
+  for (;;) {
+    const screen = await cli.waitFor((s) => s.includes('transcript:') || (/Step (\d+) of/.test(s) && /y run|DESTRUCTIVE: type/.test(s)), timeoutMs);
+    if (screen.includes('transcript:')) return typed;
+    if (/FAILED|BLOCKED/.test(screen)) throw new Error(`a step did not go through:\n${screen}`);
+    const step = /Step (\d+) of (\d+)/.exec(screen);
+    const names = /DESTRUCTIVE: type (\S+) to run it:/.exec(screen)?.[1];
+    const key = `${step?.[1]}:${names ? 'names' : 'keys'}`;
+    if (seen.has(key)) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    seen.add(key);
+    if (names) {
+      typed.push(names);
+      await cli.line(names);
+    } else await cli.type('y');
+  }
+}

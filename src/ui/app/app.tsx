@@ -123,7 +123,7 @@ function Screens({ session, onExit }: Omit<AppProps, 'color'>) {
       body = state.run ? <RunScreen run={state.run} health={health} size={size} confirmingAbandon={state.confirmingAbandon} /> : null;
       break;
     case 'summary':
-      body = state.outcome ? <SummaryScreen outcome={state.outcome} report={report} /> : null;
+      body = state.outcome ? <SummaryScreen outcome={state.outcome} report={newest(report, state.outcome.state.lastProbe)} /> : null;
       break;
   }
   return (
@@ -132,6 +132,12 @@ function Screens({ session, onExit }: Omit<AppProps, 'color'>) {
       {body}
     </Box>
   );
+}
+
+/** The later of two probes (the live refresh, the runner's own after each step). */
+function newest(a: ClusterReport | undefined, b: ClusterReport | undefined): ClusterReport | undefined {
+  if (!a || !b) return a ?? b;
+  return b.probedAt > a.probedAt ? b : a;
 }
 
 /** Runbooks (two lines each) that fit under the detection at this height. */
@@ -156,7 +162,7 @@ function RunScreen({ run, health, size, confirmingAbandon }: { run: RunHandle; h
     run.operator.answer(decision);
   };
   // the runner's own probes (wait steps) are fresher than the last refresh
-  const shown = state.lastProbe && (!health.report || state.lastProbe.probedAt > health.report.probedAt) ? { ...health, report: state.lastProbe } : health;
+  const shown = { ...health, report: newest(health.report, state.lastProbe) };
   return (
     <Box flexDirection="column">
       <Text dimColor wrap="truncate-end">

@@ -44,7 +44,7 @@ export function StepView({ state, asking, decide, health, columns, rows, isActiv
   const outputLines = step ? outputOf(step) : [];
   const layout = budget({ state, step, def, columns, rows, health, outputLines: outputLines.length });
   const maxScroll = Math.max(0, outputLines.length - layout.pane);
-  useStepViewKeys({ step, def, current, dispatch, decide, asking, isActive, maxScroll });
+  useStepViewKeys({ step, def, inputs: state.runbook.inputs, current, dispatch, decide, asking, isActive, maxScroll });
 
   if (!step || !def) return <Text>All steps are done.</Text>;
   const [badge, badgeColor] = RISK_BADGE[def.risk];

@@ -20,9 +20,15 @@ export function overridableFailure(step: StepState): string | undefined {
   return step.guards.find((g) => !g.ok && g.overridable && g.overriddenBecause === undefined)?.check;
 }
 
-/** The names a destructive step wants typed back: its member names (or host for local). */
-export function namesToType(def: RenderedStep): string[] {
-  return def.targets.map((t) => t.node);
+/**
+ * The names a destructive step wants typed back: the members it runs on; for
+ * a step run from this machine (member remove), the member it is about (the
+ * runbook's member input), else "local".
+ */
+export function namesToType(def: RenderedStep, inputs: Record<string, unknown> = {}): string[] {
+  const members = def.targets.map((t) => t.node).filter((node) => node !== 'local');
+  if (members.length > 0) return members;
+  return typeof inputs.member === 'string' && inputs.member ? [inputs.member] : ['local'];
 }
 
 /**
@@ -33,6 +39,7 @@ export function namesToType(def: RenderedStep): string[] {
 export function useStepViewKeys(options: {
   step: StepState | undefined;
   def: RenderedStep | undefined;
+  inputs: Record<string, unknown>;
   /** the newest step-view state (not the last rendered one) */
   current: () => StepViewState;
   dispatch: (action: StepViewAction) => void;
@@ -42,7 +49,7 @@ export function useStepViewKeys(options: {
   isActive: boolean;
   maxScroll: number;
 }) {
-  const { step, def, current, dispatch, decide, asking, isActive, maxScroll } = options;
+  const { step, def, inputs, current, dispatch, decide, asking, isActive, maxScroll } = options;
   /** skip / override reasons and destructive names are typed here: one input handler, no keys lost to a prompt mounting */
   const textPrompt = (input: string, key: Key): void => {
     const state = current();
@@ -99,7 +106,7 @@ export function useStepViewKeys(options: {
       switch (input) {
         case 'y':
           if (!can.run) return dispatch({ type: 'say', notice: step.status === 'blocked' ? 'blocked by a guard: r re-checks, o overrides (if allowed), s skips, a aborts' : `y does nothing here (${step.status}): r retries, s skips, a aborts` });
-          if (def.risk === 'destructive') return dispatch({ type: 'open-prompt', prompt: { kind: 'type-names', expected: namesToType(def) } });
+          if (def.risk === 'destructive') return dispatch({ type: 'open-prompt', prompt: { kind: 'type-names', expected: namesToType(def, inputs) } });
           dispatch({ type: 'close-prompt' });
           return decide({ type: 'confirm' });
         case 's':
