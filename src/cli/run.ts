@@ -21,7 +21,6 @@ import { colorEnabled } from '../util/color.js';
 import { ExitCode, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, probeTargets, type ClusterTarget } from './cluster-target.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
-import { LineOperator } from './line-operator.js';
 import { parseSets, runTimestamp } from './plan.js';
 import { StepLog } from './step-log.js';
 
@@ -298,12 +297,10 @@ function wantsTui(yes: boolean): boolean {
   return !yes && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
 }
 
+/** Without the full-screen view, only --yes can answer: each step confirmed, guards never overridden. */
 function chooseOperator(yes: boolean, command: string, script: ScriptedOperatorOptions['script'] = {}): Operator {
   if (yes) return new ScriptedOperator({ script });
-  if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new OperatorError(`${command} needs a terminal to confirm each step: pass --yes to confirm every step (guards still apply), or use 'etcd-runbook plan' to see the steps`);
-  }
-  return new LineOperator();
+  throw new OperatorError(`${command} needs a terminal to confirm each step: pass --yes to confirm every step (guards still apply), or use 'etcd-runbook plan' to see the steps`);
 }
 
 /** 20261124T183000Z-backup-k3x9: sortable, unique, names the runbook. */

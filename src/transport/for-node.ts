@@ -28,6 +28,29 @@ export class NodeTransports {
     return transport;
   }
 
+  /**
+   * Open the SSH connection to every node that uses SSH, in parallel, while
+   * the terminal is still a plain terminal: host-key and passphrase
+   * questions are answered before a full-screen view owns the keyboard.
+   * Connections stay pooled (one per user@host:port) and are reused later.
+   * A node that cannot be reached is reported, not fatal: it may be the
+   * failed member the runbook is about.
+   */
+  async preconnect(): Promise<Array<{ node: string; error: string }>> {
+    const sshNodes = this.inventory.members.filter((m) => m.node && m.node.transport !== 'local' && m.node.host !== 'local');
+    const results = await Promise.all(
+      sshNodes.map(async (m) => {
+        try {
+          const result = await this.get(m.name).exec('true', { timeoutMs: 15_000 });
+          return result.exitCode === 0 ? undefined : { node: m.name, error: `a test command exited ${result.exitCode ?? result.signal}` };
+        } catch (err) {
+          return { node: m.name, error: (err as Error).message };
+        }
+      }),
+    );
+    return results.filter((r): r is { node: string; error: string } => r !== undefined);
+  }
+
   async closeAll(): Promise<void> {
     await Promise.allSettled([...this.cache.values()].map((t) => t.close()));
     this.cache.clear();

@@ -66,7 +66,7 @@ describe('the packaged single executable', () => {
     console.log(`dist-package/etcd-runbook: ${(size / 1e6).toFixed(1)} MB`);
     const version = await runAlone(['--help']);
     expect(version.exitCode).toBe(0);
-    expect(version.stdout).toContain('Usage: etcd-runbook <command>');
+    expect(version.stdout).toContain('Usage: etcd-runbook [command] [flags]');
     expect(version.stderr).toBe('');
   });
 
