@@ -63,11 +63,19 @@ export interface EtcdClusterClientOptions {
   probeDeadlineMs?: number;
   /** a snapshot stream is cancelled when no bytes arrive for this long */
   snapshotIdleMs?: number;
+  /**
+   * how long a member add/promote keeps asking while etcd answers "not yet"
+   * (leader connected to every voter for less than 5 s; learner still
+   * catching up): etcd's own advice is to wait and retry
+   */
+  reconfigPatienceMs?: number;
 }
 
 export const DEFAULT_CALL_DEADLINE_MS = 5000;
 const DEFAULT_RANK_PROBE_MS = 1500;
 const DEFAULT_SNAPSHOT_IDLE_MS = 15_000;
+const DEFAULT_RECONFIG_PATIENCE_MS = 15_000;
+const RECONFIG_RETRY_EVERY_MS = 1000;
 
 interface Attempt {
   client: Etcd3;
@@ -81,6 +89,7 @@ export class EtcdClusterClient implements ClusterClient {
   private readonly callDeadlineMs: number;
   private readonly probeDeadlineMs: number;
   private readonly snapshotIdleMs: number;
+  private readonly reconfigPatienceMs: number;
   private lastEndpoint: string | undefined;
 
   constructor(
@@ -92,6 +101,7 @@ export class EtcdClusterClient implements ClusterClient {
     this.callDeadlineMs = options.callDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
     this.probeDeadlineMs = options.probeDeadlineMs ?? DEFAULT_RANK_PROBE_MS;
     this.snapshotIdleMs = options.snapshotIdleMs ?? DEFAULT_SNAPSHOT_IDLE_MS;
+    this.reconfigPatienceMs = options.reconfigPatienceMs ?? DEFAULT_RECONFIG_PATIENCE_MS;
   }
 
   currentEndpoint(): string | undefined {
@@ -109,7 +119,7 @@ export class EtcdClusterClient implements ClusterClient {
   memberAdd(peerURLs: string[], opts: { learner: boolean }): Promise<MemberAddResult> {
     if (peerURLs.length === 0) throw new OperatorError('member add needs at least one peer URL');
     const what = `member add ${peerURLs.join(',')}${opts.learner ? ' (as learner)' : ''}`;
-    return this.call(what, { allowUnhealthy: false }, async ({ client }) => {
+    return this.patiently(() => this.call(what, { allowUnhealthy: false }, async ({ client }) => {
       // checked on every attempt: an add whose answer was lost on a dead endpoint
       // may have been applied, and must not be applied twice
       const before = await listOf(client, this.callDeadlineMs);
@@ -117,7 +127,7 @@ export class EtcdClusterClient implements ClusterClient {
       if (present) return { id: present.id, members: before, existed: true };
       const response = await client.cluster.memberAdd({ peerURLs, isLearner: opts.learner }, this.deadline());
       return { id: toHexId(response.member.ID) ?? '0', members: response.members.map(toMemberInfo), existed: false };
-    });
+    }));
   }
 
   memberRemove(idHex: string): Promise<MemberInfo[]> {
@@ -137,14 +147,14 @@ export class EtcdClusterClient implements ClusterClient {
 
   memberPromote(idHex: string): Promise<MemberInfo[]> {
     const id = parseId(idHex);
-    return this.call(`member promote ${idHex}`, { allowUnhealthy: false }, async ({ client }) => {
+    return this.patiently(() => this.call(`member promote ${idHex}`, { allowUnhealthy: false }, async ({ client }) => {
       const before = await listOf(client, this.callDeadlineMs);
       const member = before.find((m) => m.id === idHex.toLowerCase());
       if (!member) throw new EtcdAnswer(`member ${idHex} is not in the member list (${describeList(before)})`);
       if (!member.isLearner) return before;
       const response = await client.cluster.memberPromote({ ID: id }, this.deadline());
       return response.members.map(toMemberInfo);
-    });
+    }));
   }
 
   async snapshotSave(
@@ -176,6 +186,19 @@ export class EtcdClusterClient implements ClusterClient {
   }
 
   // ---- internals ----------------------------------------------------------
+
+  /** Retry while etcd says "not yet" (see reconfigPatienceMs); any other failure is final at once. */
+  private async patiently<T>(attempt: () => Promise<T>): Promise<T> {
+    const giveUpAt = Date.now() + this.reconfigPatienceMs;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof NotYet) || Date.now() + RECONFIG_RETRY_EVERY_MS > giveUpAt) throw err;
+        await new Promise((resolve) => setTimeout(resolve, RECONFIG_RETRY_EVERY_MS));
+      }
+    }
+  }
 
   private deadline(): { deadline: number } {
     return { deadline: Date.now() + this.callDeadlineMs };
@@ -227,7 +250,8 @@ export class EtcdClusterClient implements ClusterClient {
       } catch (err) {
         if (err instanceof OperatorError) throw err;
         if (err instanceof EtcdAnswer || !isEndpointFailure(err)) {
-          throw new OperatorError(`${what} through ${endpoint} failed: ${explainEtcdError(err)}`);
+          const message = `${what} through ${endpoint} failed: ${explainEtcdError(err)}`;
+          throw isNotYet(err) ? new NotYet(message) : new OperatorError(message);
         }
         failures.push(`${endpoint}: ${describeProbeError(err, this.callDeadlineMs)}`);
         // a client whose connection broke is not reused
@@ -303,6 +327,14 @@ export class EtcdClusterClient implements ClusterClient {
 
 /** A final answer (from etcd or from our own checks): never retried on another endpoint. */
 class EtcdAnswer extends Error {}
+
+/** etcd refused a reconfiguration for a reason that passes with time. */
+class NotYet extends OperatorError {}
+
+/** "unhealthy cluster" (leader connected to every voter < 5 s) and "learner not in sync" pass by themselves. */
+export function isNotYet(err: unknown): boolean {
+  return /unhealthy cluster|in sync with leader/i.test(messageOf(err));
+}
 
 async function listOf(client: Etcd3, deadlineMs: number): Promise<MemberInfo[]> {
   const response = await client.cluster.memberList({ linearizable: false }, { deadline: Date.now() + deadlineMs });
