@@ -55,6 +55,15 @@ export const nodePathsSchema = z
   })
   .strict();
 
+/** start/stop/is-active shell commands for one service on a node */
+export const serviceCommandsSchema = z
+  .object({
+    start: z.string().min(1).optional(),
+    stop: z.string().min(1).optional(),
+    isActive: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const nodeSchema = z
   .object({
     /** host name or address commands are run on; "local" runs them here */
@@ -64,14 +73,15 @@ export const nodeSchema = z
     layout: layoutSchema.optional(),
     paths: nodePathsSchema.optional(),
     /** commands that manage etcd on this node when the layout's default does not fit */
-    service: z
-      .object({
-        start: z.string().min(1).optional(),
-        stop: z.string().min(1).optional(),
-        isActive: z.string().min(1).optional(),
-      })
-      .strict()
-      .optional(),
+    service: serviceCommandsSchema.optional(),
+    /** commands that stop/start the kubelet (default: systemctl … kubelet) */
+    kubelet: serviceCommandsSchema.optional(),
+    /**
+     * commands that stop/start kube-apiserver, kube-controller-manager and
+     * kube-scheduler (default by layout: systemctl, or static-pod manifests
+     * moved out of / back into the manifests dir)
+     */
+    controlPlane: serviceCommandsSchema.optional(),
     etcdVersion: z.string().min(1).optional(),
   })
   .strict();

@@ -11,7 +11,7 @@ import { loadClientTls, probeCluster, type ClientTls } from '../cluster/probe.js
 import type { ClusterReport } from '../cluster/types.js';
 import { shellQuote } from '../util/shell.js';
 import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
-import { etcdServiceScript, KUBELET_JS, kubeletServiceScript } from './node-scripts.js';
+import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
 import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
 import { trackPidsFile, untrackPidsFile } from './processes.js';
 import { addressFor, claimSlot, isRunning, liveRecordedPids, type Slot } from './slots.js';
@@ -59,6 +59,12 @@ export interface LabOptions {
   ssh?: boolean;
 }
 
+export interface ServiceCommands {
+  start: string;
+  stop: string;
+  isActive: string;
+}
+
 export type MemberRunState = 'running' | 'stopped' | 'killed' | 'frozen';
 
 export interface LabMember {
@@ -82,9 +88,13 @@ export interface LabMember {
   /** where etcd's output goes */
   logFile: string;
   /** the node's service commands for etcd (what the inventory says) */
-  service: { start: string; stop: string; isActive: string };
+  service: ServiceCommands;
   /** kubeadm: the node's kubelet control script (start|stop|is-active) */
   kubeletService?: string;
+  /** the node's kubelet commands (what the inventory says) */
+  kubelet: ServiceCommands;
+  /** systemd: the kube-apiserver stand-in's commands; kubeadm: none (the inventory leaves the static-pod default) */
+  controlPlane?: ServiceCommands;
   cert: string;
   key: string;
   state: MemberRunState;
@@ -263,17 +273,28 @@ export class LabCluster {
     await this.startMember(name);
   }
 
-  /** Stop a kubeadm node's kubelet (its pods keep running, as with a real kubelet). */
+  /** Stop a node's kubelet (on kubeadm nodes its pods keep running, as with a real kubelet). */
   async stopKubelet(name: string): Promise<void> {
-    const member = this.member(name);
-    if (!member.kubeletService) throw new Error(`${name} is not a kubeadm node`);
-    await sh(`${shellQuote(member.kubeletService)} stop`);
+    await sh(this.member(name).kubelet.stop);
   }
 
   async startKubelet(name: string): Promise<void> {
+    await sh(this.member(name).kubelet.start);
+  }
+
+  /**
+   * Whether etcd, the kubelet or the control plane runs on the node, by the
+   * node's own is-active command (kubeadm control plane: kube-apiserver's
+   * manifest in the manifests dir, what the kubelet runs).
+   */
+  async isActive(name: string, what: 'etcd' | 'kubelet' | 'controlPlane'): Promise<boolean> {
     const member = this.member(name);
-    if (!member.kubeletService) throw new Error(`${name} is not a kubeadm node`);
-    await sh(`${shellQuote(member.kubeletService)} start`);
+    if (what === 'controlPlane' && !member.controlPlane) return exists(join(member.manifestsDir ?? '', 'kube-apiserver.yaml'));
+    const command = what === 'etcd' ? member.service.isActive : what === 'kubelet' ? member.kubelet.isActive : (member.controlPlane as ServiceCommands).isActive;
+    return sh(command).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** The data dir moved aside (never deleted), as a disk loss would leave it. */
@@ -364,6 +385,7 @@ export class LabCluster {
       if (member.layout === 'systemd') {
         await writeSystemdNode(member.root, member, this.pki, cert, shape);
         await writeExecutable(under(member.root, NODE_PATHS.systemd.service), etcdServiceScript(script));
+        await writeExecutable(under(member.root, NODE_PATHS.systemd.standIn), standInServiceScript(script));
       } else {
         await writeKubeadmNode(member.root, member, this.pki, cert, shape, { etcdVersion, etcdServers: member.clientURL });
         await writeExecutable(
@@ -376,8 +398,12 @@ export class LabCluster {
 
   /** Start the node's etcd: systemd through its service, kubeadm by starting the kubelet. */
   private async bootNode(member: LabMember): Promise<void> {
-    if (member.layout === 'systemd') await sh(member.service.start);
-    else {
+    if (member.layout === 'systemd') {
+      await sh(member.service.start);
+      // the rest of a master: what restore-quorum stops first and starts last
+      await sh(member.kubelet.start);
+      if (member.controlPlane) await sh(member.controlPlane.start);
+    } else {
       await sh(`${shellQuote(member.kubeletService ?? '')} start`);
       await waitFor(() => this.pidOf(member.name) !== undefined, 15_000, `${member.name}'s kubelet did not start etcd (see ${member.root}/var/log/kubelet.log)`);
     }
@@ -435,12 +461,18 @@ function memberFor(labDir: string, name: string, ip: string, layout: LabLayout, 
   const common = { name, ip, clientURL, peerURL, layout, dir, root, dataDir: under(root, NODE_PATHS.dataDir), cert: cert.cert, key: cert.key, state: 'stopped' as const };
   if (layout === 'systemd') {
     const script = shellQuote(under(root, NODE_PATHS.systemd.service));
+    const standIn = (name: string): ServiceCommands => {
+      const base = `${shellQuote(under(root, NODE_PATHS.systemd.standIn))} ${name}`;
+      return { start: `${base} start`, stop: `${base} stop`, isActive: `${base} is-active` };
+    };
     return {
       ...common,
       pkiDir: under(root, NODE_PATHS.systemd.pkiDir),
       envFile: under(root, NODE_PATHS.systemd.envFile),
       logFile: under(root, '/var/log/etcd.log'),
       service: { start: `${script} start`, stop: `${script} stop`, isActive: `${script} is-active` },
+      kubelet: standIn('kubelet'),
+      controlPlane: standIn('kube-apiserver'),
     };
   }
   const manifestsDir = under(root, NODE_PATHS.kubeadm.manifestsDir);
@@ -459,20 +491,25 @@ function memberFor(labDir: string, name: string, ip: string, layout: LabLayout, 
       isActive: `test -f ${shellQuote(manifest)}`,
     },
     kubeletService: under(root, NODE_PATHS.kubeadm.kubeletService),
+    kubelet: ((script: string): ServiceCommands => ({ start: `${script} start`, stop: `${script} stop`, isActive: `${script} is-active` }))(
+      shellQuote(under(root, NODE_PATHS.kubeadm.kubeletService)),
+    ),
   };
 }
 
 /** What the inventory says about a member's node: layout, real paths, service commands. */
-function nodeDescription(m: LabMember): Pick<InventoryNode, 'layout' | 'paths' | 'service'> {
+function nodeDescription(m: LabMember): Pick<InventoryNode, 'layout' | 'paths' | 'service' | 'kubelet' | 'controlPlane'> {
   if (m.layout === 'systemd') {
     return {
       layout: 'systemd',
       paths: { dataDir: m.dataDir, pkiDir: m.pkiDir, envFile: m.envFile, unitFile: under(m.root, NODE_PATHS.systemd.unitFile) },
       service: m.service,
+      kubelet: m.kubelet,
+      ...(m.controlPlane ? { controlPlane: m.controlPlane } : {}),
     };
   }
-  // kubeadm: the default service commands (move the manifest out of / back into the manifests dir)
-  return { layout: 'kubeadm', paths: { dataDir: m.dataDir, pkiDir: m.pkiDir, manifestsDir: m.manifestsDir ?? '' } };
+  // kubeadm: the default etcd and control-plane commands (static-pod manifests moved out of / back into the manifests dir)
+  return { layout: 'kubeadm', paths: { dataDir: m.dataDir, pkiDir: m.pkiDir, manifestsDir: m.manifestsDir ?? '' }, kubelet: m.kubelet };
 }
 
 /** Where a stopped kubeadm member's manifest waits (src/runbook/context.ts: beside the manifests dir). */

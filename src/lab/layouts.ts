@@ -20,6 +20,8 @@ export const NODE_PATHS = {
     unitFile: '/etc/systemd/system/etcd.service',
     pkiDir: '/etc/etcd/pki',
     service: '/usr/local/bin/etcd-service',
+    /** `lab-service NAME start|stop|is-active`: kubelet and kube-apiserver stand-ins */
+    standIn: '/usr/local/bin/lab-service',
   },
   kubeadm: {
     manifestsDir: '/etc/kubernetes/manifests',

@@ -101,6 +101,55 @@ esac
 `;
 }
 
+/**
+ * `lab-service NAME start|stop|is-active|status` for a systemd-layout node:
+ * stands in for the services around etcd that a runbook stops and starts
+ * (kubelet, kube-apiserver…) with a process that runs until stopped, so a
+ * runbook's stop/start of them is real and observable.
+ */
+export function standInServiceScript(p: NodeScriptParams): string {
+  return `#!/bin/sh
+# etcd-runbook lab: stands in for systemctl start|stop|is-active NAME (kubelet, kube-apiserver…) on this node.
+set -u
+ROOT=${shellQuote(p.root)}
+LAB=${shellQuote(p.labDir)}
+PIDS=${shellQuote(p.pidsFile)}
+${ALIVE_FN}
+name="\${1:-}"
+case "$name" in
+  ''|*/*|.*) echo "usage: $0 NAME start|stop|is-active|status" >&2; exit 2 ;;
+esac
+PIDFILE="$ROOT/run/$name.pid"
+current() { cat "$PIDFILE" 2>/dev/null || true; }
+case "\${2:-}" in
+  is-active|status)
+    pid=$(current)
+    if alive "$pid"; then [ "$2" = status ] && echo "$name active (pid $pid)"; exit 0; fi
+    [ "$2" = status ] && echo "$name inactive"
+    exit 3
+    ;;
+  start)
+    pid=$(current)
+    if alive "$pid"; then exit 0; fi
+    mkdir -p "$ROOT/run"
+    ( export ETCD_RUNBOOK_LAB="$LAB"; exec setsid sleep 2147483647 >/dev/null 2>&1 </dev/null ) &
+    pid=$!
+    echo "$pid" > "$PIDFILE"
+    printf '%s\\t%s\\n' "$pid" "$LAB" >> "$PIDS"
+    ;;
+  stop)
+    pid=$(current)
+    if alive "$pid"; then stop_pid "$pid" || exit 1; fi
+    rm -f "$PIDFILE"
+    ;;
+  *)
+    echo "usage: $0 NAME start|stop|is-active|status" >&2
+    exit 2
+    ;;
+esac
+`;
+}
+
 /** `kubelet-service start|stop|is-active|status` for a kubeadm-layout node: runs the lab kubelet detached. */
 export function kubeletServiceScript(p: NodeScriptParams & { node: string; kubeletJs: string; etcdBinary: string; yamlModule: string }): string {
   return `#!/bin/sh

@@ -23,8 +23,10 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  *
  * A member record: name, id, peerURL, clientURL, host, layout, dataDir, walDir,
  * pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl,
- * etcdutl, service.{start, stop, isActive}. The service commands are the only
- * command fragments (`{{ member.service.stop | raw }}`).
+ * etcdutl, and service/kubelet/controlPlane.{start, stop, isActive}: the
+ * commands that manage etcd, the kubelet and kube-apiserver (with
+ * controller-manager and scheduler). These commands are the only command
+ * fragments (`{{ member.service.stop | raw }}`).
  */
 
 export interface RunInfo {
@@ -129,48 +131,108 @@ export function memberRecord(inventory: Inventory, index: number, report?: Clust
   };
   for (const field of PATH_FIELDS) record[field] = paths[field] ?? unset(field, `node.paths.${field}`);
   record.service = serviceRecord(m, at);
+  record.kubelet = kubeletRecord(m);
+  record.controlPlane = controlPlaneRecord(m, at);
   return record;
 }
 
+type ServiceCommands = Record<'start' | 'stop' | 'isActive', CommandFragment | Unset>;
+
+const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+
 /**
- * How etcd is started/stopped on the member's node: the inventory's own
- * commands win; else by layout. systemd: systemctl. kubeadm: the static-pod
- * way, moving the manifest out of (and back into) the manifests dir so the
- * kubelet stops (starts) the pod.
+ * How etcd, the kubelet and the control plane are started/stopped on the
+ * member's node: the inventory's own commands (node.service, node.kubelet,
+ * node.controlPlane) win; else by layout. systemd: systemctl. kubeadm: the
+ * static-pod way, moving manifests out of (and back into) the manifests dir
+ * so the kubelet stops (starts) the pods; the kubelet itself is a systemd
+ * service on both layouts.
  */
 function serviceRecord(m: InventoryMember, at: string): ContextObject {
-  const own = m.node?.service ?? {};
+  return withOwn(m.node?.service, etcdDefaults(m, at));
+}
+
+function kubeletRecord(m: InventoryMember): ContextObject {
+  return withOwn(m.node?.kubelet, systemctlCommands('kubelet', ['kubelet']));
+}
+
+function controlPlaneRecord(m: InventoryMember, at: string): ContextObject {
   const layout = m.node?.layout;
-  const defaults = ((): Record<'start' | 'stop' | 'isActive', CommandFragment | Unset> => {
-    if (layout === 'systemd') {
-      return {
-        start: new CommandFragment('systemctl start etcd'),
-        stop: new CommandFragment('systemctl stop etcd'),
-        isActive: new CommandFragment('systemctl is-active --quiet etcd'),
-      };
-    }
-    if (layout === 'kubeadm') {
-      const dir = m.node?.paths?.manifestsDir;
-      if (!dir) {
-        const missing = new Unset(`${m.name} is a kubeadm node without a manifests dir: set ${at}.node.paths.manifestsDir (e.g. /etc/kubernetes/manifests) or ${at}.node.service`);
-        return { start: missing, stop: missing, isActive: missing };
-      }
-      const manifest = posix.join(dir, 'etcd.yaml');
-      const stopped = posix.join(posix.dirname(posix.normalize(dir)), 'etcd.yaml.stopped');
-      return {
-        start: new CommandFragment(`mv -- ${shellQuote(stopped)} ${shellQuote(manifest)}`),
-        stop: new CommandFragment(`mv -- ${shellQuote(manifest)} ${shellQuote(stopped)}`),
-        isActive: new CommandFragment(`test -f ${shellQuote(manifest)}`),
-      };
-    }
-    const missing = new Unset(`${m.name} has no layout: set ${at}.node.layout (kubeadm or systemd) or the commands in ${at}.node.service`);
-    return { start: missing, stop: missing, isActive: missing };
-  })();
+  if (layout === 'systemd') return withOwn(m.node?.controlPlane, systemctlCommands('kube-apiserver', CONTROL_PLANE));
+  if (layout === 'kubeadm') {
+    const dir = m.node?.paths?.manifestsDir;
+    if (!dir) return withOwn(m.node?.controlPlane, allUnset(kubeadmWithoutManifests(m, at, 'node.controlPlane')));
+    return withOwn(m.node?.controlPlane, staticPodCommands(dir, CONTROL_PLANE, 'kube-apiserver'));
+  }
+  return withOwn(m.node?.controlPlane, allUnset(withoutLayout(m, at, 'node.controlPlane')));
+}
+
+function etcdDefaults(m: InventoryMember, at: string): ServiceCommands {
+  const layout = m.node?.layout;
+  if (layout === 'systemd') return systemctlCommands('etcd', ['etcd']);
+  if (layout === 'kubeadm') {
+    const dir = m.node?.paths?.manifestsDir;
+    return dir ? staticPodCommands(dir, ['etcd'], 'etcd') : allUnset(kubeadmWithoutManifests(m, at, 'node.service'));
+  }
+  return allUnset(withoutLayout(m, at, 'node.service'));
+}
+
+function systemctlCommands(probe: string, units: readonly string[]): ServiceCommands {
   return {
-    start: own.start !== undefined ? new CommandFragment(own.start) : defaults.start,
-    stop: own.stop !== undefined ? new CommandFragment(own.stop) : defaults.stop,
-    isActive: own.isActive !== undefined ? new CommandFragment(own.isActive) : defaults.isActive,
+    start: new CommandFragment(`systemctl start ${units.join(' ')}`),
+    stop: new CommandFragment(`systemctl stop ${units.join(' ')}`),
+    isActive: new CommandFragment(`systemctl is-active --quiet ${probe}`),
   };
+}
+
+/**
+ * Static pods: a manifest moved to <manifests>/../<pod>.yaml.stopped is what
+ * the kubelet stops; moved back, it starts again. One pod is a plain mv (so
+ * the command reads as what an operator would type); several are a loop that
+ * leaves alone a pod whose manifest is already where it should be.
+ */
+function staticPodCommands(manifestsDir: string, pods: readonly string[], probe: string): ServiceCommands {
+  const parked = posix.dirname(posix.normalize(manifestsDir));
+  const manifest = (pod: string) => posix.join(manifestsDir, `${pod}.yaml`);
+  const stopped = (pod: string) => posix.join(parked, `${pod}.yaml.stopped`);
+  const isActive = new CommandFragment(`test -f ${shellQuote(manifest(probe))}`);
+  if (pods.length === 1) {
+    const pod = pods[0] as string;
+    return {
+      start: new CommandFragment(`mv -- ${shellQuote(stopped(pod))} ${shellQuote(manifest(pod))}`),
+      stop: new CommandFragment(`mv -- ${shellQuote(manifest(pod))} ${shellQuote(stopped(pod))}`),
+      isActive,
+    };
+  }
+  const names = pods.join(' ');
+  const dirs = `m=${shellQuote(manifestsDir)}; p=${shellQuote(parked)};`;
+  return {
+    stop: new CommandFragment(`${dirs} for c in ${names}; do if [ -f "$m/$c.yaml" ]; then mv -- "$m/$c.yaml" "$p/$c.yaml.stopped" || exit 1; fi; done`),
+    start: new CommandFragment(
+      `${dirs} for c in ${names}; do if [ -f "$p/$c.yaml.stopped" ] && [ ! -f "$m/$c.yaml" ]; then mv -- "$p/$c.yaml.stopped" "$m/$c.yaml" || exit 1; fi; done`,
+    ),
+    isActive,
+  };
+}
+
+function withOwn(own: { start?: string; stop?: string; isActive?: string } | undefined, defaults: ServiceCommands): ContextObject {
+  return {
+    start: own?.start !== undefined ? new CommandFragment(own.start) : defaults.start,
+    stop: own?.stop !== undefined ? new CommandFragment(own.stop) : defaults.stop,
+    isActive: own?.isActive !== undefined ? new CommandFragment(own.isActive) : defaults.isActive,
+  };
+}
+
+function allUnset(missing: Unset): ServiceCommands {
+  return { start: missing, stop: missing, isActive: missing };
+}
+
+function kubeadmWithoutManifests(m: InventoryMember, at: string, field: string): Unset {
+  return new Unset(`${m.name} is a kubeadm node without a manifests dir: set ${at}.node.paths.manifestsDir (e.g. /etc/kubernetes/manifests) or ${at}.${field}`);
+}
+
+function withoutLayout(m: InventoryMember, at: string, field: string): Unset {
+  return new Unset(`${m.name} has no layout: set ${at}.node.layout (kubeadm or systemd) or the commands in ${at}.${field}`);
 }
 
 function memberId(m: InventoryMember, report?: ClusterReport): string | undefined {
@@ -248,6 +310,8 @@ const values = (...names: string[]): Extract<Shape, { type: 'object' }> => objec
 export const MEMBER_SHAPE = object({
   ...Object.fromEntries(MEMBER_VALUE_FIELDS.map((f) => [f, value])),
   service: object({ start: fragment, stop: fragment, isActive: fragment }),
+  kubelet: object({ start: fragment, stop: fragment, isActive: fragment }),
+  controlPlane: object({ start: fragment, stop: fragment, isActive: fragment }),
 });
 
 const INVENTORY_SHAPE = object({
@@ -269,6 +333,8 @@ const INVENTORY_SHAPE = object({
         ssh: values('user', 'port', 'identityFile', 'agent', 'knownHosts', 'sudo'),
         paths: values(...PATH_FIELDS, 'etcdctl', 'etcdutl'),
         service: values('start', 'stop', 'isActive'),
+        kubelet: values('start', 'stop', 'isActive'),
+        controlPlane: values('start', 'stop', 'isActive'),
       }),
     }),
   ),

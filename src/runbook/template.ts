@@ -112,13 +112,15 @@ export function templatePaths(text: string): Array<Extract<TemplatePart, { kind:
 function renderValue(part: Extract<TemplatePart, { kind: 'value' }>, context: ContextObject, options: RenderOptions): string {
   const name = part.path.join('.');
   const value = resolvePath(context, part.path);
+  // a missing value says what to set, whatever the filter
+  if (value instanceof Unset) throw new TemplateError(`{{ ${name}${part.raw ? ' | raw' : ''} }}: ${value.reason}`);
   if (value instanceof CommandFragment) {
     if (!options.shell) return value.command;
     if (part.raw) return value.command;
     throw new TemplateError(`{{ ${name} }} is a command: write {{ ${name} | raw }} to run it`);
   }
   if (part.raw) {
-    throw new TemplateError(`{{ ${name} | raw }}: "raw" is only for command fragments (the member's service.start, service.stop, service.isActive); every other value is quoted`);
+    throw new TemplateError(`{{ ${name} | raw }}: "raw" is only for command fragments (the member's service, kubelet and controlPlane start, stop, isActive); every other value is quoted`);
   }
   if (Array.isArray(value)) {
     const items = value.map((item, index) => scalar(item, `${name}.${index}`));
@@ -228,7 +230,7 @@ function checkPart(part: Extract<TemplatePart, { kind: 'value' }>, scope: ShapeS
     return undefined;
   }
   if (part.raw) {
-    return `{{ ${name} | raw }}: "raw" is only for command fragments (the member's service.start, service.stop, service.isActive); every other value is quoted`;
+    return `{{ ${name} | raw }}: "raw" is only for command fragments (the member's service, kubelet and controlPlane start, stop, isActive); every other value is quoted`;
   }
   if (shape.type === 'object') {
     const first = Object.keys(shape.fields)[0] ?? 'name';

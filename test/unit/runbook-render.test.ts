@@ -93,6 +93,36 @@ describe('the render context', () => {
     expect(() => renderTemplate('{{ tls.key }}', ctx, { shell: true })).toThrow('{{ tls.key }}: no client key: set tls.key in the inventory (or pass --key)');
   });
 
+  it('knows how to stop and start the kubelet and the control plane, by layout', () => {
+    const ctx = buildContext({ inventory, report: report(['m3']), inputs: { member: 'm3' }, run });
+    const raw = (t: string) => renderTemplate(t, ctx, { shell: true });
+    // kubeadm: the control plane is three static pods, parked beside the manifests dir (where replace-member looks for them)
+    expect(raw('{{ target.controlPlane.stop | raw }}')).toBe(
+      'm=/etc/kubernetes/manifests; p=/etc/kubernetes; for c in kube-apiserver kube-controller-manager kube-scheduler; do if [ -f "$m/$c.yaml" ]; then mv -- "$m/$c.yaml" "$p/$c.yaml.stopped" || exit 1; fi; done',
+    );
+    expect(raw('{{ target.controlPlane.start | raw }}')).toContain('if [ -f "$p/$c.yaml.stopped" ] && [ ! -f "$m/$c.yaml" ]; then mv -- "$p/$c.yaml.stopped" "$m/$c.yaml"');
+    expect(raw('{{ target.controlPlane.isActive | raw }}')).toBe('test -f /etc/kubernetes/manifests/kube-apiserver.yaml');
+    expect(raw('{{ target.kubelet.stop | raw }}; {{ target.kubelet.isActive | raw }}')).toBe('systemctl stop kubelet; systemctl is-active --quiet kubelet');
+    // systemd: services
+    expect(raw('{{ local.controlPlane.stop | raw }}')).toBe('systemctl stop kube-apiserver kube-controller-manager kube-scheduler');
+    expect(raw('{{ local.controlPlane.isActive | raw }}')).toBe('systemctl is-active --quiet kube-apiserver');
+    // the shell cannot be tricked by a manifests dir with a quote in it
+    const odd: Inventory = { members: [{ ...inventory.members[0]!, node: { host: 'local', layout: 'kubeadm', paths: { manifestsDir: "/etc/k8s'x/manifests" } } }] };
+    expect(renderTemplate('{{ local.controlPlane.stop | raw }}', buildContext({ inventory: odd, inputs: {}, run }), { shell: true })).toMatch(/^m='\/etc\/k8s'\\''x\/manifests'; p='\/etc\/k8s'\\''x';/);
+  });
+
+  it('lets the inventory override the kubelet and control-plane commands, and says what to set without a layout', () => {
+    const own: Inventory = {
+      members: [{ ...inventory.members[0]!, node: { host: 'local', layout: 'systemd', kubelet: { stop: 'rc-service kubelet stop' }, controlPlane: { start: 'svc up apiserver' } } }],
+    };
+    const ctx = buildContext({ inventory: own, inputs: {}, run });
+    expect(renderTemplate('{{ local.kubelet.stop | raw }}; {{ local.controlPlane.start | raw }}', ctx, { shell: true })).toBe('rc-service kubelet stop; svc up apiserver');
+    const bare: Inventory = { members: [{ ...inventory.members[0]!, node: { host: 'local' } }] };
+    expect(() => renderTemplate('{{ local.controlPlane.stop | raw }}', buildContext({ inventory: bare, inputs: {}, run }), { shell: true })).toThrow(
+      /m1 has no layout: set members\[0\]\.node\.layout \(kubeadm or systemd\) or the commands in members\[0\]\.node\.controlPlane/,
+    );
+  });
+
   it('lets the inventory override the service commands', () => {
     const own: Inventory = { members: [{ ...inventory.members[0]!, node: { host: 'local', layout: 'systemd', service: { stop: 'systemctl stop etcd3' } } }] };
     const ctx = buildContext({ inventory: own, inputs: {}, run });

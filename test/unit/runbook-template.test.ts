@@ -73,7 +73,7 @@ describe('renderTemplate', () => {
 
   it('refuses raw on anything that is not a command fragment', () => {
     expect(() => renderTemplate('rm -rf {{ member.dataDir | raw }}', context, { shell: true })).toThrow(
-      '{{ member.dataDir | raw }}: "raw" is only for command fragments (the member\'s service.start, service.stop, service.isActive); every other value is quoted',
+      '{{ member.dataDir | raw }}: "raw" is only for command fragments (the member\'s service, kubelet and controlPlane start, stop, isActive); every other value is quoted',
     );
     expect(() => renderTemplate('{{ member.name | raw }}', context, { shell: false })).toThrow(TemplateError);
   });
@@ -126,8 +126,8 @@ describe('checkTemplate (static, no cluster)', () => {
 
   it('reports each problem in a template', () => {
     expect(checkTemplate('{{ member.nmae }} {{ member.dataDir | raw }} {{ inputs.survivor }}', onMember, { shell: true })).toEqual([
-      'unknown variable {{ member.nmae }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, service',
-      '{{ member.dataDir | raw }}: "raw" is only for command fragments (the member\'s service.start, service.stop, service.isActive); every other value is quoted',
+      'unknown variable {{ member.nmae }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, service, kubelet, controlPlane',
+      '{{ member.dataDir | raw }}: "raw" is only for command fragments (the member\'s service, kubelet and controlPlane start, stop, isActive); every other value is quoted',
       'unknown variable {{ inputs.survivor }}: inputs has member',
     ]);
   });
