@@ -65,6 +65,36 @@ for (const layout of ['systemd', 'kubeadm'] as const satisfies readonly LabLayou
       await lab.waitHealthy();
     });
 
+    it('the kubelet and control-plane commands a runbook renders stop and start them for real', async () => {
+      const inventory = await loadInventoryFile(lab.inventoryPath);
+      const context = withMember(buildContext({ inventory, inputs: {}, run: { id: 't', timestamp: '20260101T000000Z' } }), inventory, 'm2');
+      type Commands = Record<'start' | 'stop' | 'isActive', CommandFragment>;
+      const member = context.member as { kubelet: Commands; controlPlane: Commands };
+      const ok = (command: string) => {
+        try {
+          execFileSync('/bin/sh', ['-c', command], { stdio: 'pipe' });
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (const what of ['kubelet', 'controlPlane'] as const) {
+        const commands = member[what];
+        expect(ok(commands.isActive.command), `${what} runs at lab start`).toBe(true);
+        expect(await lab.isActive('m2', what)).toBe(true);
+        expect(ok(commands.stop.command)).toBe(true);
+        expect(ok(commands.isActive.command), `${what} stopped`).toBe(false);
+        expect(await lab.isActive('m2', what)).toBe(false);
+        // stopping twice is fine, as systemctl stop is
+        expect(ok(commands.stop.command)).toBe(true);
+        expect(ok(commands.start.command)).toBe(true);
+        expect(await lab.isActive('m2', what)).toBe(true);
+      }
+      // etcd kept running throughout (a kubelet stop leaves static pods alone)
+      expect(lab.pidOf('m2')).toBeDefined();
+      await lab.waitHealthy();
+    });
+
     it('kill, freeze and thaw act on the node\'s etcd through its pidfile', async () => {
       lab.freeze('m2');
       expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
