@@ -258,6 +258,24 @@ export interface SnapshotStatusFacts {
   exitCode: number | null;
   stdout: string;
   stderr: string;
+  /** the sha256 `snapshot save` appends (what `snapshot restore` checks; `snapshot status` does not) */
+  integrity?: SnapshotIntegrity;
+  /** the runbook says this is a raw member/snap/db copy, which has no appended hash */
+  skipHashCheck?: boolean;
+}
+
+/**
+ * etcd's own rule (snapshot restore): a file whose size is 32 more than a
+ * multiple of 512 ends with the sha256 of everything before it.
+ */
+export type SnapshotIntegrity =
+  | { kind: 'ok'; size: number }
+  | { kind: 'absent'; size: number }
+  | { kind: 'mismatch'; size: number; expected: string; actual: string }
+  | { kind: 'error'; size: number; error: string };
+
+export function hasIntegrityHash(size: number): boolean {
+  return size % 512 === 32;
 }
 
 export interface SnapshotStatus {
@@ -274,14 +292,30 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
   if (!facts.tool) return { ok: false, message: `cannot verify ${where}: neither etcdutl nor etcdctl is installed on ${facts.node}` };
   const command = `${facts.tool} snapshot status`;
   if (facts.exitCode !== 0) {
-    return { ok: false, message: `snapshot ${where} failed verification (${command}, exit ${facts.exitCode ?? 'killed'}): ${firstLine(facts.stderr || facts.stdout) || 'no output'}` };
+    // etcdctl 3.4 dies with "fatal error: fault" on a truncated file: say what that means
+    const hint = facts.integrity?.kind === 'absent' ? `; ${facts.integrity.size} bytes with no sha256 integrity hash at the end: truncated, or not a snapshot` : '';
+    return { ok: false, message: `snapshot ${where} failed verification (${command}, exit ${facts.exitCode ?? 'killed'}): ${firstLine(facts.stderr || facts.stdout) || 'no output'}${hint}` };
   }
   const status = parseSnapshotStatus(facts.stdout);
   if (!status) return { ok: false, message: `snapshot ${where}: ${command} printed no hash/revision/totalKey (${firstLine(facts.stdout) || 'no output'})` };
-  return {
-    ok: true,
-    message: `snapshot ${where} verified with ${command}: revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes, hash ${status.hash.toString(16)}`,
-  };
+  const verified = `snapshot ${where} verified with ${command}: revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes, hash ${status.hash.toString(16)}`;
+  const integrity = facts.integrity;
+  if (!integrity) return { ok: false, message: `snapshot ${where}: its sha256 integrity hash was not checked` };
+  if (integrity.kind === 'error') return { ok: false, message: `snapshot ${where}: could not check its sha256 integrity hash: ${integrity.error}` };
+  if (integrity.kind === 'mismatch') {
+    return {
+      ok: false,
+      message: `snapshot ${where} is corrupt: the sha256 of its first ${integrity.size - 32} bytes is ${integrity.actual.slice(0, 16)}…, the hash saved at its end is ${integrity.expected.slice(0, 16)}… (snapshot restore would refuse it): take or copy the snapshot again`,
+    };
+  }
+  if (integrity.kind === 'absent') {
+    if (facts.skipHashCheck) return { ok: true, message: `${verified}; WARNING: no sha256 integrity hash (${integrity.size} bytes: a raw member/snap/db copy), accepted because the runbook says skipHashCheck: restore it with --skip-hash-check` };
+    return {
+      ok: false,
+      message: `snapshot ${where} has no sha256 integrity hash (${integrity.size} bytes): truncated, or a raw member/snap/db copy; take a snapshot with snapshot save, or for a db copied from a data dir set skipHashCheck: true and restore with --skip-hash-check`,
+    };
+  }
+  return { ok: true, message: `${verified}, sha256 integrity hash matches` };
 }
 
 export function parseSnapshotStatus(stdout: string): SnapshotStatus | undefined {
@@ -483,7 +517,22 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
   if (!tool) return { ...base, exists: true };
   const env3 = tool === 'etcdctl' ? 'ETCDCTL_API=3 ' : '';
   const result = await transport.exec(`${env3}${tool} snapshot status ${shellQuote(path)} -w json`, { timeoutMs: 60_000 });
-  return { ...base, exists: true, tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
+  const skipHashCheck = params.skipHashCheck === true || params.skipHashCheck === 'true';
+  const status = { ...base, exists: true, tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr, skipHashCheck };
+  if (status.exitCode !== 0) return hasIntegrityHash(stat.size) ? status : { ...status, integrity: { kind: 'absent', size: stat.size } };
+  return { ...status, integrity: await snapshotIntegrity(transport, path, stat.size) };
+}
+
+/** Hash the body on the node (streams; memory stays flat) and read the 32 bytes after it. */
+async function snapshotIntegrity(transport: Transport, path: string, size: number): Promise<SnapshotIntegrity> {
+  if (!hasIntegrityHash(size)) return { kind: 'absent', size };
+  const quoted = shellQuote(path);
+  const result = await transport.exec(`tail -c 32 -- ${quoted} | od -An -v -tx1 | tr -d ' \\n' && echo && head -c ${size - 32} -- ${quoted} | sha256sum`, { timeoutMs: 300_000 });
+  const [expected, actual] = result.stdout.split('\n').map((line) => line.trim().slice(0, 64));
+  if (result.exitCode !== 0 || !expected || !actual || !/^[0-9a-f]{64}$/.test(expected) || !/^[0-9a-f]{64}$/.test(actual)) {
+    return { kind: 'error', size, error: firstLine(result.stderr) || `exit ${result.exitCode ?? 'killed'}` };
+  }
+  return expected === actual ? { kind: 'ok', size } : { kind: 'mismatch', size, expected, actual };
 }
 
 async function hashFacts(node: string, path: string, env: GuardEnvironment): Promise<HashFacts> {
@@ -615,8 +664,8 @@ export const GUARDS = {
   }),
   'snapshot-verified': define({
     name: 'snapshot-verified',
-    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl)',
-    params: [p('node', 'the node holding it'), p('path', 'the snapshot file')],
+    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl) and its appended sha256 matches',
+    params: [p('node', 'the node holding it'), p('path', 'the snapshot file'), p('skipHashCheck', 'a raw member/snap/db copy: accept it without the appended sha256 (with a warning)', false)],
     gather: snapshotFacts,
     judge: (facts) => judgeSnapshotVerified(facts),
   }),

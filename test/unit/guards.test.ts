@@ -19,6 +19,7 @@ import {
   judgeSingleClusterId,
   judgeSingleLeader,
   judgeSnapshotVerified,
+  hasIntegrityHash,
   restoreToolFor,
   type GuardEnvironment,
 } from '../../src/runbook/guards.js';
@@ -175,10 +176,32 @@ describe('data-dir-empty and data-dir-absent', () => {
 });
 
 describe('snapshot-verified', () => {
-  const base = { node: 'm1', path: '/backup/snap.db', exists: true, tool: 'etcdutl', exitCode: 0, stderr: '' };
-  it('passes when snapshot status reports hash, revision and key count', () => {
-    const j = judgeSnapshotVerified({ ...base, stdout: '{"hash":3700355443,"revision":15022,"totalKey":1042,"totalSize":2097152}\n' });
-    expect(j).toEqual({ ok: true, message: 'snapshot /backup/snap.db on m1 verified with etcdutl snapshot status: revision 15022, 1042 keys, 2097152 bytes, hash dc8ef173' });
+  const base = { node: 'm1', path: '/backup/snap.db', exists: true, tool: 'etcdutl', exitCode: 0, stderr: '', integrity: { kind: 'ok' as const, size: 2097184 } };
+  const status = '{"hash":3700355443,"revision":15022,"totalKey":1042,"totalSize":2097152}\n';
+  it('passes when snapshot status reports hash, revision and key count, and the appended sha256 matches', () => {
+    const j = judgeSnapshotVerified({ ...base, stdout: status });
+    expect(j).toEqual({ ok: true, message: 'snapshot /backup/snap.db on m1 verified with etcdutl snapshot status: revision 15022, 1042 keys, 2097152 bytes, hash dc8ef173, sha256 integrity hash matches' });
+  });
+  it('fails a file snapshot status accepts whose appended sha256 does not match (corrupt page)', () => {
+    const j = judgeSnapshotVerified({ ...base, stdout: status, integrity: { kind: 'mismatch', size: 2097184, expected: 'a'.repeat(64), actual: 'b'.repeat(64) } });
+    expect(j.ok).toBe(false);
+    expect(j.message).toBe(`snapshot /backup/snap.db on m1 is corrupt: the sha256 of its first 2097152 bytes is ${'b'.repeat(16)}…, the hash saved at its end is ${'a'.repeat(16)}… (snapshot restore would refuse it): take or copy the snapshot again`);
+  });
+  it('fails a file without the appended sha256 unless skipHashCheck, and then warns', () => {
+    const raw = { ...base, stdout: status, integrity: { kind: 'absent' as const, size: 2097152 } };
+    expect(judgeSnapshotVerified(raw)).toMatchObject({ ok: false, message: expect.stringMatching(/has no sha256 integrity hash \(2097152 bytes\): truncated, or a raw member\/snap\/db copy/) });
+    expect(judgeSnapshotVerified({ ...raw, skipHashCheck: true })).toMatchObject({ ok: true, message: expect.stringMatching(/WARNING: no sha256 integrity hash .*--skip-hash-check/) });
+    const { integrity: _unchecked, ...unchecked } = base;
+    expect(judgeSnapshotVerified({ ...unchecked, stdout: status }).ok).toBe(false);
+  });
+  it('says a crashed snapshot status on a file with no hash is a truncated file', () => {
+    const j = judgeSnapshotVerified({ ...base, tool: 'etcdctl', exitCode: 2, stdout: '', stderr: 'unexpected fault address 0x7f\nfatal error: fault\n', integrity: { kind: 'absent', size: 10256 } });
+    expect(j.message).toBe('snapshot /backup/snap.db on m1 failed verification (etcdctl snapshot status, exit 2): fatal error: fault; 10256 bytes with no sha256 integrity hash at the end: truncated, or not a snapshot');
+  });
+  it('knows which sizes carry the hash, as etcd does', () => {
+    expect(hasIntegrityHash(20512)).toBe(true);
+    expect(hasIntegrityHash(20480)).toBe(false);
+    expect(hasIntegrityHash(10256)).toBe(false);
   });
   it('fails on a truncated file with the tool\'s own message', () => {
     const j = judgeSnapshotVerified({ ...base, tool: 'etcdctl', exitCode: 1, stdout: '', stderr: 'Error: file size too small\n' });
