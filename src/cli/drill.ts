@@ -1,36 +1,74 @@
+import { readdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EXPECTED_VERDICT, FAULTS, startFaultedLab, waitForVerdict, type Fault } from '../lab/faults.js';
-import { colorEnabled } from '../util/color.js';
-import { ExitCode, OperatorError } from '../util/errors.js';
-import { clusterTargetFrom } from './cluster-target.js';
-import { statusText } from './status.js';
+import { createElement } from 'react';
+import { render } from 'ink';
 import { probeCluster } from '../cluster/probe.js';
+import { describeFault, runDrill, type DrillResult, type RecoveryContext, type RecoveryResult } from '../drill/drill.js';
+import { DEFAULT_FAULT, scenarios } from '../drill/scenarios.js';
+import { timingText } from '../drill/timing.js';
+import { readJournal } from '../engine/journal.js';
+import { ScriptedOperator } from '../engine/operator.js';
+import { FAULTS, type Fault } from '../lab/faults.js';
+import type { LabLayout } from '../lab/layouts.js';
+import { describeCheck } from '../lab/sample-data.js';
+import { findRunbook } from '../runbook/loader.js';
+import { ColorContext } from '../ui/theme.js';
+import { ScenarioPicker } from '../ui/scenario-picker/scenario-picker.js';
+import { colorEnabled, paint } from '../util/color.js';
+import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
+import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
+import { runInteractive } from './interactive.js';
+import { driveRun, prepareRun } from './run.js';
 
-export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}] [--ssh] [--keep]
+export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}]
+                         [--layout systemd|kubeadm] [--ssh] [--yes] [--keep] [--report FILE]
 
-Start a real etcd cluster on loopback (TLS, its own PKI, members on
-127.0.0.11, .12, …), inject the fault, detect it exactly as on a real
-master, print the health table and verdict, and stop everything it started.
-Exits 0 when the verdict is the one the fault must produce.
+A disaster-recovery rehearsal on a real etcd cluster: starts one on loopback
+(TLS with its own PKI, members on 127.0.0.11, .12, …, each laid out like a
+master of the chosen layout), writes ${'300'} sample keys under /registry/,
+injects the fault, and opens the interactive view on it so you recover it
+with the real runbook, exactly as on a master. At the end: the time from
+fault to healthy (etcd's own time, yours, and the tool's), the final verdict
+and whether every sample key survived. Everything it started is stopped when
+it ends (Ctrl-C included); the lab directory is removed unless --keep.
 
-  --members N   cluster size: 3 (default) or 5
-  --fault F     none | minority (default) | quorum | frozen | split-brain
-  --ssh         reach every member's node over SSH (an sshd per member
-                address), exercising the same transport as production
-  --keep        keep the lab directory (PKI, data, logs, inventory) afterwards
-  --no-color    plain output (NO_COLOR is honoured too)
+  --members N     cluster size: 3 (default) or 5
+  --fault F       minority  a member killed (quorum held)       → replace-member
+                  quorum    a majority killed (quorum lost)      → restore-quorum
+                  frozen    a member SIGSTOPped                  → replace-member
+                  split-brain  single-member clusters            → split-brain
+                  none      a healthy cluster                    → backup
+                  Without --fault the drill asks (a picker); without a terminal,
+                  or with --yes, it rehearses ${DEFAULT_FAULT}.
+  --layout L      systemd (default: etcd.conf env file, etcd.service) or kubeadm
+                  (static-pod manifests run by a lab kubelet)
+  --ssh           reach every member's node over SSH (an sshd per member address)
+  --yes           unattended: run the recommended runbook through the engine,
+                  every step confirmed, no guard overridden; print the step log
+                  and timings. Exit 0 only when the cluster ends healthy and all
+                  sample data survived (the form to schedule as a nightly drill)
+  --keep          keep the lab directory (PKI, data, logs, inventory, journal,
+                  transcript) and print where it is
+  --report FILE   also write the result as JSON (verdicts, sample check, timings)
+  --journal-dir D where the run's journal and transcript go (default: in the lab)
+  --no-color      plain output (NO_COLOR is honoured too)
 
-This release stops after detection; stepping through the recovery runbook
-in the interactive view comes with the runbook engine and TUI.`;
+Exit codes: 0 healthy with all sample data; 5 the drill failed (the reason is
+printed); 4 bad flags or no etcd installed; 130 interrupted.`;
 
 export async function drillCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       members: { type: 'string', default: '3' },
-      fault: { type: 'string', default: 'minority' },
+      fault: { type: 'string' },
+      layout: { type: 'string', default: 'systemd' },
       keep: { type: 'boolean' },
       ssh: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
+      report: { type: 'string' },
+      'journal-dir': { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -42,24 +80,118 @@ export async function drillCommand(argv: string[]): Promise<number> {
   }
   const members = Number(values.members);
   if (members !== 3 && members !== 5) throw new OperatorError(`--members ${values.members}: a drill cluster has 3 or 5 members`);
-  const fault = values.fault as Fault;
-  if (!FAULTS.includes(fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
-
-  process.stdout.write(`starting a ${members}-member etcd lab on loopback…\n`);
-  const { lab, victims } = await startFaultedLab(fault, { members, keep: values.keep, ssh: values.ssh });
-  try {
-    const expected = EXPECTED_VERDICT[fault];
-    process.stdout.write(`fault injected: ${fault}${victims.length > 0 ? ` (${victims.join(', ')})` : ''}; expecting ${expected}\n`);
-    await waitForVerdict(lab, expected);
-    const target = await clusterTargetFrom({ inventory: lab.inventoryPath }, {});
-    const report = await probeCluster(target.targets, { tls: target.tls });
-    process.stdout.write(`${statusText(report, target, colorEnabled(values['no-color']))}\n`);
-    if (values.keep) process.stdout.write(`lab kept in ${lab.dir} (inventory: ${lab.inventoryPath})\n`);
-    const ok = report.verdict.verdict === expected;
-    process.stdout.write(ok ? `drill: detected ${expected} as expected\n` : `drill: expected ${expected}, detected ${report.verdict.verdict}\n`);
-    return ok ? 0 : ExitCode.runFailed;
-  } finally {
-    await lab.close();
-    process.stdout.write('lab stopped\n');
+  const layout = values.layout as LabLayout;
+  if (layout !== 'systemd' && layout !== 'kubeadm') throw new OperatorError(`--layout ${values.layout}: choose systemd or kubeadm`);
+  if (values.fault !== undefined && !FAULTS.includes(values.fault as Fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
+  const color = colorEnabled(values['no-color']);
+  const terminal = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const attended = terminal && !values.yes;
+  if (!values.yes && !terminal) {
+    throw new OperatorError('drill opens the interactive view, which needs a terminal: pass --yes to run the recommended runbook unattended (every step confirmed, no guard overridden)');
   }
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  let fault = values.fault as Fault | undefined;
+  if (fault === undefined && attended) {
+    fault = await pickScenario(members, color);
+    if (fault === undefined) return 130;
+  } else if (fault === undefined) {
+    fault = DEFAULT_FAULT;
+    say(`no --fault given: rehearsing ${fault} (see etcd-runbook drill --help for the others)`);
+  }
+
+  const recover = attended ? (c: RecoveryContext) => recoverInView(c, values['no-color']) : (c: RecoveryContext) => recoverUnattended(c, values['no-color']);
+  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), keep: Boolean(values.keep), journalDir: values['journal-dir'], say }, recover);
+  say('');
+  for (const line of reportText(result, color)) say(line);
+  if (values.report) await writeReport(values.report, result);
+  return result.ok ? 0 : ExitCode.runFailed;
+}
+
+/** The picker before anything starts; undefined when the operator leaves. */
+async function pickScenario(members: number, color: boolean): Promise<Fault | undefined> {
+  let chosen: Fault | undefined;
+  const instance = render(
+    createElement(
+      ColorContext.Provider,
+      { value: color },
+      createElement(ScenarioPicker, {
+        scenarios: scenarios(),
+        members,
+        columns: process.stdout.columns ?? 80,
+        onPick: (fault: Fault) => {
+          chosen = fault;
+          instance.unmount();
+        },
+        onCancel: () => instance.unmount(),
+      }),
+    ),
+    { exitOnCtrlC: false },
+  );
+  await instance.waitUntilExit();
+  return chosen;
+}
+
+/** The lab as a master's operator reaches it: its generated inventory, nothing from this shell's ETCDCTL_*. */
+function labTarget(context: RecoveryContext): Promise<ClusterTarget> {
+  return clusterTargetFrom({ inventory: context.lab.inventoryPath }, {});
+}
+
+/** --yes: the recommended runbook through the engine, as `run <runbook> --yes` drives it. */
+async function recoverUnattended(context: RecoveryContext, noColor: boolean | undefined): Promise<RecoveryResult> {
+  const target = await labTarget(context);
+  const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+  const id = detection.verdict.recommendedRunbook;
+  if (!id) return { attended: false, problem: `no runbook is recommended for ${detection.verdict.verdict}` };
+  let runbook;
+  try {
+    runbook = await findRunbook(id);
+  } catch (err) {
+    return { attended: false, runbook: id, problem: messageOf(err) };
+  }
+  const sets = Object.entries(context.inputDefaults)
+    .filter(([name]) => runbook.inputs.some((input) => input.name === name))
+    .map(([name, value]) => `${name}=${value}`);
+  const prepared = await prepareRun({ runbook, target, detection, sets, dryRun: false, journalDir: context.journalDir });
+  const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), first: prepared.started, noColor });
+  return { attended: false, runbook: id, journal: outcome.journal };
+}
+
+/** On a terminal: the interactive view, on the lab, as `etcd-runbook --inventory <lab>` opens it. */
+async function recoverInView(context: RecoveryContext, noColor: boolean | undefined): Promise<RecoveryResult> {
+  const target = await labTarget(context);
+  await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
+  // the view opens at most one run, journaled in the drill's own journal dir
+  const journals = (await readdir(context.journalDir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();
+  const last = journals.at(-1);
+  if (!last) return { attended: true, problem: 'the view was left before a runbook was started' };
+  const journal = join(context.journalDir, last);
+  const started = readJournal(journal).find((e) => e.type === 'run-started');
+  return { attended: true, journal, ...(started?.type === 'run-started' ? { runbook: started.runbook.id } : {}) };
+}
+
+export function reportText(result: DrillResult, color: boolean): string[] {
+  const lines = [paint('drill report', 'bold', color)];
+  lines.push(`  scenario       ${result.fault} on a ${result.members}-member ${result.layout} lab: ${describeFault(result.fault, result.victims, result.members)}`);
+  lines.push(`  detected       ${result.detectedVerdict}${result.detectedVerdict === result.expectedVerdict ? '' : ` (expected ${result.expectedVerdict})`}`);
+  lines.push(`  runbook        ${result.runbook ?? 'none'}: ${result.runStatus === 'not run' ? 'not run' : `run ${result.runStatus}`}`);
+  if (result.finalVerdict) lines.push(`  final verdict  ${result.finalVerdict}`);
+  if (result.sample) lines.push(`  sample data    ${describeCheck(result.sample, 'sample keys')}`);
+  if (result.journal) lines.push(`  journal        ${result.journal} (transcript beside it, .md)`);
+  else if (result.runStatus !== 'not run') lines.push('  journal        removed with the lab (--keep or --journal-dir keeps it and the transcript)');
+  if (result.timing && result.runStatus !== 'not run') lines.push(...timingText(result.timing, result.fault !== 'none', result.attended).map((l) => `  ${l}`));
+  lines.push(
+    result.ok
+      ? paint(`drill passed: the cluster is healthy and all ${result.sample?.expected ?? 0} sample keys survived`, 'green', color)
+      : paint(`drill FAILED: ${result.reasons.join('; ')}`, 'red', color),
+  );
+  return lines;
+}
+
+/** The JSON report, written under a temporary name and renamed when complete. */
+async function writeReport(path: string, result: DrillResult): Promise<void> {
+  const sample = result.sample ? { ...result.sample, missing: result.sample.missing.slice(0, 20), changed: result.sample.changed.slice(0, 20) } : undefined;
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify({ ...result, sample }, null, 2)}\n`);
+  await rename(tmp, path);
 }

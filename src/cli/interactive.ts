@@ -62,7 +62,16 @@ export async function interactiveCommand(argv: string[]): Promise<number> {
 }
 
 export type InteractiveStart =
-  | { kind: 'detect'; target: ClusterTarget; dryRun: boolean; sets: string[]; journalDir?: string; noColor?: boolean }
+  | {
+      kind: 'detect';
+      target: ClusterTarget;
+      dryRun: boolean;
+      sets: string[];
+      journalDir?: string;
+      noColor?: boolean;
+      /** input values for whichever runbook is chosen, where it declares the input (the drill's backupDir); --set wins */
+      inputDefaults?: Record<string, string>;
+    }
   /** run <runbook> / resume: straight to the step view */
   | { kind: 'run'; prepared: PreparedRun; target: ClusterTarget; noColor?: boolean };
 
@@ -96,7 +105,9 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
     begin: async (id, report) => {
       if (start.kind !== 'detect') throw new Error('a run is already open');
       const runbook = await findRunbook(id);
-      const prepared = await prepareRun({ runbook, target, detection: report, sets: start.sets, dryRun: start.dryRun, journalDir: start.journalDir });
+      const defaults = Object.entries(start.inputDefaults ?? {}).filter(([name]) => runbook.inputs.some((input) => input.name === name));
+      const sets = [...defaults.map(([name, value]) => `${name}=${value}`), ...start.sets];
+      const prepared = await prepareRun({ runbook, target, detection: report, sets, dryRun: start.dryRun, journalDir: start.journalDir });
       current = startRun(prepared);
       return current;
     },

@@ -13,7 +13,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<number>; help:
   run: { run: runCommand, help: runHelp, summary: 'step through a runbook, each step confirmed (--dry-run records instead)' },
   resume: { run: resumeCommand, help: resumeHelp, summary: 'continue an interrupted run from its journal' },
   lint: { run: lintCommand, help: lintHelp, summary: 'validate runbook files (errors name file, line and field)' },
-  drill: { run: drillCommand, help: drillHelp, summary: 'start a real local etcd cluster, inject a fault, detect it' },
+  drill: { run: drillCommand, help: drillHelp, summary: 'rehearse a recovery on a real local cluster: fault, runbook, time to healthy' },
 };
 
 const usage = `Usage: etcd-runbook [command] [flags]

@@ -195,8 +195,12 @@ export interface DriveOptions {
   noColor?: boolean;
 }
 
-/** Run to the end (or until Ctrl-C), printing the step log, then write the transcript. */
 async function drive(state: RunState, options: DriveOptions): Promise<number> {
+  return (await driveRun(state, options)).exitCode;
+}
+
+/** Run to the end (or until Ctrl-C), printing the step log, then write the transcript. */
+export async function driveRun(state: RunState, options: DriveOptions): Promise<RunOutcome> {
   const log = new StepLog(colorEnabled(options.noColor));
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
@@ -220,7 +224,7 @@ async function drive(state: RunState, options: DriveOptions): Promise<number> {
     process.removeListener('SIGINT', onSigint);
   }
   process.stdout.write(`journal: ${outcome.journal}\ntranscript: ${outcome.transcript}\n`);
-  return outcome.exitCode;
+  return outcome;
 }
 
 export interface RunOutcome {

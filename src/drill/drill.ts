@@ -1,0 +1,266 @@
+import { existsSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { ClusterReport, Verdict } from '../cluster/types.js';
+import { readJournal } from '../engine/journal.js';
+import type { EngineEvent, RunStatus } from '../engine/types.js';
+import { LabCluster } from '../lab/cluster.js';
+import { EXPECTED_VERDICT, injectFault, waitForVerdict, type Fault } from '../lab/faults.js';
+import type { LabLayout } from '../lab/layouts.js';
+import { killAllTracked } from '../lab/processes.js';
+import { checkSample, sampleEntries, writeSample, type SampleCheck, type SampleEntry } from '../lab/sample-data.js';
+import { messageOf } from '../util/errors.js';
+import { drillTiming, type DrillTiming } from './timing.js';
+
+/**
+ * A disaster-recovery rehearsal on a real local cluster (DESIGN §9): a lab
+ * started, sample data written, the fault injected and detected, then the
+ * recovery — unattended through the engine or by an operator in the view,
+ * whichever `recover` does — and at the end: the verdict, whether every
+ * sample key survived, and where the time went. Everything the lab started
+ * is stopped when the drill ends, however it ends.
+ */
+export interface DrillOptions {
+  members: number;
+  fault: Fault;
+  layout: LabLayout;
+  ssh: boolean;
+  /** keep the lab directory (PKI, data, logs, journal, transcript) */
+  keep: boolean;
+  /** sample keys written before the fault */
+  sampleCount?: number;
+  /** default: <lab>/journal */
+  journalDir?: string;
+  /** progress lines */
+  say: (line: string) => void;
+}
+
+export interface RecoveryContext {
+  lab: LabCluster;
+  /** the detection the run starts from (the fault's verdict) */
+  detection: ClusterReport;
+  journalDir: string;
+  /** runbook inputs the drill fills where the runbook declares them */
+  inputDefaults: Record<string, string>;
+}
+
+export interface RecoveryResult {
+  /** the run's journal; none when no runbook was run */
+  journal?: string;
+  /** the runbook that ran */
+  runbook?: string;
+  /** an operator answered (the view): the time before the run and at each confirmation is theirs */
+  attended: boolean;
+  /** why no runbook ran (none recommended, not installed, the view left early) */
+  problem?: string;
+}
+
+export type Recover = (context: RecoveryContext) => Promise<RecoveryResult>;
+
+export interface DrillResult {
+  fault: Fault;
+  members: number;
+  layout: LabLayout;
+  victims: string[];
+  expectedVerdict: Verdict;
+  detectedVerdict: Verdict;
+  runbook?: string;
+  runStatus: RunStatus | 'not run';
+  /** an operator stepped through the run in the view (not --yes) */
+  attended: boolean;
+  finalVerdict?: Verdict;
+  sample?: SampleCheck;
+  timing?: DrillTiming;
+  /** the run's journal, when it outlives the drill (--keep, or a journal dir outside the lab) */
+  journal?: string;
+  /** the lab directory, when kept */
+  keptIn?: string;
+  ok: boolean;
+  /** why not ok, one line each */
+  reasons: string[];
+}
+
+export const DEFAULT_SAMPLE_COUNT = 300;
+
+/** Faults that leave an established cluster behind (a field cluster's members have long been connected). */
+const SETTLE_BEFORE: ReadonlySet<Fault> = new Set(['minority', 'quorum', 'frozen']);
+
+export async function runDrill(options: DrillOptions, recover: Recover): Promise<DrillResult> {
+  const { say } = options;
+  const cleanup = new DrillCleanup(options.keep, say);
+  cleanup.install();
+  try {
+    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout${options.ssh ? ', nodes over SSH' : ''})…`);
+    const lab = await cleanup.track(
+      LabCluster.start({ members: options.members, layout: options.layout, ssh: options.ssh, keep: options.keep, independent: options.fault === 'split-brain' }),
+    );
+    try {
+      say(`lab: ${lab.dir}`);
+      return await rehearse(lab, options, recover);
+    } finally {
+      await lab.close();
+      cleanup.closed();
+      say(options.keep ? `lab stopped; kept in ${lab.dir} (inventory: ${lab.inventoryPath})` : 'lab stopped and removed');
+    }
+  } finally {
+    cleanup.uninstall();
+  }
+}
+
+async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover): Promise<DrillResult> {
+  const { say, fault } = options;
+  const tls = await lab.clientTls();
+  const entries = sampleEntries(options.sampleCount ?? DEFAULT_SAMPLE_COUNT, basename(lab.dir));
+  await writeSampleFor(lab, fault, entries);
+  say(`wrote ${entries.length} sample keys under /registry/${fault === 'split-brain' ? ' (the same keys on every side of the split)' : ''}`);
+  if (SETTLE_BEFORE.has(fault)) await lab.settled();
+
+  const faultAt = Date.now();
+  const victims = await injectFault(lab, fault);
+  const expectedVerdict = EXPECTED_VERDICT[fault];
+  say(`fault injected: ${describeFault(fault, victims, lab.members.length)}; expecting ${expectedVerdict}`);
+  const detectedVerdict = await waitForVerdict(lab, expectedVerdict);
+  const detectedAt = Date.now();
+  const base = { fault, members: options.members, layout: options.layout, victims, expectedVerdict, detectedVerdict };
+  if (detectedVerdict !== expectedVerdict) {
+    return { ...base, runStatus: 'not run', attended: false, ok: false, reasons: [`the fault should produce ${expectedVerdict}, detection says ${detectedVerdict}`] };
+  }
+  say(`detected ${detectedVerdict}`);
+
+  const journalDir = options.journalDir ?? join(lab.dir, 'journal');
+  const recovery = await recover({ lab, detection: await lab.probe(), journalDir, inputDefaults: { backupDir: join(lab.dir, 'backups') } });
+  const events: EngineEvent[] = recovery.journal ? readJournal(recovery.journal) : [];
+  const finished = events.findLast((e) => e.type === 'run-finished' || e.type === 'aborted');
+  const runStatus: RunStatus | 'not run' = !recovery.journal ? 'not run' : finished?.type === 'run-finished' ? finished.status : finished ? 'aborted' : 'in-progress';
+  const healthyAt = finished ? Date.parse(finished.at) : Date.now();
+
+  const reasons: string[] = [];
+  if (runStatus !== 'succeeded') {
+    reasons.push(recovery.journal ? `the runbook ${recovery.runbook ?? ''} ended ${runStatus}${abortReason(events)}` : `no runbook was run: ${recovery.problem ?? 'none chosen'}`);
+  }
+  // the run's last step waits for health; a few seconds more for a probe to agree after a learner's promotion
+  const finalVerdict = await waitForVerdict(lab, 'healthy', 5000);
+  if (finalVerdict !== 'healthy') reasons.push(`the cluster is ${finalVerdict}, not healthy`);
+  let sample: SampleCheck | undefined;
+  try {
+    sample = await checkSample(lab.endpoints, tls, entries);
+    if (sample.intact !== sample.expected) reasons.push(`sample data lost: ${sample.missing.length} missing, ${sample.changed.length} changed of ${sample.expected}`);
+  } catch (err) {
+    reasons.push(`the sample data could not be read back: ${messageOf(err)}`);
+  }
+  const timing = drillTiming(events, { faultAt, detectedAt, healthyAt, interactive: recovery.attended });
+  return {
+    ...base,
+    ...(recovery.runbook ? { runbook: recovery.runbook } : {}),
+    runStatus,
+    attended: recovery.attended,
+    finalVerdict,
+    ...(sample ? { sample } : {}),
+    timing,
+    ...(recovery.journal && (options.keep || !recovery.journal.startsWith(`${lab.dir}/`)) ? { journal: recovery.journal } : {}),
+    ...(options.keep ? { keptIn: lab.dir } : {}),
+    ok: reasons.length === 0,
+    reasons,
+  };
+}
+
+/** Split brain: independent clusters, so the same keys are written to each (the data every side had before the split). */
+async function writeSampleFor(lab: LabCluster, fault: Fault, entries: SampleEntry[]): Promise<void> {
+  const tls = await lab.clientTls();
+  if (fault === 'split-brain') for (const endpoint of lab.endpoints) await writeSample([endpoint], tls, entries);
+  else await writeSample(lab.endpoints, tls, entries);
+}
+
+export function describeFault(fault: Fault, victims: string[], members: number): string {
+  const who = victims.join(', ');
+  switch (fault) {
+    case 'none':
+      return 'none (a healthy cluster)';
+    case 'minority':
+      return `${who} killed (SIGKILL): ${victims.length} of ${members} down, quorum held`;
+    case 'quorum':
+      return `${who} killed (SIGKILL): ${victims.length} of ${members} down, quorum lost`;
+    case 'frozen':
+      return `${who} frozen (SIGSTOP): it keeps its sockets open and answers nothing`;
+    case 'split-brain':
+      return `${members} single-member clusters on the cluster's addresses (several cluster IDs and leaders)`;
+  }
+}
+
+function abortReason(events: EngineEvent[]): string {
+  const aborted = events.findLast((e) => e.type === 'aborted');
+  return aborted?.type === 'aborted' ? `: ${aborted.reason}` : '';
+}
+
+/**
+ * The drill's share of cleanup beyond lab.close(): on an uncaught error or a
+ * signal the process exits without unwinding, so a synchronous exit handler
+ * kills every recorded lab process (processes.ts) and removes the lab's
+ * directories; a signal exits with 128+n. A signal while the lab is still
+ * starting lets the start fail (its processes are killed) and clean itself up.
+ */
+class DrillCleanup {
+  private lab: LabCluster | undefined;
+  private starting = false;
+  private interrupted: NodeJS.Signals | undefined;
+  private done = false;
+  private readonly onExit = () => this.exitNow();
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    // the lab's own handler re-raises the signal once it has killed its processes
+    if (this.interrupted) return;
+    this.interrupted = signal;
+    this.say(`\ndrill interrupted (${signal}): stopping the lab…`);
+    if (!this.starting) process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
+  };
+
+  constructor(
+    private readonly keep: boolean,
+    private readonly say: (line: string) => void,
+  ) {}
+
+  install(): void {
+    process.on('exit', this.onExit);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, this.onSignal);
+  }
+
+  uninstall(): void {
+    process.removeListener('exit', this.onExit);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(signal, this.onSignal);
+  }
+
+  /** The lab being started; a signal meanwhile is acted on once the start settles. */
+  async track(starting: Promise<LabCluster>): Promise<LabCluster> {
+    this.starting = true;
+    try {
+      this.lab = await starting;
+    } catch (err) {
+      // a start cut short by the signal cleaned up after itself
+      if (this.interrupted) process.exit(130);
+      throw err;
+    } finally {
+      this.starting = false;
+    }
+    if (this.interrupted) {
+      await this.lab.close();
+      this.done = true;
+      process.exit(130);
+    }
+    return this.lab;
+  }
+
+  closed(): void {
+    this.done = true;
+  }
+
+  /** Synchronous: it runs from process 'exit'. */
+  private exitNow(): void {
+    killAllTracked();
+    if (this.done || !this.lab || this.keep) return;
+    const dirs = [this.lab.dir, ...this.lab.members.map((m) => m.sshd?.dir)].filter((d): d is string => d !== undefined);
+    // a SIGKILLed etcd may finish the write it was in: retry until the directories stay gone (≤ 1 s)
+    for (let i = 0; i < 20; i++) {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      if (!dirs.some((dir) => existsSync(dir))) return;
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import type { EngineEvent } from '../engine/types.js';
+
+/**
+ * Where a drill's time from fault to healthy went, read from the run's
+ * journal (every event carries its time), so the same figures come out of an
+ * unattended run and a run an operator stepped through in the view:
+ *
+ *  - settle: fault → the verdict the fault implies (etcd noticing: election
+ *    timeouts, a leader elected among the survivors);
+ *  - inside steps: from a step's first node starting to its last node
+ *    finishing — etcd API calls (snapshot, member remove/add/promote), waits
+ *    on the cluster, the node's service commands: the cluster's own time;
+ *  - operator: waiting for a confirmation (from a step's guards being shown
+ *    to the operator's answer) and, in the view, choosing the runbook;
+ *  - tool: everything else — probing and rendering before the run, guard
+ *    evaluation, after-checks, the probe after each step, the journal.
+ *
+ * Pure: events and instants in, milliseconds out.
+ */
+export interface DrillInstants {
+  /** when the fault was injected (the lab was healthy up to here) */
+  faultAt: number;
+  /** when detection saw the verdict the fault implies */
+  detectedAt: number;
+  /** when the cluster was healthy again (the run's end) */
+  healthyAt: number;
+  /** the operator chose the runbook (the view): the time before run-started is theirs */
+  interactive: boolean;
+}
+
+export interface DrillTiming {
+  total: number;
+  settle: number;
+  insideSteps: number;
+  operator: number;
+  tool: number;
+  /** the cluster's own time: settle + inside steps */
+  etcd: number;
+  /** tool / (total − operator): the share of the unattended recovery the tool adds */
+  overheadShare: number;
+  /** per executed step, the time inside it */
+  steps: Array<{ step: string; ms: number }>;
+}
+
+export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTiming {
+  const ms = (e: EngineEvent) => Date.parse(e.at);
+  const total = Math.max(0, at.healthyAt - at.faultAt);
+  const settle = Math.max(0, at.detectedAt - at.faultAt);
+  const started = events.find((e) => e.type === 'run-started');
+  // before the run: probing and rendering (unattended), or the operator reading the verdict and choosing (the view)
+  const beforeRun = started ? Math.max(0, ms(started) - at.detectedAt) : Math.max(0, at.healthyAt - at.detectedAt);
+  let operator = at.interactive ? beforeRun : 0;
+  const spans = new Map<string, { from: number; to: number }>();
+  const steps: Array<{ step: string; ms: number }> = [];
+  let askedAt: number | undefined;
+  for (const event of events) {
+    switch (event.type) {
+      case 'guards-evaluated':
+        askedAt = ms(event);
+        break;
+      case 'confirmed':
+      case 'skipped':
+      case 'aborted':
+      case 'retry':
+      case 'guard-overridden':
+        if (askedAt !== undefined) operator += Math.max(0, ms(event) - askedAt);
+        // after an override or retry the operator is asked again at once
+        askedAt = event.type === 'guard-overridden' || event.type === 'retry' ? ms(event) : undefined;
+        break;
+      case 'target-started':
+        // the nodes of a step start together: the span opens at the first
+        if (!spans.has(event.step)) spans.set(event.step, { from: ms(event), to: ms(event) });
+        break;
+      case 'target-finished': {
+        const span = spans.get(event.step);
+        if (span) span.to = Math.max(span.to, ms(event));
+        break;
+      }
+      case 'step-finished': {
+        // a failed step waits for the operator: retry, skip or abort
+        if (!event.ok) askedAt = ms(event);
+        const span = spans.get(event.step);
+        if (span) {
+          steps.push({ step: event.step, ms: span.to - span.from });
+          // a retry of this step opens a new span
+          spans.delete(event.step);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  const insideSteps = steps.reduce((sum, s) => sum + s.ms, 0);
+  const tool = Math.max(0, total - settle - insideSteps - operator);
+  const attended = total - operator;
+  return { total, settle, insideSteps, operator, tool, etcd: settle + insideSteps, overheadShare: attended > 0 ? tool / attended : 0, steps };
+}
+
+/** Seconds with one decimal: timings an operator reads. */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The timing block the drill prints at the end. */
+export function timingText(t: DrillTiming, faulted: boolean, attended: boolean): string[] {
+  const pct = (part: number) => (t.total > 0 ? `${Math.round((100 * part) / t.total)}%` : '–');
+  const lines = [
+    faulted ? `time from fault to healthy: ${seconds(t.total)}` : `time from start to the end of the run: ${seconds(t.total)}`,
+    `  etcd and the nodes  ${seconds(t.etcd).padStart(8)}  ${pct(t.etcd).padStart(4)}  ${faulted ? `fault noticed ${seconds(t.settle)}, ` : ''}inside steps ${seconds(t.insideSteps)} (etcd API calls, waits on the cluster, service commands)`,
+    `  operator            ${seconds(t.operator).padStart(8)}  ${pct(t.operator).padStart(4)}  ${attended ? 'reading the verdict, choosing the runbook, confirming steps' : 'none: every step confirmed by --yes'}`,
+    `  tool overhead       ${seconds(t.tool).padStart(8)}  ${pct(t.tool).padStart(4)}  probes, rendering, guards, after-checks, journal (${Math.round(t.overheadShare * 100)}% of the time not spent waiting for the operator)`,
+  ];
+  return lines;
+}

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { Etcd3, type IOptions } from 'etcd3';
+import type { ClientTls } from '../cluster/probe.js';
+
+/**
+ * Sample data for a drill: keys shaped like a Kubernetes keyspace
+ * (/registry/<resource>/<namespace>/<name>) with values that carry their own
+ * checksum, written before the fault and checked after the recovery.
+ */
+export interface SampleEntry {
+  key: string;
+  value: string;
+}
+
+const RESOURCES = ['pods', 'services/specs', 'configmaps', 'secrets', 'deployments', 'serviceaccounts'] as const;
+const NAMESPACES = ['default', 'kube-system', 'payments', 'web', 'monitoring'] as const;
+
+/** `count` entries, deterministic for a seed; each value names its key and hashes it. */
+export function sampleEntries(count: number, seed: string, prefix = '/registry'): SampleEntry[] {
+  const entries: SampleEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const resource = RESOURCES[i % RESOURCES.length] as string;
+    const ns = NAMESPACES[Math.floor(i / RESOURCES.length) % NAMESPACES.length] as string;
+    const name = `${resource.split('/')[0]?.replace(/s$/, '')}-${i.toString().padStart(4, '0')}`;
+    const key = `${prefix}/${resource}/${ns}/${name}`;
+    entries.push({ key, value: valueFor(key, seed) });
+  }
+  return entries;
+}
+
+export function valueFor(key: string, seed: string): string {
+  const sum = createHash('sha256').update(`${seed}\0${key}`).digest('hex');
+  return JSON.stringify({ key, seed, sha256: sum });
+}
+
+function clientFor(endpoints: string[], tls: ClientTls | undefined): Etcd3 {
+  const options: IOptions = { hosts: endpoints, defaultCallOptions: () => ({ deadline: Date.now() + 5000 }) };
+  if (tls) options.credentials = { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert };
+  return new Etcd3(options);
+}
+
+/** Write the entries through the etcd API, a batch of puts per transaction. */
+export async function writeSample(endpoints: string[], tls: ClientTls | undefined, entries: SampleEntry[]): Promise<void> {
+  const client = clientFor(endpoints, tls);
+  try {
+    for (let i = 0; i < entries.length; i += 50) {
+      const batch = entries.slice(i, i + 50);
+      await client.stm({ retries: 3 }).transact((tx) => Promise.all(batch.map((e) => tx.put(e.key).value(e.value))));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+export interface SampleCheck {
+  expected: number;
+  /** present with the value written */
+  intact: number;
+  missing: string[];
+  /** present with another value */
+  changed: string[];
+}
+
+/** Read every expected key back (a linearizable range read over the prefix). */
+export async function checkSample(endpoints: string[], tls: ClientTls | undefined, entries: SampleEntry[], prefix = '/registry/'): Promise<SampleCheck> {
+  const client = clientFor(endpoints, tls);
+  try {
+    const found = await client.getAll().prefix(prefix).strings();
+    const check: SampleCheck = { expected: entries.length, intact: 0, missing: [], changed: [] };
+    for (const entry of entries) {
+      const value = found[entry.key];
+      if (value === undefined) check.missing.push(entry.key);
+      else if (value !== entry.value) check.changed.push(entry.key);
+      else check.intact++;
+    }
+    return check;
+  } finally {
+    client.close();
+  }
+}
+
+export function describeCheck(check: SampleCheck, what: string): string {
+  const head = `${check.intact}/${check.expected} ${what} intact`;
+  if (check.missing.length === 0 && check.changed.length === 0) return head;
+  const parts = [head];
+  if (check.missing.length > 0) parts.push(`${check.missing.length} missing (e.g. ${check.missing[0]})`);
+  if (check.changed.length > 0) parts.push(`${check.changed.length} changed (e.g. ${check.changed[0]})`);
+  return parts.join(', ');
+}

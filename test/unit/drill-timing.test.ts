@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { drillTiming, timingText } from '../../src/drill/timing.js';
+import type { EngineEvent } from '../../src/engine/types.js';
+
+/** Events at given offsets (ms) from t0; only type, step and time matter to the timing. */
+const t0 = Date.parse('2026-11-24T20:00:00.000Z');
+function events(list: Array<[number, string, string?, boolean?]>): EngineEvent[] {
+  return list.map(([ms, type, step, ok = true]) => ({ type, step, node: 'local', ok, at: new Date(t0 + ms).toISOString() }) as unknown as EngineEvent);
+}
+
+const RUN = events([
+  [1_000, 'run-started'],
+  [1_100, 'guards-evaluated', 'a'],
+  [1_100, 'confirmed', 'a'],
+  [1_100, 'step-started', 'a'],
+  [1_200, 'target-started', 'a'],
+  [4_200, 'target-finished', 'a'],
+  [4_300, 'step-finished', 'a'],
+  [4_500, 'probe'],
+  [4_800, 'guards-evaluated', 'b'],
+  [6_800, 'confirmed', 'b'],
+  [6_800, 'step-started', 'b'],
+  [6_800, 'target-started', 'b'],
+  [6_900, 'target-started', 'b'],
+  [8_800, 'target-finished', 'b'],
+  [9_800, 'target-finished', 'b'],
+  [9_900, 'step-finished', 'b'],
+  [10_000, 'run-finished'],
+]);
+
+describe('drill timing from the journal', () => {
+  it('splits fault → healthy into settling, time inside steps, operator and tool', () => {
+    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: false });
+    expect(t.total).toBe(10_500);
+    expect(t.settle).toBe(1_000);
+    // a: 1.2 → 4.2 s; b: first target start 6.8 → last target end 9.8 s
+    expect(t.steps).toEqual([
+      { step: 'a', ms: 3_000 },
+      { step: 'b', ms: 3_000 },
+    ]);
+    expect(t.insideSteps).toBe(6_000);
+    // the 2 s between b's guards and its confirmation were the operator's
+    expect(t.operator).toBe(2_000);
+    expect(t.tool).toBe(10_500 - 1_000 - 6_000 - 2_000);
+    expect(t.etcd).toBe(7_000);
+    expect(t.overheadShare).toBeCloseTo(1_500 / 8_500);
+  });
+
+  it('in the view, the time from detection to the run starting is the operator choosing', () => {
+    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: true });
+    expect(t.operator).toBe(2_000 + 500);
+    expect(t.tool).toBe(10_500 - 1_000 - 6_000 - 2_500);
+  });
+
+  it('a failed step that is retried: both attempts inside the step, the wait for the retry decision the operator\'s', () => {
+    const retried = events([
+      [0, 'run-started'],
+      [0, 'guards-evaluated', 'a'],
+      [0, 'confirmed', 'a'],
+      [0, 'step-started', 'a'],
+      [0, 'target-started', 'a'],
+      [1_000, 'target-finished', 'a'],
+      [1_000, 'step-finished', 'a', false],
+      [3_000, 'retry', 'a'],
+      [3_000, 'guards-evaluated', 'a'],
+      [3_500, 'confirmed', 'a'],
+      [3_500, 'step-started', 'a'],
+      [3_500, 'target-started', 'a'],
+      [4_500, 'target-finished', 'a'],
+      [4_500, 'step-finished', 'a'],
+    ]);
+    const t = drillTiming(retried, { faultAt: t0, detectedAt: t0, healthyAt: t0 + 4_500, interactive: false });
+    expect(t.insideSteps).toBe(2_000);
+    expect(t.operator).toBe(2_000 + 500);
+    expect(t.tool).toBe(0);
+  });
+
+  it('prints the split with its share of the whole', () => {
+    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: false });
+    const text = timingText(t, true, false).join('\n');
+    expect(text).toContain('time from fault to healthy: 10.5 s');
+    expect(text).toMatch(/etcd and the nodes\s+7\.0 s\s+67%\s+fault noticed 1\.0 s, inside steps 6\.0 s/);
+    expect(text).toMatch(/tool overhead\s+1\.5 s\s+14%/);
+  });
+});
