@@ -34,7 +34,7 @@ and whether every sample key survived. Everything it started is stopped when
 it ends (Ctrl-C included); the lab directory is removed unless --keep.
 
   --members N     cluster size: 3 (default) or 5
-  --fault F       minority  a member killed (quorum held)       → replace-member
+  --fault F       minority  one member killed (quorum held)     → replace-member
                   quorum    a majority killed (quorum lost)      → restore-quorum
                   frozen    a member SIGSTOPped                  → replace-member
                   split-brain  single-member clusters            → split-brain

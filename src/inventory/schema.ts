@@ -52,6 +52,12 @@ export const nodePathsSchema = z
     envFile: z.string().min(1).optional(),
     /** where snapshots are kept on this node */
     backupDir: z.string().min(1).optional(),
+    /** kubeadm: root's kubectl config (default /root/.kube/config) */
+    kubeconfig: z.string().min(1).optional(),
+    /** kubeadm: the kubelet's state and config dir (default /var/lib/kubelet) */
+    kubeletDir: z.string().min(1).optional(),
+    /** kubeadm: the kubelet's systemd drop-in (default /etc/systemd/system/kubelet.service.d/10-kubeadm.conf) */
+    kubeletDropIn: z.string().min(1).optional(),
   })
   .strict();
 

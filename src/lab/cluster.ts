@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { Inventory, InventoryNode } from '../inventory/schema.js';
@@ -57,6 +57,8 @@ export interface LabOptions {
    * on the member's own address, and an inventory that says transport ssh
    */
   ssh?: boolean;
+  /** abandons the start (a drill interrupted meanwhile): it fails at once and cleans up after itself */
+  signal?: AbortSignal;
 }
 
 export interface ServiceCommands {
@@ -150,7 +152,7 @@ export class LabCluster {
       if (options.ssh) await lab.startSshds();
       await lab.writeInventory();
       await Promise.all(members.map((m) => lab!.bootNode(m)));
-      await lab.waitHealthy(options.startTimeoutMs ?? 30_000, options.independent ? 'each' : 'all');
+      await lab.waitHealthy(options.startTimeoutMs ?? 30_000, options.independent ? 'each' : 'all', options.signal);
       lab.startedAt = Date.now();
       return lab;
     } catch (err) {
@@ -307,6 +309,46 @@ export class LabCluster {
     return aside;
   }
 
+  /**
+   * The member's host is gone and a freshly installed one took its address
+   * and name (replace-master, field note 000): every process of the node is
+   * killed (its kubelet first, then etcd and the other pods or stand-ins),
+   * the old root is moved aside to <lab>/<name>/root.lost-<ms> (never
+   * deleted: what a test compares the restored files with), and the new root
+   * holds only what installing the packages leaves: the node's service
+   * scripts (kubelet-service; on systemd etcd-service and lab-service) and
+   * empty /etc, /var/lib, /root. No /etc/kubernetes, /etc/etcd,
+   * /var/lib/etcd, /var/lib/kubelet or /root/.kube. Returns the old root.
+   */
+  async replaceHost(name: string): Promise<string> {
+    const member = this.member(name);
+    const run = join(member.root, 'run');
+    const pidfiles = await readdir(run).catch(() => [] as string[]);
+    const kubelet = readPid(join(run, 'kubelet.pid'));
+    const others = pidfiles.filter((f) => f.endsWith('.pid') && f !== 'kubelet.pid').map((f) => readPid(join(run, f)));
+    const pods = (await readdir(join(run, 'lab-kubelet', 'pods')).catch(() => [] as string[]))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => {
+        try {
+          const state = JSON.parse(readFileSync(join(run, 'lab-kubelet', 'pods', f), 'utf8')) as { pid?: unknown };
+          return typeof state.pid === 'number' ? state.pid : undefined;
+        } catch {
+          return undefined;
+        }
+      });
+    const pids = [kubelet, ...others, ...pods].filter((pid): pid is number => pid !== undefined && isOurs(pid, this.dir));
+    for (const pid of pids) signal(pid, 'SIGKILL');
+    await waitFor(() => pids.every((pid) => !isRunning(pid)), 10_000, `${name}: processes ${pids.join(', ')} did not die on SIGKILL`);
+    const lost = `${member.root}.lost-${Date.now()}`;
+    await rename(member.root, lost);
+    const scripts = member.layout === 'kubeadm' ? [NODE_PATHS.kubeadm.kubeletService] : [NODE_PATHS.systemd.service, NODE_PATHS.systemd.standIn];
+    for (const script of scripts) await writeExecutable(under(member.root, script), await readFile(under(lost, script), 'utf8'));
+    for (const dir of ['/etc', '/var/lib', '/var/log', '/run']) await mkdir(under(member.root, dir), { recursive: true });
+    await mkdir(under(member.root, '/root'), { mode: 0o700 });
+    member.state = 'killed';
+    return lost;
+  }
+
   /** systemd nodes: the ETCD_* variables of the env file. */
   async readEnvFile(name: string): Promise<Record<string, string>> {
     const member = this.member(name);
@@ -321,10 +363,11 @@ export class LabCluster {
   }
 
   /** Wait until every member (or each member on its own, for independent clusters) is healthy. */
-  async waitHealthy(timeoutMs = 30_000, mode: 'all' | 'each' = 'all'): Promise<ClusterReport> {
+  async waitHealthy(timeoutMs = 30_000, mode: 'all' | 'each' = 'all', signal?: AbortSignal): Promise<ClusterReport> {
     const deadline = Date.now() + timeoutMs;
     let last: ClusterReport | undefined;
     while (Date.now() < deadline) {
+      if (signal?.aborted) throw new Error('lab start interrupted');
       last = await this.probe();
       const done = mode === 'all' ? last.verdict.verdict === 'healthy' : last.endpoints.every((e) => e.healthy);
       if (done) return last;
@@ -509,7 +552,19 @@ function nodeDescription(m: LabMember): Pick<InventoryNode, 'layout' | 'paths' |
     };
   }
   // kubeadm: the default etcd and control-plane commands (static-pod manifests moved out of / back into the manifests dir)
-  return { layout: 'kubeadm', paths: { dataDir: m.dataDir, pkiDir: m.pkiDir, manifestsDir: m.manifestsDir ?? '' }, kubelet: m.kubelet };
+  const k = NODE_PATHS.kubeadm;
+  return {
+    layout: 'kubeadm',
+    paths: {
+      dataDir: m.dataDir,
+      pkiDir: m.pkiDir,
+      manifestsDir: m.manifestsDir ?? '',
+      kubeconfig: under(m.root, k.kubeconfig),
+      kubeletDir: under(m.root, posix.dirname(k.kubeletConfig)),
+      kubeletDropIn: under(m.root, k.kubeletDropIn),
+    },
+    kubelet: m.kubelet,
+  };
 }
 
 /** Where a stopped kubeadm member's manifest waits (src/runbook/context.ts: beside the manifests dir). */

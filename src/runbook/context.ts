@@ -23,7 +23,9 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  *
  * A member record: name, id, peerURL, clientURL, host, layout, dataDir, walDir,
  * pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl,
- * etcdutl, and service/kubelet/controlPlane.{start, stop, isActive}: the
+ * etcdutl, kubernetesDir (the manifests dir's parent), kubeconfig,
+ * kubeletDir, kubeletDropIn (kubeadm defaults: /root/.kube/config,
+ * /var/lib/kubelet, …/kubelet.service.d/10-kubeadm.conf), and service/kubelet/controlPlane.{start, stop, isActive}: the
  * commands that manage etcd, the kubelet and kube-apiserver (with
  * controller-manager and scheduler). These commands are the only command
  * fragments (`{{ member.service.stop | raw }}`).
@@ -61,9 +63,24 @@ const MEMBER_VALUE_FIELDS = [
   'etcdBinary',
   'etcdctl',
   'etcdutl',
+  'kubernetesDir',
+  'kubeconfig',
+  'kubeletDir',
+  'kubeletDropIn',
 ] as const;
 
-const PATH_FIELDS = ['dataDir', 'walDir', 'pkiDir', 'manifestsDir', 'unitFile', 'envFile', 'backupDir', 'etcdBinary'] as const;
+const PATH_FIELDS = ['dataDir', 'walDir', 'pkiDir', 'manifestsDir', 'unitFile', 'envFile', 'backupDir', 'etcdBinary', 'kubeconfig', 'kubeletDir', 'kubeletDropIn'] as const;
+
+/**
+ * A kubeadm master's own files besides etcd's (field note 000: what
+ * replace-master restores onto a new host): the inventory's paths, else
+ * kubeadm's standard ones on a kubeadm node.
+ */
+const KUBEADM_HOST_PATHS = {
+  kubeconfig: '/root/.kube/config',
+  kubeletDir: '/var/lib/kubelet',
+  kubeletDropIn: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+} as const;
 
 // ---- the runtime context ------------------------------------------------------
 
@@ -130,6 +147,13 @@ export function memberRecord(inventory: Inventory, index: number, report?: Clust
     etcdutl: paths.etcdutl ?? 'etcdutl',
   };
   for (const field of PATH_FIELDS) record[field] = paths[field] ?? unset(field, `node.paths.${field}`);
+  if (node?.layout === 'kubeadm') for (const [field, path] of Object.entries(KUBEADM_HOST_PATHS)) record[field] = paths[field as keyof typeof KUBEADM_HOST_PATHS] ?? path;
+  // /etc/kubernetes: the manifests dir's parent, where static-pod manifests are parked (staticPodCommands)
+  record.kubernetesDir = paths.manifestsDir
+    ? posix.dirname(posix.normalize(paths.manifestsDir))
+    : node?.layout === 'kubeadm'
+      ? '/etc/kubernetes'
+      : unset('kubernetesDir', 'node.paths.manifestsDir (kubeadm: /etc/kubernetes/manifests)');
   record.service = serviceRecord(m, at);
   record.kubelet = kubeletRecord(m);
   record.controlPlane = controlPlaneRecord(m, at);

@@ -1,0 +1,76 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+
+/**
+ * What every drill test checks after the drill ended: the lab directory it
+ * printed is gone (unless kept) and no process carries the lab's marker —
+ * no etcd, no lab kubelet, no sshd, no stand-in service left running.
+ */
+export function labDirOf(output: string): string {
+  const dir = /^lab: (\/\S+)$/m.exec(output)?.[1];
+  if (!dir) throw new Error(`the drill did not say where its lab is:\n${output}`);
+  return dir;
+}
+
+/** Live processes started for this lab: its marker in their environment or command line. */
+export function labProcesses(labDir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8');
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (environ.split('\0').includes(`ETCD_RUNBOOK_LAB=${labDir}`) || cmdline.includes(labDir)) found.push(`${entry} ${cmdline.replace(/\0/g, ' ')}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** The drill left nothing behind (processes can take a moment to be reaped after SIGKILL). */
+export async function expectNothingLeft(labDir: string, kept = false): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (labProcesses(labDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(labProcesses(labDir), `processes of ${labDir}`).toEqual([]);
+  expect(existsSync(labDir), `${labDir} exists`).toBe(kept);
+}
+
+export interface DrillReportJson {
+  fault: string;
+  members: number;
+  layout: string;
+  victims: string[];
+  expectedVerdict: string;
+  detectedVerdict: string;
+  runbook?: string;
+  runStatus: string;
+  attended: boolean;
+  finalVerdict?: string;
+  sample?: { expected: number; intact: number; missing: string[]; changed: string[] };
+  timing?: { total: number; settle: number; insideSteps: number; operator: number; tool: number; etcd: number; steps: Array<{ step: string; ms: number }> };
+  ok: boolean;
+  reasons: string[];
+}
+
+/** A passed unattended drill: the runbook for the fault ran, the cluster is healthy, every sample key intact. */
+export function expectPassed(report: DrillReportJson, runbook: string): void {
+  expect(report.reasons).toEqual([]);
+  expect(report.ok).toBe(true);
+  expect(report.detectedVerdict).toBe(report.expectedVerdict);
+  expect(report.runbook).toBe(runbook);
+  expect(report.runStatus).toBe('succeeded');
+  expect(report.attended).toBe(false);
+  expect(report.finalVerdict).toBe('healthy');
+  expect(report.sample?.expected).toBe(300);
+  expect(report.sample?.intact).toBe(300);
+  const t = report.timing;
+  expect(t).toBeDefined();
+  if (!t) return;
+  // the parts add up to the whole, and the steps did take time
+  expect(t.settle + t.insideSteps + t.operator + t.tool).toBe(t.total);
+  expect(t.operator).toBeLessThan(1000);
+  expect(t.steps.length).toBeGreaterThan(0);
+}

@@ -1,0 +1,77 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { slotDir } from '../../src/lab/slots.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.js';
+import { expectNothingLeft, labDirOf } from './drill-helpers.js';
+
+/**
+ * A drill stopped by a signal stops everything it started: no etcd, no lab
+ * kubelet, no service stand-in left running, the lab directory removed, and
+ * the exit status says it was interrupted (128 + the signal's number).
+ */
+describe('a drill interrupted by a signal', () => {
+  let child: ResultPromise | undefined;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+  });
+
+  function start(...args: string[]): { child: ResultPromise; output: () => string; waitFor: (re: RegExp, ms?: number) => Promise<string> } {
+    let output = '';
+    const proc = execa(process.execPath, [CLI, 'drill', '--yes', '--no-color', ...args], { reject: false, stdin: 'ignore', all: true, env: { NO_COLOR: '1' } });
+    proc.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child = proc;
+    const waitFor = async (re: RegExp, ms = 60_000) => {
+      const deadline = Date.now() + ms;
+      while (!re.test(output)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(re)}; output:\n${output}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return output;
+    };
+    return { child: proc, output: () => output, waitFor };
+  }
+
+  it('SIGINT in the middle of the runbook (kubeadm lab: kubelets too): exit 130, nothing left', async () => {
+    const drill = start('--fault', 'minority', '--layout', 'kubeadm');
+    // the member is removed and its manifest moved out: the lab is mid-repair
+    await drill.waitFor(/step 4\/\d+:/);
+    const labDir = labDirOf(drill.output());
+    drill.child.kill('SIGINT');
+    const result = await drill.child;
+    expect(result.exitCode, drill.output()).toBe(130);
+    expect(drill.output()).toContain('drill interrupted (SIGINT)');
+    await expectNothingLeft(labDir);
+  }, 90_000);
+
+  it('SIGTERM while the lab is still starting: exit 143, nothing left', async () => {
+    const drill = start('--fault', 'frozen', '--members', '5');
+    // the lab's directory is known from its slot (the lock names the drill's pid) once a first process is recorded
+    const labDir = await labDirWhileStarting(drill.child.pid ?? -1);
+    expect(drill.output()).not.toMatch(/^lab: /m);
+    drill.child.kill('SIGTERM');
+    const result = await drill.child;
+    expect(result.exitCode, drill.output()).toBe(143);
+    expect(drill.output()).not.toContain('fault injected');
+    await expectNothingLeft(labDir);
+  }, 90_000);
+});
+
+/** The lab directory of the slot this process owns, once its first process is recorded there. */
+async function labDirWhileStarting(owner: number, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const lock of readdirSync(slotDir()).filter((f) => f.endsWith('.lock'))) {
+      try {
+        if (Number(readFileSync(join(slotDir(), lock), 'utf8')) !== owner) continue;
+        const marker = readFileSync(join(slotDir(), `${lock}.pids`), 'utf8').split('\n')[0]?.split('\t')[1];
+        if (marker) return marker;
+      } catch {
+        // released or not written yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${owner} claimed no lab slot with a recorded process within ${timeoutMs} ms`);
+}

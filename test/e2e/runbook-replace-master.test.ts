@@ -1,0 +1,151 @@
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster, type LabMember } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { NODE_PATHS, under } from '../../src/lab/layouts.js';
+import { runCli } from '../helpers/cli.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, writeKeys } from './runbook-helpers.js';
+
+/**
+ * replace-master end to end on a real 3-member kubeadm cluster: m3's host is
+ * replaced by a freshly installed one (lab.replaceHost: every process of the
+ * node killed, its root moved aside, a new root with only the lab's kubelet
+ * script), and the runbook brings it back from a backup of the old host's
+ * files (field note 000: /etc/kubernetes, /root/.kube/config,
+ * /var/lib/kubelet, the kubelet drop-in), made the way an operator makes it:
+ * a copy of those paths under their absolute names.
+ */
+
+/** The old host's files replace-master restores, as node paths. */
+const HOST_FILES = [
+  '/etc/kubernetes',
+  NODE_PATHS.kubeadm.kubeconfig,
+  dirname(NODE_PATHS.kubeadm.kubeletConfig),
+  NODE_PATHS.kubeadm.kubeletDropIn,
+];
+
+/** Files that must come back byte for byte (etcd.yaml is rewritten for joining). */
+const SAME_BYTES = [
+  '/etc/kubernetes/pki/etcd/ca.crt',
+  '/etc/kubernetes/pki/etcd/ca.key',
+  '/etc/kubernetes/pki/etcd/server.crt',
+  '/etc/kubernetes/pki/etcd/server.key',
+  '/etc/kubernetes/pki/etcd/peer.crt',
+  '/etc/kubernetes/pki/etcd/peer.key',
+  '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+  '/etc/kubernetes/pki/etcd/healthcheck-client.key',
+  '/etc/kubernetes/pki/apiserver-etcd-client.crt',
+  '/etc/kubernetes/pki/apiserver-etcd-client.key',
+  '/etc/kubernetes/admin.conf',
+  '/etc/kubernetes/manifests/kube-apiserver.yaml',
+  NODE_PATHS.kubeadm.kubeconfig,
+  NODE_PATHS.kubeadm.kubeletConfig,
+  NODE_PATHS.kubeadm.kubeletDropIn,
+];
+
+/** cp -a of the host's files to <backup><absolute path>, while the host is alive. */
+async function backUpHostFiles(member: LabMember, backup: string): Promise<void> {
+  for (const nodePath of HOST_FILES) {
+    const real = under(member.root, nodePath);
+    const copy = join(backup, real);
+    await mkdir(dirname(copy), { recursive: true });
+    await cp(real, copy, { recursive: true, preserveTimestamps: true });
+  }
+}
+
+describe('replace-master on a 3-member kubeadm cluster', () => {
+  let lab: LabCluster;
+  let work: string;
+  let hostBackup: string;
+  let lostRoot: string;
+  let oldId: string | undefined;
+  const keys = knownKeys(300);
+
+  const run = (extra: string[] = []) =>
+    runCli(
+      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', '--set', `hostBackup=${hostBackup}`,
+        '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra],
+      {},
+      180_000,
+    );
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-master-'));
+    hostBackup = join(work, 'host-backup');
+    await writeKeys(lab, keys);
+    await backUpHostFiles(lab.member('m3'), hostBackup);
+    oldId = (await memberListText(lab)).split('\n').find((l) => l.includes(', m3, '))?.split(',')[0];
+    await lab.settled();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('with quorum lost (m2 dead, m3 replaced) it stops at the snapshot guard: nothing removed, nothing restored', async () => {
+    await lab.kill('m2');
+    lostRoot = await lab.replaceHost('m3');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).not.toBe(0);
+    expect(result.stdout).toMatch(/quorum is lost; replacing a master cannot help, use restore-quorum/);
+    expect(result.stdout).not.toMatch(/run succeeded/);
+    // nothing on the new host was touched, no snapshot was written
+    await expect(stat(lab.member('m3').dataDir)).rejects.toThrow();
+    await expect(stat(join(lab.member('m3').root, 'etc', 'kubernetes'))).rejects.toThrow();
+    expect((await readdir(join(work, 'backups')).catch(() => [])).filter((f) => f.endsWith('.db'))).toEqual([]);
+
+    // m2 back: m3 is still in the member list with its old ID
+    await lab.startMember('m2');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    expect(await memberListText(lab)).toContain(`${oldId}, started, m3,`);
+  });
+
+  it('brings the new host back from the old host\'s files: healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
+    const m3 = lab.member('m3');
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('run succeeded');
+    expect(result.stdout).toMatch(/server\.crt is valid for 127\.0\.0\.\d+/);
+    expect(result.stdout).toMatch(/parked etcd\.yaml/);
+    expect(result.stdout).toMatch(/- --initial-cluster-state=existing/);
+    expect(result.stdout).toMatch(/kubelet on m3 is active/);
+
+    const status = await expectHealthyStatus(lab);
+    expect(status.endpoints.find((e) => e.name === 'm3')?.memberId).not.toBe(oldId);
+    await expectKeysOnEveryMember(lab, keys);
+
+    // the host's files are the old host's, byte for byte and mode for mode
+    for (const nodePath of SAME_BYTES) {
+      const restored = under(m3.root, nodePath);
+      const old = under(lostRoot, nodePath);
+      expect(await readFile(restored), nodePath).toEqual(await readFile(old));
+      expect((await stat(restored)).mode & 0o777, `${nodePath} mode`).toBe((await stat(old)).mode & 0o777);
+    }
+    // etcd's manifest is the old one rewritten for joining, back in the manifests dir
+    const manifestsDir = m3.manifestsDir as string;
+    const manifest = await readFile(join(manifestsDir, 'etcd.yaml'), 'utf8');
+    expect(manifest).toContain('- --initial-cluster-state=existing');
+    expect(manifest).toContain(`- --initial-cluster=${lab.members.map((m) => `${m.name}=${m.peerURL}`).join(',')}`);
+    expect(manifest.match(/--initial-cluster-state=/g)).toHaveLength(1);
+    expect((await readdir(manifestsDir)).sort()).toEqual(['etcd.yaml', 'kube-apiserver.yaml']);
+
+    // the kubelet runs, and runs the apiserver stand-in and etcd
+    expect(await lab.isActive('m3', 'kubelet')).toBe(true);
+    expect(await lab.isActive('m3', 'controlPlane')).toBe(true);
+    for (const pod of ['etcd', 'kube-apiserver']) {
+      const state = JSON.parse(await readFile(join(m3.root, 'run', 'lab-kubelet', 'pods', `${pod}.json`), 'utf8')) as { status: string };
+      expect(state.status, pod).toBe('running');
+    }
+    expect(lab.pidOf('m3')).toBeDefined();
+
+    // the old host's root is kept whole, its data dir included
+    expect((await stat(join(lostRoot, 'var', 'lib', 'etcd', 'member', 'snap', 'db'))).isFile()).toBe(true);
+    expect(await readFile(join(lostRoot, 'etc', 'kubernetes', 'manifests', 'etcd.yaml'), 'utf8')).toContain('--initial-cluster-state=new');
+    console.log(`replace-master (kubeadm, 3 members) took ${result.durationMs} ms`);
+  });
+});
