@@ -3,7 +3,7 @@ import type { ClusterReport } from '../cluster/types.js';
 import type { Inventory, InventoryMember } from '../inventory/schema.js';
 import { shellQuote } from '../util/shell.js';
 import type { ParamValue } from './rendered.js';
-import type { Runbook, RunbookStep } from './schema.js';
+import type { Runbook } from './schema.js';
 import { CommandFragment, Unset, type ContextObject, type ContextValue, type Shape, type ShapeScope } from './template.js';
 
 /**
@@ -20,6 +20,8 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  *   member      the member a step runs on (steps whose target is a member; bound per node when fanning out)
  *   target      the member named by inputs.member (runbooks that declare that input)
  *   survivor    the member named by inputs.survivor (runbooks that declare that input)
+ *   <as>        inside a `repeat` (`as: joiner`): the pass's member record plus
+ *               initialCluster, the member list it joins (name=peerURL,…)
  *
  * A member record: name, id, peerURL, clientURL, host, layout, dataDir, walDir,
  * pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl,
@@ -121,6 +123,18 @@ export function buildContext(sources: ContextSources): ContextObject {
         : new Unset(`inputs.${input} "${String(name)}" is not a member in the inventory (${members.map((m) => m.name).join(', ')})`);
   }
   return context;
+}
+
+/**
+ * The context of one pass of a `repeat`: its variable bound to the member
+ * record plus initialCluster, the members the joiner meets (name=peerURL of
+ * each, in the order given) — exactly the member list once it is added.
+ */
+export function withRepeat(context: ContextObject, as: string, inventory: Inventory, memberName: string, cluster: readonly string[], report?: ClusterReport): ContextObject {
+  const index = inventory.members.findIndex((m) => m.name === memberName);
+  if (index < 0) return { ...context, [as]: new Unset(`"${memberName}" is not a member in the inventory`) };
+  const peers = cluster.flatMap((name) => inventory.members.find((m) => m.name === name)?.peerURLs.map((url) => `${name}=${url}`) ?? []);
+  return { ...context, [as]: { ...memberRecord(inventory, index, report), initialCluster: peers.join(',') } };
 }
 
 /** The context with `member` bound to one inventory member (a step's target node). */
@@ -384,22 +398,27 @@ function baseFields(runbook: Pick<Runbook, 'inputs'>): Record<string, Shape> {
   };
 }
 
-const MEMBER_ABSENT = 'member is only defined on steps that run on members (target each-member, each-surviving-member, member or survivor)';
+const MEMBER_ABSENT = 'member is only defined on steps that run on members (target each-member, each-surviving-member, each-other-member, member, survivor or a repeat\'s member)';
 
 function declares(runbook: Pick<Runbook, 'inputs'>, name: string): boolean {
   return runbook.inputs.some((i) => i.name === name);
 }
 
-export const FAN_OUT_TARGETS: ReadonlyArray<RunbookStep['target']> = ['each-member', 'each-surviving-member'];
+export const FAN_OUT_TARGETS: ReadonlyArray<string> = ['each-member', 'each-surviving-member', 'each-other-member'];
+
+/** A repeat's variable: a member record plus the member list it joins. */
+export const REPEAT_MEMBER_SHAPE = object({ ...MEMBER_SHAPE.fields, initialCluster: value });
 
 /**
  * The paths a step's templates may use. `perTarget` false is for the parts of
  * a step that are rendered once, not per node (title, why, the after-check):
  * on a step that fans out, `member` is not one member there.
  */
-export function stepShape(runbook: Pick<Runbook, 'inputs'>, step: Pick<RunbookStep, 'target'>, perTarget = true): ShapeScope {
+export function stepShape(runbook: Pick<Runbook, 'inputs'>, step: { target: string }, perTarget = true, repeat?: { as: string }): ShapeScope {
   const fields = baseFields(runbook);
   const absent: Record<string, string> = {};
+  // a step in a repeat: the variable is the pass's member (target: <as> runs on it, with member = it)
+  if (repeat) fields[repeat.as] = REPEAT_MEMBER_SHAPE;
   if (declares(runbook, 'member')) fields.target = MEMBER_SHAPE;
   else absent.target = 'target is the member named by inputs.member: declare an input named "member"';
   if (declares(runbook, 'survivor')) fields.survivor = MEMBER_SHAPE;

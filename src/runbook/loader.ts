@@ -6,7 +6,21 @@ import { andMore, describeZodIssue, formatPath, lineOfPath, parseYamlSource, typ
 import { OperatorError } from '../util/errors.js';
 import { defaultShape, stepShape } from './context.js';
 import { GUARD_NAMES, GUARDS } from './guards.js';
-import { inputSchema, runbookSchema, STEP_KINDS, stepSchema, type EtcdAction, type Runbook, type RunbookInput, type RunbookStep } from './schema.js';
+import {
+  inputSchema,
+  isRepeatEntry,
+  nestedStepSchema,
+  repeatHeaderSchema,
+  runbookSchema,
+  STEP_KINDS,
+  stepSchema,
+  TARGETS,
+  type EtcdAction,
+  type NestedStep,
+  type Runbook,
+  type RunbookInput,
+  type RunbookStep,
+} from './schema.js';
 import { checkTemplate, type ShapeScope } from './template.js';
 
 /**
@@ -70,7 +84,7 @@ export function lintRunbook(text: string, fileName: string, options: LintOptions
   // so one schema mistake does not hide the template problems elsewhere.
   const raw = (input && typeof input === 'object' ? input : {}) as { inputs?: unknown; steps?: unknown };
   const inputs = validEntries(raw.inputs, (v) => inputSchema.safeParse(v));
-  const steps = validEntries(raw.steps, (v) => stepSchema.safeParse(v));
+  const entries = Array.isArray(raw.steps) ? (raw.steps as unknown[]) : [];
   const runbookView = { inputs: inputs.map((e) => e.value) };
   const guardNames = options.guardNames ?? GUARD_NAMES;
 
@@ -81,19 +95,40 @@ export function lintRunbook(text: string, fileName: string, options: LintOptions
     }
   }
 
-  for (const { index, value: step } of steps) {
-    checkStep(step, index, runbookView.inputs, guardNames, add);
-  }
+  entries.forEach((entry, index) => {
+    if (!isRepeatEntry(entry)) {
+      const step = stepSchema.safeParse(entry);
+      if (step.success) checkStep(step.data, ['steps', index], runbookView.inputs, guardNames, add);
+      return;
+    }
+    // a repeat: its nested steps are checked exactly like top-level ones, with its variable in scope
+    const { repeat, steps } = entry as { repeat?: unknown; steps?: unknown };
+    const header = repeatHeaderSchema.safeParse(repeat);
+    if (!header.success) return;
+    if (header.data.for === 'each-other-member' && !runbookView.inputs.some((i) => i.name === 'survivor')) {
+      add(['steps', index, 'repeat', 'for'], 'each-other-member needs the runbook to declare an input named "survivor" (the member the others are counted from)');
+    }
+    for (const { index: j, value: step } of validEntries(steps, (v) => nestedStepSchema.safeParse(v))) {
+      checkStep(step, ['steps', index, 'steps', j], runbookView.inputs, guardNames, add, header.data);
+    }
+  });
 
   return problems.sort((a, b) => a.line - b.line);
 }
 
 type Add = (path: ReadonlyArray<PathSegment>, message: string, atKey?: boolean) => void;
 
-function checkStep(step: RunbookStep, index: number, inputs: RunbookInput[], guardNames: readonly string[], add: Add): void {
-  const scope = stepShape({ inputs }, step);
-  const once = stepShape({ inputs }, step, false);
-  const at = (...rest: PathSegment[]): PathSegment[] => ['steps', index, ...rest];
+function checkStep(
+  step: RunbookStep | NestedStep,
+  base: PathSegment[],
+  inputs: RunbookInput[],
+  guardNames: readonly string[],
+  add: Add,
+  repeat?: { as: string },
+): void {
+  const scope = stepShape({ inputs }, step, true, repeat);
+  const once = stepShape({ inputs }, step, false, repeat);
+  const at = (...rest: PathSegment[]): PathSegment[] => [...base, ...rest];
   const declared = (name: string) => inputs.some((i) => i.name === name);
   const plain = (path: PathSegment[], text: string, within: ShapeScope = scope) => {
     for (const message of checkTemplate(text, within, { shell: false })) add(path, message);
@@ -105,8 +140,11 @@ function checkStep(step: RunbookStep, index: number, inputs: RunbookInput[], gua
   if ((step.target === 'member' || step.target === 'each-surviving-member') && !declared('member')) {
     add(at('target'), `target ${step.target} needs the runbook to declare an input named "member" (the member being replaced)`);
   }
-  if (step.target === 'survivor' && !declared('survivor')) {
-    add(at('target'), 'target survivor needs the runbook to declare an input named "survivor"');
+  if (repeat && step.target !== repeat.as && !(TARGETS as readonly string[]).includes(step.target)) {
+    add(at('target'), `must be one of ${TARGETS.join(', ')} or ${repeat.as} (this repeat's member), got ${JSON.stringify(step.target)}`);
+  }
+  if ((step.target === 'survivor' || step.target === 'each-other-member') && !declared('survivor')) {
+    add(at('target'), `target ${step.target} needs the runbook to declare an input named "survivor"`);
   }
 
   plain(at('title'), step.title, once);
@@ -179,12 +217,14 @@ const WAIT_PARAMS: Partial<Record<string, string[]>> = {
 /** zod reports a bad `kind` as a failed union on the step; say it is the kind. */
 function unknownKind(code: string, path: PathSegment[], input: unknown): { path: PathSegment[]; message: string } | undefined {
   if (code !== 'invalid_union' || path[0] !== 'steps' || typeof path[1] !== 'number') return undefined;
-  if (path.length > 3 || (path.length === 3 && path[2] !== 'kind')) return undefined;
-  const step = valueAt(input, path.slice(0, 2));
+  // a step at the top level (steps[i]) or in a repeat (steps[i].steps[j])
+  const depth = path[2] === 'steps' && typeof path[3] === 'number' ? 4 : 2;
+  if (path.length > depth + 1 || (path.length === depth + 1 && path[depth] !== 'kind')) return undefined;
+  const step = valueAt(input, path.slice(0, depth));
   if (!step || typeof step !== 'object' || Array.isArray(step)) return undefined;
   const kind = (step as Record<string, unknown>).kind;
   const kinds = STEP_KINDS.join(', ');
-  const at = [...path.slice(0, 2), 'kind'];
+  const at = [...path.slice(0, depth), 'kind'];
   if (kind === undefined) return { path: at, message: `is required: one of ${kinds}` };
   return { path: at, message: `unknown step kind ${JSON.stringify(kind)}: must be one of ${kinds}` };
 }

@@ -1,10 +1,10 @@
 import type { ClusterReport } from '../cluster/types.js';
 import type { Inventory, InventoryMember } from '../inventory/schema.js';
 import { OperatorError } from '../util/errors.js';
-import { buildContext, withMember, type RunInfo } from './context.js';
+import { buildContext, withMember, withRepeat, type RunInfo } from './context.js';
 import { GUARDS } from './guards.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
-import type { GuardRef, Runbook, RunbookInput, RunbookStep } from './schema.js';
+import type { GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep } from './schema.js';
 import { renderTemplate, TemplateError, templatePaths, type ContextObject } from './template.js';
 
 /**
@@ -42,8 +42,63 @@ export function renderRunbook(runbook: Runbook, sources: RenderSources): Rendere
     description: runbook.description,
     sources: runbook.sources,
     inputs,
-    steps: runbook.steps.map((step, index) => renderStep(runbook, step, index, context, inputs, sources)),
+    steps: uniqueIds(runbook, runbook.steps.flatMap((entry, index) =>
+      'repeat' in entry
+        ? expandRepeat(runbook, entry, index, context, inputs, sources)
+        : [renderStep(runbook, entry, { id: entry.id, where: `step ${entry.id} (steps[${index}])` }, context, inputs, sources)],
+    )),
   };
+}
+
+// ---- repeat -----------------------------------------------------------------------
+
+/**
+ * A repeat becomes plain steps, pass after pass (member by member, in
+ * inventory order), each nested step once per pass with the id
+ * `<repeat id>-<member>-<step id>`. The pass's variable is its member plus
+ * the member list it joins: the members outside the walk, then those of
+ * earlier passes, then itself.
+ */
+function expandRepeat(runbook: Runbook, entry: RepeatEntry, index: number, context: ContextObject, inputs: Record<string, ParamValue>, sources: RenderSources): RenderedStep[] {
+  const walk = repeatMembers(runbook, entry, inputs, sources.inventory);
+  const walked = new Set(walk.map((m) => m.name));
+  const cluster = sources.inventory.members.filter((m) => !walked.has(m.name)).map((m) => m.name);
+  const labels = passLabels(walk.map((m) => m.name));
+  return walk.flatMap((member, pass) => {
+    cluster.push(member.name);
+    const ctx = withRepeat(context, entry.repeat.as, sources.inventory, member.name, cluster, sources.report);
+    return entry.steps.map((step, j) =>
+      renderStep(runbook, step, {
+        id: `${entry.id}-${labels[pass] as string}-${step.id}`,
+        where: `step ${step.id} of repeat ${entry.id} for ${member.name} (steps[${index}].steps[${j}])`,
+        repeat: { as: entry.repeat.as, member },
+      }, ctx, inputs, sources),
+    );
+  });
+}
+
+/** The members a repeat walks, in inventory order. */
+function repeatMembers(runbook: Runbook, entry: RepeatEntry, inputs: Record<string, ParamValue>, inventory: Inventory): InventoryMember[] {
+  switch (entry.repeat.for) {
+    case 'each-other-member':
+      return expandTargets(runbook, { target: 'each-other-member', id: entry.id }, inputs, inventory).flatMap((t) => (t.member ? [t.member] : []));
+  }
+}
+
+/** A member name as a step-id word (lower-case, dashes); the pass number when names would collide. */
+function passLabels(names: string[]): string[] {
+  const words = names.map((n) => n.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'member');
+  return words.map((w, i) => (words.indexOf(w) !== words.lastIndexOf(w) ? `${w}-${i + 1}` : w));
+}
+
+/** Expanded ids must stay unique: the journal and resume find steps by id. */
+function uniqueIds(runbook: Runbook, steps: RenderedStep[]): RenderedStep[] {
+  const seen = new Set<string>();
+  for (const step of steps) {
+    if (seen.has(step.id)) throw new OperatorError(`runbook ${runbook.id}: two steps have the id "${step.id}" once its repeats are expanded for this inventory: rename one of them`);
+    seen.add(step.id);
+  }
+  return steps;
 }
 
 // ---- inputs -----------------------------------------------------------------------
@@ -128,8 +183,15 @@ interface TargetNode {
   member?: InventoryMember;
 }
 
-function renderStep(runbook: Runbook, step: RunbookStep, index: number, context: ContextObject, inputs: Record<string, ParamValue>, sources: RenderSources): RenderedStep {
-  const where = `step ${step.id} (steps[${index}])`;
+/** Where a step sits: its final id, how errors name it, and the repeat pass it belongs to. */
+interface Placement {
+  id: string;
+  where: string;
+  repeat?: { as: string; member: InventoryMember };
+}
+
+function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement: Placement, context: ContextObject, inputs: Record<string, ParamValue>, sources: RenderSources): RenderedStep {
+  const { where, repeat } = placement;
   const fill = (field: string, text: string, ctx: ContextObject, shell = false): string => {
     try {
       return renderTemplate(text, ctx, { shell });
@@ -144,7 +206,11 @@ function renderStep(runbook: Runbook, step: RunbookStep, index: number, context:
     return out;
   };
 
-  const nodes = applicable(step, expandTargets(runbook, step, inputs, sources.inventory), sources.inventory);
+  const nodes = applicable(
+    step,
+    repeat && step.target === repeat.as ? [{ node: repeat.member.name, member: repeat.member }] : expandTargets(runbook, { id: step.id, target: step.target as RunbookStep['target'] }, inputs, sources.inventory),
+    sources.inventory,
+  );
   const contexts = nodes.map((t) => (t.member ? withMember(context, sources.inventory, t.member.name, sources.report) : context));
   /** title, why and step-wide guards see `member` only when the step has exactly one member */
   const single = nodes.length === 1 && nodes[0]?.member ? (contexts[0] as ContextObject) : context;
@@ -195,7 +261,7 @@ function renderStep(runbook: Runbook, step: RunbookStep, index: number, context:
 
   const guards = step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`));
   const rendered: RenderedStep = {
-    id: step.id,
+    id: placement.id,
     title: fill('title', step.title, single),
     why: fill('why', step.why, single),
     kind: step.kind,
@@ -245,11 +311,15 @@ export function expandTargets(runbook: Runbook, step: Pick<RunbookStep, 'target'
       const member = byName(step.target);
       return [{ node: member.name, member }];
     }
+    case 'each-other-member': {
+      const survivor = byName('survivor').name;
+      return inventory.members.filter((m) => m.name !== survivor).map((m) => ({ node: m.name, member: m }));
+    }
   }
 }
 
 /** Keeps the nodes whose layout the step is for; `local` counts as the layout of the member on this machine. */
-function applicable(step: RunbookStep, nodes: TargetNode[], inventory: Inventory): TargetNode[] {
+function applicable(step: Pick<RunbookStep, 'layouts'>, nodes: TargetNode[], inventory: Inventory): TargetNode[] {
   const layouts = step.layouts;
   if (!layouts) return nodes;
   const localLayout = inventory.members.find((m) => m.node?.host === 'local')?.node?.layout;

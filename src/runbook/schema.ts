@@ -21,8 +21,16 @@ export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual'] as const
  *  each-surviving-member  every member except the one being replaced (inputs.member)
  *  member                 the member named by inputs.member (the one being replaced/restored)
  *  survivor               the member named by inputs.survivor (single-survivor, split-brain source)
+ *  each-other-member      every member except the survivor (inputs.survivor)
+ * and, inside a `repeat`, its variable's name (`joiner`): the member of that pass.
  */
-export const TARGETS = ['local', 'each-member', 'each-surviving-member', 'member', 'survivor'] as const;
+export const TARGETS = ['local', 'each-member', 'each-surviving-member', 'member', 'survivor', 'each-other-member'] as const;
+
+/**
+ * What a `repeat` walks, one member per pass, in inventory order:
+ *  each-other-member   every member except the survivor (inputs.survivor)
+ */
+export const REPEAT_OVER = ['each-other-member'] as const;
 
 /** etcd API actions, through the cluster client (no shell). */
 export const ETCD_ACTIONS = ['snapshot-save', 'member-remove', 'member-add', 'member-promote', 'member-list', 'status'] as const;
@@ -64,8 +72,10 @@ export const inputSchema = z
   })
   .strict();
 
+const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case words joined by dashes');
+
 const stepBase = {
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case words joined by dashes'),
+  id: stepId,
   title: z.string().min(1),
   /** one line: why this step exists (shown in the step view) */
   why: z.string().min(1),
@@ -81,48 +91,108 @@ const stepBase = {
   timeout: duration.optional(),
 };
 
-export const commandStepSchema = z.object({ ...stepBase, kind: z.literal('command'), run: template }).strict();
+/**
+ * The step kinds over a target field: top-level steps take TARGETS; steps
+ * nested in a `repeat` also take the repeat's variable name (checked by the
+ * repeat, which knows it).
+ */
+function stepKinds<T extends z.ZodType<string>>(target: T) {
+  const base = { ...stepBase, target };
+  return z.discriminatedUnion('kind', [
+    z.object({ ...base, kind: z.literal('command'), run: template }).strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('etcd'),
+        action: z.enum(ETCD_ACTIONS),
+        with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('copy'),
+        /** source node: 'local' or a template naming a member, e.g. "{{ inputs.survivor }}" */
+        from: z.object({ node: template, path: template }).strict(),
+        /** destination path on each target node */
+        to: z.object({ path: template }).strict(),
+        recursive: z.boolean().optional(),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('wait'),
+        until: z.enum(WAIT_CONDITIONS),
+        with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+        interval: duration.optional(),
+      })
+      .strict(),
+    z.object({ ...base, kind: z.literal('manual'), instruction: template }).strict(),
+  ]);
+}
 
-export const etcdStepSchema = z
+export const stepSchema = stepKinds(z.enum(TARGETS));
+
+const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier');
+
+/** A step inside a `repeat`: its target may also be the repeat's variable. */
+export const nestedStepSchema = stepKinds(identifier.or(z.enum(TARGETS)));
+
+/** The names a repeat's variable cannot take: the context's own roots. */
+export const CONTEXT_ROOTS = ['inventory', 'cluster', 'detection', 'inputs', 'tls', 'run', 'tools', 'local', 'member', 'target', 'survivor'] as const;
+
+export const repeatHeaderSchema = z
   .object({
-    ...stepBase,
-    kind: z.literal('etcd'),
-    action: z.enum(ETCD_ACTIONS),
-    with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    /** the members to walk, one pass each, in order */
+    for: z.enum(REPEAT_OVER),
+    /** the variable naming the pass's member in the nested steps: {{ joiner.name }}, target: joiner */
+    as: identifier.refine((name) => !(CONTEXT_ROOTS as readonly string[]).includes(name), {
+      message: `is already a template root (${CONTEXT_ROOTS.join(', ')}): pick another name, e.g. joiner`,
+    }),
   })
   .strict();
 
-export const copyStepSchema = z
+/**
+ * A sequence of steps run once per member, in order, one member after the
+ * other (grow a cluster back one member at a time). Expanded at render time
+ * into plain steps with ids `<id>-<member>-<step id>`, so the engine never
+ * sees it. The variable is a member record plus `initialCluster`: the
+ * members outside the walk, those of earlier passes and this one
+ * (name=peerURL, comma-separated) — the member list the joiner meets.
+ */
+export const repeatSchema = z
   .object({
-    ...stepBase,
-    kind: z.literal('copy'),
-    /** source node: 'local' or a template naming a member, e.g. "{{ inputs.survivor }}" */
-    from: z.object({ node: template, path: template }).strict(),
-    /** destination path on each target node */
-    to: z.object({ path: template }).strict(),
-    recursive: z.boolean().optional(),
+    id: stepId,
+    repeat: repeatHeaderSchema,
+    steps: z.array(nestedStepSchema).min(1),
   })
-  .strict();
+  .strict()
+  .superRefine((entry, ctx) => {
+    const seen = new Set<string>();
+    // (a nested target that is neither a TARGET nor the variable is a lint error: loader.ts)
+    entry.steps.forEach((step, index) => {
+      if (seen.has(step.id)) ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${step.id}" in this repeat` });
+      seen.add(step.id);
+    });
+  });
 
-export const waitStepSchema = z
-  .object({
-    ...stepBase,
-    kind: z.literal('wait'),
-    until: z.enum(WAIT_CONDITIONS),
-    with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-    interval: duration.optional(),
-  })
-  .strict();
+/** A `steps:` entry is a repeat when it has a `repeat:` field, else a plain step. */
+export function isRepeatEntry(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, 'repeat');
+}
 
-export const manualStepSchema = z.object({ ...stepBase, kind: z.literal('manual'), instruction: template }).strict();
-
-export const stepSchema = z.discriminatedUnion('kind', [
-  commandStepSchema,
-  etcdStepSchema,
-  copyStepSchema,
-  waitStepSchema,
-  manualStepSchema,
-]);
+/**
+ * Dispatches on the `repeat:` field rather than a zod union, so a mistake in
+ * a step is reported at its own field (a union would only say "no option
+ * matched").
+ */
+const stepEntrySchema = z.unknown().transform((value, ctx): RunbookStep | RepeatEntry => {
+  const parsed = isRepeatEntry(value) ? repeatSchema.safeParse(value) : stepSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as Parameters<typeof ctx.addIssue>[0]);
+  return z.NEVER;
+});
 
 export const runbookSchema = z
   .object({
@@ -133,7 +203,7 @@ export const runbookSchema = z
     /** the field procedures this runbook follows */
     sources: z.array(z.string().min(1)).default([]),
     inputs: z.array(inputSchema).default([]),
-    steps: z.array(stepSchema).min(1),
+    steps: z.array(stepEntrySchema).min(1),
   })
   .strict()
   .superRefine((runbook, ctx) => {
@@ -142,10 +212,22 @@ export const runbookSchema = z
       if (seen.has(step.id)) ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${step.id}"` });
       seen.add(step.id);
     });
+    // a repeat's steps become <repeat id>-<member>-<step id>: a plain step id must not look like one
+    for (const entry of runbook.steps) {
+      if (!('repeat' in entry)) continue;
+      runbook.steps.forEach((step, index) => {
+        if (!('repeat' in step) && step.id.startsWith(`${entry.id}-`)) {
+          ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `"${step.id}" starts with "${entry.id}-", the prefix of repeat ${entry.id}'s expanded steps: rename one of them` });
+        }
+      });
+    }
   });
 
 export type Runbook = z.infer<typeof runbookSchema>;
 export type RunbookStep = z.infer<typeof stepSchema>;
+export type NestedStep = z.infer<typeof nestedStepSchema>;
+export type RepeatEntry = z.infer<typeof repeatSchema>;
+export type RepeatOver = (typeof REPEAT_OVER)[number];
 export type RunbookInput = z.infer<typeof inputSchema>;
 export type GuardRef = z.infer<typeof guardRefSchema>;
 export type Risk = (typeof RISKS)[number];

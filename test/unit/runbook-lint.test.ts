@@ -29,7 +29,7 @@ describe('lintRunbook', () => {
       `${f}:9: inputs[0].default: {{ inputs.other }}: an input default cannot use other inputs: use inventory, cluster, detection, tools or local`,
       `${f}:17: steps[0].run: unknown variable {{ member.dataDri }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, kubernetesDir, kubeconfig, kubeletDir, kubeletDropIn, service, kubelet, controlPlane`,
       `${f}:24: steps[1].run: {{ member.dataDir | raw }}: "raw" is only for command fragments (the member's service, kubelet and controlPlane start, stop, isActive); every other value is quoted`,
-      `${f}:31: steps[2].run: {{ member.name }}: member is only defined on steps that run on members (target each-member, each-surviving-member, member or survivor); this step's target is local: use local.… or tools.…`,
+      `${f}:31: steps[2].run: {{ member.name }}: member is only defined on steps that run on members (target each-member, each-surviving-member, each-other-member, member, survivor or a repeat's member); this step's target is local: use local.… or tools.…`,
       expect.stringMatching(new RegExp(`^${f}:33: steps\\[2\\]\\.guards\\[0\\]\\.check: unknown guard "quorum-hold" \\(known: quorum-held, `)),
       `${f}:37: steps[3].target: target survivor needs the runbook to declare an input named "survivor"`,
       `${f}:40: steps[3].instruction: {{ survivor.host }}: survivor is the member named by inputs.survivor: declare an input named "survivor"`,
@@ -64,7 +64,7 @@ steps:
     expect(lintRunbook(text, 'p.yaml').map(formatProblem)).toEqual([
       'p.yaml:6: steps[0].with: etcd action snapshot-save needs "path"',
       'p.yaml:16: steps[0].check.with: guard snapshot-verified needs "path" (the snapshot file)',
-      'p.yaml:17: steps[0].check.with.file: guard snapshot-verified has no parameter "file" (it takes node, path)',
+      'p.yaml:17: steps[0].check.with.file: guard snapshot-verified has no parameter "file" (it takes node, path, skipHashCheck)',
     ]);
   });
 

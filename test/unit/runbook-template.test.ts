@@ -134,7 +134,7 @@ describe('checkTemplate (static, no cluster)', () => {
 
   it('explains why member is missing on a local step', () => {
     expect(checkTemplate('{{ member.name }}', onLocal, { shell: false })).toEqual([
-      '{{ member.name }}: member is only defined on steps that run on members (target each-member, each-surviving-member, member or survivor); this step\'s target is local: use local.… or tools.…',
+      '{{ member.name }}: member is only defined on steps that run on members (target each-member, each-surviving-member, each-other-member, member, survivor or a repeat\'s member); this step\'s target is local: use local.… or tools.…',
     ]);
   });
 });
