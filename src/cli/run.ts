@@ -74,6 +74,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const target = await clusterTargetFrom(values);
   const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
   const runbook = name.endsWith('.yaml') || name.endsWith('.yml') ? await loadRunbookFile(name) : await findRunbook(name);
+  if (!tui) await refuseSshLoginFailures(target.config.inventory);
   const prepared = await prepareRun({
     runbook,
     target,
@@ -181,6 +182,7 @@ export async function resumeCommand(argv: string[]): Promise<number> {
     return runInteractive({ kind: 'run', prepared: { state, started: first, options: { journal, inventory, endpoints, tls } }, target, noColor: values['no-color'] });
   }
   const operator = chooseOperator(Boolean(values.yes), 'resume', unknown && forUnknown ? { [unknown.id]: forUnknown } : {});
+  await refuseSshLoginFailures(inventory);
   return drive(state, { journal, operator, inventory, endpoints, tls, noColor: values['no-color'] });
 }
 
@@ -300,6 +302,28 @@ function guardMembers(inventory: Inventory): GuardMember[] {
 function wantsTui(yes: boolean): boolean {
   return !yes && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
 }
+
+/**
+ * Log in to every SSH node before the first step (the full-screen view does
+ * the same, with prompts). A node that is down may be the failed member: a
+ * warning. A login the node refuses (authentication, host key, key file) is
+ * a configuration error, or someone in the middle: refused before any step
+ * runs anywhere, so a fan-out never stops half-done on it.
+ */
+async function refuseSshLoginFailures(inventory: Inventory): Promise<void> {
+  const transports = new NodeTransports(inventory);
+  try {
+    const failures = await transports.preconnect();
+    const refused = failures.filter((f) => SSH_LOGIN_REFUSED.test(f.error));
+    for (const f of failures) if (!refused.includes(f)) process.stderr.write(`etcd-runbook: ssh to ${f.node} failed: ${f.error} (steps on ${f.node} will fail until it is reachable)\n`);
+    if (refused.length > 0) throw new OperatorError(`${refused.map((f) => f.error).join('; ')} (nothing was run)`, ExitCode.configError);
+  } finally {
+    await transports.closeAll();
+  }
+}
+
+/** The SSH transport's own messages (transport/sshConnect.ts) for a login the host refused, as opposed to a host that is down. */
+const SSH_LOGIN_REFUSED = /: (authentication failed|host key mismatch|host is not in |the server's host key .* @revoked|cannot read private key|private key .* is passphrase-protected|could not decrypt private key)/;
 
 /** Without the full-screen view, only --yes can answer: each step confirmed, guards never overridden. */
 function chooseOperator(yes: boolean, command: string, script: ScriptedOperatorOptions['script'] = {}): Operator {

@@ -1,5 +1,6 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { OperatorError } from '../util/errors.js';
 import { discoverLocal } from './discover.js';
 import { loadInventoryFile } from './file.js';
@@ -12,6 +13,8 @@ export interface ResolveOptions {
   env: Environment;
   /** prefix for discovery's file reads (tests) */
   discoveryRoot?: string | undefined;
+  /** also parse the TLS files and match the cert to the key (the CLI does; unit fixtures are placeholders) */
+  verifyTlsContents?: boolean;
 }
 
 type TlsField = keyof TlsFiles;
@@ -42,7 +45,7 @@ export async function resolveClusterConfig(options: ResolveOptions): Promise<Clu
   const flags = configFromFlags(options.flags, options.env);
   const described = withTlsFlags(await describe(options, flags), flags);
   const { endpoints, source } = endpointsToProbe(described, flags);
-  await checkTlsFiles(described);
+  await checkTlsFiles(described, options.verifyTlsContents ?? false);
   return { inventory: described.inventory, endpoints, sources: source ? [...described.sources, source] : described.sources };
 }
 
@@ -148,7 +151,7 @@ function endpointsToProbe(described: Described, flags: FlagConfig): { endpoints:
 }
 
 /** Every TLS file must be a readable file, and cert and key come as a pair. */
-async function checkTlsFiles(described: Described): Promise<void> {
+async function checkTlsFiles(described: Described, contents: boolean): Promise<void> {
   const tls = described.inventory.tls ?? {};
   const label = (field: TlsField): string => described.tlsFrom[field] ?? `tls.${field}`;
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
@@ -158,6 +161,36 @@ async function checkTlsFiles(described: Described): Promise<void> {
   for (const field of TLS_FIELDS) {
     const path = tls[field];
     if (path !== undefined) await checkReadableFile(path, label(field));
+  }
+  if (contents) await checkTlsContents(tls, label);
+}
+
+/**
+ * The files parse as what they claim to be, and the client cert belongs to
+ * the key: otherwise OpenSSL's "DECODER routines::unsupported" or "key values
+ * mismatch" would be all the operator saw, naming no file.
+ */
+async function checkTlsContents(tls: TlsFiles, label: (field: TlsField) => string): Promise<void> {
+  const certOf = async (field: 'cacert' | 'cert', path: string): Promise<X509Certificate> => {
+    try {
+      return new X509Certificate(await readFile(path));
+    } catch {
+      throw new OperatorError(`${label(field)} ${path}: not a PEM certificate: give the ${field === 'cacert' ? "CA's certificate (ca.crt)" : 'client certificate (.crt)'}`);
+    }
+  };
+  if (tls.cacert !== undefined) await certOf('cacert', tls.cacert);
+  if (tls.cert === undefined || tls.key === undefined) return;
+  const cert = await certOf('cert', tls.cert);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(await readFile(tls.key));
+  } catch (err) {
+    // the message is OpenSSL's reason only; it never quotes the file
+    const encrypted = /passphrase|encrypted|bad decrypt/i.test((err as Error).message);
+    throw new OperatorError(`${label('key')} ${tls.key}: ${encrypted ? 'the key is encrypted: etcd client keys must be unencrypted' : 'not a PEM private key: give the client key (.key) that goes with the certificate'}`);
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw new OperatorError(`${label('key')} ${tls.key} is not the private key of ${label('cert')} ${tls.cert}: give the key that was issued with that certificate`);
   }
 }
 

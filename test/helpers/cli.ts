@@ -11,7 +11,7 @@ export interface CliResult {
 }
 
 /** Run the compiled CLI as an operator would, with a clean ETCDCTL_* environment. */
-export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, cwd?: string): Promise<CliResult> {
   const clean: Record<string, string | undefined> = {};
   for (const key of Object.keys(process.env)) if (key.startsWith('ETCDCTL_')) clean[key] = undefined;
   const started = Date.now();
@@ -20,6 +20,7 @@ export async function runCli(args: string[], env: Record<string, string> = {}, t
     reject: false,
     timeout: timeoutMs,
     stdin: 'ignore',
+    ...(cwd ? { cwd } : {}),
   });
   return {
     exitCode: result.exitCode ?? -1,
