@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { benchCopy } from './copy.js';
+import { benchDrill } from './drill.js';
 import type { BenchRow } from './types.js';
 import { benchVerdict } from './verdict.js';
 
@@ -12,6 +13,7 @@ import { benchVerdict } from './verdict.js';
 const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['verdict', () => benchVerdict()],
   ['copy', () => benchCopy({ sizeBytes: Number(process.env.BENCH_COPY_MB ?? 1024) * 1024 * 1024 })],
+  ['drill', () => benchDrill()],
 ];
 
 const only = process.argv.slice(2);

@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as pty from 'node-pty';
+import { LabCluster } from '../src/lab/cluster.js';
+import type { DrillResult } from '../src/drill/drill.js';
+import type { BenchRow } from './types.js';
+
+/**
+ * The drill's figures, each against a baseline from the same run:
+ *  - time from fault to healthy of `drill --yes` (scripted confirmations),
+ *    split by the drill's own journal timing into etcd's time (settling,
+ *    inside steps) and the tool's overhead (probes, guards, checks, journal);
+ *  - peak RSS of that drill process against a bare `node` process;
+ *  - CLI start to the interactive view's first frame, in a pty against a
+ *    lab, against `node -e` printing one character in the same pty.
+ */
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const MB = 1024 * 1024;
+
+export async function benchDrill(): Promise<BenchRow[]> {
+  const work = await mkdtemp(join(tmpdir(), 'etcd-runbook-bench-drill-'));
+  try {
+    const rows: BenchRow[] = [];
+    const bare = await peakRss(process.execPath, ['-e', 'setTimeout(() => {}, 300)']);
+    const scenarios: Array<{ fault: string; runbook: string; members: number }> = [
+      { fault: 'minority', runbook: 'replace-member', members: 3 },
+      { fault: 'frozen', runbook: 'replace-member', members: 3 },
+    ];
+    if (existsSync(join(ROOT, 'runbooks', 'restore-quorum.yaml'))) scenarios.push({ fault: 'quorum', runbook: 'restore-quorum', members: 3 });
+    let peak = { rss: 0, what: '' };
+    for (const s of scenarios) {
+      const reportFile = join(work, `${s.fault}.json`);
+      const { peakBytes, exitCode } = await peakRss(process.execPath, [CLI, 'drill', '--yes', '--no-color', '--members', String(s.members), '--fault', s.fault, '--report', reportFile]);
+      const report = JSON.parse(await readFile(reportFile, 'utf8')) as DrillResult;
+      if (exitCode !== 0 || !report.timing) throw new Error(`drill --fault ${s.fault} failed (exit ${exitCode}): ${report.reasons.join('; ')}`);
+      const t = report.timing;
+      rows.push({
+        name: `drill time to healthy: ${s.runbook} (${s.fault}, ${s.members} members), tool overhead`,
+        baseline: 'time from fault to healthy',
+        baselineValue: t.total,
+        toolValue: t.tool,
+        unit: 'ms',
+        ratio: t.tool / t.total,
+        target: 'overhead < 10%',
+        notes: `etcd's own ${t.etcd} ms (fault noticed ${t.settle}, inside steps ${t.insideSteps}), operator ${t.operator} ms; ${report.sample?.intact}/${report.sample?.expected} sample keys intact`,
+      });
+      if (peakBytes > peak.rss) peak = { rss: peakBytes, what: `drill --yes --fault ${s.fault}` };
+    }
+    rows.push({
+      name: 'peak RSS of the CLI during a drill',
+      baseline: 'node -e (bare Node process)',
+      baselineValue: round(bare.peakBytes / MB),
+      toolValue: round(peak.rss / MB),
+      unit: 'MB',
+      ratio: peak.rss / bare.peakBytes,
+      target: 'tool ≤ 150 MB',
+      notes: `highest VmHWM over ${scenarios.map((s) => s.fault).join(', ')} (${peak.what}); etcd runs in its own processes`,
+    });
+    rows.push(...(await benchFirstFrame()));
+    return rows;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The interactive view against a healthy 3-member lab: spawn to first frame, and to the verdict on screen. */
+async function benchFirstFrame(rounds = 5): Promise<BenchRow[]> {
+  const lab = await LabCluster.start({ members: 3 });
+  try {
+    const baseline: number[] = [];
+    const frame: number[] = [];
+    const verdict: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      baseline.push((await inPty([process.execPath, '-e', "process.stdout.write('ready')"], ['ready']))[0] as number);
+      const [first, shown] = await inPty([process.execPath, CLI, '--inventory', lab.inventoryPath], ['Probing', 'verdict:'], true);
+      frame.push(first as number);
+      verdict.push(shown as number);
+    }
+    const b = median(baseline);
+    const f = median(frame);
+    return [
+      {
+        name: 'CLI start to first rendered frame (interactive view, 3-member lab)',
+        baseline: "node -e printing one word, same pty",
+        baselineValue: b,
+        toolValue: f,
+        unit: 'ms',
+        ratio: f / b,
+        target: 'tool ≤ 400 ms',
+        notes: `median of ${rounds}: frame ${frame.join('/')} ms, node ${baseline.join('/')} ms; verdict on screen ${median(verdict)} ms (${verdict.join('/')})`,
+      },
+    ];
+  } finally {
+    await lab.close();
+  }
+}
+
+/** Spawn in a pseudo-terminal; ms from spawn until each text first appears in the output (escapes stripped). */
+function inPty(argv: string[], texts: string[], quit = false): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('ETCDCTL_') && k !== 'CI') env[k] = v;
+    const started = performance.now();
+    const proc = pty.spawn(argv[0] as string, argv.slice(1), { name: 'xterm-256color', cols: 100, rows: 30, cwd: ROOT, env: { ...env, NO_COLOR: '1' } });
+    const seen: number[] = [];
+    let out = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${argv.join(' ')}: did not show ${texts.join(', ')} within 20 s; output: ${out.slice(-500)}`));
+    }, 20_000);
+    proc.onData((data) => {
+      out += data.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+      while (seen.length < texts.length && out.includes(texts[seen.length] as string)) seen.push(Math.round(performance.now() - started));
+      if (seen.length === texts.length && quit) {
+        quit = false;
+        proc.write('q');
+      }
+    });
+    proc.onExit(() => {
+      clearTimeout(timer);
+      if (seen.length === texts.length) resolve(seen);
+      else reject(new Error(`${argv.join(' ')} exited before showing ${texts.join(', ')}; output: ${out.slice(-500)}`));
+    });
+  });
+}
+
+/** Run to the end, reading the process's peak resident set (VmHWM) while it runs. */
+function peakRss(command: string, args: string[]): Promise<{ peakBytes: number; exitCode: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+    let peakBytes = 0;
+    const sample = () => {
+      try {
+        const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+        if (kb) peakBytes = Math.max(peakBytes, Number(kb) * 1024);
+      } catch {
+        // exited
+      }
+    };
+    const timer = setInterval(sample, 20);
+    child.on('error', reject);
+    // VmHWM is the high-water mark: the last sample before exit holds the peak
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      resolve({ peakBytes, exitCode: code });
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
