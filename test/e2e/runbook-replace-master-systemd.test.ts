@@ -1,0 +1,88 @@
+import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster, type LabMember } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { NODE_PATHS, parseEnvLines, under } from '../../src/lab/layouts.js';
+import { runCli } from '../helpers/cli.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, writeKeys } from './runbook-helpers.js';
+
+/**
+ * replace-master end to end on a real 3-member systemd (binary) cluster:
+ * m3's host is replaced by a freshly installed one (lab.replaceHost), and the
+ * runbook brings it back from a backup of the old host's etcd files (field
+ * note 000: /etc/etcd certificates, etcd.service, the env file), then starts
+ * the node's kubelet and kube-apiserver (the lab's stand-ins) again.
+ */
+const ETCD_FILES = [NODE_PATHS.systemd.pkiDir, NODE_PATHS.systemd.envFile, NODE_PATHS.systemd.unitFile];
+const SAME_BYTES = [`${NODE_PATHS.systemd.pkiDir}/ca.crt`, `${NODE_PATHS.systemd.pkiDir}/server.crt`, `${NODE_PATHS.systemd.pkiDir}/server.key`, NODE_PATHS.systemd.unitFile];
+
+async function backUpHostFiles(member: LabMember, backup: string): Promise<void> {
+  for (const nodePath of ETCD_FILES) {
+    const real = under(member.root, nodePath);
+    await mkdir(dirname(join(backup, real)), { recursive: true });
+    await cp(real, join(backup, real), { recursive: true, preserveTimestamps: true });
+  }
+}
+
+describe('replace-master on a 3-member systemd cluster', () => {
+  let lab: LabCluster;
+  let work: string;
+  const keys = knownKeys(200);
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-master-systemd-'));
+    await writeKeys(lab, keys);
+    await lab.settled();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('brings the new host back from the old host\'s etcd files: healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
+    const m3 = lab.member('m3');
+    const hostBackup = join(work, 'host-backup');
+    await backUpHostFiles(m3, hostBackup);
+    const oldId = (await memberListText(lab)).split('\n').find((l) => l.includes(', m3, '))?.split(',')[0];
+    const oldEnv = await lab.readEnvFile('m3');
+    const lostRoot = await lab.replaceHost('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    expect(await lab.isActive('m3', 'kubelet')).toBe(false);
+
+    const result = await runCli(
+      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', '--set', `hostBackup=${hostBackup}`,
+        '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal')],
+      {},
+      180_000,
+    );
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('run succeeded');
+    expect(result.stdout).toMatch(/server\.crt is valid for 127\.0\.0\.\d+/);
+    expect(result.stdout).toMatch(/kubelet and control plane on m3 started/);
+
+    const status = await expectHealthyStatus(lab);
+    expect(status.endpoints.find((e) => e.name === 'm3')?.memberId).not.toBe(oldId);
+    await expectKeysOnEveryMember(lab, keys);
+
+    for (const nodePath of SAME_BYTES) {
+      const restored = under(m3.root, nodePath);
+      const old = under(lostRoot, nodePath);
+      expect(await readFile(restored), nodePath).toEqual(await readFile(old));
+      expect((await stat(restored)).mode & 0o777, `${nodePath} mode`).toBe((await stat(old)).mode & 0o777);
+    }
+    // the env file is the old one with only the joining settings changed
+    const env = await lab.readEnvFile('m3');
+    expect(env).toEqual({ ...oldEnv, ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+    expect(oldEnv.ETCD_INITIAL_CLUSTER_STATE).toBe('new');
+
+    expect(await lab.isActive('m3', 'etcd')).toBe(true);
+    expect(await lab.isActive('m3', 'kubelet')).toBe(true);
+    expect(await lab.isActive('m3', 'controlPlane')).toBe(true);
+    // the old host's root is kept whole, its data dir included
+    expect((await stat(join(lostRoot, 'var', 'lib', 'etcd', 'member', 'snap', 'db'))).isFile()).toBe(true);
+    console.log(`replace-master (systemd, 3 members) took ${result.durationMs} ms`);
+  });
+});
