@@ -684,8 +684,15 @@ export const GUARDS = {
   'old-members-stopped': define({
     name: 'old-members-stopped',
     description: 'every listed member\'s client and peer ports are closed and its service inactive',
-    params: [p('nodes', 'comma-separated members (default: every member)', false), p('isActive', 'command whose exit 0 means etcd is active', false)],
-    gather: async (params, env) => Promise.all(membersParam(params, env).map((m) => runningFacts(m, env, str(params, 'isActive') || undefined))),
+    params: [
+      p('nodes', 'comma-separated members (default: every member)', false),
+      p('isActive', 'command whose exit 0 means etcd is active', false),
+      p('service', 'false: judge by the client and peer ports alone (a dead member whose service is still enabled, e.g. a killed static pod, is parked next)', false),
+    ],
+    gather: async (params, env) => {
+      const portsOnly = params.service === false || params.service === 'false';
+      return Promise.all(membersParam(params, env).map((m) => runningFacts(portsOnly ? { name: m.name, peerURL: m.peerURL, clientURL: m.clientURL } : m, env, portsOnly ? undefined : str(params, 'isActive') || undefined)));
+    },
     judge: (facts) => judgeOldMembersStopped(facts),
   }),
   'single-cluster-id': define({

@@ -1,0 +1,149 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { runCli } from '../helpers/cli.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, writeKeys } from './runbook-helpers.js';
+
+/**
+ * single-survivor end to end on a real 3-member cluster in the systemd
+ * layout, through the real CLI with --yes: two members lost (one of them
+ * with its disk), the survivor restored as a one-member cluster, the others
+ * grown back one at a time. The guard test runs first, on the same lab: a
+ * member that is hung but alive makes the runbook refuse before any change.
+ */
+describe('single-survivor on a 3-member systemd cluster', () => {
+  let lab: LabCluster;
+  let work: string;
+  const keys = knownKeys(300);
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-survivor-'));
+    await writeKeys(lab, keys);
+    await lab.settled();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const run = (...extra: string[]) =>
+    runCli(['run', 'single-survivor', '--yes', '--inventory', lab.inventoryPath, '--set', 'survivor=m1', '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
+
+  it('refuses while another old member is alive (hung, not dead): stops at old-members-stopped, nothing changed', async () => {
+    await lab.kill('m3');
+    lab.freeze('m2');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+    const before = await nodeFingerprint(lab);
+
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL old-members-stopped.*etcd on m2 still answers: this is not a single survivor/);
+    expect(result.stdout).toMatch(/aborted by .*blocked/);
+    const started = await stepsStarted(result.stdout);
+    expect(started).toEqual([]);
+    // the survivor still runs, the hung member was not touched, nothing moved or rewritten anywhere
+    expect(lab.pidOf('m1')).toBeDefined();
+    expect(lab.pidOf('m2')).toBeDefined();
+    expect(await nodeFingerprint(lab)).toEqual(before);
+    expect(await readdir(work)).not.toContain('backups');
+
+    lab.thaw('m2');
+    await lab.startMember('m3');
+    await lab.waitHealthy();
+    await lab.settled();
+  });
+
+  it('rebuilds from m1 after m2 and m3 died (m3 with its data dir): healthy, one cluster ID and leader, every key on every member', async () => {
+    await lab.kill('m2');
+    await lab.kill('m3');
+    const wiped = await lab.wipeDataDir('m3');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('run succeeded');
+    expect(result.stdout).toMatch(/restoring with etcdctl snapshot restore/);
+    // grown back one member at a time, each against the member list it meets
+    expect(result.stdout).toMatch(/initial-cluster matches the member list: m1=https:\/\/[\d.]+:2380,m2=https:\/\/[\d.]+:2380\n/);
+    expect(result.stdout).toMatch(/initial-cluster matches the member list: m1=https:\/\/[\d.]+:2380,m2=https:\/\/[\d.]+:2380,m3=https:\/\/[\d.]+:2380\n/);
+
+    const status = await expectHealthyStatus(lab);
+    expect(status.endpoints).toHaveLength(3);
+    await expectKeysOnEveryMember(lab, keys);
+
+    // the steps ran in order: the survivor alone first, then m2 completely, then m3
+    const journal = /journal: (\S+)/.exec(result.stdout)?.[1] as string;
+    const order = (await journalEvents(journal)).filter((e) => e.type === 'step-finished').map((e) => e.step);
+    const at = (id: string) => {
+      expect(order, id).toContain(id);
+      return order.indexOf(id);
+    };
+    expect(at('restore-survivor')).toBeLessThan(at('grow-m2-add-learner'));
+    expect(at('grow-m2-promote')).toBeLessThan(at('grow-m3-add-learner'));
+    expect(at('grow-m3-promote')).toBeLessThan(at('wait-healthy'));
+
+    // nothing deleted: every old data dir is kept aside, the wiped one where the fault left it
+    for (const name of ['m1', 'm2']) {
+      const aside = await dataDirsAside(lab.member(name).dataDir);
+      expect(aside, name).toHaveLength(1);
+      expect((await stat(join(lab.member(name).dataDir, '..', aside[0] as string, 'member', 'snap', 'db'))).isFile()).toBe(true);
+    }
+    expect((await stat(join(wiped, 'member', 'snap', 'db'))).isFile()).toBe(true);
+    // the configuration matches what each data dir now is
+    const m1 = await lab.readEnvFile('m1');
+    expect(m1.ETCD_INITIAL_CLUSTER).toBe(`m1=${lab.member('m1').peerURL}`);
+    expect(m1.ETCD_INITIAL_CLUSTER_TOKEN).toMatch(/^lab-restore-\d{8}T\d{6}Z$/);
+    const m3 = await lab.readEnvFile('m3');
+    expect(m3.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
+    expect(m3.ETCD_INITIAL_CLUSTER).toBe(lab.members.map((m) => `${m.name}=${m.peerURL}`).join(','));
+    // the rest of each master is back
+    for (const m of lab.members) {
+      expect(await lab.isActive(m.name, 'kubelet'), `${m.name} kubelet`).toBe(true);
+      expect(await lab.isActive(m.name, 'controlPlane'), `${m.name} control plane`).toBe(true);
+    }
+    const backups = await readdir(join(work, 'backups'));
+    expect(backups.filter((f) => /^snapshot-\d{8}T\d{6}Z\.db$/.test(f))).toHaveLength(1);
+    console.log(`single-survivor (systemd, 3 members) took ${result.durationMs} ms`);
+  });
+});
+
+interface JournalEvent {
+  type: string;
+  step?: string;
+}
+
+async function journalEvents(path: string): Promise<JournalEvent[]> {
+  return (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as JournalEvent);
+}
+
+/** The steps that started on any node, from the run's journal. */
+async function stepsStarted(stdout: string): Promise<string[]> {
+  const journal = /journal: (\S+)/.exec(stdout)?.[1];
+  expect(journal, stdout).toBeDefined();
+  return (await journalEvents(journal as string)).filter((e) => e.type === 'target-started').map((e) => e.step as string);
+}
+
+/** Every file under each node's root (name, size, mtime), skipping logs and pid state that move on their own. */
+async function nodeFingerprint(lab: LabCluster): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      const name = `${rel}/${entry.name}`;
+      if (/^\/(var\/log|run)\b/.test(name) || /\/member\/(wal|snap)\//.test(name)) continue;
+      if (entry.isDirectory()) {
+        out.push(`${name}/`);
+        await walk(path, name);
+      } else {
+        const s = await stat(path);
+        out.push(`${name} ${s.size} ${s.mtimeMs}`);
+      }
+    }
+  };
+  for (const m of lab.members) await walk(m.root, '').then(() => out.push(`-- ${m.name}`));
+  return out;
+}
