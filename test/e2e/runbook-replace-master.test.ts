@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,10 +63,10 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
   let oldId: string | undefined;
   const keys = knownKeys(300);
 
-  const run = (extra: string[] = []) =>
+  const run = (backup = hostBackup) =>
     runCli(
-      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', '--set', `hostBackup=${hostBackup}`,
-        '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra],
+      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', '--set', `hostBackup=${backup}`,
+        '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal')],
       {},
       180_000,
     );
@@ -103,6 +103,28 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     await lab.startMember('m2');
     expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
     expect(await memberListText(lab)).toContain(`${oldId}, started, m3,`);
+  });
+
+  it('refuses another host\'s backup (m2\'s files given as m3\'s) before anything changes', async () => {
+    const m2 = lab.member('m2');
+    const m3 = lab.member('m3');
+    const wrong = join(work, 'wrong-backup');
+    for (const nodePath of HOST_FILES) {
+      const copy = join(wrong, under(m3.root, nodePath));
+      await mkdir(dirname(copy), { recursive: true });
+      await cp(under(m2.root, nodePath), copy, { recursive: true });
+    }
+    const result = await run(wrong);
+    expect(result.exitCode, result.stdout + result.stderr).not.toBe(0);
+    expect(result.stdout + result.stderr).toMatch(/does not advertise https:\/\/127\.0\.0\.\d+:2380: this is not the backup of m3/);
+    // a manifest that claims m3's address does not make m2's certificates m3's
+    const manifest = join(wrong, under(m3.root, '/etc/kubernetes/manifests/etcd.yaml'));
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replaceAll(m2.peerURL, m3.peerURL));
+    const again = await run(wrong);
+    expect(again.exitCode, again.stdout + again.stderr).not.toBe(0);
+    expect(again.stdout + again.stderr).toMatch(/server\.crt is not valid for 127\.0\.0\.\d+: regenerate it \(kubeadm init phase certs etcd-server\)/);
+    expect(await memberListText(lab)).toContain(`${oldId}, started, m3,`);
+    await expect(stat(join(m3.root, 'etc', 'kubernetes'))).rejects.toThrow();
   });
 
   it('brings the new host back from the old host\'s files: healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
