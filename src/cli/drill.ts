@@ -172,13 +172,14 @@ async function recoverInView(context: RecoveryContext, noColor: boolean | undefi
 
 export function reportText(result: DrillResult, color: boolean): string[] {
   const lines = [paint('drill report', 'bold', color)];
-  lines.push(`  scenario       ${result.fault} on a ${result.members}-member ${result.layout} lab: ${describeFault(result.fault, result.victims, result.members)}`);
+  lines.push(`  scenario       ${result.fault}, ${result.members}-member ${result.layout} lab`);
+  lines.push(`  fault          ${describeFault(result.fault, result.victims, result.members)}`);
   lines.push(`  detected       ${result.detectedVerdict}${result.detectedVerdict === result.expectedVerdict ? '' : ` (expected ${result.expectedVerdict})`}`);
   lines.push(`  runbook        ${result.runbook ?? 'none'}: ${result.runStatus === 'not run' ? 'not run' : `run ${result.runStatus}`}`);
   if (result.finalVerdict) lines.push(`  final verdict  ${result.finalVerdict}`);
   if (result.sample) lines.push(`  sample data    ${describeCheck(result.sample, 'sample keys')}`);
   if (result.journal) lines.push(`  journal        ${result.journal} (transcript beside it, .md)`);
-  else if (result.runStatus !== 'not run') lines.push('  journal        removed with the lab (--keep or --journal-dir keeps it and the transcript)');
+  else if (result.runStatus !== 'not run') lines.push('  journal        removed with the lab (--keep or --journal-dir keeps it)');
   if (result.timing && result.runStatus !== 'not run') lines.push(...timingText(result.timing, result.fault !== 'none', result.attended).map((l) => `  ${l}`));
   lines.push(
     result.ok

@@ -124,14 +124,14 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
   const faultAt = Date.now();
   const victims = await injectDrillFault(lab, fault);
   const expectedVerdict = EXPECTED_VERDICT[fault];
-  say(`fault injected: ${describeFault(fault, victims, lab.members.length)}; expecting ${expectedVerdict}`);
+  say(`fault: ${describeFault(fault, victims, lab.members.length)}`);
   const detectedVerdict = await waitForVerdict(lab, expectedVerdict);
   const detectedAt = Date.now();
   const base = { fault, members: options.members, layout: options.layout, victims, expectedVerdict, detectedVerdict };
   if (detectedVerdict !== expectedVerdict) {
     return { ...base, runStatus: 'not run', attended: false, ok: false, reasons: [`the fault should produce ${expectedVerdict}, detection says ${detectedVerdict}`] };
   }
-  say(`detected ${detectedVerdict}`);
+  say(`detected ${detectedVerdict}, as the fault implies`);
 
   const journalDir = options.journalDir ?? join(lab.dir, 'journal');
   const recovery = await recover({ lab, detection: await lab.probe(), journalDir, inputDefaults: { backupDir: join(lab.dir, 'backups') } });
@@ -201,9 +201,9 @@ export function describeFault(fault: Fault, victims: string[], members: number):
     case 'quorum':
       return `${who} killed (SIGKILL): ${victims.length} of ${members} down, quorum lost`;
     case 'frozen':
-      return `${who} frozen (SIGSTOP): it keeps its sockets open and answers nothing`;
+      return `${who} frozen (SIGSTOP): sockets open, answers nothing`;
     case 'split-brain':
-      return `${members} single-member clusters on the cluster's addresses (several cluster IDs and leaders)`;
+      return `${members} single-member clusters on the cluster's addresses`;
   }
 }
 

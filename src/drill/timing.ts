@@ -102,14 +102,16 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The timing block the drill prints at the end. */
+/** The timing block the drill prints at the end (fits 80 columns). */
 export function timingText(t: DrillTiming, faulted: boolean, attended: boolean): string[] {
-  const pct = (part: number) => (t.total > 0 ? `${Math.round((100 * part) / t.total)}%` : '–');
+  const row = (label: string, ms: number, what: string) =>
+    `  ${label.padEnd(18)} ${seconds(ms).padStart(7)} ${(t.total > 0 ? `${Math.round((100 * ms) / t.total)}%` : '–').padStart(4)}  ${what}`;
   const lines = [
     faulted ? `time from fault to healthy: ${seconds(t.total)}` : `time from start to the end of the run: ${seconds(t.total)}`,
-    `  etcd and the nodes  ${seconds(t.etcd).padStart(8)}  ${pct(t.etcd).padStart(4)}  ${faulted ? `fault noticed ${seconds(t.settle)}, ` : ''}inside steps ${seconds(t.insideSteps)} (etcd API calls, waits on the cluster, service commands)`,
-    `  operator            ${seconds(t.operator).padStart(8)}  ${pct(t.operator).padStart(4)}  ${attended ? 'reading the verdict, choosing the runbook, confirming steps' : 'none: every step confirmed by --yes'}`,
-    `  tool overhead       ${seconds(t.tool).padStart(8)}  ${pct(t.tool).padStart(4)}  probes, rendering, guards, after-checks, journal (${Math.round(t.overheadShare * 100)}% of the time not spent waiting for the operator)`,
+    row('etcd and the nodes', t.etcd, `${faulted ? `fault noticed ${seconds(t.settle)}, ` : ''}inside steps ${seconds(t.insideSteps)}`),
+    row('operator', t.operator, attended ? 'reading, choosing, confirming' : 'none (--yes)'),
+    row('tool overhead', t.tool, 'probes, guards, checks, journal'),
   ];
+  if (attended) lines.push(`  (tool overhead: ${Math.round(t.overheadShare * 100)}% of the time not spent waiting for you)`);
   return lines;
 }

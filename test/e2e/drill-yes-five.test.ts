@@ -48,7 +48,7 @@ describe('drill --yes, 5 members', () => {
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'replace-member');
     expect(report.detectedVerdict).toBe('minority-lost');
-    expect(stdout).toMatch(/m3 frozen \(SIGSTOP\)/);
+    expect(stdout).toMatch(/m5 frozen \(SIGSTOP\)/);
   }, 160_000);
 
   it('none: a healthy cluster gets its backup', async () => {

@@ -81,5 +81,6 @@ describe('drill timing from the journal', () => {
     expect(text).toContain('time from fault to healthy: 10.5 s');
     expect(text).toMatch(/etcd and the nodes\s+7\.0 s\s+67%\s+fault noticed 1\.0 s, inside steps 6\.0 s/);
     expect(text).toMatch(/tool overhead\s+1\.5 s\s+14%/);
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(78);
   });
 });
