@@ -672,14 +672,28 @@ export const GUARDS = {
   'same-snapshot-everywhere': define({
     name: 'same-snapshot-everywhere',
     description: 'the snapshot has the same sha256 on every node',
-    params: [p('path', 'the snapshot path on every node'), p('nodes', 'comma-separated nodes (default: every member)', false), p('sha256', 'the expected hash', false)],
+    params: [
+      p('path', 'the snapshot path on every node'),
+      p('nodes', 'comma-separated nodes (default: every member)', false),
+      p('sha256', 'the expected hash', false),
+      p('referenceNode', 'the node holding the copy every node must equal (e.g. local: where the snapshot was distributed from)', false),
+      p('referencePath', 'that copy\'s path (nodes whose paths differ compare with it one guard each)', false),
+    ],
     gather: async (params, env) => {
       const path = str(params, 'path');
       const nodes = listParam(params.nodes);
       const targets = nodes.length > 0 ? nodes : env.members.map((m) => m.name);
-      return Promise.all(targets.map((node) => hashFacts(node, path, env)));
+      const referenceNode = str(params, 'referenceNode');
+      const reference = referenceNode ? await hashFacts(referenceNode, str(params, 'referencePath') || path, env) : undefined;
+      return { hashes: await Promise.all(targets.map((node) => hashFacts(node, path, env))), reference };
     },
-    judge: (hashes, params) => judgeSameSnapshot(str(params, 'path'), hashes, str(params, 'sha256') || undefined),
+    judge: ({ hashes, reference }, params) => {
+      if (!reference) return judgeSameSnapshot(str(params, 'path'), hashes, str(params, 'sha256') || undefined);
+      const from = `${reference.node}:${str(params, 'referencePath') || str(params, 'path')}`;
+      if (!reference.sha256) return { ok: false, message: `cannot hash the reference copy ${from}: ${reference.error ?? 'no hash'}` };
+      const judged = judgeSameSnapshot(str(params, 'path'), hashes, reference.sha256);
+      return { ok: judged.ok, message: `${judged.message} (reference: ${from})` };
+    },
   }),
   'old-members-stopped': define({
     name: 'old-members-stopped',

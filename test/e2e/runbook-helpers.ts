@@ -85,3 +85,12 @@ export async function memberListText(lab: LabCluster): Promise<string> {
   const { execa } = await import('execa');
   return (await execa('etcdctl', [...lab.etcdctlFlags(), 'member', 'list'])).stdout;
 }
+
+/** The run's journal (named in its output) says the step never started on any node. */
+export async function expectNoStep(stdout: string, step: string): Promise<void> {
+  const journal = /journal: (\S+)/.exec(stdout)?.[1];
+  expect(journal, stdout).toBeDefined();
+  const { readFile } = await import('node:fs/promises');
+  const events = (await readFile(journal as string, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string });
+  expect(events.filter((e) => e.type === 'target-started' && e.step === step)).toEqual([]);
+}

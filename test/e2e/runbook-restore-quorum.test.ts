@@ -1,0 +1,156 @@
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { shellQuote } from '../../src/util/shell.js';
+import { runCli } from '../helpers/cli.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, expectNoStep, knownKeys, writeKeys } from './runbook-helpers.js';
+
+/**
+ * restore-quorum end to end on a real 3-member cluster in the systemd
+ * layout (env files, etcd/kubelet/kube-apiserver as services), through the
+ * real CLI with --yes. One cluster for the file: the restore first, then the
+ * guard refusals on the restored cluster, each after losing quorum again.
+ *
+ * The guard tests inject their fault through the node's own commands in a
+ * copy of the inventory (what the runbook runs on the node), so it lands at
+ * a fixed point of the run: the kubelet stop on a node brings etcd back
+ * (a service manager restarting it) or changes that node's snapshot copy.
+ */
+describe('restore-quorum on a 3-member systemd cluster', () => {
+  let lab: LabCluster;
+  let work: string;
+  const keys = knownKeys(300);
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-restore-'));
+    await writeKeys(lab, keys);
+    await lab.settled();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const run = (inventory = lab.inventoryPath, ...extra: string[]) =>
+    runCli(['run', 'restore-quorum', '--yes', '--inventory', inventory, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
+
+  const loseQuorum = async (): Promise<void> => {
+    await lab.kill('m2');
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+  };
+
+  /** After a refused run: etcd, kubelet and control plane back on every node as they were. */
+  const bringBack = async (): Promise<void> => {
+    for (const m of lab.members) {
+      if (lab.pidOf(m.name) === undefined) await lab.startMember(m.name);
+      await lab.startKubelet(m.name);
+      await sh(m.controlPlane?.start ?? 'true');
+    }
+    await lab.waitHealthy(60_000);
+  };
+
+  it('restores a 3-member cluster with 2 members killed: healthy, one cluster ID and leader, every key on every member, old dirs kept, control plane and kubelet back', async () => {
+    await loseQuorum();
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('run succeeded');
+    // etcd 3.4 here: the restore says it used etcdctl (guard 16)
+    expect(result.stdout).toMatch(/restore will use etcdctl snapshot restore/);
+    expect(result.stdout).toMatch(/restoring with etcdctl version: 3\.4/);
+    expect(result.stdout).toMatch(/saving a snapshot from m1/);
+
+    await expectHealthyStatus(lab);
+    await expectKeysOnEveryMember(lab, keys);
+    for (const m of lab.members) {
+      // the old data dir kept with a timestamp, the restored one in place, the config written for restarts
+      const aside = await dataDirsAside(m.dataDir);
+      expect(aside, m.name).toHaveLength(1);
+      expect((await stat(join(dirname(m.dataDir), aside[0] as string, 'member', 'snap', 'db'))).isFile()).toBe(true);
+      expect((await stat(m.dataDir)).mode & 0o777).toBe(0o700);
+      const env = await lab.readEnvFile(m.name);
+      expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
+      expect(env.ETCD_INITIAL_CLUSTER_TOKEN).toMatch(/^lab-restore-\d{8}T\d{6}Z$/);
+      expect(env.ETCD_INITIAL_CLUSTER).toBe(lab.members.map((x) => `${x.name}=${x.peerURL}`).join(','));
+      expect(env.ETCD_NAME).toBe(m.name);
+      expect(await lab.isActive(m.name, 'kubelet'), `kubelet on ${m.name}`).toBe(true);
+      expect(await lab.isActive(m.name, 'controlPlane'), `control plane on ${m.name}`).toBe(true);
+    }
+    // a restart keeps working with the written configuration
+    await lab.restart('m2');
+    await lab.waitHealthy(60_000);
+    console.log(`restore-quorum (systemd, 3 members, 2 killed) took ${result.durationMs} ms`);
+  });
+
+  it('refuses while an old member still runs: stops before the data dirs are touched', async () => {
+    await loseQuorum();
+    // the kubelet stop on m2 brings m2's old etcd back (its service manager restarting it)
+    const m2 = lab.member('m2');
+    const inventory = await hookedInventory('old-member', { m2: { kubeletStop: `${m2.kubelet.stop} && ${m2.service.start}` } });
+    const before = await dataDirsAside(m2.dataDir);
+    const result = await run(inventory);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL old-members-stopped.*refusing: an old member is still running: m2 \(client port 127\.\d+\.\d+\.\d+:2379 answers/);
+    await expectNoStep(result.stdout, 'move-data-dirs-aside');
+    await expectNoStep(result.stdout, 'restore');
+    expect(await dataDirsAside(m2.dataDir)).toEqual(before);
+    await bringBack();
+    await expectKeysOnEveryMember(lab, keys);
+  });
+
+  it('refuses when a node holds a different snapshot (sha256): stops before the data dirs are touched', async () => {
+    await loseQuorum();
+    // the kubelet stop on m3 changes m3's copy of the snapshot after it was copied and verified
+    const m3 = lab.member('m3');
+    const copies = `${shellQuote(dirname(m3.dataDir))}/etcd.snapshot-*.db`;
+    const tamper = `for f in ${copies}; do printf tampered | dd of="$f" bs=1 seek=8192 conv=notrunc 2>/dev/null; done`;
+    const inventory = await hookedInventory('sha', { m3: { kubeletStop: `${m3.kubelet.stop} && ${tamper}` } });
+    const result = await run(inventory);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL same-snapshot-everywhere.*refusing: .*etcd\.snapshot-\d{8}T\d{6}Z\.db differs between nodes \(m3 has [0-9a-f]{16}…; vs the expected/);
+    await expectNoStep(result.stdout, 'move-data-dirs-aside');
+    for (const m of lab.members) expect(await dataDirsAside(m.dataDir), m.name).toHaveLength(1);
+    await bringBack();
+  });
+
+  it('refuses to restore into a non-empty dir (a restore dir left behind): stops before the data dirs are touched', async () => {
+    await loseQuorum();
+    const m1 = lab.member('m1');
+    const leftover = `${m1.dataDir}.restore`;
+    await mkdir(join(leftover, 'member', 'wal'), { recursive: true });
+    await writeFile(join(leftover, 'member', 'wal', '0000000000000000-0000000000000000.wal'), 'half a restore');
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL data-dir-empty.*a restore dir is left from an earlier.*\.restore on m1 is not empty \(member\)/);
+    await expectNoStep(result.stdout, 'move-data-dirs-aside');
+    await expectNoStep(result.stdout, 'restore');
+    expect(await readFile(join(leftover, 'member', 'wal', '0000000000000000-0000000000000000.wal'), 'utf8')).toBe('half a restore');
+    for (const m of lab.members) expect(await dataDirsAside(m.dataDir), m.name).toHaveLength(1);
+    await rm(leftover, { recursive: true });
+    await bringBack();
+    await expectKeysOnEveryMember(lab, keys);
+  });
+
+  /** A copy of the lab inventory whose nodes run extra commands (the fault) in their kubelet stop. */
+  async function hookedInventory(name: string, hooks: Record<string, { kubeletStop: string }>): Promise<string> {
+    const inventory = parse(await readFile(lab.inventoryPath, 'utf8')) as { members: Array<{ name: string; node: { kubelet: { stop: string } } }> };
+    for (const m of inventory.members) {
+      const hook = hooks[m.name];
+      if (hook) m.node.kubelet.stop = hook.kubeletStop;
+    }
+    const path = join(work, `inventory-${name}.yaml`);
+    await writeFile(path, stringify(inventory));
+    return path;
+  }
+});
+
+async function sh(command: string): Promise<void> {
+  const { execa } = await import('execa');
+  await execa('/bin/sh', ['-c', command]);
+}
+
