@@ -41,7 +41,7 @@ an interrupted run. A Markdown transcript is written next to the journal.
 
 ${connectionFlagsHelp}`;
 
-export const resumeHelp = `Usage: etcd-runbook resume [journal.jsonl] [--yes [--retry-unknown | --skip-unknown REASON]] [--journal-dir DIR]
+export const resumeHelp = `Usage: etcd-runbook resume [journal.jsonl] [--yes [--retry-unknown | --skip-unknown REASON] [--retry-failed]] [--journal-dir DIR]
 
 Continue an interrupted, aborted or failed run from its journal (default:
 the newest unfinished run in the journal dir). Steps that finished are not
@@ -51,7 +51,9 @@ prompt, retry or skip it; with --yes the run stops there unless you say
 which, having checked what the step did:
 
   --retry-unknown        run the unknown step again
-  --skip-unknown REASON  mark it skipped (it did complete), with the reason`;
+  --skip-unknown REASON  mark it skipped (it did complete), with the reason
+  --retry-failed         run the step that failed again (e.g. a copy cut off
+                         by a host that went away, once it is back)`;
 
 const runFlags = {
   ...connectionFlags,
@@ -144,6 +146,7 @@ export async function resumeCommand(argv: string[]): Promise<number> {
       yes: { type: 'boolean', short: 'y' },
       'retry-unknown': { type: 'boolean' },
       'skip-unknown': { type: 'string' },
+      'retry-failed': { type: 'boolean' },
       'journal-dir': { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -181,7 +184,9 @@ export async function resumeCommand(argv: string[]): Promise<number> {
     const target: ClusterTarget = { config: { inventory, endpoints, sources: [`journal ${path}`] }, targets: probeTargets({ inventory, endpoints, sources: [] }), tls };
     return runInteractive({ kind: 'run', prepared: { state, started: first, options: { journal, inventory, endpoints, tls } }, target, noColor: values['no-color'] });
   }
-  const operator = chooseOperator(Boolean(values.yes), 'resume', unknown && forUnknown ? { [unknown.id]: forUnknown } : {});
+  const failed = values['retry-failed'] ? state.steps.find((step) => step.status === 'failed') : undefined;
+  const script = { ...(unknown && forUnknown ? { [unknown.id]: forUnknown } : {}), ...(failed ? { [failed.id]: { type: 'retry' as const } } : {}) };
+  const operator = chooseOperator(Boolean(values.yes), 'resume', script);
   await refuseSshLoginFailures(inventory);
   return drive(state, { journal, operator, inventory, endpoints, tls, noColor: values['no-color'] });
 }
