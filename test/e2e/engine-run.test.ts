@@ -124,6 +124,8 @@ describe('running runbooks for real', () => {
       // a runbook that acts on one member (replace-member) gets one named: this cluster has no failed member to default to
       const runbook = await loadRunbookFile(entry.file);
       const member = runbook.inputs.some((i) => i.name === 'member') ? ['--set', 'member=m3'] : [];
+      // single-survivor keeps one member's data: name it (any member of a healthy lab would default)
+      if (runbook.inputs.some((i) => i.name === 'survivor')) member.push('--set', 'survivor=m1');
       const result = await runCli(['run', entry.id, '--dry-run', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, ...member, '--journal-dir', join(work, 'dry-journal')]);
       expect(result.stdout).toContain('DRY RUN');
       expect(result.exitCode, result.stdout + result.stderr).toBe(0);
