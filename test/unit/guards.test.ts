@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ClusterClient } from '../../src/cluster/client.js';
 import type { MemberInfo } from '../../src/cluster/types.js';
@@ -249,6 +250,28 @@ describe('old-members-stopped', () => {
     expect(j.message).toBe(
       'refusing: 2 old members are still running: m1 (peer port 10.0.0.1:2380 answers); m3 (`systemctl is-active --quiet etcd` says active); stop them first, or the restored members meet a cluster ID mismatch',
     );
+  });
+  it('with service=false judges by the ports alone: the node\'s service is not asked (single-survivor parks it next)', async () => {
+    // a loopback port that was just closed: nothing answers there
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const asked: string[] = [];
+    const env: GuardEnvironment = {
+      probe: () => Promise.reject(new Error('no probe')),
+      transport: (node) => {
+        asked.push(node);
+        throw new Error(`no transport to ${node} in unit tests`);
+      },
+      client: {} as ClusterClient,
+      members: [{ name: 'm2', clientURL: `https://127.0.0.1:${port}`, peerURL: `https://127.0.0.1:${port}`, isActiveCommand: 'test -f /etc/kubernetes/manifests/etcd.yaml' }],
+    };
+    const guard = (params: Record<string, string | boolean>) => ({ check: 'old-members-stopped', params: { nodes: 'm2', ...params }, overridable: false, description: '' });
+    expect(await evaluateGuard(guard({ service: false }), env)).toMatchObject({ ok: true, message: 'm2 stopped: client and peer ports closed' });
+    expect(asked).toEqual([]);
+    expect((await evaluateGuard(guard({}), env)).message).toMatch(/^could not check: no transport to m2/);
+    expect(asked).toEqual(['m2']);
   });
 });
 
