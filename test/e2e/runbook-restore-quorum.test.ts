@@ -85,7 +85,7 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     await lab.restart('m2');
     await lab.waitHealthy(60_000);
     console.log(`restore-quorum (systemd, 3 members, 2 killed) took ${result.durationMs} ms`);
-  });
+  }, 180_000);
 
   it('refuses while an old member still runs: stops before the data dirs are touched', async () => {
     await loseQuorum();
@@ -101,7 +101,7 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     expect(await dataDirsAside(m2.dataDir)).toEqual(before);
     await bringBack();
     await expectKeysOnEveryMember(lab, keys);
-  });
+  }, 180_000);
 
   it('refuses when a node holds a different snapshot (sha256): stops before the data dirs are touched', async () => {
     await loseQuorum();
@@ -116,7 +116,7 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     await expectNoStep(result.stdout, 'move-data-dirs-aside');
     for (const m of lab.members) expect(await dataDirsAside(m.dataDir), m.name).toHaveLength(1);
     await bringBack();
-  });
+  }, 180_000);
 
   it('refuses to restore into a non-empty dir (a restore dir left behind): stops before the data dirs are touched', async () => {
     await loseQuorum();
@@ -134,7 +134,7 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     await rm(leftover, { recursive: true });
     await bringBack();
     await expectKeysOnEveryMember(lab, keys);
-  });
+  }, 180_000);
 
   /** A copy of the lab inventory whose nodes run extra commands (the fault) in their kubelet stop. */
   async function hookedInventory(name: string, hooks: Record<string, { kubeletStop: string }>): Promise<string> {

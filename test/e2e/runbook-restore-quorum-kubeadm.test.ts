@@ -1,0 +1,116 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { waitForVerdict } from '../../src/lab/faults.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, writeKeys } from './runbook-helpers.js';
+
+/**
+ * restore-quorum end to end on a real 3-member cluster in the kubeadm
+ * layout: etcd and a kube-apiserver stand-in are static pods of each node's
+ * lab kubelet, so the runbook stops them by moving manifests out (with the
+ * kubelet running), stops the kubelet, edits etcd.yaml where it is parked,
+ * and starts etcd by moving it back and starting the kubelet. Then the
+ * fault: a restored member killed right after it started; the run waits
+ * and says which member is missing, the operator interrupts it, and a
+ * second run gets the cluster healthy.
+ */
+describe('restore-quorum on a 3-member kubeadm cluster', () => {
+  let lab: LabCluster;
+  let work: string;
+  const keys = knownKeys(300);
+  const args = () => ['run', 'restore-quorum', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal')];
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-restore-kubeadm-'));
+    await writeKeys(lab, keys);
+    await lab.settled();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('restores with 2 of 3 killed: healthy, one cluster ID and leader, every key on every member, old dirs kept, manifests and kubelet back', async () => {
+    await lab.kill('m1');
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+
+    const result = await runCli(args(), {}, 180_000);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('run succeeded');
+    expect(result.stdout).toMatch(/saving a snapshot from m2/);
+    expect(result.stdout).toMatch(/- --initial-cluster-state=existing/);
+    expect(result.stdout).toMatch(/restoring with etcdctl version: 3\.4/);
+
+    await expectHealthyStatus(lab);
+    await expectKeysOnEveryMember(lab, keys);
+    for (const m of lab.members) await expectRestoredNode(m.name, 1);
+    console.log(`restore-quorum (kubeadm, 3 members, 2 killed) took ${result.durationMs} ms`);
+  }, 240_000);
+
+  it('a member killed right after the restore started it: the run waits naming it, and a second run gets to healthy', async () => {
+    await lab.kill('m2');
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+
+    const started = Date.now();
+    const child = execa(process.execPath, [CLI, ...args()], { env: { NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 180_000 });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      // the fault: m3's restored etcd dies (SIGKILL) as soon as its kubelet starts it
+      await until(() => output.includes('Start the kubelet so it runs the etcd static pod') && lab.pidOf('m3') !== undefined, 120_000, () => `m3 never started:\n${output}`);
+      await lab.kill('m3');
+      // the run keeps waiting and says what is missing; the operator gives up waiting (Ctrl-C)
+      await until(() => /Wait until every member is healthy[\s\S]*minority-lost/.test(output), 120_000, () => `no wait naming the lost member:\n${output}`);
+      child.kill('SIGINT');
+    } finally {
+      // a failed expectation never leaves the CLI running
+      setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+    }
+    const first = await child;
+    expect(first.exitCode, output).not.toBe(0);
+    expect(output).toMatch(/interrupted by the operator/);
+    expect(output).not.toContain('run succeeded');
+
+    const again = await runCli(args(), {}, 180_000);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain('run succeeded');
+    await expectHealthyStatus(lab);
+    await expectKeysOnEveryMember(lab, keys);
+    for (const m of lab.members) await expectRestoredNode(m.name, 3);
+    console.log(`restore-quorum (kubeadm) with a member killed after start: interrupted after ${Date.now() - started - again.durationMs} ms, second run took ${again.durationMs} ms`);
+  }, 240_000);
+
+  /** The node after a restore: old dirs kept, manifests back in place and edited, kubelet and apiserver running. */
+  async function expectRestoredNode(name: string, asideCount: number): Promise<void> {
+    const m = lab.member(name);
+    expect(await dataDirsAside(m.dataDir), name).toHaveLength(asideCount);
+    const manifests = m.manifestsDir as string;
+    expect((await readdir(manifests)).sort()).toEqual(['etcd.yaml', 'kube-apiserver.yaml']);
+    const manifest = await readFile(join(manifests, 'etcd.yaml'), 'utf8');
+    expect(manifest).toContain('- --initial-cluster-state=existing');
+    expect(manifest).toMatch(/- --initial-cluster-token=lab-restore-\d{8}T\d{6}Z/);
+    expect(manifest.match(/--initial-cluster-token=/g)).toHaveLength(1);
+    expect(manifest).toContain(`- --name=${name}`);
+    expect(await lab.isActive(name, 'kubelet'), `kubelet on ${name}`).toBe(true);
+    expect(await lab.isActive(name, 'controlPlane'), `control plane on ${name}`).toBe(true);
+    await until(async () => {
+      const pod = JSON.parse(await readFile(join(m.root, 'run', 'lab-kubelet', 'pods', 'kube-apiserver.json'), 'utf8').catch(() => '{}')) as { status?: string };
+      return pod.status === 'running';
+    }, 10_000, () => `the kube-apiserver pod on ${name} is not running`);
+  }
+});
+
+async function until(done: () => boolean | Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(message());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
