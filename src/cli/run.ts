@@ -166,6 +166,8 @@ export async function resumeCommand(argv: string[]): Promise<number> {
   if (!first || first.type !== 'run-started' || !first.cluster) throw new OperatorError(`${path}: not a run journal (no run-started event with the cluster)`);
   let state = events.slice(1).reduce(reduce, initialState(first));
   if (state.status === 'succeeded') throw new OperatorError(`${path}: run ${state.runId} already succeeded; nothing to resume`);
+  // refused before the journal is touched: a resume that cannot go on records nothing
+  if (!values.yes && !wantsTui(false)) chooseOperator(false, 'resume');
   const journal = await Journal.open(path);
   const log = new StepLog(colorEnabled(values['no-color']));
   const quiet = wantsTui(Boolean(values.yes));

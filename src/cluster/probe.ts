@@ -253,7 +253,7 @@ export function describeProbeError(err: unknown, deadlineMs: number): string {
     [/EHOSTUNREACH|ENETUNREACH/i, 'host unreachable (network or firewall?)'],
     [/ENOTFOUND|EAI_AGAIN/i, 'host name does not resolve'],
     [/unable to verify|self[- ]signed|unknown authority|local issuer|certificate verify failed/i,
-      'TLS: the server certificate is not signed by the CA given (--cacert): wrong CA?'],
+      'TLS: the server certificate is not signed by the CA given (--cacert or tls.cacert): wrong CA?'],
     [/altnames|Hostname\/IP does not match|subjectAltName/i, "TLS: the server certificate does not name this endpoint's host"],
     [/certificate required|bad certificate|unknown ca|alert/i,
       'TLS: the server rejected our client certificate (--cert/--key missing or signed by another CA?)'],

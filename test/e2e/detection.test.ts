@@ -125,7 +125,7 @@ describe('detection on a real 3-member cluster', () => {
       '--cert', lab.pki.clientCert, '--key', lab.pki.clientKey]);
     expect(result.exitCode).toBe(4);
     expect(result.stdout).toContain('verdict: unreachable');
-    expect(result.stdout).toMatch(/not signed by the CA given \(--cacert\): wrong CA\?/);
+    expect(result.stdout).toMatch(/not signed by the CA given \(--cacert or tls.cacert\): wrong CA\?/);
   });
 
   it('a client cert from another CA: exit 4 and the server rejecting us is said', async () => {

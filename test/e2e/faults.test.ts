@@ -72,6 +72,13 @@ describe('faults during a run', () => {
    * told to retry it finishes; every other step ran exactly once.
    */
   async function expectResumeFinishes(journal: string, killed: string, dir: string, decision: string[] = ['--retry-unknown']): Promise<void> {
+    // without a terminal and without --yes: refused before the journal is touched
+    const untouched = await readFile(journal);
+    const noTty = await runCli(['resume', journal]);
+    expect(noTty.exitCode).toBe(4);
+    expect(noTty.stderr).toContain('resume needs a terminal to confirm each step: pass --yes');
+    expect((await readFile(journal)).equals(untouched)).toBe(true);
+
     const refused = await runCli(['resume', journal, '--yes']);
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(5);
     expect(refused.stdout).toContain(`(${TITLES[killed]}) was running when the tool stopped: state unknown`);
