@@ -429,14 +429,20 @@ export function stepShape(runbook: Pick<Runbook, 'inputs'>, step: { target: stri
   return { shape: object(fields), absent };
 }
 
-/** The paths an input's default may use: everything known before inputs are resolved. */
-export function defaultShape(runbook: Pick<Runbook, 'inputs'>): ShapeScope {
+/**
+ * The paths the default of the input at `index` may use: everything known
+ * before inputs are resolved, and the inputs declared above it (resolved
+ * first, in order).
+ */
+export function defaultShape(runbook: Pick<Runbook, 'inputs'>, index = 0): ShapeScope {
   const fields = baseFields(runbook);
-  delete fields.inputs;
+  const above = runbook.inputs.slice(0, index).map((i) => i.name);
+  if (above.length > 0) fields.inputs = values(...above);
+  else delete fields.inputs;
   return {
     shape: object(fields),
     absent: {
-      inputs: 'an input default cannot use other inputs: use inventory, cluster, detection, tools or local',
+      inputs: 'an input default can use only the inputs declared above it (none here): use inventory, cluster, detection, tools or local',
       member: MEMBER_ABSENT,
       target: 'an input default cannot use target (it depends on inputs.member)',
       survivor: 'an input default cannot use survivor (it depends on inputs.survivor)',

@@ -88,9 +88,10 @@ export function lintRunbook(text: string, fileName: string, options: LintOptions
   const runbookView = { inputs: inputs.map((e) => e.value) };
   const guardNames = options.guardNames ?? GUARD_NAMES;
 
-  const defaults = defaultShape(runbookView);
   for (const { index, value: def } of inputs) {
     if (typeof def.default === 'string') {
+      // a default may use the (valid) inputs declared above it
+      const defaults = defaultShape(runbookView, inputs.filter((e) => e.index < index).length);
       for (const message of checkTemplate(def.default, defaults, { shell: false })) add(['inputs', index, 'default'], message);
     }
   }

@@ -79,10 +79,8 @@ function expandRepeat(runbook: Runbook, entry: RepeatEntry, index: number, conte
 
 /** The members a repeat walks, in inventory order. */
 function repeatMembers(runbook: Runbook, entry: RepeatEntry, inputs: Record<string, ParamValue>, inventory: Inventory): InventoryMember[] {
-  switch (entry.repeat.for) {
-    case 'each-other-member':
-      return expandTargets(runbook, { target: 'each-other-member', id: entry.id }, inputs, inventory).flatMap((t) => (t.member ? [t.member] : []));
-  }
+  // the walks are the fan-out targets of the same name, one member per pass
+  return expandTargets(runbook, { target: entry.repeat.for, id: entry.id }, inputs, inventory).flatMap((t) => (t.member ? [t.member] : []));
 }
 
 /** A member name as a step-id word (lower-case, dashes); the pass number when names would collide. */
@@ -104,9 +102,10 @@ function uniqueIds(runbook: Runbook, steps: RenderedStep[]): RenderedStep[] {
 // ---- inputs -----------------------------------------------------------------------
 
 /**
- * Each input: the operator's value, else its default (a template rendered
- * against inventory and detection), else an error that says how to pass it.
- * A `member` input must name an inventory member.
+ * Each input, in declaration order: the operator's value, else its default
+ * (a template rendered against inventory, detection and the inputs declared
+ * above it), else an error that says how to pass it. A `member` input must
+ * name an inventory member.
  */
 export function resolveInputs(runbook: Runbook, sources: RenderSources): Record<string, ParamValue> {
   const declared = new Set(runbook.inputs.map((i) => i.name));
@@ -117,9 +116,10 @@ export function resolveInputs(runbook: Runbook, sources: RenderSources): Record<
     }
   }
   const base = buildContext({ inventory: sources.inventory, report: sources.report, inputs: {}, run: sources.run });
-  delete base.inputs;
   const resolved: Record<string, ParamValue> = {};
   for (const input of runbook.inputs) {
+    // the inputs above this one, as resolved (the operator's or their defaults)
+    base.inputs = { ...resolved };
     const given = sources.inputs[input.name];
     if (given !== undefined) {
       resolved[input.name] = coerce(input, given, 'the value given', sources.inventory);
@@ -210,6 +210,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
     step,
     repeat && step.target === repeat.as ? [{ node: repeat.member.name, member: repeat.member }] : expandTargets(runbook, { id: step.id, target: step.target as RunbookStep['target'] }, inputs, sources.inventory),
     sources.inventory,
+    repeat?.member,
   );
   const contexts = nodes.map((t) => (t.member ? withMember(context, sources.inventory, t.member.name, sources.report) : context));
   /** title, why and step-wide guards see `member` only when the step has exactly one member */
@@ -318,11 +319,16 @@ export function expandTargets(runbook: Runbook, step: Pick<RunbookStep, 'target'
   }
 }
 
-/** Keeps the nodes whose layout the step is for; `local` counts as the layout of the member on this machine. */
-function applicable(step: Pick<RunbookStep, 'layouts'>, nodes: TargetNode[], inventory: Inventory): TargetNode[] {
+/**
+ * Keeps the nodes whose layout the step is for; `local` counts as the layout
+ * of the member on this machine, or, in a repeat's pass, of the pass's member:
+ * a local step there acts for that member (pulls its files, adds it), so its
+ * files are the ones whose layout matters.
+ */
+function applicable(step: Pick<RunbookStep, 'layouts'>, nodes: TargetNode[], inventory: Inventory, pass?: InventoryMember): TargetNode[] {
   const layouts = step.layouts;
   if (!layouts) return nodes;
-  const localLayout = inventory.members.find((m) => m.node?.host === 'local')?.node?.layout;
+  const localLayout = pass ? pass.node?.layout : inventory.members.find((m) => m.node?.host === 'local')?.node?.layout;
   return nodes.filter((t) => {
     const layout = t.member ? t.member.node?.layout : localLayout;
     return layout !== undefined && layouts.includes(layout);

@@ -28,9 +28,10 @@ export const TARGETS = ['local', 'each-member', 'each-surviving-member', 'member
 
 /**
  * What a `repeat` walks, one member per pass, in inventory order:
+ *  each-member         every member in the inventory (backup: pull each master's files here)
  *  each-other-member   every member except the survivor (inputs.survivor)
  */
-export const REPEAT_OVER = ['each-other-member'] as const;
+export const REPEAT_OVER = ['each-member', 'each-other-member'] as const;
 
 /** etcd API actions, through the cluster client (no shell). */
 export const ETCD_ACTIONS = ['snapshot-save', 'member-remove', 'member-add', 'member-promote', 'member-list', 'status'] as const;

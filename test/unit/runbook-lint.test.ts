@@ -26,7 +26,7 @@ describe('lintRunbook', () => {
   it('reports unknown variables, raw misuse, unknown guards and undeclared targets on the line of the field', () => {
     const f = fixture('bad-templates');
     expect(lint('bad-templates')).toEqual([
-      `${f}:9: inputs[0].default: {{ inputs.other }}: an input default cannot use other inputs: use inventory, cluster, detection, tools or local`,
+      `${f}:9: inputs[0].default: {{ inputs.other }}: an input default can use only the inputs declared above it (none here): use inventory, cluster, detection, tools or local`,
       `${f}:17: steps[0].run: unknown variable {{ member.dataDri }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, kubernetesDir, kubeconfig, kubeletDir, kubeletDropIn, service, kubelet, controlPlane`,
       `${f}:24: steps[1].run: {{ member.dataDir | raw }}: "raw" is only for command fragments (the member's service, kubelet and controlPlane start, stop, isActive); every other value is quoted`,
       `${f}:31: steps[2].run: {{ member.name }}: member is only defined on steps that run on members (target each-member, each-surviving-member, each-other-member, member, survivor or a repeat's member); this step's target is local: use local.… or tools.…`,
@@ -84,6 +84,39 @@ steps:
 `;
     expect(lintRunbook(text, 'f.yaml').map(formatProblem)).toEqual([
       'f.yaml:7: steps[0].title: {{ member.name }}: this step runs on each-member, so member is not one member here: use it in the per-node fields (run, with, instruction, paths) or in guards',
+    ]);
+  });
+
+  it('lets an input default use the inputs declared above it, not those below', () => {
+    const text = `id: defaults
+title: Defaults
+description: d
+appliesTo: [healthy]
+inputs:
+  - name: dir
+    description: d
+    default: "{{ tools.backupDir }}/{{ inputs.member }}"
+  - name: member
+    description: m
+    type: member
+  - name: hostDir
+    description: h
+    default: "{{ inputs.dir }}/hosts/{{ inputs.member }}"
+steps:
+  - id: look
+    title: Look
+    why: w
+    target: local
+    kind: command
+    risk: read-only
+    run: ls {{ inputs.hostDir }}
+`;
+    expect(lintRunbook(text, 'd.yaml').map(formatProblem)).toEqual([
+      'd.yaml:8: inputs[0].default: {{ inputs.member }}: an input default can use only the inputs declared above it (none here): use inventory, cluster, detection, tools or local',
+    ]);
+    const later = text.replace('{{ inputs.dir }}/hosts/', '{{ inputs.dir }}/{{ inputs.later }}/').replace('"{{ tools.backupDir }}/{{ inputs.member }}"', '/b');
+    expect(lintRunbook(later, 'd.yaml').map(formatProblem)).toEqual([
+      'd.yaml:14: inputs[2].default: unknown variable {{ inputs.later }}: inputs has dir, member',
     ]);
   });
 

@@ -171,9 +171,9 @@ describe('repeat: lint', () => {
   });
 
   it('reports an unknown kind, a bad target and a bad header inside a repeat', () => {
-    const bad = GROW.replace('kind: etcd', 'kind: etcdd').replace('        target: joiner\n        kind: command\n        risk: changes\n        layouts', '        target: joinr\n        kind: command\n        risk: changes\n        layouts').replace('for: each-other-member', 'for: each-member').replace('as: joiner', 'as: member');
+    const bad = GROW.replace('kind: etcd', 'kind: etcdd').replace('        target: joiner\n        kind: command\n        risk: changes\n        layouts', '        target: joinr\n        kind: command\n        risk: changes\n        layouts').replace('for: each-other-member', 'for: each-survivor').replace('as: joiner', 'as: member');
     expect(lint(bad)).toEqual([
-      'grow.yaml:19: steps[1].repeat.for: must be "each-other-member", got "each-member"',
+      'grow.yaml:19: steps[1].repeat.for: must be "each-member" or "each-other-member", got "each-survivor"',
       'grow.yaml:20: steps[1].repeat.as: is already a template root (inventory, cluster, detection, inputs, tls, run, tools, local, member, target, survivor): pick another name, e.g. joiner',
       'grow.yaml:26: steps[1].steps[0].kind: unknown step kind "etcdd": must be one of command, etcd, copy, wait, manual',
     ]);
@@ -190,5 +190,63 @@ describe('repeat: lint', () => {
     expect(lint(noSurvivor)).toEqual([
       'grow.yaml:18: steps[1].repeat.for: each-other-member needs the runbook to declare an input named "survivor" (the member the others are counted from)',
     ]);
+  });
+});
+
+/** A fan-in: every member's files pulled to this machine, one member per pass. */
+const PULL = `id: pull
+title: Pull
+description: every member's files here
+appliesTo: [healthy]
+inputs:
+  - name: dir
+    description: where they go
+    type: path
+    default: /backups
+steps:
+  - id: files
+    repeat:
+      for: each-member
+      as: master
+    steps:
+      - id: env-file
+        title: Copy {{ master.name }}'s env file here
+        why: it names the member
+        target: local
+        kind: copy
+        risk: changes
+        layouts: [systemd]
+        from:
+          node: "{{ master.name }}"
+          path: "{{ master.envFile }}"
+        to:
+          path: "{{ inputs.dir }}/{{ master.name }}{{ master.envFile }}"
+      - id: kubernetes-dir
+        title: Copy {{ master.name }}'s kubernetes dir here
+        why: its manifests
+        target: local
+        kind: copy
+        risk: changes
+        layouts: [kubeadm]
+        recursive: true
+        from:
+          node: "{{ master.name }}"
+          path: "{{ master.kubernetesDir }}"
+        to:
+          path: "{{ inputs.dir }}/{{ master.name }}{{ master.kubernetesDir }}"
+`;
+
+describe('repeat for each-member', () => {
+  it('walks every member; a local step in a pass is kept or dropped by the pass member\'s layout', () => {
+    expect(lint(PULL)).toEqual([]);
+    const steps = renderRunbook(parseRunbook(PULL, 'pull.yaml'), sources({ inputs: {} })).steps;
+    // m1 and m2 are systemd, m3 kubeadm: each pass keeps only the copy its layout has (no survivor input needed)
+    expect(steps.filter((s) => s.targets.length > 0).map((s) => [s.id, s.targets.map((t) => `${t.copy?.fromNode}:${t.copy?.fromPath} -> ${t.node}:${t.copy?.toPath}`)])).toEqual([
+      ['files-m1-env-file', ['m1:/etc/etcd/etcd.conf -> local:/backups/m1/etc/etcd/etcd.conf']],
+      ['files-m2-env-file', ['m2:/etc/etcd/etcd.conf -> local:/backups/m2/etc/etcd/etcd.conf']],
+      ['files-m3-kubernetes-dir', ['m3:/etc/kubernetes -> local:/backups/m3/etc/kubernetes']],
+    ]);
+    expect(steps.find((s) => s.id === 'files-m3-kubernetes-dir')?.targets[0]?.copy?.recursive).toBe(true);
+    expect(steps.find((s) => s.id === 'files-m3-env-file')?.targets).toEqual([]);
   });
 });
