@@ -18,8 +18,8 @@ import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
 import { createRun, prepareRun, type PreparedRun } from './run.js';
+import { checkSshLogins } from './ssh-logins.js';
 import { terminalSshPrompts } from './ssh-prompts.js';
-import { NodeTransports } from '../transport/for-node.js';
 
 export const interactiveHelp = `Usage: etcd-runbook [--dry-run] [--set name=value]... [--journal-dir DIR] [connection flags]
 
@@ -75,24 +75,12 @@ export type InteractiveStart =
   /** run <runbook> / resume: straight to the step view */
   | { kind: 'run'; prepared: PreparedRun; target: ClusterTarget; noColor?: boolean };
 
-/** SSH questions (unknown host key, key passphrase) answered before ink takes the terminal. */
-async function connectSshNodes(target: ClusterTarget): Promise<void> {
-  const transports = new NodeTransports(target.config.inventory, terminalSshPrompts());
-  try {
-    for (const { node, error } of await transports.preconnect()) {
-      process.stderr.write(`etcd-runbook: ssh to ${node} failed: ${error} (steps on ${node} will fail until it is reachable)\n`);
-    }
-  } finally {
-    // the pool keeps the connections; this set of transports is done
-    await transports.closeAll();
-  }
-}
-
 /** Open the full-screen view; resolves with the exit code once the operator leaves. */
 export async function runInteractive(start: InteractiveStart): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) throw new OperatorError(NO_TTY, ExitCode.configError);
   const { target } = start;
-  await connectSshNodes(target);
+  // SSH questions (unknown host key, key passphrase) answered before ink takes the terminal
+  await checkSshLogins(target.config.inventory, terminalSshPrompts());
   const probe = (): Promise<ClusterReport> => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
   const health = new LiveHealth(probe);
   let current: RunHandle | undefined;

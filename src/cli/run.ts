@@ -22,6 +22,7 @@ import { ExitCode, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, probeTargets, type ClusterTarget } from './cluster-target.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
 import { parseSets, runTimestamp } from './plan.js';
+import { checkSshLogins } from './ssh-logins.js';
 import { StepLog } from './step-log.js';
 
 export const runHelp = `Usage: etcd-runbook run <runbook|file.yaml> [--dry-run] [--yes] [--set name=value]... [connection flags]
@@ -76,7 +77,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const target = await clusterTargetFrom(values);
   const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
   const runbook = name.endsWith('.yaml') || name.endsWith('.yml') ? await loadRunbookFile(name) : await findRunbook(name);
-  if (!tui) await refuseSshLoginFailures(target.config.inventory);
+  if (!tui) await checkSshLogins(target.config.inventory);
   const prepared = await prepareRun({
     runbook,
     target,
@@ -189,7 +190,7 @@ export async function resumeCommand(argv: string[]): Promise<number> {
   const failed = values['retry-failed'] ? state.steps.find((step) => step.status === 'failed') : undefined;
   const script = { ...(unknown && forUnknown ? { [unknown.id]: forUnknown } : {}), ...(failed ? { [failed.id]: { type: 'retry' as const } } : {}) };
   const operator = chooseOperator(Boolean(values.yes), 'resume', script);
-  await refuseSshLoginFailures(inventory);
+  await checkSshLogins(inventory);
   return drive(state, { journal, operator, inventory, endpoints, tls, noColor: values['no-color'] });
 }
 
@@ -309,28 +310,6 @@ function guardMembers(inventory: Inventory): GuardMember[] {
 function wantsTui(yes: boolean): boolean {
   return !yes && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
 }
-
-/**
- * Log in to every SSH node before the first step (the full-screen view does
- * the same, with prompts). A node that is down may be the failed member: a
- * warning. A login the node refuses (authentication, host key, key file) is
- * a configuration error, or someone in the middle: refused before any step
- * runs anywhere, so a fan-out never stops half-done on it.
- */
-async function refuseSshLoginFailures(inventory: Inventory): Promise<void> {
-  const transports = new NodeTransports(inventory);
-  try {
-    const failures = await transports.preconnect();
-    const refused = failures.filter((f) => SSH_LOGIN_REFUSED.test(f.error));
-    for (const f of failures) if (!refused.includes(f)) process.stderr.write(`etcd-runbook: ssh to ${f.node} failed: ${f.error} (steps on ${f.node} will fail until it is reachable)\n`);
-    if (refused.length > 0) throw new OperatorError(`${refused.map((f) => f.error).join('; ')} (nothing was run)`, ExitCode.configError);
-  } finally {
-    await transports.closeAll();
-  }
-}
-
-/** The SSH transport's own messages (transport/sshConnect.ts) for a login the host refused, as opposed to a host that is down. */
-const SSH_LOGIN_REFUSED = /: (authentication failed|host key mismatch|host is not in |the server's host key .* @revoked|cannot read private key|private key .* is passphrase-protected|could not decrypt private key)/;
 
 /** Without the full-screen view, only --yes can answer: each step confirmed, guards never overridden. */
 function chooseOperator(yes: boolean, command: string, script: ScriptedOperatorOptions['script'] = {}): Operator {

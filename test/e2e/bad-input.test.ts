@@ -276,6 +276,24 @@ describe('bad input through the real CLI', () => {
       await expectAbsent(join(work, 'ssh-journal'));
     });
 
+    it('authentication failure in the interactive view: refused on the terminal before the full-screen view opens, exit 4', async () => {
+      const stranger = await generateKey(work, 'id_stranger_tui');
+      const m1 = lab.members[0]!.sshd!;
+      const path = await inventoryWith('ssh-auth-tui.yaml', [`identityFile: ${m1.identityFile}`, `identityFile: ${stranger}`]);
+      const cli = new PtyCli(['--inventory', path, '--journal-dir', join(work, 'tui-auth-journal')], { cols: 100, rows: 30, env: { NO_COLOR: '1' } });
+      try {
+        expect(await cli.exit()).toBe(4);
+        // the screen buffer keeps what was written before the exit
+        await new Promise((r) => setTimeout(r, 100));
+        const screen = cli.screen();
+        expect(screen.replace(/\n/g, '')).toContain(`authentication failed (tried key ${stranger})`);
+        expect(screen).not.toContain('Choose a runbook');
+      } finally {
+        cli.kill();
+      }
+      await expectAbsent(join(work, 'tui-auth-journal'));
+    });
+
     it('host key mismatch on one node: exit 4 before any step, with both fingerprints and the ssh-keygen -R to run', async () => {
       const m2 = lab.members[1]!.sshd!;
       const otherKey = await generateKey(work, 'other_host_key');
