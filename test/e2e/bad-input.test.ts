@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -292,6 +293,29 @@ describe('bad input through the real CLI', () => {
         cli.kill();
       }
       await expectAbsent(join(work, 'tui-auth-journal'));
+    });
+
+    it('an unknown host in the interactive view: its fingerprint is asked about on the terminal, saved on "s", then the view opens', async () => {
+      const m1 = lab.members[0]!.sshd!;
+      const knownHosts = join(work, 'known_hosts_tui');
+      await writeFile(knownHosts, '');
+      const path = await inventoryWith('ssh-unknown-tui.yaml', [`knownHosts: ${m1.knownHostsFile}`, `knownHosts: ${knownHosts}`]);
+      const cli = new PtyCli(['--inventory', path, '--journal-dir', join(work, 'tui-unknown-journal')], { cols: 100, rows: 30, env: { NO_COLOR: '1' } });
+      try {
+        const asked = await cli.waitFor((screen) => screen.includes('Accept it? [y]es once / [s]ave to known_hosts / [n]o:'));
+        expect(asked).toContain(`The authenticity of host '[${m1.host}]:${m1.port}' can't be established.`);
+        expect(asked).toContain(m1.hostKeyFingerprint);
+        await cli.line('s');
+        await cli.waitFor('Choose a runbook');
+        // saved hashed, as ssh's HashKnownHosts does: ssh-keygen -F finds it
+        const found = execFileSync('ssh-keygen', ['-F', `[${m1.host}]:${m1.port}`, '-f', knownHosts], { encoding: 'utf8' });
+        expect(found).toMatch(/ssh-ed25519 /);
+        // leaving the picker with Ctrl-C: 130, as the interactive view documents
+        await cli.type('\u0003');
+        expect(await cli.exit()).toBe(130);
+      } finally {
+        cli.kill();
+      }
     });
 
     it('host key mismatch on one node: exit 4 before any step, with both fingerprints and the ssh-keygen -R to run', async () => {
