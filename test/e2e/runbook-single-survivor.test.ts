@@ -107,17 +107,35 @@ describe('single-survivor on a 3-member systemd cluster', () => {
     }
     const backups = await readdir(join(work, 'backups'));
     expect(backups.filter((f) => /^snapshot-\d{8}T\d{6}Z\.db$/.test(f))).toHaveLength(1);
-    console.log(`single-survivor (systemd, 3 members) took ${result.durationMs} ms`);
+    console.log(`single-survivor (systemd, 3 members) took ${result.durationMs} ms; ${await phaseTimes(journal)}`);
   });
 });
 
 interface JournalEvent {
   type: string;
   step?: string;
+  at: string;
 }
 
 async function journalEvents(path: string): Promise<JournalEvent[]> {
   return (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as JournalEvent);
+}
+
+/** Where the run's time went (guards included): the survivor alone, each member grown back, the rest; from the journal's times. */
+async function phaseTimes(journal: string): Promise<string> {
+  const events = await journalEvents(journal);
+  const firstGrow = events.findIndex((e) => e.step?.startsWith('grow-'));
+  const phaseOf = (e: JournalEvent, i: number) => /^grow-(.+?)-(move-data-dir-aside|write-config|add-learner|verify|start|wait|promote)/.exec(e.step ?? '')?.[1] ?? (i < firstGrow ? 'survivor' : 'rest');
+  const ms = new Map<string, number>();
+  let phase = 'survivor';
+  events.forEach((e, i) => {
+    const previous = events[i - 1];
+    // probes during a wait carry no step: they belong to the step under way
+    if (e.step) phase = phaseOf(e, i);
+    if (previous) ms.set(phase, (ms.get(phase) ?? 0) + Date.parse(e.at) - Date.parse(previous.at));
+  });
+  const total = Date.parse(events.at(-1)?.at ?? '') - Date.parse(events[0]?.at ?? '');
+  return `engine ${total} ms: ${[...ms].map(([name, t]) => `${name} ${t} ms`).join(', ')}`;
 }
 
 /** The steps that started on any node, from the run's journal. */
