@@ -358,6 +358,17 @@ export function judgeSameSnapshot(path: string, hashes: HashFacts[], expected?: 
   return { ok: false, message: `refusing: ${path} differs between nodes (${problems.join('; ')}; vs ${against}): copy the same snapshot everywhere` };
 }
 
+/**
+ * Guard 10 when the nodes' copies have different paths (one guard per node):
+ * each copy must equal the reference copy it was distributed from.
+ */
+export function judgeSameAsReference(path: string, hashes: HashFacts[], reference: HashFacts, referencePath: string): Judgement {
+  const from = `${reference.node}:${referencePath}`;
+  if (!reference.sha256) return { ok: false, message: `cannot hash the reference copy ${from}: ${reference.error ?? 'no hash'}` };
+  const judged = judgeSameSnapshot(path, hashes, reference.sha256);
+  return { ok: judged.ok, message: `${judged.message} (reference: ${from})` };
+}
+
 export interface RunningFacts {
   member: string;
   clientAnswers: boolean;
@@ -687,13 +698,10 @@ export const GUARDS = {
       const reference = referenceNode ? await hashFacts(referenceNode, str(params, 'referencePath') || path, env) : undefined;
       return { hashes: await Promise.all(targets.map((node) => hashFacts(node, path, env))), reference };
     },
-    judge: ({ hashes, reference }, params) => {
-      if (!reference) return judgeSameSnapshot(str(params, 'path'), hashes, str(params, 'sha256') || undefined);
-      const from = `${reference.node}:${str(params, 'referencePath') || str(params, 'path')}`;
-      if (!reference.sha256) return { ok: false, message: `cannot hash the reference copy ${from}: ${reference.error ?? 'no hash'}` };
-      const judged = judgeSameSnapshot(str(params, 'path'), hashes, reference.sha256);
-      return { ok: judged.ok, message: `${judged.message} (reference: ${from})` };
-    },
+    judge: ({ hashes, reference }, params) =>
+      reference
+        ? judgeSameAsReference(str(params, 'path'), hashes, reference, str(params, 'referencePath') || str(params, 'path'))
+        : judgeSameSnapshot(str(params, 'path'), hashes, str(params, 'sha256') || undefined),
   }),
   'old-members-stopped': define({
     name: 'old-members-stopped',

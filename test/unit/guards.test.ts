@@ -16,6 +16,7 @@ import {
   judgeOneLearnerAtATime,
   judgeQuorumChange,
   judgeQuorumHeld,
+  judgeSameAsReference,
   judgeSameSnapshot,
   judgeSingleClusterId,
   judgeSingleLeader,
@@ -233,6 +234,17 @@ describe('same-snapshot-everywhere', () => {
   });
   it('fails naming a node where the file could not be hashed', () => {
     expect(judgeSameSnapshot('/s.db', [{ node: 'm1', sha256: A }, { node: 'm2', error: 'No such file or directory' }]).message).toMatch(/m2: No such file or directory/);
+  });
+
+  it('same-snapshot-everywhere against a reference copy: a node whose copy differs from the distributed one is refused, an unhashable reference too', () => {
+    const ok = judgeSameAsReference('/m1/etcd.snapshot.db', [{ node: 'm1', sha256: A }], { node: 'local', sha256: A }, '/backup/restore.db');
+    expect(ok.ok).toBe(true);
+    expect(ok.message).toMatch(/reference: local:\/backup\/restore\.db/);
+    const odd = judgeSameAsReference('/m3/etcd.snapshot.db', [{ node: 'm3', sha256: B }], { node: 'local', sha256: A }, '/backup/restore.db');
+    expect(odd.ok).toBe(false);
+    expect(odd.message).toMatch(/m3 has bbbb.*the expected aaaa.*reference: local:/);
+    const lost = judgeSameAsReference('/m1/etcd.snapshot.db', [{ node: 'm1', sha256: A }], { node: 'local', error: 'No such file or directory' }, '/backup/restore.db');
+    expect(lost).toEqual({ ok: false, message: 'cannot hash the reference copy local:/backup/restore.db: No such file or directory' });
   });
 });
 
