@@ -46,7 +46,7 @@ export async function benchDrill(): Promise<BenchRow[]> {
         unit: 'ms',
         ratio: t.tool / t.total,
         target: 'overhead < 10%',
-        notes: `etcd's own ${t.etcd} ms (fault noticed ${t.settle}, inside steps ${t.insideSteps}), operator ${t.operator} ms; ${report.sample?.intact}/${report.sample?.expected} sample keys intact`,
+        notes: `etcd's own ${t.etcd} ms (fault noticed ${t.settle}, inside steps ${t.insideSteps}), operator ${t.operator} ms; of the overhead: guards ${t.toolParts.guards}, after-checks ${t.toolParts.checks}, probes after steps ${t.toolParts.probes} ms; ${report.sample?.intact}/${report.sample?.expected} sample keys intact`,
       });
       if (peakBytes > peak.rss) peak = { rss: peakBytes, what: `drill --yes --fault ${s.fault}` };
     }

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { createElement } from 'react';
 import { render } from 'ink';
 import { probeCluster } from '../cluster/probe.js';
-import { describeFault, runDrill, type DrillResult, type RecoveryContext, type RecoveryResult } from '../drill/drill.js';
+import { DEFAULT_SAMPLE_COUNT, describeFault, runDrill, type DrillResult, type RecoveryContext, type RecoveryResult } from '../drill/drill.js';
 import { DEFAULT_FAULT, scenarios } from '../drill/scenarios.js';
 import { timingText } from '../drill/timing.js';
 import { readJournal } from '../engine/journal.js';
@@ -26,7 +26,7 @@ export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${F
 
 A disaster-recovery rehearsal on a real etcd cluster: starts one on loopback
 (TLS with its own PKI, members on 127.0.0.11, .12, …, each laid out like a
-master of the chosen layout), writes ${'300'} sample keys under /registry/,
+master of the chosen layout), writes ${DEFAULT_SAMPLE_COUNT} sample keys under /registry/,
 injects the fault, and opens the interactive view on it so you recover it
 with the real runbook, exactly as on a master. At the end: the time from
 fault to healthy (etcd's own time, yours, and the tool's), the final verdict

@@ -40,6 +40,8 @@ export interface DrillTiming {
   overheadShare: number;
   /** per executed step, the time inside it */
   steps: Array<{ step: string; ms: number }>;
+  /** part of the tool's time: evaluating guards, after-checks, the probe after each step */
+  toolParts: { guards: number; checks: number; probes: number };
 }
 
 export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTiming {
@@ -94,7 +96,31 @@ export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTimi
   const insideSteps = steps.reduce((sum, s) => sum + s.ms, 0);
   const tool = Math.max(0, total - settle - insideSteps - operator);
   const attended = total - operator;
-  return { total, settle, insideSteps, operator, tool, etcd: settle + insideSteps, overheadShare: attended > 0 ? tool / attended : 0, steps };
+  return { total, settle, insideSteps, operator, tool, etcd: settle + insideSteps, overheadShare: attended > 0 ? tool / attended : 0, steps, toolParts: toolParts(events) };
+}
+
+/**
+ * Where the tool's time between steps goes: the gap that ends in a
+ * guards-evaluated, check-evaluated or (outside a step) probe event is the
+ * time that evaluation or probe took. Probes inside a wait step are the
+ * step's own.
+ */
+function toolParts(events: EngineEvent[]): DrillTiming['toolParts'] {
+  const parts = { guards: 0, checks: 0, probes: 0 };
+  let previous: number | undefined;
+  let running = 0;
+  for (const event of events) {
+    if (event.type === 'output') continue;
+    const at = Date.parse(event.at);
+    const gap = previous === undefined ? 0 : at - previous;
+    if (running === 0 && event.type === 'guards-evaluated') parts.guards += gap;
+    if (running === 0 && event.type === 'check-evaluated') parts.checks += gap;
+    if (running === 0 && event.type === 'probe') parts.probes += gap;
+    if (event.type === 'target-started') running++;
+    if (event.type === 'target-finished') running = Math.max(0, running - 1);
+    previous = at;
+  }
+  return parts;
 }
 
 /** Seconds with one decimal: timings an operator reads. */

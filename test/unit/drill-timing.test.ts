@@ -44,6 +44,8 @@ describe('drill timing from the journal', () => {
     expect(t.tool).toBe(10_500 - 1_000 - 6_000 - 2_000);
     expect(t.etcd).toBe(7_000);
     expect(t.overheadShare).toBeCloseTo(1_500 / 8_500);
+    // guards of a (100 ms after run-started) and of b (300 ms after the probe); the probe after a (200 ms)
+    expect(t.toolParts).toEqual({ guards: 400, checks: 0, probes: 200 });
   });
 
   it('in the view, the time from detection to the run starting is the operator choosing', () => {
