@@ -94,3 +94,37 @@ export async function expectNoStep(stdout: string, step: string): Promise<void> 
   const events = (await readFile(journal as string, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string });
   expect(events.filter((e) => e.type === 'target-started' && e.step === step)).toEqual([]);
 }
+
+/** `run backup --yes` through the real CLI: a snapshot and every master's host files into backupDir. */
+export async function runBackup(lab: LabCluster, backupDir: string, journalDir: string, ...sets: string[]): Promise<Awaited<ReturnType<typeof runCli>>> {
+  const result = await runCli(
+    ['run', 'backup', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, ...sets.flatMap((s) => ['--set', s]), '--journal-dir', journalDir],
+    {},
+    120_000,
+  );
+  expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+  expect(result.stdout).toContain('run succeeded');
+  return result;
+}
+
+/**
+ * Every file and directory under `original` is under `copy` with the same
+ * bytes and permission bits (walked from the original, so nothing is
+ * missing). Returns how many files were compared.
+ */
+export async function expectSameTree(original: string, copy: string): Promise<number> {
+  const { lstat, readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const [want, got] = [await lstat(original), await lstat(copy)];
+  expect(got.mode & 0o7777, `mode of ${copy}`).toBe(want.mode & 0o7777);
+  if (want.isFile()) {
+    expect(got.isFile(), `${copy} is a file`).toBe(true);
+    expect((await readFile(copy)).equals(await readFile(original)), `bytes of ${copy}`).toBe(true);
+    return 1;
+  }
+  expect(want.isDirectory(), `${original} is a file or a directory`).toBe(true);
+  expect(got.isDirectory(), `${copy} is a directory`).toBe(true);
+  let files = 0;
+  for (const name of await readdir(original)) files += await expectSameTree(join(original, name), join(copy, name));
+  return files;
+}

@@ -1,30 +1,23 @@
-import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster, type LabMember } from '../../src/lab/cluster.js';
+import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { NODE_PATHS, parseEnvLines, under } from '../../src/lab/layouts.js';
 import { runCli } from '../helpers/cli.js';
-import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, writeKeys } from './runbook-helpers.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, expectSameTree, knownKeys, memberListText, runBackup, writeKeys } from './runbook-helpers.js';
 
 /**
  * replace-master end to end on a real 3-member systemd (binary) cluster:
  * m3's host is replaced by a freshly installed one (lab.replaceHost), and the
- * runbook brings it back from a backup of the old host's etcd files (field
- * note 000: /etc/etcd certificates, etcd.service, the env file), then starts
+ * runbook brings it back from the old host's etcd files (field note 000:
+ * /etc/etcd certificates, etcd.service, the env file) that the backup runbook
+ * pulled from every member while the host was alive, then starts
  * the node's kubelet and kube-apiserver (the lab's stand-ins) again.
  */
 const ETCD_FILES = [NODE_PATHS.systemd.pkiDir, NODE_PATHS.systemd.envFile, NODE_PATHS.systemd.unitFile];
 const SAME_BYTES = [`${NODE_PATHS.systemd.pkiDir}/ca.crt`, `${NODE_PATHS.systemd.pkiDir}/server.crt`, `${NODE_PATHS.systemd.pkiDir}/server.key`, NODE_PATHS.systemd.unitFile];
-
-async function backUpHostFiles(member: LabMember, backup: string): Promise<void> {
-  for (const nodePath of ETCD_FILES) {
-    const real = under(member.root, nodePath);
-    await mkdir(dirname(join(backup, real)), { recursive: true });
-    await cp(real, join(backup, real), { recursive: true, preserveTimestamps: true });
-  }
-}
 
 describe('replace-master on a 3-member systemd cluster', () => {
   let lab: LabCluster;
@@ -42,10 +35,17 @@ describe('replace-master on a 3-member systemd cluster', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('brings the new host back from the old host\'s etcd files: healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
+  it('backup saves every member\'s etcd files (certificates, env file, unit) byte for byte and mode for mode; replace-master brings the new host back from them by default: healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
     const m3 = lab.member('m3');
-    const hostBackup = join(work, 'host-backup');
-    await backUpHostFiles(m3, hostBackup);
+    const backups = join(work, 'backups');
+    await runBackup(lab, backups, join(work, 'journal'));
+    expect(await readlink(join(backups, 'hosts'))).toMatch(/^hosts-\d{8}T\d{6}Z$/);
+    expect((await stat(backups)).mode & 0o777).toBe(0o700);
+    for (const member of lab.members) {
+      let files = 0;
+      for (const nodePath of ETCD_FILES) files += await expectSameTree(under(member.root, nodePath), join(backups, 'hosts', member.name, under(member.root, nodePath)));
+      expect(files, member.name).toBeGreaterThanOrEqual(SAME_BYTES.length);
+    }
     const oldId = (await memberListText(lab)).split('\n').find((l) => l.includes(', m3, '))?.split(',')[0];
     const oldEnv = await lab.readEnvFile('m3');
     const lostRoot = await lab.replaceHost('m3');
@@ -53,14 +53,14 @@ describe('replace-master on a 3-member systemd cluster', () => {
     expect(await lab.isActive('m3', 'kubelet')).toBe(false);
 
     const result = await runCli(
-      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', '--set', `hostBackup=${hostBackup}`,
-        '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal')],
+      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', '--set', `backupDir=${backups}`, '--journal-dir', join(work, 'journal')],
       {},
       180_000,
     );
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('run succeeded');
     expect(result.stdout).toMatch(/server\.crt is valid for 127\.0\.0\.\d+/);
+    expect(result.stdout).toContain(join(backups, 'hosts', 'm3', m3.envFile));
     expect(result.stdout).toMatch(/kubelet and control plane on m3 started/);
 
     const status = await expectHealthyStatus(lab);

@@ -1,12 +1,12 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster, type LabMember } from '../../src/lab/cluster.js';
+import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { NODE_PATHS, under } from '../../src/lab/layouts.js';
 import { runCli } from '../helpers/cli.js';
-import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, writeKeys } from './runbook-helpers.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, expectSameTree, knownKeys, memberListText, runBackup, writeKeys } from './runbook-helpers.js';
 
 /**
  * replace-master end to end on a real 3-member kubeadm cluster: m3's host is
@@ -14,8 +14,9 @@ import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText
  * node killed, its root moved aside, a new root with only the lab's kubelet
  * script), and the runbook brings it back from a backup of the old host's
  * files (field note 000: /etc/kubernetes, /root/.kube/config,
- * /var/lib/kubelet, the kubelet drop-in), made the way an operator makes it:
- * a copy of those paths under their absolute names.
+ * /var/lib/kubelet, the kubelet drop-in), made by the backup runbook while
+ * the host was alive: every master's files pulled into the backup dir under
+ * their absolute paths, replace-master's default hostBackup.
  */
 
 /** The old host's files replace-master restores, as node paths. */
@@ -45,28 +46,19 @@ const SAME_BYTES = [
   NODE_PATHS.kubeadm.kubeletDropIn,
 ];
 
-/** cp -a of the host's files to <backup><absolute path>, while the host is alive. */
-async function backUpHostFiles(member: LabMember, backup: string): Promise<void> {
-  for (const nodePath of HOST_FILES) {
-    const real = under(member.root, nodePath);
-    const copy = join(backup, real);
-    await mkdir(dirname(copy), { recursive: true });
-    await cp(real, copy, { recursive: true, preserveTimestamps: true });
-  }
-}
-
 describe('replace-master on a 3-member kubeadm cluster', () => {
   let lab: LabCluster;
   let work: string;
-  let hostBackup: string;
+  let backups: string;
   let lostRoot: string;
   let oldId: string | undefined;
   const keys = knownKeys(300);
 
-  const run = (backup = hostBackup) =>
+  /** replace-master with the backup runbook's dir; hostBackup its default (<backupDir>/hosts/m3) unless given */
+  const run = (hostBackup?: string) =>
     runCli(
-      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', '--set', `hostBackup=${backup}`,
-        '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal')],
+      ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', ...(hostBackup ? ['--set', `hostBackup=${hostBackup}`] : []),
+        '--set', `backupDir=${backups}`, '--journal-dir', join(work, 'journal')],
       {},
       180_000,
     );
@@ -74,15 +66,48 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
   beforeAll(async () => {
     lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-master-'));
-    hostBackup = join(work, 'host-backup');
+    backups = join(work, 'backups');
     await writeKeys(lab, keys);
-    await backUpHostFiles(lab.member('m3'), hostBackup);
+    await runBackup(lab, backups, join(work, 'journal'));
     oldId = (await memberListText(lab)).split('\n').find((l) => l.includes(', m3, '))?.split(',')[0];
     await lab.settled();
   });
   afterAll(async () => {
     await lab?.close();
     if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('backup saved every master\'s host files beside its snapshot, byte for byte and mode for mode; keep=1 prunes a run\'s host files with its snapshot only', async () => {
+    const timestamps = async () => (await readdir(backups)).filter((f) => /^snapshot-\d{8}T\d{6}Z\.db$/.test(f)).map((f) => f.slice(9, -3)).sort();
+    const [first] = await timestamps();
+    expect(first).toBeDefined();
+    expect(await readlink(join(backups, 'hosts'))).toBe(`hosts-${first}`);
+    expect((await stat(backups)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(backups, `hosts-${first}`))).mode & 0o777).toBe(0o700);
+    expect((await readdir(join(backups, `hosts-${first}`))).sort()).toEqual(['m1', 'm2', 'm3']);
+    // each member's files, under its absolute paths (the lab's node paths are under the member's root)
+    for (const member of lab.members) {
+      let files = 0;
+      for (const nodePath of HOST_FILES) {
+        const real = under(member.root, nodePath);
+        files += await expectSameTree(real, join(backups, 'hosts', member.name, real));
+      }
+      expect(files, member.name).toBeGreaterThanOrEqual(SAME_BYTES.length);
+    }
+    expect((await stat(join(backups, 'hosts', 'm3', under(lab.member('m3').root, '/etc/kubernetes/pki/etcd/server.key')))).mode & 0o777).toBe(0o600);
+
+    // a second run with keep=1: the first run's snapshot and host files go, a look-alike without a snapshot stays
+    const unrelated = join(backups, 'hosts-20000101T000000Z');
+    await mkdir(join(unrelated, 'm1'), { recursive: true });
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // run timestamps have one-second resolution
+    const again = await runBackup(lab, backups, join(work, 'journal'), 'keep=1');
+    const [second, ...more] = await timestamps();
+    expect(more).toEqual([]);
+    expect(second).not.toBe(first);
+    expect(again.stdout).toContain(`removed hosts-${first}`);
+    expect((await readdir(backups)).sort()).toEqual(['hosts', `hosts-${second}`, 'hosts-20000101T000000Z', `snapshot-${second}.db`, `snapshot-${second}.db.sha256`].sort());
+    expect(await readlink(join(backups, 'hosts'))).toBe(`hosts-${second}`);
+    await rm(unrelated, { recursive: true });
   });
 
   it('with quorum lost (m2 dead, m3 replaced) it stops at the snapshot guard: nothing removed, nothing restored', async () => {
@@ -97,7 +122,7 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     // nothing on the new host was touched, no snapshot was written
     await expect(stat(lab.member('m3').dataDir)).rejects.toThrow();
     await expect(stat(join(lab.member('m3').root, 'etc', 'kubernetes'))).rejects.toThrow();
-    expect((await readdir(join(work, 'backups')).catch(() => [])).filter((f) => f.endsWith('.db'))).toEqual([]);
+    expect((await readdir(backups)).filter((f) => f.endsWith('.db'))).toHaveLength(1); // the backup's only
 
     // m2 back: m3 is still in the member list with its old ID
     await lab.startMember('m2');
@@ -127,12 +152,13 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     await expect(stat(join(m3.root, 'etc', 'kubernetes'))).rejects.toThrow();
   });
 
-  it('brings the new host back from the old host\'s files: healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
+  it('brings the new host back from the files backup saved (hostBackup by default): healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
     const m3 = lab.member('m3');
     const result = await run();
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('run succeeded');
     expect(result.stdout).toMatch(/server\.crt is valid for 127\.0\.0\.\d+/);
+    expect(result.stdout).toContain(join(backups, 'hosts', 'm3', m3.root, 'etc', 'kubernetes', 'admin.conf'));
     expect(result.stdout).toMatch(/parked etcd\.yaml/);
     expect(result.stdout).toMatch(/- --initial-cluster-state=existing/);
     expect(result.stdout).toMatch(/kubelet on m3 is active/);

@@ -159,6 +159,13 @@ describe('resolveInputs', () => {
     expect(resolveInputs(backup, sources({ inputs: { keep: '2', backupDir: '/b' } }))).toEqual({ backupDir: '/b', keep: 2 });
     expect(() => resolveInputs(backup, sources({ inputs: { keep: 'five' } }))).toThrow('input "keep": the value given "five" is not a number');
   });
+
+  it('renders a default from the inputs declared above it, the operator\'s value or their defaults', async () => {
+    const master = await findRunbook('replace-master');
+    expect(resolveInputs(master, sources())).toEqual({ member: 'm3', backupDir: '/srv/etcd-backups', hostBackup: '/srv/etcd-backups/hosts/m3' });
+    expect(resolveInputs(master, sources({ inputs: { member: 'm2', backupDir: '/b' } }))).toMatchObject({ hostBackup: '/b/hosts/m2' });
+    expect(resolveInputs(master, sources({ inputs: { hostBackup: '/old-host' } }))).toMatchObject({ member: 'm3', hostBackup: '/old-host' });
+  });
 });
 
 describe('renderRunbook', () => {
@@ -212,16 +219,34 @@ describe('renderRunbook', () => {
 describe('plan output', () => {
   it('--json is the rendered runbook, plain data', async () => {
     const backup = await findRunbook('backup');
-    const plan = renderRunbook(backup, sources({ inputs: { backupDir: '/srv/my backups' } }));
+    // backup pulls every master's host files: the systemd members need their etcd files' paths
+    const etcdFiles = { pkiDir: '/etc/etcd/ssl', envFile: '/etc/etcd/etcd.conf', unitFile: '/etc/systemd/system/etcd.service' };
+    const described: Inventory = { ...inventory, members: inventory.members.map((m) => (m.node?.layout === 'systemd' ? { ...m, node: { ...m.node, paths: { ...m.node.paths, ...etcdFiles } } } : m)) };
+    const plan = renderRunbook(backup, sources({ inventory: described, inputs: { backupDir: '/srv/my backups' } }));
     const json = JSON.parse(JSON.stringify(plan)) as typeof plan;
     expect(json).toEqual(plan);
+    const systemd = (m: string) => ['make-dirs-kubeadm', 'make-dirs-systemd', 'kubernetes-dir', 'kubeconfig', 'kubelet-dir', 'kubelet-drop-in', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].map((id) => [`host-files-${m}-${id}`, 'changes', ['make-dirs-systemd', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].includes(id) ? 1 : 0]);
+    const kubeadm = (m: string) => systemd(m).map(([id, risk, n]) => [id, risk, n === 1 ? 0 : 1]);
     expect(json.steps.map((s) => [s.id, s.risk, s.targets.length])).toEqual([
       ['prepare-dir', 'changes', 1],
       ['snapshot-save', 'changes', 1],
       ['snapshot-status', 'read-only', 1],
       ['checksum', 'changes', 1],
+      ...systemd('m1'),
+      ...systemd('m2'),
+      ...kubeadm('m3'),
+      ['link-host-files', 'changes', 1],
       ['prune', 'destructive', 1],
     ]);
+    // pulled from the member, to its absolute path under this run's hosts dir (replace-master's hostBackup layout)
+    expect(json.steps.find((s) => s.id === 'host-files-m2-etcd-pki')?.targets).toEqual([
+      { node: 'local', host: 'local', copy: { fromNode: 'm2', fromPath: '/etc/etcd/ssl', toPath: '/srv/my backups/hosts-20261124T183000Z/m2/etc/etcd/ssl', recursive: true } },
+    ]);
+    expect(json.steps.find((s) => s.id === 'host-files-m3-kubeconfig')?.targets[0]?.copy).toEqual({
+      fromNode: 'm3', fromPath: '/root/.kube/config', toPath: '/srv/my backups/hosts-20261124T183000Z/m3/root/.kube/config', recursive: false,
+    });
+    // without the paths, it says which inventory field to set
+    expect(() => renderRunbook(backup, sources())).toThrow(/m1 has no pkiDir: set members\[0\]\.node\.paths\.pkiDir in the inventory/);
     expect(json.steps[0]?.targets[0]?.command).toBe("mkdir -p -m 0700 -- '/srv/my backups' && ls -ld -- '/srv/my backups'");
     expect(json.steps[1]?.targets[0]?.etcd).toEqual({ action: 'snapshot-save', params: { path: '/srv/my backups/snapshot-20261124T183000Z.db' } });
     expect(json.steps[1]?.check).toMatchObject({ check: 'snapshot-verified', params: { node: 'local', path: '/srv/my backups/snapshot-20261124T183000Z.db' } });
