@@ -8,6 +8,7 @@ import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { listRunbooks, loadRunbookFile } from '../../src/runbook/loader.js';
 import { CLI, runCli } from '../helpers/cli.js';
+import { labFingerprint } from '../helpers/lab-fingerprint.js';
 
 /**
  * The engine end to end: real runbooks through the real CLI against one real
@@ -120,7 +121,7 @@ describe('running runbooks for real', () => {
     expect(runbooks.length).toBeGreaterThan(0);
     for (const entry of runbooks) {
       const backupDir = join(work, `dry-${entry.id}`);
-      const before = await fingerprint(lab, [backupDir]);
+      const before = await labFingerprint(lab, [backupDir]);
       // a runbook that acts on one member (replace-member) gets one named: this cluster has no failed member to default to
       const runbook = await loadRunbookFile(entry.file);
       const member = runbook.inputs.some((i) => i.name === 'member') ? ['--set', 'member=m3'] : [];
@@ -129,7 +130,7 @@ describe('running runbooks for real', () => {
       const result = await runCli(['run', entry.id, '--dry-run', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, ...member, '--journal-dir', join(work, 'dry-journal')]);
       expect(result.stdout).toContain('DRY RUN');
       expect(result.exitCode, result.stdout + result.stderr).toBe(0);
-      expect(await fingerprint(lab, [backupDir])).toEqual(before);
+      expect(await labFingerprint(lab, [backupDir])).toEqual(before);
       const markdown = await readFile(journalOf(result.stdout).replace(/\.jsonl$/, '.md'), 'utf8');
       expect(markdown).toMatch(/dry run/i);
     }
@@ -186,30 +187,6 @@ async function waitForJournalEvent(dir: string, match: (e: { type: string; step?
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no journal event matched in ${dir} within ${timeoutMs} ms`);
-}
-
-/** Everything a dry run must leave alone: the member list, every data file's bytes, the named dirs. */
-async function fingerprint(lab: LabCluster, dirs: string[]): Promise<Record<string, string>> {
-  const print: Record<string, string> = {};
-  print['member list'] = (await execa('etcdctl', [...lab.etcdctlFlags(), 'member', 'list'])).stdout;
-  for (const member of lab.members) {
-    for (const file of await walk(member.dataDir)) {
-      print[file] = createHash('sha256').update(await readFile(file)).digest('hex');
-    }
-    print[member.envFile] = await readFile(member.envFile, 'utf8');
-  }
-  for (const dir of dirs) print[dir] = (await readdir(dir).catch(() => ['(absent)'])).join(',');
-  return print;
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path)));
-    else out.push(path);
-  }
-  return out.sort();
 }
 
 

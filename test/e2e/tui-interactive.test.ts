@@ -8,6 +8,7 @@ import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
 import { confirmThrough, KEYS, PtyCli } from '../helpers/pty.js';
+import { labFingerprint } from '../helpers/lab-fingerprint.js';
 
 /**
  * The real CLI in a real pseudo-terminal (80×24) against one real 3-member
@@ -81,7 +82,7 @@ describe('the interactive view in a pseudo-terminal', () => {
   it('a dry run picked in the view changes nothing and writes a transcript', async () => {
     const backupDir = join(work, 'dry-backups');
     const journalDir = join(work, 'j-dry');
-    const before = await fingerprint(lab);
+    const before = await labFingerprint(lab);
     const cli = spawn(['--dry-run', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, '--journal-dir', journalDir]);
     let screen = await cli.waitFor('Choose a runbook');
     expect(screen.split('\n')[0]).toMatch(/^DRY RUN/);
@@ -111,7 +112,7 @@ describe('the interactive view in a pseudo-terminal', () => {
     const transcript = /transcript: (\S+\.md)/.exec(cli.raw)?.[1];
     expect(transcript).toBeDefined();
     expect(await readFile(transcript!, 'utf8')).toMatch(/dry run/i);
-    expect(await fingerprint(lab)).toEqual(before);
+    expect(await labFingerprint(lab)).toEqual(before);
     await expect(readdir(backupDir)).rejects.toThrow();
   });
 
@@ -174,26 +175,3 @@ describe('the interactive view in a pseudo-terminal', () => {
     expect(await readFile(join(dir, 'mark.log'), 'utf8')).toBe('ran\n');
   });
 });
-
-/** What a dry run must leave alone: the member list and every data file. */
-async function fingerprint(lab: LabCluster): Promise<Record<string, string>> {
-  const print: Record<string, string> = {};
-  print['member list'] = (await execa('etcdctl', [...lab.etcdctlFlags(), 'member', 'list'])).stdout;
-  for (const member of lab.members) {
-    for (const file of await walk(member.dataDir)) {
-      if (/\.(wal|tmp)$/.test(file) || file.includes('/wal/')) continue;
-      print[file] = createHash('sha256').update(await readFile(file)).digest('hex');
-    }
-  }
-  return print;
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path)));
-    else out.push(path);
-  }
-  return out.sort();
-}

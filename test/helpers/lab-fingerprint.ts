@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { execa } from 'execa';
+import type { LabCluster } from '../../src/lab/cluster.js';
+
+/**
+ * Everything a dry run must leave alone: the member list as etcd reports it,
+ * and every file under every node root (configuration, manifests, PKI, data
+ * dirs) by content and mode — plus whatever extra dirs a test names (where a
+ * run would write: backups, snapshots). Logs, pidfiles and etcd's WAL (which
+ * an idle member may touch) are left out.
+ */
+export async function labFingerprint(lab: LabCluster, extraDirs: string[] = []): Promise<Record<string, string>> {
+  const print: Record<string, string> = {};
+  print['member list'] = await execa('etcdctl', [...lab.etcdctlFlags(), '--command-timeout=5s', 'member', 'list']).then(
+    (r) => r.stdout,
+    () => '(no member answered)',
+  );
+  for (const member of lab.members) {
+    for (const file of await walk(member.root)) {
+      const path = relative(lab.dir, file);
+      if (/^[^/]+\/root\/(var\/log|run)\//.test(path) || /\/wal\/|\.(wal|tmp)$/.test(path)) continue;
+      const info = await stat(file);
+      print[path] = `${(info.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(file)).digest('hex')}`;
+    }
+  }
+  for (const dir of extraDirs) print[dir] = (await readdir(dir).catch(() => ['(absent)'])).join(',');
+  return print;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walk(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out.sort();
+}
