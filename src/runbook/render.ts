@@ -67,14 +67,28 @@ function expandRepeat(runbook: Runbook, entry: RepeatEntry, index: number, conte
   return walk.flatMap((member, pass) => {
     cluster.push(member.name);
     const ctx = withRepeat(context, entry.repeat.as, sources.inventory, member.name, cluster, sources.report);
-    return entry.steps.map((step, j) =>
-      renderStep(runbook, step, {
+    return entry.steps.flatMap((step, j) =>
+      !forPassLayout(step, entry.repeat.as, member) ? [] : renderStep(runbook, step, {
         id: `${entry.id}-${labels[pass] as string}-${step.id}`,
         where: `step ${step.id} of repeat ${entry.id} for ${member.name} (steps[${index}].steps[${j}])`,
         repeat: { as: entry.repeat.as, member },
       }, ctx, inputs, sources),
     );
   });
+}
+
+/**
+ * Whether a pass keeps a nested step: one that acts for the pass's member
+ * (targets it, or runs `local` on its behalf, see applicable) is dropped when
+ * its `layouts` excludes that member's known layout, so plan and progress
+ * count only what applies. An unknown layout keeps it (settled at run time);
+ * lint still checks every nested step.
+ */
+function forPassLayout(step: NestedStep, as: string, member: InventoryMember): boolean {
+  const layout = member.node?.layout;
+  if (!step.layouts || layout === undefined) return true;
+  if (step.target !== as && step.target !== 'local') return true;
+  return step.layouts.includes(layout);
 }
 
 /** The members a repeat walks, in inventory order. */

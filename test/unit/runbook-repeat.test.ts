@@ -96,7 +96,7 @@ describe('repeat: rendering', () => {
       'grow-m1-write-config',
       'grow-m1-start',
       'grow-m3-add-learner',
-      'grow-m3-write-config',
+      // m3 is kubeadm: the systemd-only step for it is dropped at expansion
       'grow-m3-start',
       'done',
     ]);
@@ -107,8 +107,8 @@ describe('repeat: rendering', () => {
     const steps = renderRunbook(parseRunbook(GROW, 'grow.yaml'), sources()).steps;
     const command = (id: string) => steps.find((s) => s.id === id)?.targets.map((t) => `${t.node}: ${t.command ?? ''}`);
     expect(command('grow-m1-write-config')).toEqual(['m1: set_var ETCD_INITIAL_CLUSTER m2=https://10.0.0.2:2380,m1=https://10.0.0.1:2380 # on m1']);
-    // m3 is kubeadm: the systemd-only step has no target there, the start step runs on m3 itself
-    expect(command('grow-m3-write-config')).toEqual([]);
+    // m3 is kubeadm: the systemd-only step is not in its pass at all, the start step runs on m3 itself
+    expect(steps.find((s) => s.id === 'grow-m3-write-config')).toBeUndefined();
     expect(steps.find((s) => s.id === 'grow-m3-start')?.targets.map((t) => t.node)).toEqual(['m3']);
     const add = steps.find((s) => s.id === 'grow-m3-add-learner');
     expect(add?.targets).toEqual([{ node: 'local', host: 'local', etcd: { action: 'member-add', params: { name: 'm3', peerURL: 'https://10.0.0.3:2380', learner: true } } }]);
@@ -147,7 +147,7 @@ describe('repeat: rendering', () => {
     const text = planText(renderRunbook(parseRunbook(GROW, 'grow.yaml'), sources()));
     expect(text).toContain('Add m1 as a learner');
     expect(text).toContain('Add m3 as a learner');
-    expect(text).toMatch(/8\b/);
+    expect(text).toMatch(/7\b/);
   });
 });
 
@@ -241,12 +241,29 @@ describe('repeat for each-member', () => {
     expect(lint(PULL)).toEqual([]);
     const steps = renderRunbook(parseRunbook(PULL, 'pull.yaml'), sources({ inputs: {} })).steps;
     // m1 and m2 are systemd, m3 kubeadm: each pass keeps only the copy its layout has (no survivor input needed)
-    expect(steps.filter((s) => s.targets.length > 0).map((s) => [s.id, s.targets.map((t) => `${t.copy?.fromNode}:${t.copy?.fromPath} -> ${t.node}:${t.copy?.toPath}`)])).toEqual([
+    expect(steps.map((s) => [s.id, s.targets.map((t) => `${t.copy?.fromNode}:${t.copy?.fromPath} -> ${t.node}:${t.copy?.toPath}`)])).toEqual([
       ['files-m1-env-file', ['m1:/etc/etcd/etcd.conf -> local:/backups/m1/etc/etcd/etcd.conf']],
       ['files-m2-env-file', ['m2:/etc/etcd/etcd.conf -> local:/backups/m2/etc/etcd/etcd.conf']],
       ['files-m3-kubernetes-dir', ['m3:/etc/kubernetes -> local:/backups/m3/etc/kubernetes']],
     ]);
     expect(steps.find((s) => s.id === 'files-m3-kubernetes-dir')?.targets[0]?.copy?.recursive).toBe(true);
-    expect(steps.find((s) => s.id === 'files-m3-env-file')?.targets).toEqual([]);
+    expect(steps.find((s) => s.id === 'files-m3-env-file')).toBeUndefined();
+  });
+
+  it('keeps a layout-limited step when the pass member\'s layout is unknown (settled at run time), and one that acts for others', () => {
+    const noLayout = { ...member('m4', '10.0.0.4'), node: { host: '10.0.0.4', paths: { dataDir: '/var/lib/etcd', envFile: '/etc/etcd/etcd.conf' } } };
+    const steps = renderRunbook(parseRunbook(PULL, 'pull.yaml'), sources({ inputs: {}, inventory: { ...inventory, members: [noLayout] as Inventory['members'] } })).steps;
+    expect(steps.map((s) => [s.id, s.targets.length])).toEqual([['files-m4-env-file', 0], ['files-m4-kubernetes-dir', 0]]);
+    // a nested step on every member acts for each of them, not for the pass member: it stays, filtered per node
+    const everyone = PULL.replace('        target: local\n        kind: copy\n        risk: changes\n        layouts: [systemd]', '        target: each-member\n        kind: copy\n        risk: changes\n        layouts: [systemd]');
+    expect(lint(everyone)).toEqual([]);
+    const fanned = renderRunbook(parseRunbook(everyone, 'pull.yaml'), sources({ inputs: {} })).steps;
+    expect(fanned.find((s) => s.id === 'files-m3-env-file')?.targets.map((t) => t.node)).toEqual(['m1', 'm2']);
+  });
+
+  it('lint still checks a nested step no pass would keep', () => {
+    expect(lint(PULL.replace('path: "{{ master.kubernetesDir }}"', 'path: "{{ master.kubernetesDri }}"'))).toEqual([
+      expect.stringMatching(/^grow\.yaml:\d+: steps\[0\]\.steps\[1\]\.from\.path: unknown variable \{\{ master\.kubernetesDri \}\}/),
+    ]);
   });
 });
