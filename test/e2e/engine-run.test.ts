@@ -152,6 +152,11 @@ describe('running runbooks for real', () => {
     const plan = JSON.parse(result.stdout) as { id: string; steps: Array<{ id: string; targets: Array<{ command?: string }> }> };
     expect(plan.id).toBe('backup');
     expect(plan.steps[0]?.targets[0]?.command).toContain(`mkdir -p -m 0700 -- ${dir}`);
+    // systemd masters: 6 plain steps and the 4 systemd host-file steps per member; the kubeadm-only ones are not there
+    expect(plan.steps).toHaveLength(6 + 3 * 4);
+    expect(plan.steps.filter((s) => s.targets.length === 0).map((s) => s.id)).toEqual([]);
+    expect(plan.steps.map((s) => s.id)).toContain('host-files-m2-etcd-pki');
+    expect(plan.steps.map((s) => s.id)).not.toContain('host-files-m2-kubernetes-dir');
     await expect(stat(dir)).rejects.toThrow();
   });
 
