@@ -108,7 +108,7 @@ export async function removePartials(to: FileRef): Promise<string[]> {
   const dir = posix.dirname(to.path);
   const dirStat = await to.transport.stat(dir);
   if (dirStat?.type !== 'directory') throw new OperatorError(`${to.transport.node}:${dir} is not a directory: create it first`, ExitCode.runFailed);
-  const stale = (await to.transport.readdir(dir)).filter((entry) => entry.type === 'file' && isPartialOf(entry.name, to.path));
+  const stale = (await to.transport.readdir(dir)).filter((entry) => (entry.type === 'file' || entry.type === 'symlink') && isPartialOf(entry.name, to.path));
   for (const entry of stale) await to.transport.unlink(posix.join(dir, entry.name));
   return stale.map((entry) => entry.name);
 }
@@ -202,10 +202,18 @@ async function keepOwner(temporary: FileRef, source: FileStat, to: FileRef): Pro
   }
 }
 
+export interface LinkCopyResult {
+  /** `node:path` */
+  to: string;
+  /** the link's text, as on the source */
+  target: string;
+}
+
 export interface TreeCopyResult {
   from: string;
   to: string;
   files: CopyResult[];
+  symlinks: LinkCopyResult[];
   directories: number;
   bytes: number;
   durationMs: number;
@@ -216,13 +224,18 @@ interface TreeItem {
   /** relative path, '' for the root */
   relative: string;
   stat: FileStat;
+  /** a symlink's target text */
+  link?: string;
 }
 
 /**
  * Copy a directory tree. A new destination is built under a temporary name
  * and renamed into place at the end, so it appears complete or not at all;
  * with overwrite, an existing directory is updated file by file (each file
- * still atomic). Symlinks and special files are skipped with a warning.
+ * still atomic). A symlink is copied as a symlink with the same target text
+ * (never followed: kubeadm's kubelet-client-current.pem points at a dated
+ * file beside it, and a dangling link is copied as is); special files are
+ * skipped with a warning.
  */
 export async function copyTree(from: FileRef, to: FileRef, options: CopyOptions = {}): Promise<TreeCopyResult> {
   const started = Date.now();
@@ -237,10 +250,12 @@ export async function copyTree(from: FileRef, to: FileRef, options: CopyOptions 
     const copied = await copyItems(from, target, items, { ...options, overwrite: Boolean(existing) }, warnings);
     if (!existing) await to.transport.rename(target.path, to.path);
     // name the files where they ended up, not where they were built
-    const files = copied.map((file) => ({ ...file, to: `${to.transport.node}:${to.path}${file.to.slice(where(target).length)}` }));
+    const landed = (name: string): string => `${to.transport.node}:${to.path}${name.slice(where(target).length)}`;
+    const files = copied.files.map((file) => ({ ...file, to: landed(file.to) }));
+    const symlinks = copied.symlinks.map((link) => ({ ...link, to: landed(link.to) }));
     const bytes = files.reduce((sum, file) => sum + file.bytes, 0);
     const directories = items.filter((item) => item.stat.type === 'directory').length;
-    return { from: where(from), to: where(to), files, directories, bytes, durationMs: Date.now() - started, warnings };
+    return { from: where(from), to: where(to), files, symlinks, directories, bytes, durationMs: Date.now() - started, warnings };
   } catch (err) {
     if (!existing) await removeTree(target).catch(() => undefined);
     throw err instanceof OperatorError ? err : copyError(from, to, err);
@@ -254,6 +269,10 @@ async function listTree(from: FileRef): Promise<{ items: TreeItem[]; warnings: s
     const path = posix.join(from.path, relative);
     const stat = await from.transport.stat(path);
     if (!stat) return;
+    if (stat.type === 'symlink') {
+      items.push({ relative, stat, link: await from.transport.readlink(path) });
+      return;
+    }
     if (stat.type !== 'file' && stat.type !== 'directory') {
       warnings.push(`skipped ${stat.type} ${from.transport.node}:${path}`);
       return;
@@ -267,17 +286,23 @@ async function listTree(from: FileRef): Promise<{ items: TreeItem[]; warnings: s
   return { items, warnings };
 }
 
-async function copyItems(from: FileRef, to: FileRef, items: TreeItem[], options: CopyOptions, warnings: string[]): Promise<CopyResult[]> {
+async function copyItems(from: FileRef, to: FileRef, items: TreeItem[], options: CopyOptions, warnings: string[]): Promise<{ files: CopyResult[]; symlinks: LinkCopyResult[] }> {
   const totalBytes = items.reduce((sum, item) => sum + (item.stat.type === 'file' ? item.stat.size : 0), 0);
   const treeStarted = Date.now();
   let doneBytes = 0;
   const files: CopyResult[] = [];
+  const symlinks: LinkCopyResult[] = [];
   for (const item of items) {
     const source: FileRef = { transport: from.transport, path: posix.join(from.path, item.relative) };
     const target: FileRef = { transport: to.transport, path: posix.join(to.path, item.relative) };
     if (item.stat.type === 'directory') {
       // owner-only until filled, so a read-only source dir does not block writes into it
       if (!(await target.transport.stat(target.path))) await target.transport.mkdir(target.path, 0o700);
+      continue;
+    }
+    if (item.link !== undefined) {
+      await copyLink(source, target, item.link, options.overwrite ?? false);
+      symlinks.push({ to: where(target), target: item.link });
       continue;
     }
     const onProgress = (progress: CopyProgress): void => {
@@ -291,7 +316,25 @@ async function copyItems(from: FileRef, to: FileRef, items: TreeItem[], options:
     files.push(result);
   }
   await applyDirectoryModes(to, items, options, warnings);
-  return files;
+  return { files, symlinks };
+}
+
+/**
+ * A symlink made under a temporary name and renamed over the final one, so
+ * the name always holds the old entry or the new link. Its mode means
+ * nothing on Linux and its owner is left as made (no lchown over SFTP).
+ */
+async function copyLink(from: FileRef, to: FileRef, link: string, overwrite: boolean): Promise<void> {
+  await refuseExisting(from, to, overwrite);
+  await removePartials(to);
+  const temporary = partialName(to.path);
+  try {
+    await to.transport.symlink(link, temporary);
+    await to.transport.rename(temporary, to.path);
+  } catch (err) {
+    await to.transport.unlink(temporary).catch(() => undefined);
+    throw copyError(from, to, err);
+  }
 }
 
 /** Deepest first, after the files are in: modes and owners of the directories. */

@@ -8,7 +8,7 @@ import type { DirEntry, ExecOptions, ExecResult, FileStat, Transport } from './t
  * read-only steps to the real transport and every other command here, so
  * every `exec` on this transport is recorded and not run.
  */
-export type RecordedKind = 'exec' | 'mkdir' | 'write' | 'rename' | 'chmod' | 'chown' | 'unlink';
+export type RecordedKind = 'exec' | 'mkdir' | 'write' | 'rename' | 'chmod' | 'chown' | 'unlink' | 'symlink';
 
 export interface RecordedAction {
   node: string;
@@ -116,6 +116,15 @@ export class DryRunTransport implements Transport {
 
   unlink(path: string): Promise<void> {
     this.record('unlink', path);
+    return Promise.resolve();
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.real.readlink(path);
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    this.record('symlink', `${path} → ${target}`);
     return Promise.resolve();
   }
 

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { DirEntry, ExecOptions, ExecResult, FileStat, Transport } from './types.js';
@@ -102,6 +102,14 @@ export class LocalTransport implements Transport {
 
   unlink(path: string): Promise<void> {
     return unlink(path);
+  }
+
+  readlink(path: string): Promise<string> {
+    return readlink(path);
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return symlink(target, path);
   }
 
   async close(): Promise<void> {}

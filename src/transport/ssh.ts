@@ -193,6 +193,14 @@ export class SshTransport implements Transport {
     return (await this.files()).unlink(path);
   }
 
+  async readlink(path: string): Promise<string> {
+    return (await this.files()).readlink(path);
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    return (await this.files()).symlink(target, path);
+  }
+
   /** Stop using the pooled connection; it closes when no transport uses it. */
   async close(): Promise<void> {
     if (this.endpoint) await this.pool.release(await this.endpoint, this);

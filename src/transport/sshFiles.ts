@@ -16,6 +16,8 @@ export interface RemoteFileOps {
   chmod(path: string, mode: number): Promise<void>;
   chown(path: string, uid: number, gid: number): Promise<void>;
   unlink(path: string): Promise<void>;
+  readlink(path: string): Promise<string>;
+  symlink(target: string, path: string): Promise<void>;
 }
 
 /** Runs a shell command (with sudo when configured) and returns its outcome. */
@@ -80,6 +82,18 @@ export class SftpFileOps implements RemoteFileOps {
 
   unlink(path: string): Promise<void> {
     return this.call('unlink', path, (sftp, done) => sftp.unlink(path, done));
+  }
+
+  async readlink(path: string): Promise<string> {
+    const sftp = await this.sftp();
+    return new Promise((resolve, reject) => {
+      sftp.readlink(path, (err, target) => (err ? reject(this.error('readlink', path, err)) : resolve(target)));
+    });
+  }
+
+  /** ssh2 swaps the arguments for OpenSSH's sftp-server, which takes them reversed */
+  symlink(target: string, path: string): Promise<void> {
+    return this.call('symlink', path, (sftp, done) => sftp.symlink(target, path, done));
   }
 
   private async call(what: string, path: string, run: (sftp: SFTPWrapper, done: (err?: Error | null) => void) => void): Promise<void> {
@@ -165,6 +179,17 @@ export class ShellFileOps implements RemoteFileOps {
 
   async unlink(path: string): Promise<void> {
     await this.check('unlink', path, shellJoin(['rm', '--', path]));
+  }
+
+  async readlink(path: string): Promise<string> {
+    // the trailing mark keeps a target that ends in a newline whole
+    const out = await this.check('readlink', path, `${shellJoin(['readlink', '--', path])} && printf x`);
+    return out.slice(0, -2);
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    // -n -T: never create the link inside `path` when it is a directory
+    await this.check('symlink', path, shellJoin(['ln', '-s', '-n', '-T', '--', target, path]));
   }
 
   private async check(what: string, path: string, command: string): Promise<string> {

@@ -64,5 +64,9 @@ export interface Transport {
   chown(path: string, uid: number, gid: number): Promise<void>;
   /** removes one file (temporary files only: data dirs are never deleted) */
   unlink(path: string): Promise<void>;
+  /** a symlink's target text, as stored (not resolved) */
+  readlink(path: string): Promise<string>;
+  /** creates a symlink at path holding target as is (relative or absolute, need not exist) */
+  symlink(target: string, path: string): Promise<void>;
   close(): Promise<void>;
 }

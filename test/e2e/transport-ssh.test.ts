@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLabSshd, type LabSshd } from '../../src/lab/sshd.js';
+import { copyTree } from '../../src/transport/copy.js';
+import { LocalTransport } from '../../src/transport/local.js';
 import type { SshTransport } from '../../src/transport/ssh.js';
+import type { Transport } from '../../src/transport/types.js';
 import { labTransport } from '../helpers/sshLab.js';
 
 let lab: LabSshd;
@@ -129,5 +132,68 @@ describe.each([
 
   it('says which host when reading a missing file', async () => {
     await expect(transport().readFile('/nonexistent/etcd-runbook')).rejects.toThrow(`ssh ${lab.user}@${lab.host}:${lab.port}: /nonexistent/etcd-runbook does not exist`);
+  });
+});
+
+/**
+ * kubeadm's /var/lib/kubelet/pki/kubelet-client-current.pem is a symlink to
+ * a dated file: a tree copy (backup's host files, replace-master's restore)
+ * must carry links as links, target text unchanged, never followed.
+ */
+describe.each([
+  ['local', () => new LocalTransport('here') as Transport],
+  ['SFTP', () => ssh as Transport],
+  ['sudo shell', () => sudo as Transport],
+])('symlinks over %s', (name, transport) => {
+  const slug = name.replace(' ', '-');
+  const links = {
+    'pki/kubelet-client-current.pem': 'kubelet-client-2026-01-02-03-04-05.pem',
+    'pki/ca-abs.crt': '/etc/kubernetes/pki/ca.crt',
+    'pki/gone.pem': '../nowhere/gone.pem',
+    'latest': 'pki',
+  };
+
+  it('reads and makes a link as stored, relative, absolute or dangling', async () => {
+    const t = transport();
+    const dir = join(lab.dir, `links-${slug}`);
+    await mkdir(dir, { recursive: true });
+    await t.symlink('../a b/target;$x', join(dir, 'rel'));
+    await t.symlink('/abs/target\n', join(dir, 'abs'));
+    expect(await readlink(join(dir, 'rel'))).toBe('../a b/target;$x');
+    expect(await t.readlink(join(dir, 'abs'))).toBe('/abs/target\n');
+    expect(await t.stat(join(dir, 'rel'))).toMatchObject({ type: 'symlink' });
+    await expect(t.symlink('x', join(dir, 'rel'))).rejects.toThrow();
+    expect(await readlink(join(dir, 'rel'))).toBe('../a b/target;$x');
+  });
+
+  it('copyTree copies each link as a link there and back, the dangling one too', async () => {
+    const t = transport();
+    const source = join(lab.dir, `tree-${slug}`);
+    await mkdir(join(source, 'pki'), { recursive: true });
+    await writeFile(join(source, 'pki', 'kubelet-client-2026-01-02-03-04-05.pem'), 'CERT\n', { mode: 0o600 });
+    for (const [path, target] of Object.entries(links)) await symlink(target, join(source, path));
+
+    const there = join(lab.dir, `tree-${slug}-there`);
+    const result = await copyTree({ transport: new LocalTransport(), path: source }, { transport: t, path: there });
+    expect(result.warnings).toEqual([]);
+    expect(result.files.map((f) => f.to)).toEqual([`${t.node}:${join(there, 'pki', 'kubelet-client-2026-01-02-03-04-05.pem')}`]);
+    expect(result.symlinks.map((l) => [l.to, l.target]).sort()).toEqual(Object.entries(links).map(([path, target]) => [`${t.node}:${join(there, path)}`, target]).sort());
+    const back = join(lab.dir, `tree-${slug}-back`);
+    await copyTree({ transport: t, path: there }, { transport: new LocalTransport(), path: back });
+    for (const copy of [there, back]) {
+      for (const [path, target] of Object.entries(links)) {
+        expect((await lstat(join(copy, path))).isSymbolicLink(), `${copy}/${path}`).toBe(true);
+        expect(await readlink(join(copy, path))).toBe(target);
+      }
+      expect(await readFile(join(copy, 'pki', 'kubelet-client-current.pem'), 'utf8')).toBe('CERT\n');
+      expect((await lstat(join(copy, 'latest'))).isSymbolicLink()).toBe(true);
+    }
+
+    // with overwrite, an existing tree's link is replaced by the source's, atomically by name
+    await rm(join(source, 'pki', 'gone.pem'));
+    await symlink('kubelet-client-2026-01-02-03-04-05.pem', join(source, 'pki', 'gone.pem'));
+    await copyTree({ transport: new LocalTransport(), path: source }, { transport: t, path: there }, { overwrite: true });
+    expect(await readlink(join(there, 'pki', 'gone.pem'))).toBe('kubelet-client-2026-01-02-03-04-05.pem');
+    expect((await t.readdir(join(there, 'pki'))).filter((e) => e.name.includes('partial'))).toEqual([]);
   });
 });

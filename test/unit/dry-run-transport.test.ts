@@ -54,6 +54,12 @@ class FsTransport implements Transport {
   unlink(path: string): Promise<void> {
     return fsp.unlink(path);
   }
+  readlink(path: string): Promise<string> {
+    return fsp.readlink(path);
+  }
+  symlink(target: string, path: string): Promise<void> {
+    return fsp.symlink(target, path);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
