@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LabPki, MemberCert } from './pki.js';
@@ -166,6 +166,11 @@ export async function writeKubeadmNode(
   await put(root, p.adminConf, kubeconfig, 0o600);
   await put(root, p.kubeconfig, kubeconfig, 0o600);
   await put(root, p.kubeletConfig, KUBELET_CONFIG);
+  // the kubelet's rotated client certificate: a dated file and the link to the current one, as on a real host
+  const kubeletPki = `${dirname(p.kubeletConfig)}/pki`;
+  const dated = 'kubelet-client-2026-01-02-03-04-05.pem';
+  await put(root, `${kubeletPki}/${dated}`, `${await readFile(pki.clientCert, 'utf8')}${await readFile(pki.clientKey, 'utf8')}`, 0o600);
+  await symlink(dated, under(root, `${kubeletPki}/kubelet-client-current.pem`));
   await put(root, p.kubeletDropIn, KUBELET_DROP_IN);
   await put(root, `${p.manifestsDir}/etcd.yaml`, etcdManifest(member, cluster, options.etcdVersion), 0o600);
   await put(root, `${p.manifestsDir}/kube-apiserver.yaml`, apiserverManifest(member, options.etcdServers), 0o600);

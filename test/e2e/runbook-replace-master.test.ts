@@ -27,6 +27,10 @@ const HOST_FILES = [
   NODE_PATHS.kubeadm.kubeletDropIn,
 ];
 
+/** kubeadm's rotated kubelet client certificate: a relative symlink to a dated file beside it */
+const KUBELET_CURRENT = `${dirname(NODE_PATHS.kubeadm.kubeletConfig)}/pki/kubelet-client-current.pem`;
+const KUBELET_DATED = 'kubelet-client-2026-01-02-03-04-05.pem';
+
 /** Files that must come back byte for byte (etcd.yaml is rewritten for joining). */
 const SAME_BYTES = [
   '/etc/kubernetes/pki/etcd/ca.crt',
@@ -93,6 +97,8 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
         files += await expectSameTree(real, join(backups, 'hosts', member.name, real));
       }
       expect(files, member.name).toBeGreaterThanOrEqual(SAME_BYTES.length);
+      // the kubelet's current-certificate link came along as a link (expectSameTree compares links by target)
+      expect(await readlink(join(backups, 'hosts', member.name, under(member.root, KUBELET_CURRENT))), member.name).toBe(KUBELET_DATED);
     }
     expect((await stat(join(backups, 'hosts', 'm3', under(lab.member('m3').root, '/etc/kubernetes/pki/etcd/server.key')))).mode & 0o777).toBe(0o600);
 
@@ -108,6 +114,16 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     expect((await readdir(backups)).sort()).toEqual(['hosts', `hosts-${second}`, 'hosts-20000101T000000Z', `snapshot-${second}.db`, `snapshot-${second}.db.sha256`].sort());
     expect(await readlink(join(backups, 'hosts'))).toBe(`hosts-${second}`);
     await rm(unrelated, { recursive: true });
+  });
+
+  it('plan backup counts only the steps a kubeadm master has', async () => {
+    const result = await runCli(['plan', 'backup', '--json', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'planned')}`]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const plan = JSON.parse(result.stdout) as { steps: Array<{ id: string; targets: unknown[] }> };
+    // 6 plain steps and the 5 kubeadm host-file steps per member; no systemd-only step is counted
+    expect(plan.steps).toHaveLength(6 + 3 * 5);
+    expect(plan.steps.filter((s) => s.targets.length === 0).map((s) => s.id)).toEqual([]);
+    expect(plan.steps.map((s) => s.id)).not.toContain('host-files-m1-etcd-env-file');
   });
 
   it('with quorum lost (m2 dead, m3 replaced) it stops at the snapshot guard: nothing removed, nothing restored', async () => {
@@ -174,6 +190,11 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
       expect(await readFile(restored), nodePath).toEqual(await readFile(old));
       expect((await stat(restored)).mode & 0o777, `${nodePath} mode`).toBe((await stat(old)).mode & 0o777);
     }
+    // the kubelet's current-certificate link is the old link, not a copy of the file it points at
+    expect(await readlink(under(m3.root, KUBELET_CURRENT))).toBe(KUBELET_DATED);
+    expect(await readFile(under(m3.root, KUBELET_CURRENT))).toEqual(await readFile(under(lostRoot, KUBELET_CURRENT)));
+    await expectSameTree(under(lostRoot, dirname(KUBELET_CURRENT)), under(m3.root, dirname(KUBELET_CURRENT)));
+
     // etcd's manifest is the old one rewritten for joining, back in the manifests dir
     const manifestsDir = m3.manifestsDir as string;
     const manifest = await readFile(join(manifestsDir, 'etcd.yaml'), 'utf8');
