@@ -5,7 +5,7 @@ import { OperatorError } from '../util/errors.js';
 import type { EtcdFlags } from './etcd-flags.js';
 import { parseKubeadmManifest, toHostPath } from './kubeadm.js';
 import { inventorySchema, type Inventory, type InventoryMember, type InventoryNode, type TlsFiles } from './schema.js';
-import { etcdFlagsFromUnit, parseEtcdEnvFile, parseSystemdUnit, type EtcdEnvFile, type SystemdUnit } from './systemd.js';
+import { etcdFlagsFromUnit, parseEtcdEnvFile, parseSystemdUnit, pkiDirFromFlags, type EtcdEnvFile, type SystemdUnit } from './systemd.js';
 import { formatPath, type PathSegment } from './yaml-source.js';
 
 export interface DiscoveryResult {
@@ -130,6 +130,8 @@ async function discoverSystemd(files: NodeFiles, unitPath: string, text: string)
   const etcd = etcdFlagsFromUnit(unit, envFiles.map((entry) => entry.file));
   for (const { file } of envFiles) notes.push(...file.warnings);
   const envFile = envFiles[0]?.path;
+  const pki = pkiDirFromFlags(etcd.flags);
+  if (pki.note) notes.push(pki.note);
   const node: InventoryNode = {
     host: 'local',
     transport: 'local',
@@ -137,6 +139,7 @@ async function discoverSystemd(files: NodeFiles, unitPath: string, text: string)
     paths: definedOnly({
       dataDir: etcd.flags.dataDir,
       walDir: etcd.flags.walDir,
+      pkiDir: pki.pkiDir,
       unitFile: unitPath,
       envFile,
       etcdBinary: etcd.binary && posix.isAbsolute(etcd.binary) ? etcd.binary : undefined,

@@ -185,6 +185,20 @@ export function etcdFlagsFromUnit(unit: SystemdUnit, envFiles: ReadonlyArray<Etc
 }
 
 /**
+ * The directory of etcd's certificates on a systemd master (what backup
+ * copies and replace-master restores): where ETCD_CERT_FILE and
+ * ETCD_PEER_CERT_FILE (or --cert-file/--peer-cert-file) live, when that is
+ * one directory; undefined when neither is set or they are in two places,
+ * with the reason.
+ */
+export function pkiDirFromFlags(flags: Pick<EtcdFlags, 'certFile' | 'peerCertFile'>): { pkiDir?: string; note?: string } {
+  const dirs = [...new Set([flags.certFile, flags.peerCertFile].flatMap((file) => (file && posix.isAbsolute(file) ? [posix.dirname(file)] : [])))];
+  if (dirs.length === 1) return { pkiDir: dirs[0] as string };
+  if (dirs.length === 0) return {};
+  return { note: `the server and peer certificates are in two directories (${dirs.join(', ')}): set node.paths.pkiDir in the inventory to the one to back up` };
+}
+
+/**
  * The etcd command itself. Older packages (CentOS's etcd.service) wrap it:
  * `/bin/bash -c "GOMAXPROCS=$(nproc) /usr/bin/etcd --name=\"${ETCD_NAME}\" ..."`,
  * so a shell's -c script is split again and searched for the etcd word.

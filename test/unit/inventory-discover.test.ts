@@ -98,7 +98,8 @@ describe('discoverLocal on a systemd etcd', () => {
         host: 'local',
         transport: 'local',
         layout: 'systemd',
-        paths: { dataDir: '/var/lib/etcd', etcdBinary: '/usr/local/bin/etcd', unitFile: '/etc/systemd/system/etcd.service' },
+        // pkiDir: where --cert-file and --peer-cert-file both live (backup copies it, replace-master restores it)
+        paths: { dataDir: '/var/lib/etcd', pkiDir: '/etc/kubernetes/ssl', etcdBinary: '/usr/local/bin/etcd', unitFile: '/etc/systemd/system/etcd.service' },
       },
     });
     expect(found?.inventory.members[2]?.clientURLs).toEqual(['https://192.168.0.39:2379']);
@@ -115,6 +116,8 @@ describe('discoverLocal on a systemd etcd', () => {
     expect(found?.inventory.members[0]?.clientURLs).toEqual(['https://10.23.17.200:2379']);
     expect(found?.inventory.members[0]?.node?.paths).toEqual({
       dataDir: '/var/lib/etcd/default.etcd',
+      // from ETCD_CERT_FILE and ETCD_PEER_CERT_FILE in etcd.conf
+      pkiDir: '/etc/kubernetes/ssl',
       etcdBinary: '/usr/bin/etcd',
       unitFile: '/usr/lib/systemd/system/etcd.service',
       envFile: '/etc/etcd/etcd.conf',
@@ -165,6 +168,21 @@ describe('discoverLocal on a systemd etcd', () => {
     const found = await discoverLocal({ root });
     expect(found?.inventory.members.map((member) => member.name)).toEqual(names);
     expect(found?.inventory.members[0]?.node?.host).toBe('local');
+  });
+
+  it('leaves pkiDir unset, and says why, when the server and peer certificates are in two directories', async () => {
+    const root = scratchRoot();
+    writeAt(root, '/etc/systemd/system/etcd.service', '[Service]\nEnvironmentFile=/etc/etcd/etcd.conf\nExecStart=/usr/bin/etcd\n');
+    const conf = 'ETCD_NAME=a\nETCD_INITIAL_ADVERTISE_PEER_URLS=https://10.0.0.1:2380\nETCD_CERT_FILE=/etc/etcd/server/s.pem\n';
+    writeAt(root, '/etc/etcd/etcd.conf', `${conf}ETCD_PEER_CERT_FILE=/etc/etcd/peer/p.pem\n`);
+    const split = await discoverLocal({ root });
+    expect(split?.inventory.members[0]?.node?.paths?.pkiDir).toBeUndefined();
+    expect(split?.notes).toContain('the server and peer certificates are in two directories (/etc/etcd/server, /etc/etcd/peer): set node.paths.pkiDir in the inventory to the one to back up');
+    // only the server certificate named: its directory
+    writeAt(root, '/etc/etcd/etcd.conf', conf);
+    const one = await discoverLocal({ root });
+    expect(one?.inventory.members[0]?.node?.paths?.pkiDir).toBe('/etc/etcd/server');
+    expect(one?.notes.filter((n) => n.includes('pkiDir'))).toEqual([]);
   });
 
   it('refuses a unit that names no members at all', async () => {
