@@ -1,54 +1,9 @@
 import { cleanup, render } from 'ink-testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { initialState, reduce } from '../../src/engine/reducer.js';
-import type { EngineEvent, RunState } from '../../src/engine/types.js';
 import { App } from '../../src/ui/app/app.js';
-import { LiveHealth } from '../../src/ui/live-health.js';
-import type { RunHandle, RunOutcome, TuiSession } from '../../src/ui/session.js';
-import { Store } from '../../src/ui/store.js';
-import { TuiOperator } from '../../src/ui/tui-operator.js';
-import { at, DETECTION, HEALTHY, started } from '../unit/engine-fixtures.js';
+import { DETECTION, HEALTHY } from '../unit/engine-fixtures.js';
+import { fakeRun, fakeSession } from './fake-session.js';
 import { frameMatching, KEY, type } from './harness.js';
-
-type Body = EngineEvent extends infer E ? (E extends EngineEvent ? Omit<E, 'at'> : never) : never;
-
-/** A session with fakes behind it: the app is driven as the CLI drives it, but nothing touches a cluster. */
-function fakeRun(dryRun: boolean) {
-  let state = initialState({ ...started, dryRun });
-  const store = new Store<RunState>(state);
-  const operator = new TuiOperator();
-  let finish!: (o: RunOutcome) => void;
-  const finished = new Promise<RunOutcome>((r) => (finish = r));
-  const handle: RunHandle = { state: store, operator, abandon: vi.fn(), finished };
-  const apply = (e: Body) => {
-    state = reduce(state, { ...e, at: at() } as EngineEvent);
-    store.set(state);
-  };
-  /** the runner records the abort and ends */
-  const end = () => {
-    apply({ type: 'aborted', reason: 'aborted by the operator', operator: 'alice' });
-    finish({ state, journal: '/j/run.jsonl', transcript: '/j/run.md', exitCode: 5 });
-  };
-  return { handle, apply, end, operator };
-}
-
-function fakeSession(dryRun: boolean, run?: RunHandle) {
-  const health = new LiveHealth(async () => HEALTHY, 60_000);
-  const begin = vi.fn<TuiSession['begin']>();
-  const session: TuiSession = {
-    dryRun,
-    targets: DETECTION.endpoints.map((p, i) => ({ name: `master-${i + 1}`, endpoint: p.endpoint })),
-    detect: async () => {
-      health.seed(DETECTION);
-      return DETECTION;
-    },
-    choices: async () => ({ choices: [{ id: 'replace-member', title: 'Replace a failed member', description: 'test', reason: 'recommended for minority-lost', recommended: true }], problems: [] }),
-    begin,
-    health,
-    ...(run ? { run } : {}),
-  };
-  return { session, begin, health };
-}
 
 afterEach(() => cleanup());
 
@@ -109,8 +64,10 @@ describe('the interactive app', () => {
     await type(app, 'n');
     await frameMatching(app, (f) => !f.includes('Abandon the running step?'));
     expect(run.handle.abandon).not.toHaveBeenCalled();
-    await type(app, KEY.ctrlC, 'y');
-    expect(run.handle.abandon).toHaveBeenCalledTimes(1);
+    await type(app, KEY.ctrlC);
+    await frameMatching(app, 'Abandon the running step?');
+    await type(app, 'y');
+    await vi.waitFor(() => expect(run.handle.abandon).toHaveBeenCalledTimes(1));
     // the runner records the abort and ends; the app then leaves with its code
     run.end();
     await vi.waitFor(() => expect(onExit).toHaveBeenCalledWith(5));

@@ -6,6 +6,7 @@ import type { OperatorDecision } from '../../engine/operator.js';
 import { messageOf } from '../../util/errors.js';
 import { DetectionScreen } from '../detection/detection-screen.js';
 import { DryRunBanner } from '../dry-run-banner/dry-run-banner.js';
+import { wordWrap } from '../fit-text.js';
 import { CompactHealth } from '../health-table/health-table.js';
 import { RunbookPicker } from '../runbook-picker/runbook-picker.js';
 import type { RunHandle, TuiSession } from '../session.js';
@@ -123,7 +124,8 @@ function Screens({ session, onExit }: Omit<AppProps, 'color'>) {
       body = state.run ? <RunScreen run={state.run} health={health} size={size} confirmingAbandon={state.confirmingAbandon} /> : null;
       break;
     case 'summary':
-      body = state.outcome ? <SummaryScreen outcome={state.outcome} report={newest(report, state.outcome.state.lastProbe)} /> : null;
+      // one row spare: a frame as tall as the terminal scrolls it
+      body = state.outcome ? <SummaryScreen outcome={state.outcome} report={newest(report, state.outcome.state.lastProbe)} columns={size.columns} rows={size.rows - (dryRun ? 1 : 0) - 1} /> : null;
       break;
   }
   return (
@@ -154,6 +156,17 @@ function NoticeLine({ text }: { text: string }) {
   return <Text color={tone('red')}>{text}</Text>;
 }
 
+const ABANDON = 'Abandon the running step? The journal records the abort; resume shows the step as not finished. y abandons, any other key keeps it running';
+
+/**
+ * The rows the step view may fill: the terminal's, less the dry-run banner,
+ * the run's header line, the Ctrl-C question when it is up, and one spare
+ * row (a frame as tall as the terminal scrolls it).
+ */
+function stepRows(size: { columns: number; rows: number }, dryRun: boolean, confirmingAbandon: boolean): number {
+  return size.rows - (dryRun ? 1 : 0) - 1 - (confirmingAbandon ? wordWrap(ABANDON, size.columns).length : 0) - 1;
+}
+
 function RunScreen({ run, health, size, confirmingAbandon }: { run: RunHandle; health: ReturnType<TuiSession['health']['view']['get']>; size: { columns: number; rows: number }; confirmingAbandon: boolean }) {
   const tone = useTone();
   const state = useSyncExternalStore(run.state.subscribe, run.state.get);
@@ -168,10 +181,10 @@ function RunScreen({ run, health, size, confirmingAbandon }: { run: RunHandle; h
       <Text dimColor wrap="truncate-end">
         {state.runbook.id}: {state.runbook.title} · run {state.runId}
       </Text>
-      <StepView state={state} asking={question !== undefined} decide={decide} health={shown} columns={size.columns} rows={size.rows - 1 - (state.dryRun ? 1 : 0)} isActive={!confirmingAbandon} />
+      <StepView state={state} asking={question !== undefined} decide={decide} health={shown} columns={size.columns} rows={stepRows(size, state.dryRun, confirmingAbandon)} isActive={!confirmingAbandon} />
       {confirmingAbandon && (
         <Text bold color={tone('red')}>
-          Abandon the running step? The journal records the abort; resume shows the step as not finished. y abandons, any other key keeps it running
+          {ABANDON}
         </Text>
       )}
       {!question && state.steps[state.cursor] === undefined && <CompactHealth report={shown.report ?? state.lastProbe!} />}

@@ -3,6 +3,7 @@ import { healthTable, healthWord } from '../../cluster/report-table.js';
 import type { ClusterReport } from '../../cluster/types.js';
 import { VERDICT_COLOR } from '../../cluster/verdict-text.js';
 import { memberKey } from '../live-health.js';
+import { displayWidth } from '../../util/table.js';
 import { useTone } from '../theme.js';
 
 export interface HealthTableProps {
@@ -51,21 +52,14 @@ export function CompactHealth({ report, changed = {}, refreshing }: { report: Cl
   const verdict = report.verdict;
   return (
     <Box flexDirection="column">
-      <Box flexWrap="wrap" columnGap={2}>
-        <Text bold>health</Text>
-        {report.endpoints.map((p) => {
-          const key = memberKey(p);
-          const word = healthWord(p);
-          const leader = p.reachable && p.memberId !== undefined && p.memberId === p.leaderId;
-          const was = changed[key];
-          return (
-            <Text key={p.endpoint} inverse={was !== undefined}>
-              {key} <Text color={healthColor(word)}>{word}</Text>
-              {leader ? ' ★' : ''}
-              {was !== undefined ? ` (was ${was})` : ''}
-            </Text>
-          );
-        })}
+      <Box flexWrap="wrap" columnGap={COLUMN_GAP}>
+        <Text bold>{HEALTH_LABEL}</Text>
+        {compactItems(report, changed).map((item) => (
+          <Text key={item.endpoint} inverse={item.was !== undefined}>
+            {item.key} <Text color={healthColor(item.word)}>{item.word}</Text>
+            {item.rest}
+          </Text>
+        ))}
       </Box>
       <Text wrap="truncate-end">
         <Text color={tone(VERDICT_COLOR[verdict.verdict])}>{verdict.verdict}</Text>
@@ -77,4 +71,31 @@ export function CompactHealth({ report, changed = {}, refreshing }: { report: Cl
       </Text>
     </Box>
   );
+}
+
+const HEALTH_LABEL = 'health';
+const COLUMN_GAP = 2;
+
+/** One member of the compact table: name, health word, then ★ leader and "(was …)". */
+function compactItems(report: ClusterReport, changed: Record<string, string>) {
+  return report.endpoints.map((p) => {
+    const key = memberKey(p);
+    const was = changed[key];
+    const leader = p.reachable && p.memberId !== undefined && p.memberId === p.leaderId;
+    return { endpoint: p.endpoint, key, word: healthWord(p), was, rest: `${leader ? ' ★' : ''}${was !== undefined ? ` (was ${was})` : ''}` };
+  });
+}
+
+/** Terminal rows the compact table takes at `columns` (its members wrap as the flex row does, then the verdict line). */
+export function compactHealthRows(report: ClusterReport, changed: Record<string, string>, columns: number): number {
+  let rows = 1;
+  let used = displayWidth(HEALTH_LABEL);
+  for (const item of compactItems(report, changed)) {
+    const width = displayWidth(`${item.key} ${item.word}${item.rest}`);
+    if (used + COLUMN_GAP + width > columns) {
+      rows += 1 + Math.floor(Math.max(0, width - 1) / Math.max(1, columns));
+      used = width % Math.max(1, columns);
+    } else used += COLUMN_GAP + width;
+  }
+  return rows + 1;
 }

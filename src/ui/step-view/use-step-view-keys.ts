@@ -33,7 +33,7 @@ export function namesToType(def: RenderedStep, inputs: Record<string, unknown> =
 
 /**
  * Keys → step-view actions or an operator decision (y run, s skip, r retry,
- * a abort, o override, ? help, c whole command, ↑/↓ scroll). Active only
+ * a abort, o override, ? help, c whole command, g every guard, ↑/↓ scroll). Active only
  * while the runner is asking and no prompt is open.
  */
 export function useStepViewKeys(options: {
@@ -82,7 +82,7 @@ export function useStepViewKeys(options: {
     (input, key) => {
       const state = current();
       const promptOpen = state.prompt.kind !== 'none';
-      if (state.prompt.kind === 'help' || state.prompt.kind === 'full-command') {
+      if (state.prompt.kind === 'help' || state.prompt.kind === 'full-command' || state.prompt.kind === 'guards') {
         dispatch({ type: 'close-prompt' });
         return;
       }
@@ -98,6 +98,7 @@ export function useStepViewKeys(options: {
       if (key.downArrow || key.pageDown) return dispatch({ type: 'scroll-output', by: key.pageDown ? -5 : -1, max: maxScroll });
       if (input === '?') return dispatch({ type: 'open-prompt', prompt: { kind: 'help' } });
       if (input === 'c') return dispatch({ type: 'open-prompt', prompt: { kind: 'full-command' } });
+      if (input === 'g') return dispatch({ type: 'open-prompt', prompt: { kind: 'guards' } });
       if (!asking || !step || !def) {
         if ('ysrao'.includes(input) && input) dispatch({ type: 'say', notice: step?.status === 'running' ? 'the step is running: wait for it, or Ctrl-C to abandon it' : 'wait: the guards are being checked' });
         return;

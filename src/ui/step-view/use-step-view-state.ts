@@ -13,7 +13,9 @@ export type Prompt =
   /** a destructive step: type these names (comma-separated) to run it */
   | { kind: 'type-names'; expected: string[] }
   | { kind: 'help' }
-  | { kind: 'full-command' };
+  | { kind: 'full-command' }
+  /** every guard and node in full (the view condenses them when the terminal is short) */
+  | { kind: 'guards' };
 
 export interface StepViewState {
   prompt: Prompt;
