@@ -24,6 +24,8 @@ export function conditionMet(until: WaitCondition, params: Record<string, ParamV
       return memberHealthy(report, requireParam(params, 'member', until));
     case 'member-in-sync':
       return memberInSync(report, requireParam(params, 'member', until), Number(params.maxLag ?? DEFAULT_MAX_LAG));
+    case 'member-rejoined':
+      return memberRejoined(report, requireParam(params, 'member', until));
     case 'quorum':
       return quorum(report);
     case 'single-cluster-id':
@@ -49,6 +51,24 @@ function memberHealthy(report: ClusterReport, member: string): ConditionResult {
   if (!state) return { met: false, detail: `${member} is not in the member list yet` };
   if (state.healthy) return { met: true, detail: `${state.name} is healthy` };
   return { met: false, detail: `${state.name}: ${state.problem ?? 'not healthy yet'}` };
+}
+
+/**
+ * The member is back as a healthy voting member and quorum holds: what
+ * replacing ONE member can promise. Other members still down are named (each
+ * needs its own replacement), never waited for: on 5 members with 2 lost,
+ * replacing one must finish with the other reported.
+ */
+function memberRejoined(report: ClusterReport, member: string): ConditionResult {
+  const state = findMember(report, member);
+  if (!state) return { met: false, detail: `${member} is not in the member list yet` };
+  if (!state.healthy) return { met: false, detail: `${state.name}: ${state.problem ?? 'not healthy yet'}` };
+  if (state.isLearner) return { met: false, detail: `${state.name} is healthy but still a learner: it does not vote yet` };
+  const held = quorum(report);
+  if (!held.met) return { met: false, detail: `${state.name} is healthy and voting, but ${held.detail}` };
+  const down = report.verdict.members.filter((m) => !m.healthy && m !== state).map((m) => m.name);
+  const others = down.map((name) => `; ${name} is still down: run replace-member again for it`).join('');
+  return { met: true, detail: `${state.name} is healthy and voting; ${held.detail}${others}` };
 }
 
 function memberInSync(report: ClusterReport, member: string, maxLag: number): ConditionResult {

@@ -428,6 +428,28 @@ export function judgeSingleLeader(report: ClusterReport): Judgement {
   return { ok: true, message: `one leader ${[...leaders.keys()][0]} seen by all ${reachable.length} reachable members` };
 }
 
+/**
+ * Before a member is removed to be added back: every other voting member
+ * is healthy. etcd (strict reconfig check, on by default) refuses `member
+ * add` while any voting member is unreachable, so with another voter down
+ * the removed member could not come back and the cluster would be left a
+ * member short.
+ */
+export function judgeOtherVotersHealthy(members: MemberState[], member: string): Judgement {
+  const key = member.toLowerCase();
+  const others = members.filter((m) => !m.isLearner && m.name !== member && m.id !== key);
+  const down = others.filter((m) => !m.healthy).map((m) => m.name || m.id || '(unnamed)');
+  if (down.length === 0) return { ok: true, message: `every other voting member is healthy (${others.length})` };
+  const them = down.join(', ');
+  return {
+    ok: false,
+    message:
+      `${them} ${down.length === 1 ? 'is' : 'are'} down too: etcd refuses to add a member while any voting member is unreachable, ` +
+      `so ${member} would be removed and could not be added back: start ${them} again if ${down.length === 1 ? 'its' : 'their'} data is intact, ` +
+      `or remove ${down.length === 1 ? 'it' : 'them'} from the member list first (etcdctl member remove <id>), then replace one member at a time`,
+  };
+}
+
 /** Guard 5: no learner is joining right now. */
 export function judgeOneLearnerAtATime(members: MemberInfo[]): Judgement {
   const learners = members.filter((m) => m.isLearner);
@@ -728,6 +750,13 @@ export const GUARDS = {
     description: 'exactly one leader, known by every reachable member',
     gather: async (_params, env) => env.probe(),
     judge: (report) => judgeSingleLeader(report),
+  }),
+  'other-voters-healthy': define({
+    name: 'other-voters-healthy',
+    description: 'every voting member but the one being replaced is healthy (etcd refuses member add while a voter is unreachable)',
+    params: [p('member', 'the member being replaced')],
+    gather: async (_params, env) => (await env.probe()).verdict.members,
+    judge: (members, params) => judgeOtherVotersHealthy(members, str(params, 'member')),
   }),
   'one-learner-at-a-time': define({
     name: 'one-learner-at-a-time',

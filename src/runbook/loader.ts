@@ -213,6 +213,7 @@ const ETCD_ACTION_PARAMS: Record<EtcdAction, string[]> = {
 const WAIT_PARAMS: Partial<Record<string, string[]>> = {
   'member-healthy': ['member'],
   'member-in-sync': ['member'],
+  'member-rejoined': ['member'],
 };
 
 /** zod reports a bad `kind` as a failed union on the step; say it is the kind. */

@@ -41,6 +41,7 @@ export const WAIT_CONDITIONS = [
   'cluster-healthy',
   'member-healthy',
   'member-in-sync',
+  'member-rejoined',
   'quorum',
   'single-cluster-id',
   'members-stopped',

@@ -14,6 +14,7 @@ import {
   judgeNoUnstartedMembers,
   judgeOldMembersStopped,
   judgeOneLearnerAtATime,
+  judgeOtherVotersHealthy,
   judgeQuorumChange,
   judgeQuorumHeld,
   judgeSameAsReference,
@@ -304,6 +305,25 @@ describe('single-cluster-id and single-leader', () => {
   });
   it('fail when no member answers', () => {
     expect(judgeSingleClusterId(reportOf([three.down(0)])).ok).toBe(false);
+  });
+});
+
+describe('other-voters-healthy', () => {
+  const five = fakeCluster({ voting: 5, learners: 1 });
+  const states = (down: number[]) => reportOf([0, 1, 2, 3, 4, 5].map((i) => (down.includes(i) ? five.down(i) : five.up(i)))).verdict.members;
+
+  it('passes when only the member being replaced is down (a learner elsewhere does not count)', () => {
+    expect(judgeOtherVotersHealthy(states([2, 5]), 'master-3')).toEqual({ ok: true, message: 'every other voting member is healthy (4)' });
+  });
+
+  it('refuses before anything changes when another voter is down: etcd would refuse to add the member back', () => {
+    const j = judgeOtherVotersHealthy(states([1, 3]), 'master-2');
+    expect(j.ok).toBe(false);
+    expect(j.message).toBe(
+      'master-4 is down too: etcd refuses to add a member while any voting member is unreachable, so master-2 would be removed and could not be added back: ' +
+        'start master-4 again if its data is intact, or remove it from the member list first (etcdctl member remove <id>), then replace one member at a time',
+    );
+    expect(judgeOtherVotersHealthy(states([1, 3, 4]), five.id(1)).message).toMatch(/^master-4, master-5 are down too: .* start master-4, master-5 again if their data is intact, or remove them /);
   });
 });
 

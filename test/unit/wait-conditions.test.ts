@@ -47,6 +47,27 @@ describe('wait conditions', () => {
     expect(lost).toMatchObject({ met: false, detail: '0 of 3 voting members healthy, quorum needs 2 (quorum-lost)' });
   });
 
+  it('member-rejoined is met once the member is healthy and voting with quorum held, naming members still down without waiting for them', () => {
+    const five = fakeCluster({ voting: 5 });
+    const twoDown = conditionMet('member-rejoined', { member: 'master-3' }, reportOf([five.up(0), five.up(1), five.up(2), five.down(3), five.up(4)]));
+    expect(twoDown).toEqual({ met: true, detail: 'master-3 is healthy and voting; 4 of 5 voting members healthy, quorum needs 3; master-4 is still down: run replace-member again for it' });
+    expect(conditionMet('member-rejoined', { member: 'master-3' }, reportOf([five.up(0), five.up(1), five.up(2), five.up(3), five.up(4)]))).toEqual({
+      met: true,
+      detail: 'master-3 is healthy and voting; 5 of 5 voting members healthy, quorum needs 3',
+    });
+    // the member itself down: not met
+    expect(conditionMet('member-rejoined', { member: 'master-3' }, reportOf([five.up(0), five.up(1), five.down(2), five.down(3), five.up(4)])).met).toBe(false);
+  });
+
+  it('member-rejoined is not met while the member is a learner, or without quorum', () => {
+    const c = fakeCluster({ voting: 3, learners: 1 });
+    const learner = conditionMet('member-rejoined', { member: 'learner-1' }, reportOf([c.up(0), c.up(1), c.up(2), c.up(3)]));
+    expect(learner).toEqual({ met: false, detail: 'learner-1 is healthy but still a learner: it does not vote yet' });
+    const lost = conditionMet('member-rejoined', { member: 'master-1' }, reportOf([three.stranded(0), three.down(1), three.down(2)]));
+    expect(lost.met).toBe(false);
+    expect(conditionMet('member-rejoined', { member: 'master-9' }, reportOf([three.up(0)])).detail).toBe('master-9 is not in the member list yet');
+  });
+
   it('single-cluster-id is met with one cluster ID and one leader', () => {
     expect(conditionMet('single-cluster-id', {}, reportOf([three.up(0), three.up(1), three.up(2)])).met).toBe(true);
   });
