@@ -1,4 +1,5 @@
-import { loadClientTls, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
+import type { ProbeTarget } from '../cluster/probe.js';
+import { loadClientTls, type ClientTls } from '../cluster/tls.js';
 import { keyFileWarnings } from '../inventory/key-permissions.js';
 import type { ClusterConfig } from '../inventory/schema.js';
 import { resolveClusterConfig } from '../inventory/resolve.js';

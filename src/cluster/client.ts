@@ -218,17 +218,17 @@ export class EtcdClusterClient implements ClusterClient {
    * then (for reads and snapshots only) reachable ones without quorum — a
    * stranded survivor's snapshot is exactly what a quorum-lost restore needs.
    */
-  private async ranked(allowUnhealthy: boolean): Promise<{ order: string[]; probes: EndpointProbe[] }> {
-    const probes = await this.status();
-    const leaderIds = new Set(probes.filter((p) => p.healthy && p.leaderId).map((p) => p.leaderId));
-    const score = (p: EndpointProbe): number =>
-      p.healthy && p.memberId !== undefined && leaderIds.has(p.memberId) ? 0 : p.healthy ? 1 : p.reachable && allowUnhealthy ? 2 : 3;
-    const order = probes
-      .map((p, i) => ({ p, i, s: score(p) }))
-      .filter((x) => x.s < 3)
-      .sort((a, b) => a.s - b.s || a.p.latencyMs - b.p.latencyMs || a.i - b.i)
-      .map((x) => x.p.endpoint);
-    return { order, probes };
+  private ranked(allowUnhealthy: boolean): { leader: Promise<string | undefined>; all: Promise<{ order: string[]; probes: EndpointProbe[] }> } {
+    const each = this.endpoints.map((endpoint) => probeEndpoint({ endpoint }, { tls: this.tls, deadlineMs: this.probeDeadlineMs }));
+    const all = Promise.all(each).then((probes) => rankedOrder(probes, allowUnhealthy));
+    // a healthy member that is its own leader ranks first whatever the others
+    // say: the call need not wait for a frozen member's probe to time out
+    // (the full order is only needed if the call through the leader fails)
+    const leader = new Promise<string | undefined>((resolve) => {
+      for (const probe of each) void probe.then((p) => p.healthy && p.memberId !== undefined && p.memberId === p.leaderId && resolve(p.endpoint));
+      all.then(() => resolve(undefined), () => resolve(undefined));
+    });
+    return { leader, all };
   }
 
   private async call<T>(
@@ -236,17 +236,16 @@ export class EtcdClusterClient implements ClusterClient {
     how: { allowUnhealthy: boolean },
     fn: (attempt: Attempt) => Promise<T>,
   ): Promise<T> {
-    const { order, probes } = await this.ranked(how.allowUnhealthy);
-    if (order.length === 0) {
-      const why = probes.map((p) => `${p.endpoint}: ${p.reachable ? (p.healthError ?? 'unhealthy') : (p.error ?? 'unreachable')}`).join('; ');
-      throw new OperatorError(`${what}: no ${how.allowUnhealthy ? 'reachable' : 'healthy'} etcd endpoint (${why})`);
-    }
+    const { leader, all } = this.ranked(how.allowUnhealthy);
     const failures: string[] = [];
-    for (const [index, endpoint] of order.entries()) {
+    const tried = new Set<string>();
+    const attempt = async (endpoint: string): Promise<{ result: T } | undefined> => {
+      const index = tried.size;
+      tried.add(endpoint);
       try {
         const result = await fn({ client: this.clientFor(endpoint), endpoint, index });
         this.lastEndpoint = endpoint;
-        return result;
+        return { result };
       } catch (err) {
         if (err instanceof OperatorError) throw err;
         if (err instanceof EtcdAnswer || !isEndpointFailure(err)) {
@@ -257,7 +256,20 @@ export class EtcdClusterClient implements ClusterClient {
         // a client whose connection broke is not reused
         this.clients.get(endpoint)?.close();
         this.clients.delete(endpoint);
+        return undefined;
       }
+    };
+    const first = await leader;
+    const early = first === undefined ? undefined : await attempt(first);
+    if (early) return early.result;
+    const { order, probes } = await all;
+    if (order.length === 0 && tried.size === 0) {
+      const why = probes.map((p) => `${p.endpoint}: ${p.reachable ? (p.healthError ?? 'unhealthy') : (p.error ?? 'unreachable')}`).join('; ');
+      throw new OperatorError(`${what}: no ${how.allowUnhealthy ? 'reachable' : 'healthy'} etcd endpoint (${why})`);
+    }
+    for (const endpoint of order.filter((e) => !tried.has(e))) {
+      const done = await attempt(endpoint);
+      if (done) return done.result;
     }
     throw new OperatorError(`${what}: every endpoint failed (${failures.join('; ')})`);
   }
@@ -334,6 +346,19 @@ class NotYet extends OperatorError {}
 /** "unhealthy cluster" (leader connected to every voter < 5 s) and "learner not in sync" pass by themselves. */
 export function isNotYet(err: unknown): boolean {
   return /unhealthy cluster|in sync with leader/i.test(messageOf(err));
+}
+
+/** The leader first, then healthy members, then (reads and snapshots) reachable ones without quorum; the rest never. */
+function rankedOrder(probes: EndpointProbe[], allowUnhealthy: boolean): { order: string[]; probes: EndpointProbe[] } {
+  const leaderIds = new Set(probes.filter((p) => p.healthy && p.leaderId).map((p) => p.leaderId));
+  const score = (p: EndpointProbe): number =>
+    p.healthy && p.memberId !== undefined && leaderIds.has(p.memberId) ? 0 : p.healthy ? 1 : p.reachable && allowUnhealthy ? 2 : 3;
+  const order = probes
+    .map((p, i) => ({ p, i, s: score(p) }))
+    .filter((x) => x.s < 3)
+    .sort((a, b) => a.s - b.s || a.p.latencyMs - b.p.latencyMs || a.i - b.i)
+    .map((x) => x.p.endpoint);
+  return { order, probes };
 }
 
 async function listOf(client: Etcd3, deadlineMs: number): Promise<MemberInfo[]> {

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { toHexId } from './ids.js';
+import type { ClientTls } from './tls.js';
 import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
 import { classify } from './verdict.js';
 
@@ -20,11 +20,7 @@ export interface ProbeTarget {
   expectedPeerURLs?: string[];
 }
 
-export interface ClientTls {
-  ca: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-}
+export { loadClientTls, type ClientTls } from './tls.js';
 
 export interface ProbeOptions {
   tls?: ClientTls;
@@ -34,15 +30,13 @@ export interface ProbeOptions {
 
 export const DEFAULT_PROBE_DEADLINE_MS = 1200;
 
-export async function loadClientTls(files: { cacert?: string; cert?: string; key?: string }): Promise<ClientTls | undefined> {
-  if (!files.cacert) return undefined;
-  const [ca, cert, key] = await Promise.all([
-    readFile(files.cacert),
-    files.cert ? readFile(files.cert) : undefined,
-    files.key ? readFile(files.key) : undefined,
-  ]);
-  return { ca, cert, key };
-}
+/**
+ * How long the health read may take when the member's own status just said
+ * it knows no leader: such a read can only succeed if an election ends in
+ * the meantime, so waiting out the whole deadline only slows every probe of
+ * a quorum-lost cluster (and every guard and wait step behind it).
+ */
+export const NO_LEADER_READ_MS = 250;
 
 /** A client bound to exactly one endpoint, failing fast instead of retrying. */
 export function singleEndpointClient(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Etcd3 {
@@ -156,13 +150,16 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   // write on every member); the status errors already list active alarms,
   // and a probe must leave the cluster exactly as it found it.
   result.alarms = alarmsIn(errors);
-  const [members, health] = await Promise.allSettled([client.cluster.memberList({ linearizable: false }), linearizableRead(client)]);
+  const read = result.leaderId === undefined ? withDeadline(linearizableRead(client), NO_LEADER_READ_MS) : linearizableRead(client);
+  const [members, health] = await Promise.allSettled([client.cluster.memberList({ linearizable: false }), read]);
   if (members.status === 'fulfilled') {
     result.members = members.value.members.map(toMemberInfo);
     result.name = result.members.find((m) => m.id === result.memberId)?.name;
   }
   if (health.status === 'fulfilled') {
     result.healthy = true;
+  } else if (health.reason instanceof DeadlineExceeded) {
+    result.healthError = `no leader, and a linearizable read did not complete within ${NO_LEADER_READ_MS} ms (quorum lost?)`;
   } else {
     result.healthError = describeProbeError(health.reason, 0);
   }

@@ -44,10 +44,23 @@ export class Runner {
   private readonly deps: RunnerDeps;
   /** recorded (not run) effects of a dry run, per node */
   private readonly dryRunTransports = new Map<string, DryRunTransport>();
+  /**
+   * The probe taken since the cluster last changed hands: started once a
+   * step's nodes have finished, it serves that step's after-check, the
+   * health table and every guard of the next step. It is dropped when a step
+   * starts and on every operator decision, so a guard never judges state
+   * from before the last thing that ran (or before a retry).
+   */
+  private fresh: Promise<ClusterReport> | undefined;
+  /** the fresh probe's journal event, written once it lands */
+  private landed: Promise<void> = Promise.resolve();
+  /** the guards' view of the cluster: the shared fresh probe instead of one probe per guard */
+  private readonly guards: GuardEnvironment;
 
   constructor(state: RunState, deps: RunnerDeps) {
     this.state = state;
     this.deps = deps;
+    this.guards = { ...deps.guardEnvironment, probe: () => this.freshProbe() };
   }
 
   get current(): RunState {
@@ -79,6 +92,8 @@ export class Runner {
       const decision = await this.deps.operator.decide(this.state);
       await this.apply(decision, rendered);
     }
+    // the last probe is the transcript's final verdict: it lands before the end
+    if (!this.deps.signal?.aborted) await this.landed;
     if (this.deps.signal?.aborted && this.state.status === 'in-progress') {
       this.dispatch({ type: 'aborted', reason: 'interrupted by the operator (Ctrl-C)', operator: this.state.operator });
     }
@@ -91,6 +106,8 @@ export class Runner {
 
   private async apply(decision: OperatorDecision, step: RenderedStep): Promise<void> {
     const operator = this.state.operator;
+    // time passed while the operator decided (and a retry means something was fixed): probe anew
+    this.fresh = undefined;
     switch (decision.type) {
       case 'confirm':
         this.dispatch({ type: 'confirmed', step: step.id, operator });
@@ -125,12 +142,44 @@ export class Runner {
   }
 
   private evaluate(guard: RenderedGuard): Promise<GuardOutcome> {
-    return evaluateGuard(guard, this.deps.guardEnvironment);
+    return evaluateGuard(guard, this.guards);
+  }
+
+  /**
+   * The shared probe (see `fresh`), started on first use; its report is
+   * journaled (health table, transcript) when it lands, without holding up
+   * a next step whose guards do not probe. A failed probe is not kept.
+   */
+  private freshProbe(): Promise<ClusterReport> {
+    if (this.fresh) return this.fresh;
+    const probe = this.deps.probe();
+    this.fresh = probe;
+    this.landed = probe.then(
+      (report) => {
+        // a run already ended (Ctrl-C) keeps its last words
+        if (this.state.status !== 'in-progress') return;
+        try {
+          this.dispatch({ type: 'probe', report });
+        } catch {
+          // the journal was closed under it (the run was abandoned): nothing to record
+        }
+      },
+      () => {
+        // the health table just keeps its last probe
+        if (this.fresh === probe) this.fresh = undefined;
+      },
+    );
+    return probe;
   }
 
   private async execute(step: RenderedStep): Promise<void> {
+    this.fresh = undefined;
     this.dispatch({ type: 'step-started', step: step.id });
     const results = await Promise.all(step.targets.map((target) => this.executeTarget(step, target)));
+    // the nodes are done: the after-check, the health table and the next
+    // step's guards share one probe started now
+    this.fresh = undefined;
+    void this.freshProbe();
     let ok = results.every(Boolean);
     if (ok && step.check && !this.state.dryRun) {
       const outcome = await this.evaluate(step.check);
@@ -144,15 +193,6 @@ export class Runner {
       ok,
       ...(ok ? {} : { error: failedNodes.length > 0 ? `failed on ${failedNodes.join(', ')}` : 'after-check failed' }),
     });
-    await this.refreshProbe();
-  }
-
-  private async refreshProbe(): Promise<void> {
-    try {
-      this.dispatch({ type: 'probe', report: await this.deps.probe() });
-    } catch {
-      // the health table just keeps its last probe
-    }
   }
 
   /** One node's share of a step; true when it succeeded (or was recorded in a dry run). */

@@ -1,0 +1,132 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ClusterClient } from '../../src/cluster/client.js';
+import type { ClusterReport } from '../../src/cluster/types.js';
+import { Journal } from '../../src/engine/journal.js';
+import { ScriptedOperator, type Operator } from '../../src/engine/operator.js';
+import { initialState } from '../../src/engine/reducer.js';
+import { Runner } from '../../src/engine/runner.js';
+import type { EngineEvent, RunState } from '../../src/engine/types.js';
+import type { RenderedGuard, RenderedRunbook, RenderedStep } from '../../src/runbook/rendered.js';
+import { LocalTransport } from '../../src/transport/local.js';
+import { fakeCluster, reportOf } from '../helpers/probes.js';
+
+/**
+ * How the runner shares probes between guards, after-checks and the health
+ * table: fewer probes, but never one taken before the last step's nodes
+ * finished (or before a retry). The "cluster" here is a file the steps'
+ * real shell commands write ("up" or "down") and the probe reads: a guard
+ * that judged a stale probe would pass where it must block.
+ */
+const cluster = fakeCluster({ voting: 3 });
+const UP = reportOf([cluster.up(0), cluster.up(1), cluster.up(2)]);
+const DOWN = reportOf([cluster.up(0), cluster.down(1), cluster.down(2)]);
+
+const quorumHeld: RenderedGuard = { check: 'quorum-held', params: {}, overridable: false, description: 'quorum holds' };
+const singleLeader: RenderedGuard = { check: 'single-leader', params: {}, overridable: false, description: 'one leader' };
+
+function step(id: string, command: string, overrides: Partial<RenderedStep> = {}): RenderedStep {
+  return { id, title: id, why: id, kind: 'command', risk: 'changes', timeoutMs: 10_000, guards: [], targets: [{ node: 'local', host: 'local', command }], ...overrides };
+}
+
+describe('the runner probes once per change of the cluster, never stale', () => {
+  let dir: string;
+  let world: string;
+  let probes: number;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'etcd-runbook-runner-probes-'));
+    world = join(dir, 'cluster-state');
+    writeFileSync(world, 'up');
+    probes = 0;
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function run(steps: RenderedStep[], operator: Operator = new ScriptedOperator()): Promise<{ state: RunState; events: EngineEvent[] }> {
+    const runbook: RenderedRunbook = { id: 'probe-sharing', title: 'probe sharing', description: '', sources: [], inputs: {}, steps };
+    const started: Extract<EngineEvent, { type: 'run-started' }> = {
+      type: 'run-started',
+      at: new Date().toISOString(),
+      runId: 'run-probe-sharing',
+      runbook,
+      dryRun: false,
+      operator: 'tester',
+      detection: UP,
+    };
+    const journal = Journal.create(join(dir, 'journal'), started.runId, { sync: () => undefined });
+    journal.append(started);
+    const probe = async (): Promise<ClusterReport> => {
+      probes++;
+      return readFileSync(world, 'utf8').trim() === 'up' ? UP : DOWN;
+    };
+    const transport = new LocalTransport('local');
+    const events: EngineEvent[] = [];
+    const runner = new Runner(initialState(started), {
+      transport: () => transport,
+      client: {} as ClusterClient,
+      probe,
+      // the runner gives its guards its own shared probe: this one must never be called
+      guardEnvironment: { probe: () => Promise.reject(new Error('the runner bypassed its shared probe')), transport: () => transport, client: {} as ClusterClient, members: [] },
+      operator,
+      journal,
+      onEvent: (event) => events.push(event),
+    });
+    try {
+      return { state: await runner.run(), events };
+    } finally {
+      journal.close();
+    }
+  }
+
+  it('all guards of a step, the after-check before them and the health table share the probe taken after the nodes finished', async () => {
+    const { state, events } = await run([
+      step('one', 'true', { guards: [quorumHeld, singleLeader], check: singleLeader }),
+      step('two', 'true', { guards: [quorumHeld, singleLeader, quorumHeld], check: singleLeader }),
+      step('three', 'true', { guards: [quorumHeld] }),
+    ]);
+    expect(state.status).toBe('succeeded');
+    // one for the first step's guards, then one after each step's nodes: 4, not 3 + 2 + 3 + 2 + 1 + 3
+    expect(probes).toBe(4);
+    // each probe is journaled once, and the last lands before the run's end (the transcript's final verdict)
+    expect(events.filter((e) => e.type === 'probe')).toHaveLength(4);
+    expect(events.at(-2)?.type).toBe('probe');
+    expect(events.at(-1)?.type).toBe('run-finished');
+  });
+
+  it("a step's guards judge the cluster as the previous step left it", async () => {
+    const { state } = await run([
+      step('break', `printf down > '${world}'`, { guards: [quorumHeld] }),
+      step('needs-quorum', 'true', { guards: [quorumHeld] }),
+    ]);
+    expect(state.steps.map((s) => s.status)).toEqual(['succeeded', 'blocked']);
+    expect(state.steps[1]?.guards[0]).toMatchObject({ check: 'quorum-held', ok: false });
+  });
+
+  it("the after-check judges the cluster after the step's nodes ran", async () => {
+    // its guard probed before the nodes ran: the check must not reuse that
+    const { state } = await run([step('break', `printf down > '${world}'`, { guards: [quorumHeld], check: quorumHeld })]);
+    expect(state.steps[0]?.status).toBe('failed');
+  });
+
+  it('a retry probes anew: what the operator fixed in between counts', async () => {
+    writeFileSync(world, 'down');
+    let fixed = false;
+    const operator: Operator = {
+      decide: async (s) => {
+        const current = s.steps[s.cursor];
+        if (current?.status === 'blocked' && !fixed) {
+          // the operator repairs the cluster by hand, then retries
+          fixed = true;
+          writeFileSync(world, 'up');
+          return { type: 'retry' };
+        }
+        return current?.status === 'awaiting-confirmation' ? { type: 'confirm' } : { type: 'abort', reason: `unexpected ${current?.status}` };
+      },
+    };
+    const { state } = await run([step('needs-quorum', 'true', { guards: [quorumHeld, singleLeader] })], operator);
+    expect(fixed).toBe(true);
+    expect(state.status).toBe('succeeded');
+  });
+});
