@@ -1,5 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 
 /**
  * What every drill test checks after the drill ended: the lab directory it
@@ -73,4 +76,22 @@ export function expectPassed(report: DrillReportJson, runbook: string): void {
   expect(t.settle + t.insideSteps + t.operator + t.tool).toBe(t.total);
   expect(t.operator).toBeLessThan(1000);
   expect(t.steps.length).toBeGreaterThan(0);
+}
+
+export interface DrillYesResult {
+  report: DrillReportJson;
+  /** stdout and stderr */
+  stdout: string;
+  exitCode: number;
+  labDir: string;
+}
+
+/** `drill --yes` through the real CLI, its JSON report read back, and nothing of its lab left afterwards. */
+export async function drillYes(work: string, members: 3 | 5, fault: string, ...extra: string[]): Promise<DrillYesResult> {
+  const reportFile = join(work, `${members}-${fault}.json`);
+  const result = await runCli(['drill', '--yes', '--members', String(members), '--fault', fault, '--report', reportFile, ...extra], {}, 150_000);
+  const labDir = labDirOf(result.stdout);
+  await expectNothingLeft(labDir);
+  const report = JSON.parse(await readFile(reportFile, 'utf8')) as DrillReportJson;
+  return { report, stdout: result.stdout + result.stderr, exitCode: result.exitCode, labDir };
 }

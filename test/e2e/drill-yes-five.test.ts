@@ -1,20 +1,14 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
-import { expectNothingLeft, expectPassed, labDirOf, type DrillReportJson } from './drill-helpers.js';
+import { drillYes, expectPassed } from './drill-helpers.js';
 
 /**
  * `drill --yes` on 5-member labs, one drill per fault: the whole rehearsal
  * through the real CLI — lab, sample data, fault, the recommended runbook
  * unattended, final verdict, sample check, timings — and nothing left after.
  */
-const RUNBOOKS = join(import.meta.dirname, '..', '..', 'runbooks');
-// restore-quorum and split-brain are being written in parallel: their drills run once the runbook exists
-const hasRestoreQuorum = existsSync(join(RUNBOOKS, 'restore-quorum.yaml'));
-const hasSplitBrain = existsSync(join(RUNBOOKS, 'split-brain.yaml'));
 
 describe('drill --yes, 5 members', () => {
   let work: string;
@@ -25,14 +19,7 @@ describe('drill --yes, 5 members', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  async function drill(fault: string, ...extra: string[]): Promise<{ report: DrillReportJson; stdout: string; exitCode: number; labDir: string }> {
-    const reportFile = join(work, `${fault}.json`);
-    const result = await runCli(['drill', '--yes', '--members', '5', '--fault', fault, '--report', reportFile, ...extra], {}, 150_000);
-    const labDir = labDirOf(result.stdout);
-    await expectNothingLeft(labDir);
-    const report = JSON.parse(await readFile(reportFile, 'utf8')) as DrillReportJson;
-    return { report, stdout: result.stdout + result.stderr, exitCode: result.exitCode, labDir };
-  }
+  const drill = (fault: string, ...extra: string[]) => drillYes(work, 5, fault, ...extra);
 
   it('minority (kubeadm): m5 killed, replace-member edits its static-pod manifest and brings it back', async () => {
     const { report, stdout, exitCode } = await drill('minority', '--layout', 'kubeadm');
@@ -60,15 +47,13 @@ describe('drill --yes, 5 members', () => {
     expect(stdout).toMatch(/time from start to the end of the run/);
   }, 160_000);
 
-  // skipped until runbooks/restore-quorum.yaml exists (another helper writes it)
-  it.skipIf(!hasRestoreQuorum)('quorum: restore-quorum brings the cluster back with every key written before the fault', async () => {
+  it('quorum: restore-quorum brings the cluster back with every key written before the fault', async () => {
     const { report, stdout, exitCode } = await drill('quorum');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'restore-quorum');
   }, 160_000);
 
-  // skipped until runbooks/split-brain.yaml exists (another helper writes it)
-  it.skipIf(!hasSplitBrain)('split-brain: one cluster again, with the sample data every side had', async () => {
+  it('split-brain: one cluster again, with the sample data every side had', async () => {
     const { report, stdout, exitCode } = await drill('split-brain');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'split-brain');
