@@ -106,7 +106,7 @@ export const KEYS = { enter: '\r', escape: '\u001b', up: '\u001b[A', down: '\u00
  * Returns the names typed.
  */
 export async function confirmThrough(cli: PtyCli, timeoutMs = 60_000): Promise<string[]> {
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   const typed: string[] = [];
   for (;;) {
     const screen = await cli.waitFor((s) => s.includes('transcript:') || (/Step (\d+) of/.test(s) && /y run|DESTRUCTIVE: type/.test(s)), timeoutMs);
@@ -115,11 +115,14 @@ export async function confirmThrough(cli: PtyCli, timeoutMs = 60_000): Promise<s
     const step = /Step (\d+) of (\d+)/.exec(screen);
     const names = /DESTRUCTIVE: type (\S+) to run it:/.exec(screen)?.[1];
     const key = `${step?.[1]}:${names ? 'names' : 'keys'}`;
-    if (seen.has(key)) {
+    const since = seen.get(key);
+    if (since !== undefined) {
+      // the same step still asks after the key was typed: say where it stuck, not a bare test timeout
+      if (Date.now() - since > timeoutMs) throw new Error(`step ${step?.[1]} still asks ${timeoutMs} ms after its key was typed:\n${screen}`);
       await new Promise((r) => setTimeout(r, 50));
       continue;
     }
-    seen.add(key);
+    seen.set(key, Date.now());
     if (names) {
       typed.push(names);
       await cli.line(names);
