@@ -41,52 +41,57 @@ stop_pid() {
   done
 }`;
 
+interface ServiceScript {
+  /** what the script stands in for (its comment line) */
+  about: string;
+  /** extra shell lines after ROOT/LAB/PIDS (names, paths) */
+  vars: string;
+  /** the service's name as the shell sees it: a literal or "$name" */
+  label: string;
+  /** the positional parameter holding the verb: 1, or 2 after a NAME */
+  verb: 1 | 2;
+  usage: string;
+  /** the subshell that becomes the service process (it must exec) */
+  launch: string;
+  /** lines after the pid is recorded (e.g. check it did not exit at once) */
+  afterStart?: string;
+}
+
 /**
- * `etcd-service start|stop|is-active|status` for a systemd-layout node: what
- * `systemctl … etcd` does with an etcd.service whose EnvironmentFile is
- * /etc/etcd/etcd.conf. etcd runs detached (its own session) with a pidfile;
- * stop is SIGTERM and waits for the exit. is-active exits 0 or 3, like systemctl.
+ * A lab stand-in for `systemctl start|stop|is-active|status UNIT`: the
+ * process runs detached (its own session) with a pidfile, recorded in the
+ * slot's pids file; stop is SIGTERM (after SIGCONT) and waits for the exit;
+ * is-active exits 0 or 3, like systemctl.
  */
-export function etcdServiceScript(p: NodeScriptParams & { etcdBinary: string }): string {
+function serviceScript(p: NodeScriptParams, o: ServiceScript): string {
+  const verb = `$${o.verb}`;
   return `#!/bin/sh
-# etcd-runbook lab: stands in for systemctl start|stop|is-active etcd on this node.
+# etcd-runbook lab: ${o.about}
 set -u
 ROOT=${shellQuote(p.root)}
 LAB=${shellQuote(p.labDir)}
 PIDS=${shellQuote(p.pidsFile)}
-ETCD=${shellQuote(p.etcdBinary)}
-ENV_FILE="$ROOT/etc/etcd/etcd.conf"
-PIDFILE="$ROOT/run/etcd.pid"
-LOG="$ROOT/var/log/etcd.log"
+${o.vars}
 ${ALIVE_FN}
 current() { cat "$PIDFILE" 2>/dev/null || true; }
-case "\${1:-}" in
+case "\${${o.verb}:-}" in
   is-active|status)
     pid=$(current)
-    if alive "$pid"; then [ "$1" = status ] && echo "etcd active (pid $pid)"; exit 0; fi
-    [ "$1" = status ] && echo "etcd inactive"
+    if alive "$pid"; then [ "${verb}" = status ] && echo "${o.label} active (pid $pid)"; exit 0; fi
+    [ "${verb}" = status ] && echo "${o.label} inactive"
     exit 3
     ;;
   start)
     pid=$(current)
     if alive "$pid"; then exit 0; fi
-    [ -f "$ENV_FILE" ] || { echo "etcd-service: $ENV_FILE is missing" >&2; exit 6; }
     mkdir -p "$ROOT/run" "$ROOT/var/log"
     (
-      for v in $(env | sed -n 's/^\\(ETCD_[A-Za-z0-9_]*\\)=.*/\\1/p'); do unset "$v"; done
-      set -a
-      . "$ENV_FILE"
-      set +a
-      # the node's own paths, under its root
-      for v in $(env | sed -n 's/^\\(ETCD_[A-Za-z0-9_]*\\)=\\/.*/\\1/p'); do eval "$v=\\"\\$ROOT\\$$v\\""; export "$v"; done
-      export ETCD_RUNBOOK_LAB="$LAB"
-      exec setsid "$ETCD" >>"$LOG" 2>&1 </dev/null
+${o.launch}
     ) &
     pid=$!
     echo "$pid" > "$PIDFILE"
     printf '%s\\t%s\\n' "$pid" "$LAB" >> "$PIDS"
-    sleep 0.3
-    if ! alive "$pid"; then echo "etcd-service: etcd exited at once; the end of $LOG:" >&2; tail -n 5 "$LOG" >&2; exit 1; fi
+${o.afterStart ?? ''}
     ;;
   stop)
     pid=$(current)
@@ -94,11 +99,40 @@ case "\${1:-}" in
     rm -f "$PIDFILE"
     ;;
   *)
-    echo "usage: $0 start|stop|is-active|status" >&2
+    echo "usage: $0 ${o.usage}" >&2
     exit 2
     ;;
 esac
 `;
+}
+
+/**
+ * `etcd-service start|stop|is-active|status` for a systemd-layout node: what
+ * `systemctl … etcd` does with an etcd.service whose EnvironmentFile is
+ * /etc/etcd/etcd.conf.
+ */
+export function etcdServiceScript(p: NodeScriptParams & { etcdBinary: string }): string {
+  return serviceScript(p, {
+    about: 'stands in for systemctl start|stop|is-active etcd on this node.',
+    vars: `ETCD=${shellQuote(p.etcdBinary)}
+ENV_FILE="$ROOT/etc/etcd/etcd.conf"
+PIDFILE="$ROOT/run/etcd.pid"
+LOG="$ROOT/var/log/etcd.log"
+[ "\${1:-}" != start ] || [ -f "$ENV_FILE" ] || { echo "etcd-service: $ENV_FILE is missing" >&2; exit 6; }`,
+    label: 'etcd',
+    verb: 1,
+    usage: 'start|stop|is-active|status',
+    launch: `      for v in $(env | sed -n 's/^\\(ETCD_[A-Za-z0-9_]*\\)=.*/\\1/p'); do unset "$v"; done
+      set -a
+      . "$ENV_FILE"
+      set +a
+      # the node's own paths, under its root
+      for v in $(env | sed -n 's/^\\(ETCD_[A-Za-z0-9_]*\\)=\\/.*/\\1/p'); do eval "$v=\\"\\$ROOT\\$$v\\""; export "$v"; done
+      export ETCD_RUNBOOK_LAB="$LAB"
+      exec setsid "$ETCD" >>"$LOG" 2>&1 </dev/null`,
+    afterStart: `    sleep 0.3
+    if ! alive "$pid"; then echo "etcd-service: etcd exited at once; the end of $LOG:" >&2; tail -n 5 "$LOG" >&2; exit 1; fi`,
+  });
 }
 
 /**
@@ -108,92 +142,38 @@ esac
  * runbook's stop/start of them is real and observable.
  */
 export function standInServiceScript(p: NodeScriptParams): string {
-  return `#!/bin/sh
-# etcd-runbook lab: stands in for systemctl start|stop|is-active NAME (kubelet, kube-apiserver…) on this node.
-set -u
-ROOT=${shellQuote(p.root)}
-LAB=${shellQuote(p.labDir)}
-PIDS=${shellQuote(p.pidsFile)}
-${ALIVE_FN}
-name="\${1:-}"
+  return serviceScript(p, {
+    about: 'stands in for systemctl start|stop|is-active NAME (kubelet, kube-apiserver…) on this node.',
+    vars: `name="\${1:-}"
 case "$name" in
   ''|*/*|.*) echo "usage: $0 NAME start|stop|is-active|status" >&2; exit 2 ;;
 esac
-PIDFILE="$ROOT/run/$name.pid"
-current() { cat "$PIDFILE" 2>/dev/null || true; }
-case "\${2:-}" in
-  is-active|status)
-    pid=$(current)
-    if alive "$pid"; then [ "$2" = status ] && echo "$name active (pid $pid)"; exit 0; fi
-    [ "$2" = status ] && echo "$name inactive"
-    exit 3
-    ;;
-  start)
-    pid=$(current)
-    if alive "$pid"; then exit 0; fi
-    mkdir -p "$ROOT/run"
-    ( export ETCD_RUNBOOK_LAB="$LAB"; exec setsid sleep 2147483647 >/dev/null 2>&1 </dev/null ) &
-    pid=$!
-    echo "$pid" > "$PIDFILE"
-    printf '%s\\t%s\\n' "$pid" "$LAB" >> "$PIDS"
-    ;;
-  stop)
-    pid=$(current)
-    if alive "$pid"; then stop_pid "$pid" || exit 1; fi
-    rm -f "$PIDFILE"
-    ;;
-  *)
-    echo "usage: $0 NAME start|stop|is-active|status" >&2
-    exit 2
-    ;;
-esac
-`;
+PIDFILE="$ROOT/run/$name.pid"`,
+    label: '$name',
+    verb: 2,
+    usage: 'NAME start|stop|is-active|status',
+    launch: `      export ETCD_RUNBOOK_LAB="$LAB"
+      exec setsid sleep 2147483647 >/dev/null 2>&1 </dev/null`,
+  });
 }
 
-/** `kubelet-service start|stop|is-active|status` for a kubeadm-layout node: runs the lab kubelet detached. */
+/**
+ * `kubelet-service start|stop|is-active|status` for a kubeadm-layout node:
+ * runs the lab kubelet detached. Stopping the kubelet leaves its pods
+ * running, as a real kubelet does.
+ */
 export function kubeletServiceScript(p: NodeScriptParams & { node: string; kubeletJs: string; etcdBinary: string; yamlModule: string }): string {
-  return `#!/bin/sh
-# etcd-runbook lab: stands in for systemctl start|stop|is-active kubelet on this node.
-# Stopping the kubelet leaves its pods running, as a real kubelet does.
-set -u
-ROOT=${shellQuote(p.root)}
-LAB=${shellQuote(p.labDir)}
-PIDS=${shellQuote(p.pidsFile)}
-PIDFILE="$ROOT/run/kubelet.pid"
-LOG="$ROOT/var/log/kubelet.log"
-${ALIVE_FN}
-current() { cat "$PIDFILE" 2>/dev/null || true; }
-case "\${1:-}" in
-  is-active|status)
-    pid=$(current)
-    if alive "$pid"; then [ "$1" = status ] && echo "kubelet active (pid $pid)"; exit 0; fi
-    [ "$1" = status ] && echo "kubelet inactive"
-    exit 3
-    ;;
-  start)
-    pid=$(current)
-    if alive "$pid"; then exit 0; fi
-    mkdir -p "$ROOT/run" "$ROOT/var/log"
-    (
-      export ETCD_RUNBOOK_LAB="$LAB" LAB_NODE=${shellQuote(p.node)} LAB_NODE_ROOT="$ROOT" LAB_PIDS_FILE="$PIDS" \\
+  return serviceScript(p, {
+    about: 'stands in for systemctl start|stop|is-active kubelet on this node (its pods outlive it).',
+    vars: `PIDFILE="$ROOT/run/kubelet.pid"
+LOG="$ROOT/var/log/kubelet.log"`,
+    label: 'kubelet',
+    verb: 1,
+    usage: 'start|stop|is-active|status',
+    launch: `      export ETCD_RUNBOOK_LAB="$LAB" LAB_NODE=${shellQuote(p.node)} LAB_NODE_ROOT="$ROOT" LAB_PIDS_FILE="$PIDS" \\
         LAB_ETCD_BINARY=${shellQuote(p.etcdBinary)} LAB_YAML_MODULE=${shellQuote(p.yamlModule)}
-      exec setsid ${shellQuote(process.execPath)} ${shellQuote(p.kubeletJs)} >>"$LOG" 2>&1 </dev/null
-    ) &
-    pid=$!
-    echo "$pid" > "$PIDFILE"
-    printf '%s\\t%s\\n' "$pid" "$LAB" >> "$PIDS"
-    ;;
-  stop)
-    pid=$(current)
-    if alive "$pid"; then stop_pid "$pid" || exit 1; fi
-    rm -f "$PIDFILE"
-    ;;
-  *)
-    echo "usage: $0 start|stop|is-active|status" >&2
-    exit 2
-    ;;
-esac
-`;
+      exec setsid ${shellQuote(process.execPath)} ${shellQuote(p.kubeletJs)} >>"$LOG" 2>&1 </dev/null`,
+  });
 }
 
 /**
