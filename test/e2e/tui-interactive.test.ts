@@ -88,6 +88,25 @@ describe('the interactive view in a pseudo-terminal', () => {
     expect(screen).not.toContain('RAFT INDEX');
   });
 
+  it('on a 40-column terminal the step view keeps its header, why, target, command and keys, cut at word boundaries', async () => {
+    const cli = new PtyCli(['run', 'backup', '--dry-run', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'narrow-backups')}`, '--journal-dir', join(work, 'j-narrow')], { cols: 40, rows: 24, env: { NO_COLOR: '1' } });
+    open.push(cli);
+    const screen = await cli.waitFor(/y run · s skip/);
+    const lines = screen.split('\n');
+    // nothing scrolled off: the banner and the run's header line are the top rows
+    expect(lines[0]).toMatch(/^DRY RUN/);
+    expect(lines[1]).toMatch(/^backup: /);
+    expect(lines[2]).toMatch(/^Step 1 of \d+: Create… \[CHANGES STATE\]$/);
+    expect(lines[3]).toMatch(/^why: /);
+    // the why ends on whole words: joined, it reads as the runbook's sentence (or a cut one ending in …)
+    expect(`${lines[3]} ${lines[4]}`).toMatch(/^why: the snapshot is written there; 0700 because a snapshot holds every(?: Secret(?: of(?: the(?: cluster)?)?)?)?…?$/);
+    expect(screen).toMatch(/^on local · ready: waiting for you$/m);
+    expect(screen).toMatch(/^\$ mkdir -p -m 0700 -- /m);
+    expect(screen).toMatch(/^health +m1 healthy/m);
+    expect(lines.at(-1)).toBe('y run · s skip · a abort · ? help');
+    expect(lines.length).toBeLessThan(24);
+  });
+
   it('a dry run picked in the view changes nothing and writes a transcript', async () => {
     const backupDir = join(work, 'dry-backups');
     const journalDir = join(work, 'j-dry');
