@@ -60,7 +60,6 @@ export async function benchDrill(): Promise<BenchRow[]> {
       target: 'tool ≤ 150 MB',
       notes: `highest VmHWM over ${scenarios.map((s) => s.fault).join(', ')} (${peak.what}); etcd runs in its own processes`,
     });
-    rows.push(...(await benchFirstFrame()));
     return rows;
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -68,7 +67,7 @@ export async function benchDrill(): Promise<BenchRow[]> {
 }
 
 /** The interactive view against a healthy 3-member lab: spawn to first frame, and to the verdict on screen. */
-async function benchFirstFrame(rounds = 5): Promise<BenchRow[]> {
+export async function benchFirstFrame(rounds = 5): Promise<BenchRow[]> {
   const lab = await LabCluster.start({ members: 3 });
   try {
     const baseline: number[] = [];

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { benchCopy } from './copy.js';
-import { benchDrill } from './drill.js';
+import { benchDrill, benchFirstFrame } from './drill.js';
 import type { BenchRow } from './types.js';
 import { benchVerdict } from './verdict.js';
 
@@ -14,6 +14,7 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['verdict', () => benchVerdict()],
   ['copy', () => benchCopy({ sizeBytes: Number(process.env.BENCH_COPY_MB ?? 1024) * 1024 * 1024 })],
   ['drill', () => benchDrill()],
+  ['frame', () => benchFirstFrame()],
 ];
 
 const only = process.argv.slice(2);

@@ -1,9 +1,6 @@
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createElement } from 'react';
-import { render } from 'ink';
-import { probeCluster } from '../cluster/probe.js';
 import { DEFAULT_SAMPLE_COUNT, describeFault, runDrill, type DrillResult, type RecoveryContext, type RecoveryResult } from '../drill/drill.js';
 import { DEFAULT_FAULT, scenarios } from '../drill/scenarios.js';
 import { timingText } from '../drill/timing.js';
@@ -13,12 +10,9 @@ import { FAULTS, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { describeCheck } from '../lab/sample-data.js';
 import { findRunbook } from '../runbook/loader.js';
-import { ColorContext } from '../ui/theme.js';
-import { ScenarioPicker } from '../ui/scenario-picker/scenario-picker.js';
 import { colorEnabled, paint } from '../util/color.js';
 import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
-import { runInteractive } from './interactive.js';
 import { driveRun, prepareRun } from './run.js';
 
 export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}]
@@ -110,6 +104,13 @@ export async function drillCommand(argv: string[]): Promise<number> {
 
 /** The picker before anything starts; undefined when the operator leaves. */
 async function pickScenario(members: number, color: boolean): Promise<Fault | undefined> {
+  // the view's modules load only when a view is shown: an unattended drill (--yes) never pays for them
+  const [{ createElement }, { render }, { ColorContext }, { ScenarioPicker }] = await Promise.all([
+    import('react'),
+    import('ink'),
+    import('../ui/theme.js'),
+    import('../ui/scenario-picker/scenario-picker.js'),
+  ]);
   let chosen: Fault | undefined;
   const instance = render(
     createElement(
@@ -140,7 +141,8 @@ function labTarget(context: RecoveryContext): Promise<ClusterTarget> {
 /** --yes: the recommended runbook through the engine, as `run <runbook> --yes` drives it. */
 async function recoverUnattended(context: RecoveryContext, noColor: boolean | undefined): Promise<RecoveryResult> {
   const target = await labTarget(context);
-  const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+  // the drill's own detection of the fault: probing again would only add a probe round to the time to healthy
+  const { detection } = context;
   const id = detection.verdict.recommendedRunbook;
   if (!id) return { attended: false, problem: `no runbook is recommended for ${detection.verdict.verdict}` };
   let runbook;
@@ -160,6 +162,7 @@ async function recoverUnattended(context: RecoveryContext, noColor: boolean | un
 /** On a terminal: the interactive view, on the lab, as `etcd-runbook --inventory <lab>` opens it. */
 async function recoverInView(context: RecoveryContext, noColor: boolean | undefined): Promise<RecoveryResult> {
   const target = await labTarget(context);
+  const { runInteractive } = await import('./interactive.js');
   await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
   // the view opens at most one run, journaled in the drill's own journal dir
   const journals = (await readdir(context.journalDir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createElement } from 'react';
 import { render } from 'ink';
-import { probeCluster } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { RUNBOOK_FOR } from '../cluster/verdict.js';
+import { sshMembers } from '../inventory/schema.js';
 import { findRunbook, loadRunbookFile, shippedRunbookDir } from '../runbook/loader.js';
 import type { Runbook } from '../runbook/schema.js';
 import { App } from '../ui/app/app.js';
@@ -17,9 +17,7 @@ import { colorEnabled } from '../util/color.js';
 import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
-import { createRun, prepareRun, type PreparedRun } from './run.js';
-import { checkSshLogins } from './ssh-logins.js';
-import { terminalSshPrompts } from './ssh-prompts.js';
+import type { PreparedRun } from './run.js';
 
 export const interactiveHelp = `Usage: etcd-runbook [--dry-run] [--set name=value]... [--journal-dir DIR] [connection flags]
 
@@ -79,9 +77,18 @@ export type InteractiveStart =
 export async function runInteractive(start: InteractiveStart): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) throw new OperatorError(NO_TTY, ExitCode.configError);
   const { target } = start;
-  // SSH questions (unknown host key, key passphrase) answered before ink takes the terminal
-  await checkSshLogins(target.config.inventory, terminalSshPrompts());
-  const probe = (): Promise<ClusterReport> => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+  // SSH questions (unknown host key, key passphrase) answered before ink
+  // takes the terminal; the SSH modules load only when a node needs them
+  if (sshMembers(target.config.inventory).length > 0) {
+    const [{ checkSshLogins }, { terminalSshPrompts }] = await Promise.all([import('./ssh-logins.js'), import('./ssh-prompts.js')]);
+    await checkSshLogins(target.config.inventory, terminalSshPrompts());
+  }
+  // the etcd client (gRPC) loads on the first probe, after the first frame
+  // is on screen; the engine (run.js) when a run starts
+  const probe = async (): Promise<ClusterReport> => {
+    const { probeCluster } = await import('../cluster/probe.js');
+    return probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+  };
   const health = new LiveHealth(probe);
   let current: RunHandle | undefined;
   const session: TuiSession = {
@@ -95,13 +102,14 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
       const runbook = await findRunbook(id);
       const defaults = Object.entries(start.inputDefaults ?? {}).filter(([name]) => runbook.inputs.some((input) => input.name === name));
       const sets = [...defaults.map(([name, value]) => `${name}=${value}`), ...start.sets];
+      const { prepareRun } = await import('./run.js');
       const prepared = await prepareRun({ runbook, target, detection: report, sets, dryRun: start.dryRun, journalDir: start.journalDir });
-      current = startRun(prepared);
+      current = await startRun(prepared);
       return current;
     },
   };
   if (start.kind === 'run') {
-    current = startRun(start.prepared);
+    current = await startRun(start.prepared);
     session.run = current;
     if (start.prepared.state.lastProbe) health.seed(start.prepared.state.lastProbe);
   }
@@ -131,7 +139,8 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
 }
 
 /** The runner, driven as the line view drives it, with the view as its operator. */
-function startRun(prepared: PreparedRun): RunHandle {
+async function startRun(prepared: PreparedRun): Promise<RunHandle> {
+  const { createRun } = await import('./run.js');
   const state = new Store(prepared.state);
   const operator = new TuiOperator();
   const interrupt = new AbortController();

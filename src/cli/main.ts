@@ -1,20 +1,23 @@
 #!/usr/bin/env node
-import { drillCommand, drillHelp } from './drill.js';
-import { interactiveCommand } from './interactive.js';
-import { lintCommand, lintHelp } from './lint.js';
-import { planCommand, planHelp } from './plan.js';
-import { resumeCommand, resumeHelp, runCommand, runHelp } from './run.js';
-import { statusCommand, statusHelp } from './status.js';
 import { OperatorError, ExitCode, messageOf } from '../util/errors.js';
 
-const commands: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
-  status: { run: statusCommand, help: statusHelp, summary: 'health table and verdict (exit code says the state)' },
-  plan: { run: planCommand, help: planHelp, summary: 'the runbook rendered for this cluster, executing nothing' },
-  run: { run: runCommand, help: runHelp, summary: 'step through a runbook, each step confirmed (--dry-run records instead)' },
-  resume: { run: resumeCommand, help: resumeHelp, summary: 'continue an interrupted run from its journal' },
-  lint: { run: lintCommand, help: lintHelp, summary: 'validate runbook files (errors name file, line and field)' },
-  drill: { run: drillCommand, help: drillHelp, summary: 'rehearse a recovery on a real local cluster: fault, runbook, time to healthy' },
+type Command = (argv: string[]) => Promise<number>;
+
+/**
+ * A command's module is imported only when that command runs: the etcd
+ * client (gRPC), SSH, the lab and the view each cost startup time, and the
+ * interactive view must draw its first frame as early as it can.
+ */
+const commands: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  status: { load: async () => (await import('./status.js')).statusCommand, summary: 'health table and verdict (exit code says the state)' },
+  plan: { load: async () => (await import('./plan.js')).planCommand, summary: 'the runbook rendered for this cluster, executing nothing' },
+  run: { load: async () => (await import('./run.js')).runCommand, summary: 'step through a runbook, each step confirmed (--dry-run records instead)' },
+  resume: { load: async () => (await import('./run.js')).resumeCommand, summary: 'continue an interrupted run from its journal' },
+  lint: { load: async () => (await import('./lint.js')).lintCommand, summary: 'validate runbook files (errors name file, line and field)' },
+  drill: { load: async () => (await import('./drill.js')).drillCommand, summary: 'rehearse a recovery on a real local cluster: fault, runbook, time to healthy' },
 };
+
+const interactive = async (argv: string[]): Promise<number> => (await import('./interactive.js')).interactiveCommand(argv);
 
 const usage = `Usage: etcd-runbook [command] [flags]
 
@@ -34,12 +37,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (name === '--help-interactive') return interactiveCommand(['--help']);
+  if (name === '--help-interactive') return interactive(['--help']);
   // no command, or only flags: the interactive view
-  if (name === undefined || name.startsWith('-')) return interactiveCommand(argv);
+  if (name === undefined || name.startsWith('-')) return interactive(argv);
   const command = commands[name];
   if (!command) throw new OperatorError(`unknown command "${name}": run etcd-runbook --help`);
-  return command.run(rest);
+  return (await command.load())(rest);
 }
 
 /**

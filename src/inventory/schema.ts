@@ -156,6 +156,11 @@ export type InventoryNode = z.infer<typeof nodeSchema>;
 export type TlsFiles = z.infer<typeof tlsSchema>;
 export type Layout = z.infer<typeof layoutSchema>;
 
+/** The members whose node is reached over SSH (not this machine: no node, host "local" or transport local). */
+export function sshMembers(inventory: Inventory): InventoryMember[] {
+  return inventory.members.filter((m) => m.node && m.node.transport !== 'local' && m.node.host !== 'local');
+}
+
 /**
  * Where the description came from, for the operator ("discovered from
  * /etc/kubernetes/manifests/etcd.yaml") and for saving it as a file.

@@ -1,4 +1,4 @@
-import type { Inventory } from '../inventory/schema.js';
+import { sshMembers, type Inventory } from '../inventory/schema.js';
 import { OperatorError } from '../util/errors.js';
 import { LocalTransport } from './local.js';
 import { SshTransport, type SshTransportOptions } from './ssh.js';
@@ -37,9 +37,8 @@ export class NodeTransports {
    * failed member the runbook is about.
    */
   async preconnect(): Promise<Array<{ node: string; error: string }>> {
-    const sshNodes = this.inventory.members.filter((m) => m.node && m.node.transport !== 'local' && m.node.host !== 'local');
     const results = await Promise.all(
-      sshNodes.map(async (m) => {
+      sshMembers(this.inventory).map(async (m) => {
         try {
           const result = await this.get(m.name).exec('true', { timeoutMs: 15_000 });
           return result.exitCode === 0 ? undefined : { node: m.name, error: `a test command exited ${result.exitCode ?? result.signal}` };
