@@ -120,10 +120,28 @@ describe('the step view of a big step at 80×24', () => {
     // g shows every guard and node; any key returns
     await type(app, 'g');
     const all = await frameMatching(app, 'every guard and node (any key returns)');
+    expect(lines(all).length).toBeLessThanOrEqual(rows);
     for (const g of GUARDS) expect(all).toContain(`✓ pass ${g}: ${g} holds`);
     for (const node of NODES) expect(all).toMatch(new RegExp(`^  ${node} ·`, 'm'));
     await type(app, 'x');
     await frameMatching(app, '✓ 16 guards pass');
+  });
+
+  it('g on a short terminal: the failing guards first, the rest counted, the nodes on one line', async () => {
+    const outcomes = GUARDS.map((g) => (g === 'token-is-new' ? fail(g) : ok(g, true)));
+    const state = stateAt({ type: 'guards-evaluated', step: 'restore-data-dirs', outcomes });
+    const app = render(
+      <Box width={80} flexDirection="column">
+        <StepView state={state} asking decide={vi.fn()} health={health} columns={80} rows={14} />
+      </Box>,
+    );
+    await frameMatching(app, 'BLOCKED');
+    await type(app, 'g');
+    const frame = await frameMatching(app, 'every guard and node');
+    expect(lines(frame).length).toBeLessThanOrEqual(14);
+    expect(lines(frame)[1]).toBe('  ✗ FAIL token-is-new: token-is-new fails');
+    expect(frame).toMatch(/… \d+ more guards \(the journal has every outcome\)/);
+    expect(frame).toMatch(/nodes: +master-1 · +master-2 ·/);
   });
 
   it('a blocking guard stays listed with its reason while the 15 passing ones are counted', async () => {

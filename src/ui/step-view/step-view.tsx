@@ -68,19 +68,7 @@ export function StepView({ state, asking, decide, health, columns, rows, isActiv
       </Box>
     );
   }
-  if (view.prompt.kind === 'guards') {
-    return (
-      <Box flexDirection="column">
-        <Text bold>{progress}: every guard and node (any key returns)</Text>
-        {step.guards.length === 0 && <Text dimColor>  no guards</Text>}
-        {step.guards.map((g) => (
-          <GuardLine key={g.check} guard={g} wrap />
-        ))}
-        {step.check && <CheckLine check={step.check} />}
-        {step.targets.length > 1 && step.targets.map((t) => <TargetLine key={t.node} target={t} />)}
-      </Box>
-    );
-  }
+  if (view.prompt.kind === 'guards') return <GuardsScreen title={`${progress}: every guard and node (any key returns)`} step={step} columns={columns} rows={rows} />;
 
   const { layout } = screen;
   const shownCommands = commandLines(screen.commands, columns, layout.commands);
@@ -148,13 +136,55 @@ export function StepView({ state, asking, decide, health, columns, rows, isActiv
 
 function GuardLine({ guard: g, wrap = false }: { guard: GuardOutcome; wrap?: boolean }) {
   const tone = useTone();
+  const mark = guardMark(g);
   return (
     <Text wrap={wrap ? 'wrap' : 'truncate-end'}>
       {'  '}
-      {g.ok ? <Text color={tone('green')}>✓ pass</Text> : g.overriddenBecause !== undefined ? <Text color={tone('yellow')}>! overridden</Text> : <Text color={tone('red')}>✗ FAIL</Text>} {g.check}: {g.message}
-      {g.overriddenBecause !== undefined ? ` (by ${g.overriddenBy ?? '?'}: ${g.overriddenBecause})` : ''}
-      {!g.ok && g.overriddenBecause === undefined && g.overridable ? ' (o overrides)' : ''}
+      <Text color={tone(mark.color)}>{mark.text}</Text> {guardDetail(g)}
     </Text>
+  );
+}
+
+function guardMark(g: GuardOutcome): { text: string; color: 'green' | 'yellow' | 'red' } {
+  if (g.ok) return { text: '✓ pass', color: 'green' };
+  if (g.overriddenBecause !== undefined) return { text: '! overridden', color: 'yellow' };
+  return { text: '✗ FAIL', color: 'red' };
+}
+
+/** "check: message", who overrode it and why, or that o may override it. */
+function guardDetail(g: GuardOutcome): string {
+  const overridden = g.overriddenBecause !== undefined ? ` (by ${g.overriddenBy ?? '?'}: ${g.overriddenBecause})` : '';
+  const may = !g.ok && g.overriddenBecause === undefined && g.overridable ? ' (o overrides)' : '';
+  return `${g.check}: ${g.message}${overridden}${may}`;
+}
+
+/**
+ * g: every guard (wrapped when that fits, else a line each, failing ones
+ * first), the after-check and every node — still within `rows`.
+ */
+function GuardsScreen({ title, step, columns, rows }: { title: string; step: StepState; columns: number; rows: number }) {
+  const nodes = step.targets.length > 1 ? step.targets.length : 0;
+  const check = step.check ? 1 : 0;
+  const room = rows - 1 - check;
+  const wrapped = step.guards.reduce((n, g) => n + wordWrap(`  ${guardMark(g).text} ${guardDetail(g)}`, columns).length, 0);
+  const wrap = wrapped + nodes <= room;
+  const nodesListed = wrap || step.guards.length + nodes <= room;
+  const guardRoom = room - (nodesListed ? nodes : nodes > 0 ? 1 : 0);
+  const ordered = [...step.guards].sort((a, b) => Number(a.ok && a.overriddenBecause === undefined) - Number(b.ok && b.overriddenBecause === undefined));
+  const shown = step.guards.length <= guardRoom ? step.guards : ordered.slice(0, Math.max(0, guardRoom - 1));
+  return (
+    <Box flexDirection="column">
+      <Text bold wrap="truncate-end">
+        {title}
+      </Text>
+      {step.guards.length === 0 && <Text dimColor>  no guards</Text>}
+      {shown.map((g) => (
+        <GuardLine key={g.check} guard={g} wrap={wrap} />
+      ))}
+      {shown.length < step.guards.length && <Text dimColor>  … {step.guards.length - shown.length} more guards (the journal has every outcome)</Text>}
+      {step.check && <CheckLine check={step.check} />}
+      {nodes > 0 && (nodesListed ? step.targets.map((t) => <TargetLine key={t.node} target={t} />) : <NodesLine targets={step.targets} columns={columns} />)}
+    </Box>
   );
 }
 
