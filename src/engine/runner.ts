@@ -156,8 +156,9 @@ export class Runner {
     this.fresh = probe;
     this.landed = probe.then(
       (report) => {
-        // a run already ended (Ctrl-C) keeps its last words
-        if (this.state.status !== 'in-progress') return;
+        // a run already ended (Ctrl-C) keeps its last words; a probe that
+        // lands after a newer one (it waited on a frozen member) is stale
+        if (this.state.status !== 'in-progress' || (this.state.lastProbe?.probedAt ?? '') > report.probedAt) return;
         try {
           this.dispatch({ type: 'probe', report });
         } catch {

@@ -44,7 +44,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function run(steps: RenderedStep[], operator: Operator = new ScriptedOperator()): Promise<{ state: RunState; events: EngineEvent[] }> {
+  async function run(steps: RenderedStep[], operator: Operator = new ScriptedOperator(), probeWith?: () => Promise<ClusterReport>): Promise<{ state: RunState; events: EngineEvent[] }> {
     const runbook: RenderedRunbook = { id: 'probe-sharing', title: 'probe sharing', description: '', sources: [], inputs: {}, steps };
     const started: Extract<EngineEvent, { type: 'run-started' }> = {
       type: 'run-started',
@@ -57,10 +57,10 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     };
     const journal = Journal.create(join(dir, 'journal'), started.runId, { sync: () => undefined });
     journal.append(started);
-    const probe = async (): Promise<ClusterReport> => {
+    const probe = probeWith ?? (async (): Promise<ClusterReport> => {
       probes++;
       return readFileSync(world, 'utf8').trim() === 'up' ? UP : DOWN;
-    };
+    });
     const transport = new LocalTransport('local');
     const events: EngineEvent[] = [];
     const runner = new Runner(initialState(started), {
@@ -93,6 +93,25 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     expect(events.filter((e) => e.type === 'probe')).toHaveLength(4);
     expect(events.at(-2)?.type).toBe('probe');
     expect(events.at(-1)?.type).toBe('run-finished');
+  });
+
+  it('a probe that lands after a newer one (it waited on a frozen member) does not replace it', async () => {
+    let calls = 0;
+    const { events } = await run(
+      [step('one', 'true'), step('two', 'true'), step('three', 'sleep 0.5')],
+      new ScriptedOperator(),
+      // the probe after step one is slow, the one after step two is not
+      async () => {
+        const slow = ++calls === 1;
+        const report = { ...UP, probedAt: new Date().toISOString() };
+        if (slow) await new Promise((resolve) => setTimeout(resolve, 250));
+        return report;
+      },
+    );
+    expect(calls).toBe(3);
+    const probedAt = events.flatMap((e) => (e.type === 'probe' ? [e.report.probedAt] : []));
+    expect(probedAt.length).toBeGreaterThanOrEqual(2);
+    expect(probedAt).toEqual([...probedAt].sort());
   });
 
   it("a step's guards judge the cluster as the previous step left it", async () => {
