@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { confirmThrough, KEYS, PtyCli } from '../helpers/pty.js';
 import { expectNothingLeft } from './drill-helpers.js';
@@ -11,7 +9,6 @@ import { expectNothingLeft } from './drill-helpers.js';
  * name for the destructive removal), the summary, and then the drill's
  * report — healthy, every sample key intact — with nothing left running.
  */
-const hasRestoreQuorum = existsSync(join(import.meta.dirname, '..', '..', 'runbooks', 'restore-quorum.yaml'));
 
 describe('drill in the pseudo-terminal', () => {
   let cli: PtyCli | undefined;
@@ -43,8 +40,7 @@ describe('drill in the pseudo-terminal', () => {
     expect(report).toMatch(/time from fault to healthy: \d+\.\d s/);
   }, 180_000);
 
-  // skipped until runbooks/restore-quorum.yaml exists (another helper writes it)
-  it.skipIf(!hasRestoreQuorum)('quorum: restore-quorum stepped through with typed confirmations, then healthy and nothing left running', async () => {
+  it('quorum: restore-quorum stepped through with typed confirmations, then healthy and nothing left running', async () => {
     // 80x24: restore-quorum's data-dir step (ten guards over three nodes) condenses its passing guards
     await rehearse('quorum', 'restore-quorum');
   }, 180_000);
