@@ -3,6 +3,7 @@ import type { MemberInfo } from '../cluster/types.js';
 import type { ParamValue } from '../runbook/rendered.js';
 import type { EtcdAction } from '../runbook/schema.js';
 import { messageOf } from '../util/errors.js';
+import { listParam } from './wait-conditions.js';
 
 /**
  * An `etcd` step's action, through the cluster client (no shell). Never
@@ -42,11 +43,8 @@ export async function runEtcdAction(client: ClusterClient, action: EtcdAction, p
           : `added ${name} as ${added.id}${learner ? ' (learner)' : ''}; start it with initial-cluster-state existing and initial-cluster ${initialCluster}`;
         return { ok: true, summary, detail: { ...added, initialCluster } };
       }
-      case 'member-remove': {
-        const member = await resolveMember(client, required(params, 'member', action));
-        const members = await client.memberRemove(member.id);
-        return { ok: true, summary: `removed ${label(member)}; ${members.length} members remain: ${members.map(describeMember).join(', ')}`, detail: members };
-      }
+      case 'member-remove':
+        return await removeMembers(client, [required(params, 'member', action), ...listParam(params.also)]);
       case 'member-promote': {
         const member = await resolveMember(client, required(params, 'member', action));
         if (!member.isLearner) return { ok: true, summary: `${label(member)} is already a voting member` };
@@ -68,15 +66,47 @@ export async function runEtcdAction(client: ClusterClient, action: EtcdAction, p
   }
 }
 
+/**
+ * Remove the members one by one, each resolved from the live list just
+ * before (IDs are what etcd takes). One already absent is done, and says so:
+ * a replacement re-run, or run for a member an earlier run removed while it
+ * was down, goes on from there.
+ */
+async function removeMembers(client: ClusterClient, names: string[]): Promise<EtcdActionResult> {
+  const said: string[] = [];
+  let members: MemberInfo[] = [];
+  for (const name of [...new Set(names)]) {
+    try {
+      members = await client.memberList();
+      const member = findListed(members, name);
+      if (!member) {
+        said.push(`${name} is not in the member list: already removed, nothing to do`);
+        continue;
+      }
+      members = await client.memberRemove(member.id);
+      said.push(`removed ${label(member)}`);
+    } catch (err) {
+      // what was removed before the failure is said too: a retry finds those absent
+      return { ok: false, summary: [...said, `removing ${name} failed: ${messageOf(err)}`].join('; ') };
+    }
+  }
+  return { ok: true, summary: `${said.join('; ')}; ${members.length} members remain: ${members.map(describeMember).join(', ')}`, detail: members };
+}
+
 /** A member by name, hex ID or peer URL, from the live member list. */
 export async function resolveMember(client: ClusterClient, member: string): Promise<MemberInfo> {
   const members = await client.memberList();
+  const found = findListed(members, member);
+  if (!found) throw new Error(`no member ${member} in the member list (${members.map(describeMember).join(', ') || 'empty'})`);
+  return found;
+}
+
+/** By name, hex ID or peer URL; undefined when absent; two members with the name is an error. */
+function findListed(members: MemberInfo[], member: string): MemberInfo | undefined {
   const key = member.toLowerCase();
   const byName = members.filter((m) => m.name !== '' && m.name === member);
   if (byName.length > 1) throw new Error(`${byName.length} members are named ${member} (${byName.map((m) => m.id).join(', ')}): give the hex ID`);
-  const found = byName[0] ?? members.find((m) => m.id === key) ?? members.find((m) => m.peerURLs.includes(member));
-  if (!found) throw new Error(`no member ${member} in the member list (${members.map(describeMember).join(', ') || 'empty'})`);
-  return found;
+  return byName[0] ?? members.find((m) => m.id === key) ?? members.find((m) => m.peerURLs.includes(member));
 }
 
 /** The --initial-cluster a joining member must start with: the member list exactly (guard 6). */

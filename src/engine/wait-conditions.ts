@@ -25,7 +25,7 @@ export function conditionMet(until: WaitCondition, params: Record<string, ParamV
     case 'member-in-sync':
       return memberInSync(report, requireParam(params, 'member', until), Number(params.maxLag ?? DEFAULT_MAX_LAG));
     case 'member-rejoined':
-      return memberRejoined(report, requireParam(params, 'member', until));
+      return memberRejoined(report, requireParam(params, 'member', until), listParam(params.removed));
     case 'quorum':
       return quorum(report);
     case 'single-cluster-id':
@@ -57,9 +57,10 @@ function memberHealthy(report: ClusterReport, member: string): ConditionResult {
  * The member is back as a healthy voting member and quorum holds: what
  * replacing ONE member can promise. Other members still down are named (each
  * needs its own replacement), never waited for: on 5 members with 2 lost,
- * replacing one must finish with the other reported.
+ * replacing one must finish with the other reported. `removed`: members the
+ * run removed while they were down, named with how to bring each back.
  */
-function memberRejoined(report: ClusterReport, member: string): ConditionResult {
+function memberRejoined(report: ClusterReport, member: string, removed: string[] = []): ConditionResult {
   const state = findMember(report, member);
   if (!state) return { met: false, detail: `${member} is not in the member list yet` };
   if (!state.healthy) return { met: false, detail: `${state.name}: ${state.problem ?? 'not healthy yet'}` };
@@ -68,7 +69,11 @@ function memberRejoined(report: ClusterReport, member: string): ConditionResult 
   if (!held.met) return { met: false, detail: `${state.name} is healthy and voting, but ${held.detail}` };
   const down = report.verdict.members.filter((m) => !m.healthy && m !== state).map((m) => m.name);
   const others = down.map((name) => `; ${name} is still down: run replace-member again for it`).join('');
-  return { met: true, detail: `${state.name} is healthy and voting; ${held.detail}${others}` };
+  const gone = removed
+    .filter((name) => name !== member && !findMember(report, name))
+    .map((name) => `; ${name} was removed from the member list while down: run replace-member --set member=${name} to add it back`)
+    .join('');
+  return { met: true, detail: `${state.name} is healthy and voting; ${held.detail}${others}${gone}` };
 }
 
 function memberInSync(report: ClusterReport, member: string, maxLag: number): ConditionResult {

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { ClusterReport } from '../cluster/types.js';
+import { listParam } from '../engine/wait-conditions.js';
 import type { Inventory, InventoryMember } from '../inventory/schema.js';
 import { shellQuote } from '../util/shell.js';
 import type { ParamValue } from './rendered.js';
@@ -122,7 +123,38 @@ export function buildContext(sources: ContextSources): ContextObject {
         ? memberRecord(inventory, index, report)
         : new Unset(`inputs.${input} "${String(name)}" is not a member in the inventory (${members.map((m) => m.name).join(', ')})`);
   }
+  const target = context.target;
+  if (target !== undefined && !(target instanceof Unset) && !Array.isArray(target) && typeof target === 'object' && !(target instanceof CommandFragment)) {
+    Object.assign(target, replacementRecord(inventory, String(inputs.member), listParam(inputs.alsoRemove), report));
+  }
   return context;
+}
+
+/**
+ * What replacing inputs.member (with inputs.alsoRemove, the other voting
+ * members that are down, removed in the same step) needs beyond the member
+ * record: otherDownVoters, the voting members detection found down besides
+ * it (alsoRemove's default); removal, the member and alsoRemove, every name
+ * the remove step removes; initialCluster, the member list it joins: the live
+ * list at detection (the inventory when no probe was made) without alsoRemove,
+ * with the member at its inventory peer URLs.
+ */
+function replacementRecord(inventory: Inventory, member: string, alsoRemove: string[], report?: ClusterReport): ContextObject {
+  const self = inventory.members.find((m) => m.name === member);
+  const listed = report?.endpoints.find((p) => p.reachable && (p.members?.length ?? 0) > 0)?.members;
+  const joined = new Map<string, string[]>();
+  for (const m of listed ?? inventory.members) if (m.name !== '') joined.set(m.name, m.peerURLs);
+  for (const name of alsoRemove) joined.delete(name);
+  joined.set(member, self?.peerURLs ?? []);
+  // inventory order first (as cluster.initialCluster), then members the inventory does not know
+  const order = [...inventory.members.map((m) => m.name).filter((name) => joined.has(name)), ...[...joined.keys()].filter((name) => !inventory.members.some((m) => m.name === name))];
+  return {
+    otherDownVoters: report
+      ? report.verdict.members.filter((m) => !m.isLearner && !m.unstarted && !m.healthy && m.name !== '' && m.name !== member).map((m) => m.name)
+      : new Unset('no cluster probe was made'),
+    removal: [member, ...alsoRemove.filter((name) => name !== member)],
+    initialCluster: order.flatMap((name) => (joined.get(name) ?? []).map((url) => `${name}=${url}`)).join(','),
+  };
 }
 
 /**
@@ -409,6 +441,9 @@ export const FAN_OUT_TARGETS: ReadonlyArray<string> = ['each-member', 'each-surv
 /** A repeat's variable: a member record plus the member list it joins. */
 export const REPEAT_MEMBER_SHAPE = object({ ...MEMBER_SHAPE.fields, initialCluster: value });
 
+/** target: the member being replaced, plus what its replacement needs (replacementRecord). */
+export const TARGET_SHAPE = object({ ...MEMBER_SHAPE.fields, initialCluster: value, removal: list(value), otherDownVoters: list(value) });
+
 /**
  * The paths a step's templates may use. `perTarget` false is for the parts of
  * a step that are rendered once, not per node (title, why, the after-check):
@@ -419,7 +454,7 @@ export function stepShape(runbook: Pick<Runbook, 'inputs'>, step: { target: stri
   const absent: Record<string, string> = {};
   // a step in a repeat: the variable is the pass's member (target: <as> runs on it, with member = it)
   if (repeat) fields[repeat.as] = REPEAT_MEMBER_SHAPE;
-  if (declares(runbook, 'member')) fields.target = MEMBER_SHAPE;
+  if (declares(runbook, 'member')) fields.target = TARGET_SHAPE;
   else absent.target = 'target is the member named by inputs.member: declare an input named "member"';
   if (declares(runbook, 'survivor')) fields.survivor = MEMBER_SHAPE;
   else absent.survivor = 'survivor is the member named by inputs.survivor: declare an input named "survivor"';
@@ -439,12 +474,14 @@ export function defaultShape(runbook: Pick<Runbook, 'inputs'>, index = 0): Shape
   const above = runbook.inputs.slice(0, index).map((i) => i.name);
   if (above.length > 0) fields.inputs = values(...above);
   else delete fields.inputs;
+  // target exists once inputs.member is resolved (an input below it may default to target.otherDownVoters)
+  if (above.includes('member')) fields.target = TARGET_SHAPE;
   return {
     shape: object(fields),
     absent: {
       inputs: 'an input default can use only the inputs declared above it (none here): use inventory, cluster, detection, tools or local',
       member: MEMBER_ABSENT,
-      target: 'an input default cannot use target (it depends on inputs.member)',
+      target: 'an input default can use target only below the input named member (it depends on inputs.member)',
       survivor: 'an input default cannot use survivor (it depends on inputs.survivor)',
     },
   };

@@ -109,6 +109,8 @@ export interface QuorumChangeFacts {
   change: MembershipChange;
   /** 'add' only: the member joins as a learner */
   learner?: boolean;
+  /** 'remove' only: members removed in the same step (names or hex IDs); the whole removal is judged */
+  also?: string[];
   /** the endpoint this tool talks through, when known */
   talkingThrough?: string;
 }
@@ -138,9 +140,13 @@ export function judgeQuorumChange(facts: QuorumChangeFacts): Judgement {
     return { ok: true, message: `adding ${facts.target}: ${healthyVoting.length} started of the new ${after}-member configuration, quorum needs ${need}` };
   }
 
-  const key = facts.target.toLowerCase();
-  const target = members.find((m) => m.name === facts.target || m.id === key);
-  if (!target) return { ok: false, message: `refusing to ${verb} ${facts.target}: no such member in the member list (${members.map((m) => m.name).join(', ') || 'empty'})` };
+  if (change === 'remove' && (facts.also ?? []).length > 0) return judgeRemoval(facts);
+  const target = findState(members, facts.target);
+  if (!target) {
+    // a removal already done (an earlier run removed it): nothing to remove, the quorum stays as it is
+    if (change === 'remove' && members.length > 0) return { ok: true, message: `${facts.target} is not in the member list (${members.map((m) => m.name).join(', ')}): already removed, the quorum stays as it is` };
+    return { ok: false, message: `refusing to ${verb} ${facts.target}: no such member in the member list (${members.map((m) => m.name).join(', ') || 'empty'})` };
+  }
   const label = `${target.name}${target.id ? ` (${target.id})` : ''}`;
   const note =
     facts.talkingThrough !== undefined && target.endpoint !== undefined && sameUrl(target.endpoint, facts.talkingThrough)
@@ -168,6 +174,46 @@ export function judgeQuorumChange(facts: QuorumChangeFacts): Judgement {
     ok: true,
     message: `${verb === 'remove' ? 'removing' : 'stopping'} ${label} (${state}) leaves ${remainingHealthy} started voting members, quorum of ${change === 'remove' ? 'the new ' : 'the '}${after}-member configuration needs ${need}${note}`,
   };
+}
+
+/**
+ * Several members removed in one step (the one being replaced and the other
+ * voting members that are down): the started voting members left must reach
+ * the quorum of the configuration without all of them. Members already
+ * absent count as removed; the last healthy voting member is never removed.
+ */
+function judgeRemoval(facts: QuorumChangeFacts): Judgement {
+  const { members } = facts;
+  const names = [...new Set([facts.target, ...(facts.also ?? [])])];
+  const found = names.map((name) => ({ name, state: findState(members, name) }));
+  const removed = found.flatMap((f) => (f.state ? [f.state] : []));
+  const absent = found.filter((f) => !f.state).map((f) => f.name);
+  const voting = members.filter((m) => !m.isLearner);
+  const remaining = voting.filter((m) => !removed.includes(m));
+  const remainingHealthy = remaining.filter((m) => m.healthy).length;
+  const describe = (m: MemberState) => `${m.name}${m.id ? ` (${m.id})` : ''} (${m.isLearner ? 'learner' : m.healthy ? 'healthy' : m.unstarted ? 'never started' : 'not healthy'})`;
+  const what = removed.map(describe).join(', ');
+  const gone = absent.length > 0 ? `; ${absent.join(', ')} ${absent.length === 1 ? 'is' : 'are'} not in the member list: already removed` : '';
+  if (removed.length === 0) return { ok: true, message: `${absent.join(', ')} ${absent.length === 1 ? 'is' : 'are'} not in the member list: already removed, the quorum stays as it is` };
+  if (remaining.length === 0) return { ok: false, message: `refusing to remove ${what}: no voting member would remain` };
+  if (remainingHealthy === 0) return { ok: false, message: `refusing to remove ${what}: no healthy voting member would remain` };
+  const need = quorumSize(remaining.length);
+  const note =
+    facts.talkingThrough !== undefined && removed.some((m) => m.endpoint !== undefined && sameUrl(m.endpoint, facts.talkingThrough as string))
+      ? '; note: this tool talks through one of them, later calls will go through another member'
+      : '';
+  if (remainingHealthy < need) {
+    return {
+      ok: false,
+      message: `refusing to remove ${what}: ${remainingHealthy} of ${voting.length} voting members would remain started, quorum of the new ${remaining.length}-member configuration needs ${need}${gone}`,
+    };
+  }
+  return { ok: true, message: `removing ${what} leaves ${remainingHealthy} started voting members, quorum of the new ${remaining.length}-member configuration needs ${need}${gone}${note}` };
+}
+
+function findState(members: MemberState[], member: string): MemberState | undefined {
+  const key = member.toLowerCase();
+  return members.find((m) => m.name === member || m.id === key);
 }
 
 export interface AddFacts {
@@ -430,23 +476,33 @@ export function judgeSingleLeader(report: ClusterReport): Judgement {
 
 /**
  * Before a member is removed to be added back: every other voting member
- * is healthy. etcd (strict reconfig check, on by default) refuses `member
- * add` while any voting member is unreachable, so with another voter down
- * the removed member could not come back and the cluster would be left a
- * member short.
+ * is healthy, or is removed in the same step (`also`). etcd (strict reconfig
+ * check, on by default) refuses `member add` while any voting member is
+ * unreachable, so with another voter down and kept the removed member could
+ * not come back and the cluster would be left a member short. A healthy
+ * member in `also` is refused: this removes only members that are down.
  */
-export function judgeOtherVotersHealthy(members: MemberState[], member: string): Judgement {
-  const key = member.toLowerCase();
-  const others = members.filter((m) => !m.isLearner && m.name !== member && m.id !== key);
+export function judgeOtherVotersHealthy(members: MemberState[], member: string, also: string[] = []): Judgement {
+  const removed = [member, ...also].map((name) => findState(members, name));
+  const healthyRemoved = also.map((name) => findState(members, name)).filter((m): m is MemberState => m !== undefined && m.healthy && !m.isLearner);
+  if (healthyRemoved.length > 0) {
+    const them = healthyRemoved.map((m) => m.name || m.id || '(unnamed)').join(', ');
+    return {
+      ok: false,
+      message: `refusing: ${them} ${healthyRemoved.length === 1 ? 'is' : 'are'} healthy: only voting members that are down are removed along with ${member} (leave ${healthyRemoved.length === 1 ? 'it' : 'them'} out of alsoRemove)`,
+    };
+  }
+  const others = members.filter((m) => !m.isLearner && !removed.includes(m));
   const down = others.filter((m) => !m.healthy).map((m) => m.name || m.id || '(unnamed)');
-  if (down.length === 0) return { ok: true, message: `every other voting member is healthy (${others.length})` };
+  const alsoDone = also.length > 0 ? `; ${also.join(', ')} ${also.length === 1 ? 'is' : 'are'} down and removed in the same step` : '';
+  if (down.length === 0) return { ok: true, message: `every other voting member is healthy (${others.length})${alsoDone}` };
   const them = down.join(', ');
   return {
     ok: false,
     message:
       `${them} ${down.length === 1 ? 'is' : 'are'} down too: etcd refuses to add a member while any voting member is unreachable, ` +
       `so ${member} would be removed and could not be added back: start ${them} again if ${down.length === 1 ? 'its' : 'their'} data is intact, ` +
-      `or remove ${down.length === 1 ? 'it' : 'them'} from the member list first (etcdctl member remove <id>), then replace one member at a time`,
+      `or remove ${down.length === 1 ? 'it' : 'them'} in the same step (--set alsoRemove=${[...also, ...down].join(',')}) and add ${down.length === 1 ? 'it' : 'them'} back with ${down.length === 1 ? 'its' : 'their'} own run afterwards`,
   };
 }
 
@@ -653,6 +709,7 @@ export const GUARDS = {
       p('member', 'member name or hex ID (for change=add: the new member\'s name)'),
       p('change', 'remove (default), stop or add', false),
       p('learner', 'change=add: joins as a learner', false),
+      p('also', 'change=remove: other members removed in the same step (comma-separated); the whole removal is judged', false),
     ],
     gather: async (params, env) => ({ members: await memberStatesOf(env), talkingThrough: env.client.currentEndpoint() }),
     judge: (facts, params) =>
@@ -661,6 +718,7 @@ export const GUARDS = {
         target: str(params, 'member'),
         change: (str(params, 'change') || 'remove') as MembershipChange,
         learner: params.learner === true || params.learner === 'true',
+        also: listParam(params.also),
         ...(facts.talkingThrough !== undefined ? { talkingThrough: facts.talkingThrough } : {}),
       }),
   }),
@@ -674,12 +732,16 @@ export const GUARDS = {
   'member-absent': define({
     name: 'member-absent',
     description: 'the member is not in the member list',
-    params: [p('member', 'member name or hex ID', false), p('peerURL', 'its peer URL', false)],
+    params: [p('member', 'member name or hex ID', false), p('peerURL', 'its peer URL', false), p('also', 'more members (names or hex IDs, comma-separated) that must be gone too', false)],
     gather: async (params, env) => {
       if (!str(params, 'member') && !str(params, 'peerURL')) throw new GuardParamError('guard member-absent needs "member" or "peerURL"');
       return env.client.memberList();
     },
-    judge: (members, params) => judgeMemberAbsent(members, str(params, 'member'), str(params, 'peerURL')),
+    judge: (members, params) => {
+      const judged = [judgeMemberAbsent(members, str(params, 'member'), str(params, 'peerURL')), ...listParam(params.also).map((name) => judgeMemberAbsent(members, name, ''))];
+      const failed = judged.filter((j) => !j.ok);
+      return { ok: failed.length === 0, message: (failed.length > 0 ? failed : judged).map((j) => j.message).join('; ') };
+    },
   }),
   'data-dir-empty': define({
     name: 'data-dir-empty',
@@ -753,10 +815,10 @@ export const GUARDS = {
   }),
   'other-voters-healthy': define({
     name: 'other-voters-healthy',
-    description: 'every voting member but the one being replaced is healthy (etcd refuses member add while a voter is unreachable)',
-    params: [p('member', 'the member being replaced')],
+    description: 'every voting member but the one being replaced (and those removed with it) is healthy (etcd refuses member add while a voter is unreachable)',
+    params: [p('member', 'the member being replaced'), p('also', 'the voting members that are down and removed in the same step (comma-separated)', false)],
     gather: async (_params, env) => (await env.probe()).verdict.members,
-    judge: (members, params) => judgeOtherVotersHealthy(members, str(params, 'member')),
+    judge: (members, params) => judgeOtherVotersHealthy(members, str(params, 'member'), listParam(params.also)),
   }),
   'one-learner-at-a-time': define({
     name: 'one-learner-at-a-time',

@@ -1,5 +1,6 @@
 import type { ClusterReport } from '../cluster/types.js';
 import type { Inventory, InventoryMember } from '../inventory/schema.js';
+import { listParam } from '../engine/wait-conditions.js';
 import { OperatorError } from '../util/errors.js';
 import { buildContext, withMember, withRepeat, type RunInfo } from './context.js';
 import { GUARDS } from './guards.js';
@@ -129,11 +130,10 @@ export function resolveInputs(runbook: Runbook, sources: RenderSources): Record<
       throw new OperatorError(`--set ${name}: runbook ${runbook.id} has no input "${name}" (${known.length > 0 ? `it takes ${known.join(', ')}` : 'it takes none'})`);
     }
   }
-  const base = buildContext({ inventory: sources.inventory, report: sources.report, inputs: {}, run: sources.run });
   const resolved: Record<string, ParamValue> = {};
   for (const input of runbook.inputs) {
-    // the inputs above this one, as resolved (the operator's or their defaults)
-    base.inputs = { ...resolved };
+    // the inputs above this one, as resolved (the operator's or their defaults); target once inputs.member is
+    const base = buildContext({ inventory: sources.inventory, report: sources.report, inputs: { ...resolved }, run: sources.run });
     const given = sources.inputs[input.name];
     if (given !== undefined) {
       resolved[input.name] = coerce(input, given, 'the value given', sources.inventory);
@@ -163,7 +163,7 @@ export function resolveInputs(runbook: Runbook, sources: RenderSources): Record<
 }
 
 function placeholder(input: RunbookInput): string {
-  return input.type === 'member' ? '<name>' : input.type === 'path' ? '<path>' : input.type === 'number' ? '<number>' : input.type === 'boolean' ? 'true|false' : '<value>';
+  return input.type === 'member' ? '<name>' : input.type === 'members' ? '<name,name> (or empty)' : input.type === 'path' ? '<path>' : input.type === 'number' ? '<number>' : input.type === 'boolean' ? 'true|false' : '<value>';
 }
 
 function coerce(input: RunbookInput, text: string, from: string, inventory: Inventory): ParamValue {
@@ -182,6 +182,14 @@ function coerce(input: RunbookInput, text: string, from: string, inventory: Inve
       const names = inventory.members.map((m) => m.name);
       if (!names.includes(text)) throw say(`is not a member in the inventory (members: ${names.join(', ')})`);
       return text;
+    }
+    case 'members': {
+      // empty is a choice: none
+      const names = inventory.members.map((m) => m.name);
+      const given = [...new Set(listParam(text))];
+      const unknown = given.filter((name) => !names.includes(name));
+      if (unknown.length > 0) throw say(`names ${unknown.join(', ')}, not a member in the inventory (members: ${names.join(', ')})`);
+      return given.join(',');
     }
     case 'path':
     case 'string':

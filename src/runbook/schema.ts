@@ -67,7 +67,8 @@ export const inputSchema = z
   .object({
     name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier'),
     description: z.string().min(1),
-    type: z.enum(['string', 'number', 'member', 'path', 'boolean']).default('string'),
+    /** members: inventory member names, comma-separated; may be empty (--set alsoRemove=) */
+    type: z.enum(['string', 'number', 'member', 'members', 'path', 'boolean']).default('string'),
     /** a literal or a template over inventory/detection, e.g. "{{ detection.unhealthyMembers.0 }}" */
     default: z.union([z.string(), z.number(), z.boolean()]).optional(),
     required: z.boolean().default(true),

@@ -104,11 +104,37 @@ describe('would-lose-quorum', () => {
     );
     expect(judgeQuorumChange({ members, target: 'master-4', change: 'add', learner: true }).ok).toBe(true);
   });
-  it('refuses an unknown member, listing the known ones', () => {
+  it('a member absent from the list is already removed (a later run for a member removed while down); stopping one refuses, listing the known ones', () => {
     const members = statesOf(reportOf([three.up(0), three.up(1), three.up(2)]));
-    expect(judgeQuorumChange({ members, target: 'm9', change: 'remove' }).message).toBe(
-      'refusing to remove m9: no such member in the member list (master-1, master-2, master-3)',
+    expect(judgeQuorumChange({ members, target: 'm9', change: 'remove' })).toEqual({
+      ok: true,
+      message: 'm9 is not in the member list (master-1, master-2, master-3): already removed, the quorum stays as it is',
+    });
+    expect(judgeQuorumChange({ members, target: 'm9', change: 'stop' }).message).toBe('refusing to stop m9: no such member in the member list (master-1, master-2, master-3)');
+    expect(judgeQuorumChange({ members: [], target: 'm9', change: 'remove' }).ok).toBe(false);
+  });
+  it('judges removing several members at once: two dead of five leave 3 started, quorum of the new 3-member configuration needs 2', () => {
+    const members = statesOf(reportOf([five.up(0), five.down(1), five.up(2), five.down(3), five.up(4)]));
+    const j = judgeQuorumChange({ members, target: 'master-2', also: ['master-4'], change: 'remove' });
+    expect(j.ok).toBe(true);
+    expect(j.message).toMatch(/^removing master-2 \(\w+\) \(not healthy\), master-4 \(\w+\) \(not healthy\) leaves 3 started voting members, quorum of the new 3-member configuration needs 2$/);
+    // one of them already gone: said, and the rest judged
+    const one = judgeQuorumChange({ members, target: 'master-2', also: ['m9'], change: 'remove' });
+    expect(one.message).toMatch(/^removing master-2 \(\w+\) \(not healthy\) leaves 3 started voting members, quorum of the new 4-member configuration needs 3; m9 is not in the member list: already removed$/);
+    expect(judgeQuorumChange({ members, target: 'm8', also: ['m9'], change: 'remove' })).toEqual({ ok: true, message: 'm8, m9 are not in the member list: already removed, the quorum stays as it is' });
+  });
+  it('refuses a removal of several members that leaves too few started voters', () => {
+    // 5 members, 2 down: removing a dead one and a healthy one leaves 2 started of 3, quorum 2: allowed
+    const members = statesOf(reportOf([five.up(0), five.down(1), five.up(2), five.down(3), five.up(4)]));
+    expect(judgeQuorumChange({ members, target: 'master-2', also: ['master-1'], change: 'remove' }).message).toMatch(
+      /^removing master-2 .* master-1 \(\w+\) \(healthy\) leaves 2 started voting members, quorum of the new 3-member configuration needs 2$/,
     );
+    // 5 members, 3 up: removing two healthy ones leaves 1 started (master-4 down stays) of 3: quorum 2 refuses
+    expect(judgeQuorumChange({ members, target: 'master-1', also: ['master-3'], change: 'remove' }).message).toMatch(
+      /^refusing to remove master-1 \(\w+\) \(healthy\), master-3 \(\w+\) \(healthy\): 1 of 5 voting members would remain started, quorum of the new 3-member configuration needs 2$/,
+    );
+    const one = statesOf(reportOf([three.up(0), three.down(1), three.down(2)]));
+    expect(judgeQuorumChange({ members: one, target: 'master-1', also: ['master-2', 'master-3'], change: 'remove' }).message).toMatch(/no voting member would remain/);
   });
 });
 
@@ -151,6 +177,14 @@ describe('member-absent', () => {
     expect(judgeMemberAbsent(list, 'm2', '').message).toBe('m2 is still in the member list as m2 b2 (https://10.0.0.2:2380)');
     expect(judgeMemberAbsent(list, 'B2', '').ok).toBe(false);
     expect(judgeMemberAbsent(list, '', 'https://10.0.0.1:2380').ok).toBe(false);
+  });
+  it('the also list must be gone too (the guard names each one still listed)', async () => {
+    const client = { memberList: async () => list } as unknown as ClusterClient;
+    const env = { client } as unknown as GuardEnvironment;
+    const run = (also: string) => evaluateGuard({ check: 'member-absent', params: { member: 'm3', also }, overridable: false, description: '' }, env);
+    expect(await run('m4,m2')).toMatchObject({ ok: false, message: 'm2 is still in the member list as m2 b2 (https://10.0.0.2:2380)' });
+    expect(await run('m4')).toMatchObject({ ok: true, message: 'm3 is not in the member list; m4 is not in the member list' });
+    expect(await run('')).toMatchObject({ ok: true, message: 'm3 is not in the member list' });
   });
   it('passes once it is gone', () => {
     expect(judgeMemberAbsent(list, 'm3', 'https://10.0.0.3:2380')).toEqual({ ok: true, message: 'm3 / https://10.0.0.3:2380 is not in the member list' });
@@ -321,9 +355,26 @@ describe('other-voters-healthy', () => {
     expect(j.ok).toBe(false);
     expect(j.message).toBe(
       'master-4 is down too: etcd refuses to add a member while any voting member is unreachable, so master-2 would be removed and could not be added back: ' +
-        'start master-4 again if its data is intact, or remove it from the member list first (etcdctl member remove <id>), then replace one member at a time',
+        'start master-4 again if its data is intact, or remove it in the same step (--set alsoRemove=master-4) and add it back with its own run afterwards',
     );
-    expect(judgeOtherVotersHealthy(states([1, 3, 4]), five.id(1)).message).toMatch(/^master-4, master-5 are down too: .* start master-4, master-5 again if their data is intact, or remove them /);
+    expect(judgeOtherVotersHealthy(states([1, 3, 4]), five.id(1)).message).toMatch(/^master-4, master-5 are down too: .* start master-4, master-5 again if their data is intact, or remove them in the same step \(--set alsoRemove=master-4,master-5\)/);
+  });
+
+  it('passes when the other voters that are down are removed in the same step; names the ones still kept', () => {
+    expect(judgeOtherVotersHealthy(states([1, 3]), 'master-2', ['master-4'])).toEqual({
+      ok: true,
+      message: 'every other voting member is healthy (3); master-4 is down and removed in the same step',
+    });
+    expect(judgeOtherVotersHealthy(states([1, 3, 4]), 'master-2', ['master-4']).message).toMatch(/^master-5 is down too: .*--set alsoRemove=master-4,master-5\)/);
+    // a member already absent from the list (an earlier run removed it) is no obstacle
+    expect(judgeOtherVotersHealthy(states([]), 'master-9', ['master-8']).ok).toBe(true);
+  });
+
+  it('refuses to remove a healthy member along with the replaced one', () => {
+    expect(judgeOtherVotersHealthy(states([1]), 'master-2', ['master-5'])).toEqual({
+      ok: false,
+      message: 'refusing: master-5 is healthy: only voting members that are down are removed along with master-2 (leave it out of alsoRemove)',
+    });
   });
 });
 

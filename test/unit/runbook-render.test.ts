@@ -272,3 +272,59 @@ describe('plan output', () => {
     expect(md).toContain('**local** (local), by hand (confirm when done): Point DNS for m3 at https://10.0.0.3:2380');
   });
 });
+
+describe('replace-member with several members down', () => {
+  // the inventory above, with what replace-member's commands need (env file, client certificate)
+  const full: Inventory = {
+    ...inventory,
+    tls: { cacert: '/etc/etcd/ca.pem', cert: '/etc/etcd/client.pem', key: '/etc/etcd/client-key.pem' },
+    members: inventory.members.map((m) => (m.node ? { ...m, node: { ...m.node, paths: { ...m.node.paths, envFile: '/etc/etcd/etcd.env' } } } : m)),
+  };
+  const sources = (over: Partial<RenderSources> = {}): RenderSources => ({ inventory: full, report: report(['m3']), inputs: {}, run, ...over });
+  it('removes the other voting members that are down in the same step, names them all, and joins the list without them', async () => {
+    const runbook = await findRunbook('replace-member');
+    const rendered = renderRunbook(runbook, sources({ report: report(['m2', 'm3']) }));
+    expect(rendered.inputs).toMatchObject({ member: 'm2', alsoRemove: 'm3' });
+    const remove = rendered.steps.find((s) => s.id === 'remove-member');
+    expect(remove?.title).toBe('Remove m2,m3 from the member list (by ID, resolved from the live list)');
+    expect(remove?.targets[0]?.etcd?.params).toEqual({ member: 'm2', also: 'm3' });
+    expect(remove?.guards.find((g) => g.check === 'would-lose-quorum')?.params).toEqual({ member: 'm2', also: 'm3', change: 'remove' });
+    expect(remove?.check?.params).toEqual({ member: 'm2', also: 'm3' });
+    // m2 joins a member list without m3 (etcd refuses a joiner whose initial-cluster differs from the list)
+    expect(rendered.steps.find((s) => s.id === 'write-config-systemd')?.targets[0]?.command).toContain('set_var ETCD_INITIAL_CLUSTER m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380 &&');
+    expect(rendered.steps.find((s) => s.id === 'wait-healthy')?.targets[0]?.wait?.params).toEqual({ member: 'm2', removed: 'm3' });
+  });
+
+  it('--set alsoRemove= removes none (the guard then refuses while another voter is down); an unknown name is refused', async () => {
+    const runbook = await findRunbook('replace-member');
+    const none = renderRunbook(runbook, sources({ report: report(['m2', 'm3']), inputs: { alsoRemove: '' } }));
+    expect(none.inputs.alsoRemove).toBe('');
+    expect(none.steps.find((s) => s.id === 'remove-member')?.title).toBe('Remove m2 from the member list (by ID, resolved from the live list)');
+    expect(none.steps.find((s) => s.id === 'write-config-systemd')?.targets[0]?.command).toContain('set_var ETCD_INITIAL_CLUSTER m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380 &&');
+    expect(() => renderRunbook(runbook, sources({ report: report(['m2', 'm3']), inputs: { alsoRemove: 'm3,m9' } }))).toThrow(
+      'input "alsoRemove": the value given "m3,m9" names m9, not a member in the inventory (members: m1, m2, m3)',
+    );
+    // one member down: nothing else to remove
+    expect(renderRunbook(runbook, sources()).inputs).toMatchObject({ member: 'm3', alsoRemove: '' });
+  });
+
+  it('a member an earlier run removed joins the live list as it is, plus itself', async () => {
+    const runbook = await findRunbook('replace-member');
+    const live = report([]);
+    // m3 is gone from the live member list
+    const list = [
+      { id: '8e9e05c52164694d', name: 'm1', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'], isLearner: false },
+      { id: '91bc3c398fb3c146', name: 'm2', peerURLs: ['https://10.0.0.2:2380'], clientURLs: ['https://10.0.0.2:2379'], isLearner: false },
+    ];
+    live.endpoints = live.endpoints.map((e) => ({ ...e, members: list }));
+    live.verdict.members = live.verdict.members.filter((m) => m.name !== 'm3');
+    const rendered = renderRunbook(runbook, sources({ report: live, inputs: { member: 'm3' } }));
+    expect(rendered.inputs).toMatchObject({ member: 'm3', alsoRemove: '' });
+    const kubeadm = rendered.steps.find((s) => s.id === 'write-config-kubeadm')?.targets[0]?.command;
+    expect(kubeadm).toContain('-v cluster=m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380 ');
+    // the live list, not the inventory: with m2 gone too, m3 joins m1 alone
+    live.endpoints = live.endpoints.map((e) => ({ ...e, members: list.slice(0, 1) }));
+    const alone = renderRunbook(runbook, sources({ report: live, inputs: { member: 'm3' } }));
+    expect(alone.steps.find((s) => s.id === 'write-config-kubeadm')?.targets[0]?.command).toContain('-v cluster=m1=https://10.0.0.1:2380,m3=https://10.0.0.3:2380 ');
+  });
+});

@@ -55,6 +55,16 @@ describe('wait conditions', () => {
       met: true,
       detail: 'master-3 is healthy and voting; 5 of 5 voting members healthy, quorum needs 3',
     });
+    // members the run removed while down: named with how to add each back (only once absent from the list)
+    const removed = conditionMet('member-rejoined', { member: 'master-2', removed: 'master-4,master-5' }, reportOf([five.up(0), five.up(1), five.up(2), five.down(3), five.up(4)]));
+    expect(removed.detail).toBe(
+      'master-2 is healthy and voting; 4 of 5 voting members healthy, quorum needs 3; master-4 is still down: run replace-member again for it',
+    );
+    const three = fakeCluster({ voting: 3 });
+    expect(conditionMet('member-rejoined', { member: 'master-2', removed: 'master-4' }, reportOf([three.up(0), three.up(1), three.up(2)])).detail).toBe(
+      'master-2 is healthy and voting; 3 of 3 voting members healthy, quorum needs 2; master-4 was removed from the member list while down: run replace-member --set member=master-4 to add it back',
+    );
+    expect(conditionMet('member-rejoined', { member: 'master-2', removed: '' }, reportOf([three.up(0), three.up(1), three.up(2)])).detail).not.toMatch(/removed/);
     // the member itself down: not met
     expect(conditionMet('member-rejoined', { member: 'master-3' }, reportOf([five.up(0), five.up(1), five.down(2), five.down(3), five.up(4)])).met).toBe(false);
   });
