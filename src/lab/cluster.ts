@@ -16,6 +16,8 @@ import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.
 import { trackPidsFile, untrackPidsFile } from './processes.js';
 import { addressFor, claimSlot, isRunning, liveRecordedPids, type Slot } from './slots.js';
 import { startLabSshd, type LabSshd } from './sshd.js';
+import { OperatorError } from '../util/errors.js';
+import { isSingleFileExecutable } from '../util/single-file.js';
 
 const run = promisify(execFile);
 
@@ -132,6 +134,10 @@ export class LabCluster {
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
+    if (layout === 'kubeadm' && isSingleFileExecutable()) {
+      // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
+      throw new OperatorError("the kubeadm lab needs the npm package (its lab kubelet runs on Node): use 'npm run drill -- --layout kubeadm', or --layout systemd with this executable");
+    }
     const slot = claimSlot();
     trackPidsFile(slot.pidsFile);
     const dir = await mkdtemp(join(tmpdir(), 'etcd-runbook-lab-'));
@@ -413,11 +419,13 @@ export class LabCluster {
     const token = `lab-${process.pid}-${Date.now()}`;
     const etcdVersion = this.layout === 'kubeadm' ? await etcdVersionOf(this.options.etcdBinary) : '';
     const kubeletJs = join(this.dir, 'bin', 'lab-kubelet.cjs');
+    // the lab kubelet (kubeadm only) reads manifests with the yaml package from this install
+    let yamlModule = '';
     if (this.layout === 'kubeadm') {
       await mkdir(join(this.dir, 'bin'), { recursive: true });
       await writeFile(kubeletJs, KUBELET_JS, { mode: 0o755 });
+      yamlModule = createRequire(import.meta.url).resolve('yaml');
     }
-    const yamlModule = createRequire(import.meta.url).resolve('yaml');
     for (const [i, member] of this.members.entries()) {
       const shape: ClusterShape = {
         initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,

@@ -22,6 +22,7 @@ import {
   type RunbookStep,
 } from './schema.js';
 import { checkTemplate, type ShapeScope } from './template.js';
+import { embeddedRunbooks } from '../util/single-file.js';
 
 /**
  * Runbooks are data (DESIGN §5): read, validated by the schema, and checked
@@ -273,10 +274,6 @@ export async function loadRunbookFile(path: string, options: LintOptions = {}): 
  * they are listed and read under EMBEDDED_RUNBOOK_DIR instead of the disk.
  */
 export const EMBEDDED_RUNBOOK_DIR = '(built-in runbooks)';
-
-function embeddedRunbooks(): Record<string, string> | undefined {
-  return (globalThis as { __ETCD_RUNBOOK_EMBEDDED_RUNBOOKS__?: Record<string, string> }).__ETCD_RUNBOOK_EMBEDDED_RUNBOOKS__;
-}
 
 function embeddedText(path: string): string | undefined {
   const prefix = `${EMBEDDED_RUNBOOK_DIR}/`;

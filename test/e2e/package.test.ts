@@ -97,6 +97,18 @@ describe('the packaged single executable', () => {
     expect(result.stderr).toMatch(/no runbook "no-such-runbook" in \(built-in runbooks\) \(known: [^)]*backup/);
   });
 
+  it('drill --yes from the executable: a systemd-layout rehearsal to healthy; the kubeadm lab says it needs the npm package', async () => {
+    // the system's tools (etcd, openssl, sh) on PATH, still no node_modules beside it
+    const drill = (...args: string[]) =>
+      execa(exe, ['drill', '--yes', ...args], { cwd: join(work, 'alone'), env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: work, NO_COLOR: '1' }, extendEnv: false, reject: false, timeout: 120_000, stdin: 'ignore' });
+    const minority = await drill('--fault', 'minority');
+    expect(minority.exitCode, minority.stdout + minority.stderr).toBe(0);
+    expect(minority.stdout).toContain('drill passed');
+    const kubeadm = await drill('--fault', 'minority', '--layout', 'kubeadm');
+    expect(kubeadm.exitCode).toBe(4);
+    expect(kubeadm.stderr.trim()).toBe("etcd-runbook: the kubeadm lab needs the npm package (its lab kubelet runs on Node): use 'npm run drill -- --layout kubeadm', or --layout systemd with this executable");
+  }, 150_000);
+
   it('the bundler handles ink: yoga-layout\'s WebAssembly instantiates and lays out a box from a bundle alone', async () => {
     const { bundleOptions } = (await import(PACKAGE_SCRIPT)) as PackageModule;
     const esbuild = await import('esbuild');
