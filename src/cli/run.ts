@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EtcdClusterClient } from '../cluster/client.js';
-import { probeCluster, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
+import { probeCluster, silentRecheck, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { defaultJournalDir, Journal, readJournal, resumeState, latestJournal } from '../engine/journal.js';
 import { ScriptedOperator, type Operator, type ScriptedOperatorOptions } from '../engine/operator.js';
@@ -256,7 +256,8 @@ export interface CreateRunOptions extends DriveOptions {
  */
 export function createRun(state: RunState, options: CreateRunOptions): { runner: Runner; run: () => Promise<RunOutcome> } {
   const targets: ProbeTarget[] = probeTargets({ inventory: options.inventory, endpoints: options.endpoints, sources: [] });
-  const probe = (): Promise<ClusterReport> => probeCluster(targets, { tls: options.tls });
+  // a member that stayed silent (frozen) is re-checked with a short deadline on every later probe of the run
+  const probe = silentRecheck(targets, { tls: options.tls });
   const transports = new NodeTransports(options.inventory);
   const client = new EtcdClusterClient(options.endpoints, options.tls);
   const guardEnvironment: GuardEnvironment = {

@@ -26,6 +26,8 @@ export interface ProbeOptions {
   tls?: ClientTls;
   /** the whole probe of one endpoint, connection included */
   deadlineMs?: number;
+  /** a shorter deadline for some endpoints (see silentRecheck) */
+  deadlineFor?: (endpoint: string) => number | undefined;
 }
 
 export const DEFAULT_PROBE_DEADLINE_MS = 1200;
@@ -37,6 +39,9 @@ export const DEFAULT_PROBE_DEADLINE_MS = 1200;
  * a quorum-lost cluster (and every guard and wait step behind it).
  */
 export const NO_LEADER_READ_MS = 250;
+
+/** How long a member that was silent last probe gets next time (see silentRecheck). */
+export const SILENT_RECHECK_MS = 300;
 
 /** A client bound to exactly one endpoint, failing fast instead of retrying. */
 export function singleEndpointClient(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Etcd3 {
@@ -92,7 +97,7 @@ function membersNotProbed(probes: EndpointProbe[]): ProbeTarget[] {
 }
 
 export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions = {}): Promise<EndpointProbe> {
-  const deadlineMs = options.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS;
+  const deadlineMs = options.deadlineFor?.(target.endpoint) ?? options.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS;
   const started = Date.now();
   const result: EndpointProbe = {
     endpoint: target.endpoint,
@@ -107,6 +112,7 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   const handshake = await handshakeWithin(target.endpoint, options.tls, deadlineMs);
   if (handshake) {
     result.error = handshake;
+    result.silent = handshake === silentError(deadlineMs);
     result.latencyMs = Date.now() - started;
     return result;
   }
@@ -115,8 +121,10 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   try {
     await withDeadline(work, Math.max(1, deadlineMs - (Date.now() - started)));
   } catch (err) {
-    if (!result.reachable) result.error = describeProbeError(err, deadlineMs);
-    else if (!result.healthy && !result.healthError) {
+    if (!result.reachable) {
+      result.error = describeProbeError(err, deadlineMs);
+      result.silent = err instanceof DeadlineExceeded;
+    } else if (!result.healthy && !result.healthError) {
       // it answered status, so it is not frozen: the read is what hung
       result.healthError = err instanceof DeadlineExceeded
         ? `a linearizable read did not complete within ${deadlineMs} ms (no leader: quorum lost?)`
@@ -225,10 +233,33 @@ export async function handshakeWithin(endpoint: string, tls: ClientTls | undefin
       socket.destroy();
       resolve(error);
     };
-    const timer = setTimeout(() => done(describeProbeError(new DeadlineExceeded(), deadlineMs)), deadlineMs);
+    const timer = setTimeout(() => done(silentError(deadlineMs)), deadlineMs);
     socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => done(undefined));
     socket.once('error', (err) => done(describeProbeError(err, deadlineMs)));
   });
+}
+
+function silentError(deadlineMs: number): string {
+  return describeProbeError(new DeadlineExceeded(), deadlineMs);
+}
+
+/**
+ * Repeated probes of one cluster (a run's guards and after-checks, the live
+ * health table) where a member that did not answer within the deadline last
+ * time is re-checked with a short one: a frozen member otherwise costs the
+ * whole deadline on every probe of a run. It is still probed every time, and
+ * one answer within the short deadline puts it back on the full one. Safe
+ * for every guard: a member judged silent counts as not healthy, which only
+ * makes the quorum guards stricter; a port that is open still counts as a
+ * running member for old-members-stopped (which does not use this probe).
+ */
+export function silentRecheck(targets: ProbeTarget[], options: ProbeOptions = {}, recheckMs = SILENT_RECHECK_MS): () => Promise<ClusterReport> {
+  let silent = new Set<string>();
+  return async () => {
+    const report = await probeCluster(targets, { ...options, deadlineFor: (endpoint) => (silent.has(endpoint) ? recheckMs : undefined) });
+    silent = new Set(report.endpoints.filter((p) => p.silent).map((p) => p.endpoint));
+    return report;
+  };
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {

@@ -45,6 +45,8 @@ export interface EndpointProbe {
   /** the member list as this endpoint sees it */
   members?: MemberInfo[];
   latencyMs: number;
+  /** nothing answered within the deadline (frozen, overloaded or blackholed), as opposed to a refusal or an error */
+  silent?: boolean;
 }
 
 export type Verdict = 'healthy' | 'minority-lost' | 'quorum-lost' | 'split-brain' | 'unreachable';
