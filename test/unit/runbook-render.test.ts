@@ -162,7 +162,7 @@ describe('resolveInputs', () => {
 
   it('renders a default from the inputs declared above it, the operator\'s value or their defaults', async () => {
     const master = await findRunbook('replace-master');
-    expect(resolveInputs(master, sources())).toEqual({ member: 'm3', backupDir: '/srv/etcd-backups', hostBackup: '/srv/etcd-backups/hosts/m3' });
+    expect(resolveInputs(master, sources())).toEqual({ member: 'm3', alsoRemove: '', backupDir: '/srv/etcd-backups', hostBackup: '/srv/etcd-backups/hosts/m3' });
     expect(resolveInputs(master, sources({ inputs: { member: 'm2', backupDir: '/b' } }))).toMatchObject({ hostBackup: '/b/hosts/m2' });
     expect(resolveInputs(master, sources({ inputs: { hostBackup: '/old-host' } }))).toMatchObject({ member: 'm3', hostBackup: '/old-host' });
   });
