@@ -44,7 +44,8 @@ export async function runEtcdAction(client: ClusterClient, action: EtcdAction, p
         return { ok: true, summary, detail: { ...added, initialCluster } };
       }
       case 'member-remove':
-        return await removeMembers(client, [required(params, 'member', action), ...listParam(params.also)]);
+        // the others (down) first: etcd always lets a dead member go, and then the member being replaced
+        return await removeMembers(client, [...listParam(params.also), required(params, 'member', action)]);
       case 'member-promote': {
         const member = await resolveMember(client, required(params, 'member', action));
         if (!member.isLearner) return { ok: true, summary: `${label(member)} is already a voting member` };

@@ -134,11 +134,23 @@ export function buildContext(sources: ContextSources): ContextObject {
  * What replacing inputs.member (with inputs.alsoRemove, the other voting
  * members that are down, removed in the same step) needs beyond the member
  * record: otherDownVoters, the voting members detection found down besides
- * it (alsoRemove's default); removal, the member and alsoRemove, every name
+ * it when it is down too (alsoRemove's default); removal, the member and alsoRemove, every name
  * the remove step removes; initialCluster, the member list it joins: the live
  * list at detection (the inventory when no probe was made) without alsoRemove,
  * with the member at its inventory peer URLs.
  */
+/**
+ * The voting members down besides `member`, when `member` is down too (or
+ * already absent): a healthy member is never replaced together with dead
+ * ones, that would shrink the cluster to its healthy rest (replace the dead
+ * ones first).
+ */
+function otherDownVoters(report: ClusterReport, member: string): string[] {
+  const self = report.verdict.members.find((m) => m.name === member);
+  if (self?.healthy) return [];
+  return report.verdict.members.filter((m) => !m.isLearner && !m.unstarted && !m.healthy && m.name !== '' && m.name !== member).map((m) => m.name);
+}
+
 function replacementRecord(inventory: Inventory, member: string, alsoRemove: string[], report?: ClusterReport): ContextObject {
   const self = inventory.members.find((m) => m.name === member);
   const listed = report?.endpoints.find((p) => p.reachable && (p.members?.length ?? 0) > 0)?.members;
@@ -149,9 +161,7 @@ function replacementRecord(inventory: Inventory, member: string, alsoRemove: str
   // inventory order first (as cluster.initialCluster), then members the inventory does not know
   const order = [...inventory.members.map((m) => m.name).filter((name) => joined.has(name)), ...[...joined.keys()].filter((name) => !inventory.members.some((m) => m.name === name))];
   return {
-    otherDownVoters: report
-      ? report.verdict.members.filter((m) => !m.isLearner && !m.unstarted && !m.healthy && m.name !== '' && m.name !== member).map((m) => m.name)
-      : new Unset('no cluster probe was made'),
+    otherDownVoters: report ? otherDownVoters(report, member) : new Unset('no cluster probe was made'),
     removal: [member, ...alsoRemove.filter((name) => name !== member)],
     initialCluster: order.flatMap((name) => (joined.get(name) ?? []).map((url) => `${name}=${url}`)).join(','),
   };

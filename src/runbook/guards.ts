@@ -480,10 +480,18 @@ export function judgeSingleLeader(report: ClusterReport): Judgement {
  * check, on by default) refuses `member add` while any voting member is
  * unreachable, so with another voter down and kept the removed member could
  * not come back and the cluster would be left a member short. A healthy
- * member in `also` is refused: this removes only members that are down.
+ * member in `also` is refused: this removes only members that are down; so
+ * is `also` with a healthy member being replaced.
  */
 export function judgeOtherVotersHealthy(members: MemberState[], member: string, also: string[] = []): Judgement {
   const removed = [member, ...also].map((name) => findState(members, name));
+  const self = removed[0];
+  if (also.length > 0 && self?.healthy && !self.isLearner) {
+    return {
+      ok: false,
+      message: `refusing: ${member} is healthy: removing it together with ${also.join(', ')} would shrink the cluster to its healthy rest; replace the members that are down first (one run each), then ${member}`,
+    };
+  }
   const healthyRemoved = also.map((name) => findState(members, name)).filter((m): m is MemberState => m !== undefined && m.healthy && !m.isLearner);
   if (healthyRemoved.length > 0) {
     const them = healthyRemoved.map((m) => m.name || m.id || '(unnamed)').join(', ');

@@ -370,6 +370,13 @@ describe('other-voters-healthy', () => {
     expect(judgeOtherVotersHealthy(states([]), 'master-9', ['master-8']).ok).toBe(true);
   });
 
+  it('refuses to replace a healthy member together with the ones that are down', () => {
+    expect(judgeOtherVotersHealthy(states([3]), 'master-1', ['master-4'])).toEqual({
+      ok: false,
+      message: 'refusing: master-1 is healthy: removing it together with master-4 would shrink the cluster to its healthy rest; replace the members that are down first (one run each), then master-1',
+    });
+  });
+
   it('refuses to remove a healthy member along with the replaced one', () => {
     expect(judgeOtherVotersHealthy(states([1]), 'master-2', ['master-5'])).toEqual({
       ok: false,

@@ -306,6 +306,8 @@ describe('replace-member with several members down', () => {
     );
     // one member down: nothing else to remove
     expect(renderRunbook(runbook, sources()).inputs).toMatchObject({ member: 'm3', alsoRemove: '' });
+    // a healthy member is never replaced together with the dead ones (the cluster would shrink to its healthy rest)
+    expect(renderRunbook(runbook, sources({ inputs: { member: 'm1' } })).inputs).toMatchObject({ member: 'm1', alsoRemove: '' });
   });
 
   it('a member an earlier run removed joins the live list as it is, plus itself', async () => {
