@@ -225,8 +225,8 @@ describe('plan output', () => {
     const plan = renderRunbook(backup, sources({ inventory: described, inputs: { backupDir: '/srv/my backups' } }));
     const json = JSON.parse(JSON.stringify(plan)) as typeof plan;
     expect(json).toEqual(plan);
-    const systemd = (m: string) => ['make-dirs-kubeadm', 'make-dirs-systemd', 'kubernetes-dir', 'kubeconfig', 'kubelet-dir', 'kubelet-drop-in', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].map((id) => [`host-files-${m}-${id}`, 'changes', ['make-dirs-systemd', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].includes(id) ? 1 : 0]);
-    const kubeadm = (m: string) => systemd(m).map(([id, risk, n]) => [id, risk, n === 1 ? 0 : 1]);
+    const systemd = (m: string): Array<[string, string, number]> => ['make-dirs-kubeadm', 'make-dirs-systemd', 'kubernetes-dir', 'kubeconfig', 'kubelet-dir', 'kubelet-drop-in', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].map((id) => [`host-files-${m}-${id}`, 'changes', ['make-dirs-systemd', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].includes(id) ? 1 : 0] as [string, string, number]);
+    const kubeadm = (m: string): Array<[string, string, number]> => systemd(m).map(([id, risk, n]) => [id, risk, n === 1 ? 0 : 1]);
     // a pass keeps only the steps its member's layout has (none with no target)
     const kept = (steps: Array<Array<string | number>>) => steps.filter(([, , n]) => n === 1);
     expect(json.steps.map((s) => [s.id, s.risk, s.targets.length])).toEqual([
