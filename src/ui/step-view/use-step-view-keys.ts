@@ -22,12 +22,16 @@ export function overridableFailure(step: StepState): string | undefined {
 
 /**
  * The names a destructive step wants typed back: the members it runs on; for
- * a step run from this machine (member remove), the member it is about (the
- * runbook's member input), else "local".
+ * an etcd action run from this machine (member remove), every member it acts
+ * on (its member and also parameters: replace-member removes the other down
+ * voters in the same step), else the runbook's member input, else "local".
  */
 export function namesToType(def: RenderedStep, inputs: Record<string, unknown> = {}): string[] {
   const members = def.targets.map((t) => t.node).filter((node) => node !== 'local');
   if (members.length > 0) return members;
+  const params = def.targets[0]?.etcd?.params ?? {};
+  const named = [params.member, ...String(params.also ?? '').split(',')].map((v) => String(v ?? '').trim()).filter((v) => v !== '');
+  if (named.length > 0) return [...new Set(named)];
   return typeof inputs.member === 'string' && inputs.member ? [inputs.member] : ['local'];
 }
 
