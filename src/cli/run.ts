@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EtcdClusterClient } from '../cluster/client.js';
@@ -113,7 +114,8 @@ export interface PreparedRun {
 /** Render the runbook for this cluster, open its journal and record run-started. */
 export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
   const { runbook, target, detection } = options;
-  const now = new Date();
+  const journalDir = options.journalDir ?? defaultJournalDir();
+  const now = await runStartTime(journalDir);
   const runId = newRunId(runbook.id, now);
   const rendered = renderRunbook(runbook, {
     inventory: target.config.inventory,
@@ -121,7 +123,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
     inputs: parseSets(options.sets),
     run: { id: runId, timestamp: runTimestamp(now) },
   });
-  const journal = await Journal.create(options.journalDir ?? defaultJournalDir(), runId);
+  const journal = await Journal.create(journalDir, runId);
   const started: Extract<EngineEvent, { type: 'run-started' }> = {
     type: 'run-started',
     at: new Date().toISOString(),
@@ -319,6 +321,22 @@ function chooseOperator(yes: boolean, command: string, script: ScriptedOperatorO
 }
 
 /** 20261124T183000Z-backup-k3x9: sortable, unique, names the runbook. */
+/**
+ * The run's timestamp names what it leaves behind (snapshot-<ts>.db,
+ * <data dir>.old-<ts>, backups of edited files), and those are never
+ * overwritten: a run that starts in the same second as the last one in this
+ * journal dir (a refused run re-run at once) waits for the next second.
+ */
+export async function runStartTime(journalDir: string): Promise<Date> {
+  const names = await readdir(journalDir).catch(() => [] as string[]);
+  for (;;) {
+    const now = new Date();
+    const prefix = `${runTimestamp(now)}-`;
+    if (!names.some((name) => name.startsWith(prefix))) return now;
+    await new Promise((resolve) => setTimeout(resolve, 1000 - now.getMilliseconds() + 5));
+  }
+}
+
 export function newRunId(runbookId: string, now = new Date()): string {
   return `${runTimestamp(now)}-${runbookId}-${Math.random().toString(36).slice(2, 6)}`;
 }

@@ -108,6 +108,9 @@ function membersStopped(report: ClusterReport, members: string[]): ConditionResu
   const names = members.length > 0 ? members : report.verdict.members.map((m) => m.name);
   const running = names.filter((name) => findProbe(report, name)?.reachable);
   if (running.length > 0) return { met: false, detail: `still answering: ${running.join(', ')}` };
+  // a silent member (its port open, nothing answering: frozen, or shutting down) still holds its data dir
+  const silent = names.filter((name) => findProbe(report, name)?.silent);
+  if (silent.length > 0) return { met: false, detail: `not answering but still listening (frozen or shutting down): ${silent.join(', ')}` };
   return { met: true, detail: `none of ${names.join(', ')} answers` };
 }
 

@@ -132,7 +132,7 @@ export function fakeCluster(spec: ClusterSpec): FakeCluster {
       ...overrides,
     }),
     down: (i, overrides) => unreachable(i, REFUSED, 1, overrides),
-    frozen: (i, overrides) => unreachable(i, FROZEN, 3000, overrides),
+    frozen: (i, overrides) => unreachable(i, FROZEN, 3000, { silent: true, ...overrides }),
     stranded: (i, overrides) => ({
       endpoint: clientURL(i),
       reachable: true,

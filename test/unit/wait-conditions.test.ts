@@ -98,7 +98,14 @@ describe('wait conditions', () => {
   it('members-stopped waits until none of the named members answers', () => {
     expect(conditionMet('members-stopped', { members: 'master-2,master-3' }, reportOf([three.up(0), three.up(1), three.down(2)])))
       .toMatchObject({ met: false, detail: 'still answering: master-2' });
-    expect(conditionMet('members-stopped', { members: 'master-2 master-3' }, reportOf([three.up(0), three.down(1), three.frozen(2)])).met).toBe(true);
+    expect(conditionMet('members-stopped', { members: 'master-2 master-3' }, reportOf([three.up(0), three.down(1), three.down(2)])).met).toBe(true);
+  });
+
+  it('members-stopped does not take a frozen member (port open, nothing answering) for a stopped one: it still holds its data dir', () => {
+    expect(conditionMet('members-stopped', { members: 'master-2 master-3' }, reportOf([three.up(0), three.down(1), three.frozen(2)]))).toMatchObject({
+      met: false,
+      detail: 'not answering but still listening (frozen or shutting down): master-3',
+    });
   });
 
   it('throws at once when a required parameter is missing', () => {
