@@ -259,7 +259,7 @@ export interface CreateRunOptions extends DriveOptions {
 export function createRun(state: RunState, options: CreateRunOptions): { runner: Runner; run: () => Promise<RunOutcome> } {
   const targets: ProbeTarget[] = probeTargets({ inventory: options.inventory, endpoints: options.endpoints, sources: [] });
   // a member that stayed silent (frozen) is re-checked with a short deadline on every later probe of the run
-  const probe = silentRecheck(targets, { tls: options.tls });
+  const probe = silentRecheck(targets, { tls: options.tls }, undefined, state.lastProbe);
   const transports = new NodeTransports(options.inventory);
   const client = new EtcdClusterClient(options.endpoints, options.tls);
   const guardEnvironment: GuardEnvironment = {

@@ -253,13 +253,23 @@ function silentError(deadlineMs: number): string {
  * makes the quorum guards stricter; a port that is open still counts as a
  * running member for old-members-stopped (which does not use this probe).
  */
-export function silentRecheck(targets: ProbeTarget[], options: ProbeOptions = {}, recheckMs = SILENT_RECHECK_MS): () => Promise<ClusterReport> {
-  let silent = new Set<string>();
+export function silentRecheck(
+  targets: ProbeTarget[],
+  options: ProbeOptions = {},
+  recheckMs = SILENT_RECHECK_MS,
+  /** the probe before these (a run's detection): who was silent there */
+  previous?: ClusterReport,
+): () => Promise<ClusterReport> {
+  let silent = silentIn(previous);
   return async () => {
     const report = await probeCluster(targets, { ...options, deadlineFor: (endpoint) => (silent.has(endpoint) ? recheckMs : undefined) });
-    silent = new Set(report.endpoints.filter((p) => p.silent).map((p) => p.endpoint));
+    silent = silentIn(report);
     return report;
   };
+}
+
+function silentIn(report: ClusterReport | undefined): Set<string> {
+  return new Set((report?.endpoints ?? []).filter((p) => p.silent).map((p) => p.endpoint));
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {

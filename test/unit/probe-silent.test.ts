@@ -31,6 +31,9 @@ describe('silentRecheck', () => {
     expect(first.endpoints[0]).toMatchObject({ reachable: false, silent: true, error: expect.stringContaining('no answer within 400 ms') });
     const second = await probe();
     expect(second.endpoints[0]).toMatchObject({ reachable: false, silent: true, error: expect.stringContaining('no answer within 100 ms') });
+    // a run's probes start from its detection: silent there, short at once
+    const seeded = silentRecheck([{ endpoint }], { deadlineMs: 400 }, 100, first);
+    expect((await seeded()).endpoints[0]?.error).toContain('no answer within 100 ms');
     // it answers now (a refusal is an answer): back on the full deadline
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
