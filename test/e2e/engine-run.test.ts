@@ -9,6 +9,7 @@ import { waitForVerdict } from '../../src/lab/faults.js';
 import { listRunbooks, loadRunbookFile } from '../../src/runbook/loader.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { labFingerprint } from '../helpers/lab-fingerprint.js';
+import { waitForJournalEvent } from '../helpers/journal.js';
 
 /**
  * The engine end to end: real runbooks through the real CLI against one real
@@ -179,19 +180,3 @@ describe('running runbooks for real', () => {
     }
   });
 });
-
-async function waitForJournalEvent(dir: string, match: (e: { type: string; step?: string }) => boolean, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const files = await readdir(dir).catch(() => [] as string[]);
-    for (const file of files.filter((f) => f.endsWith('.jsonl'))) {
-      const path = join(dir, file);
-      const lines = (await readFile(path, 'utf8')).split('\n').filter(Boolean);
-      if (lines.some((line) => { try { return match(JSON.parse(line)); } catch { return false; } })) return path;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no journal event matched in ${dir} within ${timeoutMs} ms`);
-}
-
-
