@@ -22,6 +22,12 @@ import { conditionMet } from './wait-conditions.js';
  * to the journal before the state moves on. It holds no recovery knowledge:
  * what to run comes from the rendered runbook, what is allowed from the reducer.
  */
+/**
+ * How long a step's guard results stand: confirmed within this, the step
+ * runs on them; confirmed later, its guards are judged again first.
+ */
+export const GUARDS_FRESH_FOR_MS = 2000;
+
 export interface RunnerDeps {
   /** the real transport for a node ('local' or a member name) */
   transport: (node: string) => Transport;
@@ -56,6 +62,8 @@ export class Runner {
   private landed: Promise<void> = Promise.resolve();
   /** the guards' view of the cluster: the shared fresh probe instead of one probe per guard */
   private readonly guards: GuardEnvironment;
+  /** when each step's guards were last judged (ms): a confirmation long after is judged again */
+  private readonly guardsJudgedAt = new Map<string, number>();
 
   constructor(state: RunState, deps: RunnerDeps) {
     this.state = state;
@@ -86,7 +94,7 @@ export class Runner {
       const rendered = step ? this.renderedStep(step.id) : undefined;
       if (!step || !rendered) break;
       if (step.status === 'pending') {
-        this.dispatch({ type: 'guards-evaluated', step: step.id, outcomes: await this.evaluateGuards(rendered) });
+        await this.judgeGuards(rendered);
         continue;
       }
       const decision = await this.deps.operator.decide(this.state);
@@ -109,10 +117,18 @@ export class Runner {
     // time passed while the operator decided (and a retry means something was fixed): probe anew
     this.fresh = undefined;
     switch (decision.type) {
-      case 'confirm':
+      case 'confirm': {
         this.dispatch({ type: 'confirmed', step: step.id, operator });
+        // guards judged a while ago (the operator read the step, the tool was
+        // resumed) are judged again on the cluster as it is now; a guard that
+        // fails now blocks the step and takes the confirmation back
+        if (step.guards.length > 0 && this.now() - (this.guardsJudgedAt.get(step.id) ?? -Infinity) > GUARDS_FRESH_FOR_MS) {
+          const after = await this.judgeGuards(step);
+          if (after.steps.find((s) => s.id === step.id)?.status === 'blocked') return;
+        }
         await this.execute(step);
         return;
+      }
       case 'skip':
         this.dispatch({ type: 'skipped', step: step.id, reason: decision.reason, operator });
         return;
@@ -130,6 +146,16 @@ export class Runner {
 
   private renderedStep(id: string): RenderedStep | undefined {
     return this.state.runbook.steps.find((s) => s.id === id);
+  }
+
+  private async judgeGuards(step: RenderedStep): Promise<RunState> {
+    const outcomes = await this.evaluateGuards(step);
+    this.guardsJudgedAt.set(step.id, this.now());
+    return this.dispatch({ type: 'guards-evaluated', step: step.id, outcomes });
+  }
+
+  private now(): number {
+    return (this.deps.now?.() ?? new Date()).getTime();
   }
 
   private async evaluateGuards(step: RenderedStep): Promise<GuardOutcome[]> {

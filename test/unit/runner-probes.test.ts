@@ -44,7 +44,12 @@ describe('the runner probes once per change of the cluster, never stale', () => 
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function run(steps: RenderedStep[], operator: Operator = new ScriptedOperator(), probeWith?: () => Promise<ClusterReport>): Promise<{ state: RunState; events: EngineEvent[] }> {
+  async function run(
+    steps: RenderedStep[],
+    operator: Operator = new ScriptedOperator(),
+    probeWith?: () => Promise<ClusterReport>,
+    now?: () => Date,
+  ): Promise<{ state: RunState; events: EngineEvent[] }> {
     const runbook: RenderedRunbook = { id: 'probe-sharing', title: 'probe sharing', description: '', sources: [], inputs: {}, steps };
     const started: Extract<EngineEvent, { type: 'run-started' }> = {
       type: 'run-started',
@@ -72,6 +77,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
       operator,
       journal,
       onEvent: (event) => events.push(event),
+      ...(now ? { now } : {}),
     });
     try {
       return { state: await runner.run(), events };
@@ -127,6 +133,38 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     // its guard probed before the nodes ran: the check must not reuse that
     const { state } = await run([step('break', `printf down > '${world}'`, { guards: [quorumHeld], check: quorumHeld })]);
     expect(state.steps[0]?.status).toBe('failed');
+  });
+
+  it('a confirmation given long after the guards were judged judges them again: what broke meanwhile blocks the step', async () => {
+    let clock = Date.parse('2026-11-24T21:00:00Z');
+    const mark = join(dir, 'ran');
+    let asked = 0;
+    const operator: Operator = {
+      decide: async (s) => {
+        const current = s.steps[s.cursor];
+        if (current?.status === 'awaiting-confirmation' && asked++ === 0) {
+          // the operator reads the step for a minute; a member dies meanwhile
+          clock += 60_000;
+          writeFileSync(world, 'down');
+          return { type: 'confirm' };
+        }
+        return { type: 'abort', reason: `stopped at ${current?.status}` };
+      },
+    };
+    const { state, events } = await run([step('remove', `touch '${mark}'`, { guards: [quorumHeld] })], operator, undefined, () => new Date(clock));
+    expect(state.steps[0]?.status).toBe('blocked');
+    expect(state.steps[0]?.guards[0]).toMatchObject({ check: 'quorum-held', ok: false });
+    expect(state.steps[0]?.confirmedBy).toBeUndefined();
+    expect(events.some((e) => e.type === 'step-started')).toBe(false);
+    expect(() => readFileSync(mark)).toThrow();
+  });
+
+  it('a confirmation right after the guards were judged runs on them (no second probe)', async () => {
+    const clock = Date.parse('2026-11-24T21:00:00Z');
+    const { state } = await run([step('one', 'true', { guards: [quorumHeld] })], new ScriptedOperator(), undefined, () => new Date(clock));
+    expect(state.status).toBe('succeeded');
+    // the guards' probe, then the one after the nodes ran
+    expect(probes).toBe(2);
   });
 
   it('a retry probes anew: what the operator fixed in between counts', async () => {
