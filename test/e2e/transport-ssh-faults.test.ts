@@ -139,10 +139,11 @@ describe('a connection that drops', () => {
   it('fails the running command with a clear error, and the next call reconnects', async () => {
     const ssh = labTransport(lab, { node: 'member-y' });
     expect((await ssh.exec('echo up')).stdout).toBe('up\n');
-    const running = ssh.exec('sleep 20');
+    // its failure is taken at once: it may reject while the kill is still being awaited
+    const running = failureOf(ssh.exec('sleep 20'));
     await new Promise((resolve) => setTimeout(resolve, 300));
     await lab.kill();
-    const err = await failureOf(running);
+    const err = await running;
     expect(err.message).toMatch(new RegExp(`^ssh ${label()}: connection lost \\(.*\\): check the host is up, then retry the step$`));
     const down = await failureOf(ssh.exec('true'));
     expect(down.message).toBe(`ssh ${label()}: connection refused: is sshd running, and is the port right?`);
