@@ -6,6 +6,7 @@ import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
 import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, writeKeys } from './runbook-helpers.js';
+import { labFingerprint } from '../helpers/lab-fingerprint.js';
 
 /**
  * single-survivor end to end on a real 3-member cluster in the systemd
@@ -37,7 +38,7 @@ describe('single-survivor on a 3-member systemd cluster', () => {
     await lab.kill('m3');
     lab.freeze('m2');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
-    const before = await nodeFingerprint(lab);
+    const before = await labFingerprint(lab);
 
     const result = await run();
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
@@ -48,7 +49,7 @@ describe('single-survivor on a 3-member systemd cluster', () => {
     // the survivor still runs, the hung member was not touched, nothing moved or rewritten anywhere
     expect(lab.pidOf('m1')).toBeDefined();
     expect(lab.pidOf('m2')).toBeDefined();
-    expect(await nodeFingerprint(lab)).toEqual(before);
+    expect(await labFingerprint(lab)).toEqual(before);
     expect(await readdir(work)).not.toContain('backups');
 
     lab.thaw('m2');
@@ -143,25 +144,4 @@ async function stepsStarted(stdout: string): Promise<string[]> {
   const journal = /journal: (\S+)/.exec(stdout)?.[1];
   expect(journal, stdout).toBeDefined();
   return (await journalEvents(journal as string)).filter((e) => e.type === 'target-started').map((e) => e.step as string);
-}
-
-/** Every file under each node's root (name, size, mtime), skipping logs and pid state that move on their own. */
-async function nodeFingerprint(lab: LabCluster): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-      const path = join(dir, entry.name);
-      const name = `${rel}/${entry.name}`;
-      if (/^\/(var\/log|run)\b/.test(name) || /\/member\/(wal|snap)\//.test(name)) continue;
-      if (entry.isDirectory()) {
-        out.push(`${name}/`);
-        await walk(path, name);
-      } else {
-        const s = await stat(path);
-        out.push(`${name} ${s.size} ${s.mtimeMs}`);
-      }
-    }
-  };
-  for (const m of lab.members) await walk(m.root, '').then(() => out.push(`-- ${m.name}`));
-  return out;
 }

@@ -6,8 +6,8 @@ import type { LabCluster } from '../../src/lab/cluster.js';
 
 /**
  * Everything a dry run must leave alone: the member list as etcd reports it,
- * and every file under every node root (configuration, manifests, PKI, data
- * dirs) by content and mode — plus whatever extra dirs a test names (where a
+ * and every file and directory under every node root (configuration,
+ * manifests, PKI, data dirs) by content and mode — plus whatever extra dirs a test names (where a
  * run would write: backups, snapshots). Logs, pidfiles and etcd's WAL (which
  * an idle member may touch) are left out.
  */
@@ -18,22 +18,25 @@ export async function labFingerprint(lab: LabCluster, extraDirs: string[] = []):
     () => '(no member answered)',
   );
   for (const member of lab.members) {
-    for (const file of await walk(member.root)) {
-      const path = relative(lab.dir, file);
-      if (/^[^/]+\/root\/(var\/log|run)\//.test(path) || /\/wal\/|\.(wal|tmp)$/.test(path)) continue;
-      const info = await stat(file);
-      print[path] = `${(info.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(file)).digest('hex')}`;
+    for (const entry of await walk(member.root)) {
+      const path = relative(lab.dir, entry);
+      if (/^[^/]+\/root\/(var\/log|run)(\/|$)/.test(path) || /\/wal(\/|$)|\.(wal|tmp)$/.test(path)) continue;
+      const info = await stat(entry);
+      const mode = (info.mode & 0o7777).toString(8);
+      // a directory made or moved (a data dir set aside) counts as much as a file changed
+      print[path] = info.isDirectory() ? `${mode} dir` : `${mode} ${createHash('sha256').update(await readFile(entry)).digest('hex')}`;
     }
   }
   for (const dir of extraDirs) print[dir] = (await readdir(dir).catch(() => ['(absent)'])).join(',');
   return print;
 }
 
+/** Every directory and regular file below dir (symlinks are left to the files they name). */
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path)));
+    if (entry.isDirectory()) out.push(path, ...(await walk(path)));
     else if (entry.isFile()) out.push(path);
   }
   return out.sort();
