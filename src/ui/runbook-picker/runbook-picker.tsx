@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import SelectInput from 'ink-select-input';
 import type { RunbookChoice } from '../session.js';
 import { useTone } from '../theme.js';
+import { PickerIndicator, PickerItem } from '../picker-item.js';
 import { useDigitSafeSelect } from './use-digit-safe-select.js';
 
 export interface RunbookPickerProps {
@@ -44,26 +45,18 @@ export function RunbookPicker({ choices, problems = [], onPick, isActive = true,
         {...(limit !== undefined ? { limit: Math.max(1, limit) } : {})}
         isFocused={isActive}
         onHighlight={onHighlight}
-        indicatorComponent={({ isSelected }) => (
-          <Box marginRight={1}>
-            <Text color={isSelected ? tone('cyan') : undefined}>{isSelected ? '❯' : ' '}</Text>
-          </Box>
-        )}
-        itemComponent={({ isSelected, label }) => {
+        indicatorComponent={PickerIndicator}
+        itemComponent={({ isSelected = false, label }) => {
           const choice = byId.get(label);
           if (!choice) return <Text>{label}</Text>;
-          return (
-            <Box flexDirection="column" width={columns - 2}>
-              <Text bold={isSelected} color={isSelected ? tone('cyan') : undefined} wrap="truncate-end">
-                {choice.id}
-                {choice.recommended ? <Text color={tone('green')}> (recommended)</Text> : null} — {choice.title}
-              </Text>
-              <Text dimColor wrap="truncate-end">
-                {'  '}
-                {choice.recommended ? `${choice.reason}. ${choice.description}` : `${choice.description} (${choice.reason})`}
-              </Text>
-            </Box>
+          const headline = (
+            <>
+              {choice.id}
+              {choice.recommended ? <Text color={tone('green')}> (recommended)</Text> : null} — {choice.title}
+            </>
           );
+          const detail = choice.recommended ? `${choice.reason}. ${choice.description}` : `${choice.description} (${choice.reason})`;
+          return <PickerItem isSelected={isSelected} headline={headline} detail={detail} columns={columns} />;
         }}
       />
       {problems.map((p, i) => (

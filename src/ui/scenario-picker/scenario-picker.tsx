@@ -3,7 +3,7 @@ import SelectInput from 'ink-select-input';
 import type { Scenario } from '../../drill/scenarios.js';
 import type { Fault } from '../../lab/faults.js';
 import { useDigitSafeSelect } from '../runbook-picker/use-digit-safe-select.js';
-import { useTone } from '../theme.js';
+import { PickerIndicator, PickerItem } from '../picker-item.js';
 
 export interface ScenarioPickerProps {
   scenarios: Scenario[];
@@ -19,7 +19,6 @@ export interface ScenarioPickerProps {
  * the runbook picker; digits do nothing (useDigitSafeSelect).
  */
 export function ScenarioPicker({ scenarios, onPick, onCancel, members, columns = 80 }: ScenarioPickerProps) {
-  const tone = useTone();
   const { onHighlight } = useDigitSafeSelect<Fault>(scenarios[0]?.fault, onPick, true);
   useInput((input, key) => {
     if ((key.ctrl && input === 'c') || key.escape || input === 'q') onCancel();
@@ -33,24 +32,10 @@ export function ScenarioPicker({ scenarios, onPick, onCancel, members, columns =
       <SelectInput
         items={scenarios.map((s) => ({ key: s.fault, label: s.fault, value: s.fault }))}
         onHighlight={onHighlight}
-        indicatorComponent={({ isSelected }) => (
-          <Box marginRight={1}>
-            <Text color={isSelected ? tone('cyan') : undefined}>{isSelected ? '❯' : ' '}</Text>
-          </Box>
-        )}
-        itemComponent={({ isSelected, label }) => {
+        indicatorComponent={PickerIndicator}
+        itemComponent={({ isSelected = false, label }) => {
           const scenario = byFault.get(label as Fault);
-          return (
-            <Box flexDirection="column" width={columns - 2}>
-              <Text bold={isSelected} color={isSelected ? tone('cyan') : undefined} wrap="truncate-end">
-                {label} — {scenario?.title}
-              </Text>
-              <Text dimColor wrap="truncate-end">
-                {'  '}
-                {scenario?.detail}
-              </Text>
-            </Box>
-          );
+          return <PickerItem isSelected={isSelected} headline={`${label} — ${scenario?.title ?? ''}`} detail={scenario?.detail ?? ''} columns={columns} />;
         }}
       />
     </Box>
