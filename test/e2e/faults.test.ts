@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +110,8 @@ describe('faults during a run', () => {
   it('SIGKILLed during a command step: unknown on resume; the operator checks, skips it with a reason, and it ran once', async () => {
     const { child, dir, journals } = await startRun('kill-command', 2);
     const journal = await waitForJournalEvent(journals, startedStep('window'));
+    // the journal says the step started before its shell is spawned: kill once the command really runs
+    await waitForProcess(`${dir}/marks.log`);
     child.kill('SIGKILL');
     await child;
     await waitForFile(join(dir, 'marks.log'), 'first\nwindow\n');
@@ -226,6 +228,22 @@ function canMountTmpfs(): boolean {
     return false;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A live process whose command line holds the text (a step's shell, by a path only it names). */
+async function waitForProcess(text: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)) return;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no process with ${JSON.stringify(text)} in its command line`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
