@@ -173,8 +173,9 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
 /**
  * The lab's faults, except that the drill's minority is one member down on
  * 5 members too (the lab's kills the most quorum survives, 2 of 5):
- * replace-member replaces one member and ends waiting for every member to be
- * healthy, so a second dead member would hold an unattended run there.
+ * replace-member brings back the member it replaces and removes the other
+ * dead one for a run of its own, so with one down a single run ends with
+ * every member back, as the drill checks.
  */
 async function injectDrillFault(lab: LabCluster, fault: Fault): Promise<string[]> {
   if (fault !== 'minority') return injectFault(lab, fault);
