@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -94,4 +94,30 @@ export async function drillYes(work: string, members: 3 | 5, fault: string, ...e
   await expectNothingLeft(labDir);
   const report = JSON.parse(await readFile(reportFile, 'utf8')) as DrillReportJson;
   return { report, stdout: result.stdout + result.stderr, exitCode: result.exitCode, labDir };
+}
+
+/** The drills both cluster sizes run alike: none (backup), quorum (restore-quorum), split-brain. */
+export function drillCasesForEverySize(work: () => string, members: 3 | 5): void {
+  const drill = (fault: string) => drillYes(work(), members, fault);
+
+  it('none: a healthy cluster gets its backup', async () => {
+    const { report, stdout, exitCode } = await drill('none');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'backup');
+    expect(report.detectedVerdict).toBe('healthy');
+    expect(report.victims).toEqual([]);
+    expect(stdout).toMatch(/time from start to the end of the run/);
+  }, 160_000);
+
+  it('quorum: restore-quorum brings the cluster back with every key written before the fault', async () => {
+    const { report, stdout, exitCode } = await drill('quorum');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'restore-quorum');
+  }, 160_000);
+
+  it('split-brain: one cluster again, with the sample data every side had', async () => {
+    const { report, stdout, exitCode } = await drill('split-brain');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'split-brain');
+  }, 160_000);
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drillYes, expectPassed } from './drill-helpers.js';
+import { drillCasesForEverySize, drillYes, expectPassed } from './drill-helpers.js';
 
 /**
  * `drill --yes` on 3-member labs, one drill per fault: the whole rehearsal
@@ -43,24 +43,6 @@ describe('drill --yes, 3 members', () => {
     expect(stdout).toMatch(/m3 frozen \(SIGSTOP\)/);
   }, 160_000);
 
-  it('none: a healthy cluster gets its backup', async () => {
-    const { report, stdout, exitCode } = await drill('none');
-    expect(exitCode, stdout).toBe(0);
-    expectPassed(report, 'backup');
-    expect(report.detectedVerdict).toBe('healthy');
-    expect(report.victims).toEqual([]);
-    expect(stdout).toMatch(/time from start to the end of the run/);
-  }, 160_000);
-
-  it('quorum: restore-quorum brings the cluster back with every key written before the fault', async () => {
-    const { report, stdout, exitCode } = await drill('quorum');
-    expect(exitCode, stdout).toBe(0);
-    expectPassed(report, 'restore-quorum');
-  }, 160_000);
-
-  it('split-brain: one cluster again, with the sample data every side had', async () => {
-    const { report, stdout, exitCode } = await drill('split-brain');
-    expect(exitCode, stdout).toBe(0);
-    expectPassed(report, 'split-brain');
-  }, 160_000);
+  // the same for both sizes: a healthy cluster, quorum lost, split brain
+  drillCasesForEverySize(() => work, 3);
 });
