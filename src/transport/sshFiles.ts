@@ -1,24 +1,17 @@
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { ExitCode, OperatorError } from '../util/errors.js';
 import { shellJoin, shellQuote } from '../util/shell.js';
-import type { DirEntry, FileStat } from './types.js';
+import type { DirEntry, FileStat, Transport } from './types.js';
 
 /**
  * File metadata operations on a remote node, two ways: SFTP when we act as
  * the login user, shell commands through sudo when the inventory says so
  * (SFTP always runs as the login user and cannot be elevated).
  */
-export interface RemoteFileOps {
-  stat(path: string): Promise<FileStat | undefined>;
-  readdir(path: string): Promise<DirEntry[]>;
+export type RemoteFileOps = Pick<Transport, 'stat' | 'readdir' | 'rename' | 'chmod' | 'chown' | 'unlink' | 'readlink' | 'symlink'> & {
+  /** the transport fills in the default mode */
   mkdir(path: string, mode: number): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  chmod(path: string, mode: number): Promise<void>;
-  chown(path: string, uid: number, gid: number): Promise<void>;
-  unlink(path: string): Promise<void>;
-  readlink(path: string): Promise<string>;
-  symlink(target: string, path: string): Promise<void>;
-}
+};
 
 /** Runs a shell command (with sudo when configured) and returns its outcome. */
 export type ShellRunner = (command: string) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>;
