@@ -1,5 +1,5 @@
-import { readdir } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { singleEndpointClient } from '../../src/cluster/probe.js';
 import type { LabCluster } from '../../src/lab/cluster.js';
@@ -113,8 +113,6 @@ export async function runBackup(lab: LabCluster, backupDir: string, journalDir: 
  * missing). Returns how many files were compared.
  */
 export async function expectSameTree(original: string, copy: string): Promise<number> {
-  const { lstat, readFile, readlink } = await import('node:fs/promises');
-  const { join } = await import('node:path');
   const [want, got] = [await lstat(original), await lstat(copy)];
   if (want.isSymbolicLink()) {
     // a link is the same link: its target text, not followed (kubelet-client-current.pem)

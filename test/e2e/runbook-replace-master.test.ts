@@ -184,12 +184,7 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     await expectKeysOnEveryMember(lab, keys);
 
     // the host's files are the old host's, byte for byte and mode for mode
-    for (const nodePath of SAME_BYTES) {
-      const restored = under(m3.root, nodePath);
-      const old = under(lostRoot, nodePath);
-      expect(await readFile(restored), nodePath).toEqual(await readFile(old));
-      expect((await stat(restored)).mode & 0o777, `${nodePath} mode`).toBe((await stat(old)).mode & 0o777);
-    }
+    for (const nodePath of SAME_BYTES) await expectSameTree(under(lostRoot, nodePath), under(m3.root, nodePath));
     // the kubelet's current-certificate link is the old link, not a copy of the file it points at
     expect(await readlink(under(m3.root, KUBELET_CURRENT))).toBe(KUBELET_DATED);
     expect(await readFile(under(m3.root, KUBELET_CURRENT))).toEqual(await readFile(under(lostRoot, KUBELET_CURRENT)));
