@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from '../../src/lab/cluster.js';
@@ -11,7 +11,9 @@ import { LabCluster } from '../../src/lab/cluster.js';
  * that is node itself with the CLI, its runbooks and etcd3's protos inside.
  * Copied alone into an empty directory, with a PATH that has no node, it
  * probes and plans against a real cluster. `npm pack` gives a normal package
- * whose bin runs from the packed files alone.
+ * whose bin is the executable's script, dist/etcd-runbook.cjs (one esbuild
+ * bundle: Node reads one file, not hundreds of ESM modules), run by the node
+ * on PATH from the packed files alone.
  */
 const ROOT = join(import.meta.dirname, '..', '..');
 const PACKAGE_SCRIPT = join(ROOT, 'scripts', 'package.mjs');
@@ -134,27 +136,68 @@ describe('npm pack', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('packs the bin, its dist, the runbooks and bootstrap, and nothing of the single-file build', async () => {
+  it('packs the bundle as the bin, the runbooks and bootstrap; installed, `etcd-runbook` runs from the bundle alone', async () => {
+    // prepack refreshes dist/etcd-runbook.cjs when src is newer
     const packed = await execa('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT });
-    const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string; mode: number }> }>;
     const files = info!.files.map((f) => f.path);
-    for (const needed of ['package.json', 'dist/src/cli/main.js', 'dist/src/runbook/loader.js', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
-    expect(files.filter((f) => f.startsWith('dist-package/') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+    for (const needed of ['package.json', 'dist/etcd-runbook.cjs', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
+    expect(info!.files.find((f) => f.path === 'dist/etcd-runbook.cjs')?.mode).toBe(0o755);
+    // the tsc output stays in the checkout (tests, npm start, npm run drill); the bin needs none of it
+    expect(files.filter((f) => /^(dist\/(src|bench)|dist-package|src|test)\//.test(f))).toEqual([]);
 
-    // `npm install <tarball>` offline cannot resolve the dependency tree here
-    // (npm resolves it afresh, without the lockfile, and the cache lacks some
-    // transitive tarballs). So: unpack it, give it this checkout's installed
-    // dependencies, and run its bin as npm would link it.
-    await execa('tar', ['-xzf', join(work, info!.filename), '-C', work]);
-    const pkg = join(work, 'package');
-    await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    // Laid out as `npm install -g` would: the package under lib/node_modules,
+    // its bin linked into bin/. `npm install <tarball>` offline cannot resolve
+    // the dependency tree here, and the bundle needs none of it: no
+    // node_modules at all, so only the bundle can be what runs.
+    const prefix = join(work, 'prefix');
+    const pkg = join(prefix, 'lib', 'node_modules', 'etcd-runbook');
+    await mkdir(pkg, { recursive: true });
+    await execa('tar', ['-xzf', join(work, info!.filename), '-C', pkg, '--strip-components=1']);
     const manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    expect(Object.keys(manifest.bin)).toEqual(['etcd-runbook']);
-    const bin = join(pkg, manifest.bin['etcd-runbook']!);
-    const help = await execa(process.execPath, [bin, 'status', '--help'], { cwd: work, reject: false });
+    expect(manifest.bin).toEqual({ 'etcd-runbook': 'dist/etcd-runbook.cjs' });
+    expect((await readFile(join(pkg, manifest.bin['etcd-runbook']!), 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+    await mkdir(join(prefix, 'bin'));
+    await symlink(join('..', 'lib', 'node_modules', 'etcd-runbook', manifest.bin['etcd-runbook']!), join(prefix, 'bin', 'etcd-runbook'));
+    const cwd = join(work, 'elsewhere');
+    await mkdir(cwd);
+    // the command by name, found on PATH, started by its #! line with this node
+    const installed = (...args: string[]) =>
+      execa('etcd-runbook', args, {
+        cwd,
+        env: { PATH: `${join(prefix, 'bin')}:${dirname(process.execPath)}`, HOME: work, NO_COLOR: '1' },
+        extendEnv: false,
+        reject: false,
+        timeout: 30_000,
+        stdin: 'ignore',
+      });
+
+    const help = await installed('--help');
+    expect(help.stderr).toBe('');
     expect(help.exitCode).toBe(0);
-    expect(help.stdout).toContain('Usage: etcd-runbook status');
-    const plan = await execa(process.execPath, [bin, 'plan', 'backup', '--endpoints', 'https://127.0.0.1:1', '--json', '--timeout', '200ms'], { cwd: work, reject: false });
-    expect(JSON.parse(plan.stdout).id).toBe('backup');
+    expect(help.stdout).toContain('Usage: etcd-runbook [command] [flags]');
+    const statusHelp = await installed('status', '--help');
+    expect(statusHelp.exitCode).toBe(0);
+    expect(statusHelp.stdout).toContain('Usage: etcd-runbook status');
+
+    // against nothing: a one-line error, or the unreachable verdict with its reason; exit 4 either way
+    const missing = await installed('status', '--inventory', join(work, 'no-such-inventory.yaml'));
+    expect(missing.exitCode).toBe(4);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr.trim()).toBe(`etcd-runbook: ${join(work, 'no-such-inventory.yaml')}: cannot read (ENOENT): check the --inventory path`);
+    const nothing = await installed('status', '--json', '--endpoints', 'https://127.0.0.1:1', '--timeout', '200ms');
+    expect(nothing.exitCode).toBe(4);
+    expect(nothing.stderr).toBe('');
+    const verdict = JSON.parse(nothing.stdout) as { verdict: string; evidence: string[] };
+    expect(verdict.verdict).toBe('unreachable');
+    expect(verdict.evidence.join('\n')).toContain('connection refused');
+
+    // under a plain node the runbooks are the package's runbooks/, not the executable's embedded copy
+    const plan = await installed('plan', 'backup', '--endpoints', 'https://127.0.0.1:1', '--json', '--timeout', '200ms');
+    expect(plan.exitCode).toBe(0);
+    expect((JSON.parse(plan.stdout) as { id: string }).id).toBe('backup');
+    const unknown = await installed('plan', 'no-such-runbook', '--endpoints', 'https://127.0.0.1:1', '--timeout', '200ms');
+    expect(unknown.exitCode).toBe(4);
+    expect(unknown.stderr).toContain(`no runbook "no-such-runbook" in ${join(pkg, 'runbooks')} (known: backup,`);
   });
 });
