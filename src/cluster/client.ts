@@ -4,14 +4,16 @@ import { dirname } from 'node:path';
 import type { Etcd3, IMember, ISnapshotResponse } from 'etcd3';
 import { OperatorError, messageOf } from '../util/errors.js';
 import { fromHexId, toHexId } from './ids.js';
+import type { ProbeChannels } from './channels.js';
 import { describeProbeError, probeEndpoint, singleEndpointClient, type ClientTls } from './probe.js';
 import type { EndpointProbe, MemberInfo } from './types.js';
 
 /**
  * The etcd API calls a runbook makes (member add/remove/promote, snapshot
- * save), each sent through ONE chosen endpoint: a fresh probe ranks the
- * endpoints (the leader first, then healthy followers), and a call that fails
- * because its endpoint is dead or silent moves on, explicitly, to the next —
+ * save), each sent through ONE chosen endpoint: a probe at most half a
+ * second old ranks the endpoints (the leader first, then healthy
+ * followers), and a call that fails because its endpoint is dead or silent
+ * moves on, explicitly, to the next —
  * never etcd3's hidden retries, which would make a dead member look alive.
  *
  * Answers from etcd itself ("member not found", "not enough started
@@ -69,6 +71,8 @@ export interface EtcdClusterClientOptions {
    * catching up): etcd's own advice is to wait and retry
    */
   reconfigPatienceMs?: number;
+  /** connections shared with the run's probes, for the probe that ranks endpoints before each call */
+  channels?: ProbeChannels;
 }
 
 export const DEFAULT_CALL_DEADLINE_MS = 5000;
@@ -76,6 +80,8 @@ const DEFAULT_RANK_PROBE_MS = 1500;
 const DEFAULT_SNAPSHOT_IDLE_MS = 15_000;
 const DEFAULT_RECONFIG_PATIENCE_MS = 15_000;
 const RECONFIG_RETRY_EVERY_MS = 1000;
+/** how long one ranking probe serves later calls (see rankingProbes) */
+const RANKING_FRESH_MS = 500;
 
 interface Attempt {
   client: Etcd3;
@@ -90,6 +96,8 @@ export class EtcdClusterClient implements ClusterClient {
   private readonly probeDeadlineMs: number;
   private readonly snapshotIdleMs: number;
   private readonly reconfigPatienceMs: number;
+  private readonly channels: ProbeChannels | undefined;
+  private ranking: { at: number; each: Array<Promise<EndpointProbe>> } | undefined;
   private lastEndpoint: string | undefined;
 
   constructor(
@@ -102,6 +110,7 @@ export class EtcdClusterClient implements ClusterClient {
     this.probeDeadlineMs = options.probeDeadlineMs ?? DEFAULT_RANK_PROBE_MS;
     this.snapshotIdleMs = options.snapshotIdleMs ?? DEFAULT_SNAPSHOT_IDLE_MS;
     this.reconfigPatienceMs = options.reconfigPatienceMs ?? DEFAULT_RECONFIG_PATIENCE_MS;
+    this.channels = options.channels;
   }
 
   currentEndpoint(): string | undefined {
@@ -109,7 +118,7 @@ export class EtcdClusterClient implements ClusterClient {
   }
 
   status(): Promise<EndpointProbe[]> {
-    return Promise.all(this.endpoints.map((endpoint) => probeEndpoint({ endpoint }, { tls: this.tls, deadlineMs: this.probeDeadlineMs })));
+    return Promise.all(this.endpoints.map((endpoint) => probeEndpoint({ endpoint }, { tls: this.tls, deadlineMs: this.probeDeadlineMs, channels: this.channels })));
   }
 
   memberList(): Promise<MemberInfo[]> {
@@ -214,12 +223,12 @@ export class EtcdClusterClient implements ClusterClient {
   }
 
   /**
-   * Rank the endpoints by a fresh probe: the leader, then healthy members,
+   * Rank the endpoints by a recent probe: the leader, then healthy members,
    * then (for reads and snapshots only) reachable ones without quorum — a
    * stranded survivor's snapshot is exactly what a quorum-lost restore needs.
    */
   private ranked(allowUnhealthy: boolean): { leader: Promise<string | undefined>; all: Promise<{ order: string[]; probes: EndpointProbe[] }> } {
-    const each = this.endpoints.map((endpoint) => probeEndpoint({ endpoint }, { tls: this.tls, deadlineMs: this.probeDeadlineMs }));
+    const each = this.rankingProbes();
     const all = Promise.all(each).then((probes) => rankedOrder(probes, allowUnhealthy));
     // a healthy member that is its own leader ranks first whatever the others
     // say: the call need not wait for a frozen member's probe to time out
@@ -229,6 +238,20 @@ export class EtcdClusterClient implements ClusterClient {
       all.then(() => resolve(undefined), () => resolve(undefined));
     });
     return { leader, all };
+  }
+
+  /**
+   * The probe of every endpoint that ranks them, shared by the calls made
+   * within RANKING_FRESH_MS of it (a step's guards list the members at the
+   * same moment). Ranking only orders the endpoints: a call that fails on
+   * one moves on to the next, and an endpoint failure drops the ranking.
+   */
+  private rankingProbes(): Array<Promise<EndpointProbe>> {
+    const now = Date.now();
+    if (this.ranking && now - this.ranking.at < RANKING_FRESH_MS) return this.ranking.each;
+    const each = this.endpoints.map((endpoint) => probeEndpoint({ endpoint }, { tls: this.tls, deadlineMs: this.probeDeadlineMs, channels: this.channels }));
+    this.ranking = { at: now, each };
+    return each;
   }
 
   private async call<T>(
@@ -253,6 +276,7 @@ export class EtcdClusterClient implements ClusterClient {
           throw isNotYet(err) ? new NotYet(message) : new OperatorError(message);
         }
         failures.push(`${endpoint}: ${describeProbeError(err, this.callDeadlineMs)}`);
+        this.ranking = undefined;
         // a client whose connection broke is not reused
         this.clients.get(endpoint)?.close();
         this.clients.delete(endpoint);

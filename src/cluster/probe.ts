@@ -1,7 +1,7 @@
-import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
+import type { ProbeChannels } from './channels.js';
+import { outcomeWithin, startHandshake, type HandshakeFailure } from './handshake.js';
 import { toHexId } from './ids.js';
 import type { ClientTls } from './tls.js';
 import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
@@ -28,6 +28,8 @@ export interface ProbeOptions {
   deadlineMs?: number;
   /** a shorter deadline for some endpoints (see silentRecheck) */
   deadlineFor?: (endpoint: string) => number | undefined;
+  /** connections kept between the probes of one run or view (see ProbeChannels) */
+  channels?: ProbeChannels;
 }
 
 export const DEFAULT_PROBE_DEADLINE_MS = 1200;
@@ -39,6 +41,9 @@ export const DEFAULT_PROBE_DEADLINE_MS = 1200;
  * a quorum-lost cluster (and every guard and wait step behind it).
  */
 export const NO_LEADER_READ_MS = 250;
+
+/** gRPC's own deadline on the calls of a client kept between probes (ProbeChannels) */
+const KEPT_CLIENT_BACKSTOP_MS = 5000;
 
 /** How long a member that was silent last probe gets next time (see silentRecheck). */
 export const SILENT_RECHECK_MS = 300;
@@ -99,7 +104,44 @@ function membersNotProbed(probes: EndpointProbe[]): ProbeTarget[] {
 export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions = {}): Promise<EndpointProbe> {
   const deadlineMs = options.deadlineFor?.(target.endpoint) ?? options.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS;
   const started = Date.now();
-  const result: EndpointProbe = {
+  const left = () => deadlineMs - (Date.now() - started);
+  const { channels } = options;
+  const warm = channels?.take(target.endpoint);
+  if (warm) {
+    const result = emptyProbe(target);
+    await fillWithin(warm, result, deadlineMs, left());
+    // answered now, or silent on an open connection for the whole deadline: that is the finding
+    if (result.reachable || result.silent) {
+      if (result.reachable) channels?.keep(target.endpoint, warm);
+      else warm.close();
+      result.latencyMs = Date.now() - started;
+      return result;
+    }
+    // the connection broke (the member was killed or restarted since): ask it anew
+    warm.close();
+  }
+  const result = emptyProbe(target);
+  const handshake = channels
+    ? await channels.handshake(target.endpoint, left(), (err) => describeProbeError(err, deadlineMs), silentError)
+    : await handshakeWithin(target.endpoint, options.tls, deadlineMs);
+  if (handshake) {
+    result.error = handshake.error;
+    result.silent = handshake.silent;
+    result.latencyMs = Date.now() - started;
+    return result;
+  }
+  // a client kept for later probes (whose deadlines differ) gets a backstop
+  // past any of them: the probe's own timer decides, as always
+  const client = singleEndpointClient(target.endpoint, options.tls ?? channels?.tls, channels ? KEPT_CLIENT_BACKSTOP_MS : left());
+  await fillWithin(client, result, deadlineMs, left());
+  result.latencyMs = Date.now() - started;
+  if (channels && result.reachable) channels.keep(target.endpoint, client);
+  else client.close();
+  return result;
+}
+
+function emptyProbe(target: ProbeTarget): EndpointProbe {
+  return {
     endpoint: target.endpoint,
     expectedName: target.expectedName,
     expectedPeerURLs: target.expectedPeerURLs,
@@ -109,17 +151,12 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
     memberErrors: [],
     latencyMs: 0,
   };
-  const handshake = await handshakeWithin(target.endpoint, options.tls, deadlineMs);
-  if (handshake) {
-    result.error = handshake;
-    result.silent = handshake === silentError(deadlineMs);
-    result.latencyMs = Date.now() - started;
-    return result;
-  }
-  const client = singleEndpointClient(target.endpoint, options.tls, deadlineMs - (Date.now() - started));
-  const work = fillProbe(client, result);
+}
+
+/** Fill the probe from the member's answers within `ms`; what went wrong is written into it. */
+async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: number, ms: number): Promise<void> {
   try {
-    await withDeadline(work, Math.max(1, deadlineMs - (Date.now() - started)));
+    await withDeadline(fillProbe(client, result), Math.max(1, ms));
   } catch (err) {
     if (!result.reachable) {
       result.error = describeProbeError(err, deadlineMs);
@@ -130,11 +167,7 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
         ? `a linearizable read did not complete within ${deadlineMs} ms (no leader: quorum lost?)`
         : describeProbeError(err, deadlineMs);
     }
-  } finally {
-    result.latencyMs = Date.now() - started;
-    client.close();
   }
-  return result;
 }
 
 async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
@@ -207,36 +240,15 @@ function toMemberInfo(member: { ID: string; name: string; peerURLs: string[]; cl
 class DeadlineExceeded extends Error {}
 
 /**
- * Connect (and for https, complete the TLS handshake) ourselves first, with
- * a timeout we own. grpc-js cannot abandon a connection stuck in its TLS
- * handshake with a frozen member: closing the client leaves the socket open
- * until the member thaws, one more per probe — a watch or the TUI's health
- * table would leak a descriptor every refresh. A socket of ours is destroyed
- * on timeout. It also yields the exact TLS error (wrong CA, rejected cert).
- * Returns the one-line error, or undefined when the endpoint answered.
+ * One connection attempt (see startHandshake) with a deadline we own; the
+ * socket is destroyed either way. Undefined when the endpoint answered.
  */
-export async function handshakeWithin(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Promise<string | undefined> {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return `not a URL: ${endpoint}`;
-  }
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  return new Promise((resolve) => {
-    const socket: Socket = url.protocol === 'https:'
-      ? tlsConnect({ host, port, ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'] })
-      : netConnect({ host, port });
-    const done = (error: string | undefined) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(error);
-    };
-    const timer = setTimeout(() => done(silentError(deadlineMs)), deadlineMs);
-    socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => done(undefined));
-    socket.once('error', (err) => done(describeProbeError(err, deadlineMs)));
-  });
+export async function handshakeWithin(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Promise<HandshakeFailure | undefined> {
+  const attempt = startHandshake(endpoint, tls, (err) => describeProbeError(err, deadlineMs));
+  const outcome = await outcomeWithin(attempt, deadlineMs);
+  attempt.destroy();
+  if (outcome === undefined) return { error: silentError(deadlineMs), silent: true };
+  return outcome === '' ? undefined : { error: outcome, silent: false };
 }
 
 function silentError(deadlineMs: number): string {

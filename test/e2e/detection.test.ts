@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
+import { ProbeChannels } from '../../src/cluster/channels.js';
 import { DEFAULT_PROBE_DEADLINE_MS } from '../../src/cluster/probe.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -171,6 +172,56 @@ describe('probing a frozen member repeatedly', () => {
       expect(openFds() - before).toBeLessThan(3);
     } finally {
       lab.thaw('m3');
+    }
+  });
+
+  it('connections kept between probes (a run, the health table) never hide a kill, a restart, a freeze or a thaw', async () => {
+    const { readdirSync } = await import('node:fs');
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const channels = new ProbeChannels(await lab.clientTls());
+    const health = async () => {
+      const report = await lab.probe(undefined, channels);
+      return Object.fromEntries(report.endpoints.map((p) => [p.expectedName, p.healthy ? 'healthy' : p.silent ? 'silent' : p.reachable ? 'unhealthy' : 'down']));
+    };
+    const eventually = async (want: Record<string, string>) => {
+      let seen: Record<string, string> = {};
+      for (let i = 0; i < 40 && JSON.stringify(seen) !== JSON.stringify(want); i++) {
+        seen = await health();
+        if (JSON.stringify(seen) !== JSON.stringify(want)) await new Promise((r) => setTimeout(r, 250));
+      }
+      return seen;
+    };
+    try {
+      expect(await eventually({ m1: 'healthy', m2: 'healthy', m3: 'healthy' })).toEqual({ m1: 'healthy', m2: 'healthy', m3: 'healthy' });
+      // warm: ten more probes go over the same connections
+      const ours = async () => {
+        const { execa } = await import('execa');
+        const { stdout } = await execa('ss', ['-tnpH', 'state', 'established']);
+        return stdout.split('\n').filter((line) => line.includes(`pid=${process.pid},`) && /127\.0\.0\.1[123]:2379/.test(line)).map((line) => line.split(/\s+/)[2]).sort();
+      };
+      const before = await ours();
+      for (let i = 0; i < 10; i++) await health();
+      expect(before.length).toBeGreaterThanOrEqual(3);
+      expect(await ours()).toEqual(before);
+      // killed between two probes: the very next probe says so
+      await lab.kill('m2');
+      // (the others may be without a leader for an election's time, if it led)
+      expect((await health()).m2).toBe('down');
+      await lab.startMember('m2');
+      expect(await eventually({ m1: 'healthy', m2: 'healthy', m3: 'healthy' })).toEqual({ m1: 'healthy', m2: 'healthy', m3: 'healthy' });
+      // frozen on an open connection: silent at the deadline; then one connection attempt is kept,
+      // and every later probe finds it still unanswered without opening another
+      lab.freeze('m3');
+      expect((await health()).m3).toBe('silent');
+      expect((await health()).m3).toBe('silent');
+      const frozenFds = openFds();
+      for (let i = 0; i < 5; i++) expect((await health()).m3).toBe('silent');
+      expect(openFds() - frozenFds).toBeLessThan(2);
+      lab.thaw('m3');
+      expect(await eventually({ m1: 'healthy', m2: 'healthy', m3: 'healthy' })).toEqual({ m1: 'healthy', m2: 'healthy', m3: 'healthy' });
+    } finally {
+      if (lab.member('m3').state === 'frozen') lab.thaw('m3');
+      channels.close();
     }
   });
 });

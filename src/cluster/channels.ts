@@ -1,0 +1,88 @@
+import type { Etcd3 } from 'etcd3';
+import { startHandshake, outcomeWithin, type HandshakeAttempt, type HandshakeFailure } from './handshake.js';
+import type { ClientTls } from './tls.js';
+
+/**
+ * What the repeated probes of one run or view keep between probes, so that
+ * a probe costs the RPCs it makes and not the connections it opens (every
+ * step of a run probes the cluster for its guards; two TLS handshakes per
+ * endpoint per probe were most of the tool's own time in a drill):
+ *
+ *  - an endpoint that answered keeps its client. The next probe makes the
+ *    same calls (status, member list, a linearizable read) on the open
+ *    connection; it proves the member answers now just as a new connection
+ *    would. Any failure on it closes it, and the endpoint is probed on a new
+ *    connection at once: a member killed or restarted between probes is
+ *    seen as it is now.
+ *  - an endpoint that stayed silent (frozen, blackholed) keeps its one
+ *    connection attempt: the next probe looks at whether that attempt has
+ *    been answered since, instead of opening another and waiting the
+ *    deadline again. "No answer for 4 s" is the same finding, made in no
+ *    time, and a member that thaws answers that attempt at once.
+ *
+ * Still one client per endpoint, no retries, a deadline per endpoint
+ * (DESIGN §4). close() when the run or view ends: open clients hold the
+ * process up.
+ */
+export class ProbeChannels {
+  private readonly warm = new Map<string, Etcd3>();
+  private readonly waiting = new Map<string, HandshakeAttempt>();
+  private closed = false;
+
+  constructor(readonly tls: ClientTls | undefined) {}
+
+  /** The endpoint's open client, if it answered last time; the caller gives it back (keep) or closes it. */
+  take(endpoint: string): Etcd3 | undefined {
+    const client = this.warm.get(endpoint);
+    this.warm.delete(endpoint);
+    return client;
+  }
+
+  /** Keep a client that just answered for the next probe (one per endpoint). */
+  keep(endpoint: string, client: Etcd3): void {
+    if (this.closed || this.warm.has(endpoint)) {
+      client.close();
+      return;
+    }
+    this.warm.set(endpoint, client);
+  }
+
+  /**
+   * Connect within `deadlineMs`, counting the time an attempt left open by an
+   * earlier probe has already waited. Probes of the endpoint at the same
+   * time (the run's, the client's ranking) share its one attempt. Undefined
+   * when it answered.
+   */
+  async handshake(endpoint: string, deadlineMs: number, describe: (err: unknown) => string, silentError: (ms: number) => string): Promise<HandshakeFailure | undefined> {
+    const earlier = this.waiting.get(endpoint);
+    if (earlier) {
+      const outcome = await outcomeWithin(earlier, deadlineMs - (Date.now() - earlier.startedAt));
+      if (outcome === undefined) return { error: silentError(Date.now() - earlier.startedAt), silent: true };
+      // answered since (thawed), or refused or reset since (killed): either way, ask it again now
+      this.forget(earlier);
+    }
+    const attempt = startHandshake(endpoint, this.tls, describe);
+    if (!this.closed && !this.waiting.has(endpoint)) this.waiting.set(endpoint, attempt);
+    const outcome = await outcomeWithin(attempt, deadlineMs);
+    if (outcome === undefined) {
+      // left open for the next probe unless another probe's attempt already is
+      if (this.waiting.get(endpoint) !== attempt) attempt.destroy();
+      return { error: silentError(Date.now() - attempt.startedAt), silent: true };
+    }
+    this.forget(attempt);
+    return outcome === '' ? undefined : { error: outcome, silent: false };
+  }
+
+  private forget(attempt: HandshakeAttempt): void {
+    attempt.destroy();
+    if (this.waiting.get(attempt.endpoint) === attempt) this.waiting.delete(attempt.endpoint);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const client of this.warm.values()) client.close();
+    this.warm.clear();
+    for (const attempt of this.waiting.values()) attempt.destroy();
+    this.waiting.clear();
+  }
+}

@@ -1,0 +1,72 @@
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { ClientTls } from './tls.js';
+
+/**
+ * Connect (and for https, complete the TLS handshake) ourselves, on a socket
+ * we own. grpc-js cannot abandon a connection stuck in its TLS handshake with
+ * a frozen member: closing the client leaves the socket open until the member
+ * thaws, one more per probe. A socket of ours is destroyed when we say so.
+ * It also yields the exact TLS error (wrong CA, rejected cert).
+ */
+export interface HandshakeAttempt {
+  readonly endpoint: string;
+  readonly startedAt: number;
+  /** undefined while nobody answered; then '' (connected) or the one-line error */
+  outcome(): string | undefined;
+  /** resolves with the outcome once there is one */
+  readonly settled: Promise<string>;
+  destroy(): void;
+}
+
+/** What a probe makes of a handshake: nothing (it answered) or why not. */
+export interface HandshakeFailure {
+  error: string;
+  /** nobody answered (as opposed to a refusal or a TLS error) */
+  silent: boolean;
+}
+
+export function startHandshake(endpoint: string, tls: ClientTls | undefined, describe: (err: unknown) => string): HandshakeAttempt {
+  const startedAt = Date.now();
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return settledAttempt(endpoint, startedAt, `not a URL: ${endpoint}`);
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const socket: Socket = url.protocol === 'https:'
+    ? tlsConnect({ host, port, ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'] })
+    : netConnect({ host, port });
+  // an attempt kept open across probes (see ProbeChannels) never holds the process up
+  socket.unref();
+  let outcome: string | undefined;
+  const settled = new Promise<string>((resolve) => {
+    const settle = (value: string) => {
+      if (outcome !== undefined) return;
+      outcome = value;
+      socket.destroy();
+      resolve(value);
+    };
+    socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => settle(''));
+    // `on`, not `once`: a second error on a socket being torn down must not go unhandled
+    socket.on('error', (err) => settle(describe(err)));
+  });
+  return { endpoint, startedAt, outcome: () => outcome, settled, destroy: () => socket.destroy() };
+}
+
+function settledAttempt(endpoint: string, startedAt: number, error: string): HandshakeAttempt {
+  return { endpoint, startedAt, outcome: () => error, settled: Promise.resolve(error), destroy: () => undefined };
+}
+
+/** The attempt's outcome if it comes within `ms`, else undefined (still silent). */
+export async function outcomeWithin(attempt: HandshakeAttempt, ms: number): Promise<string | undefined> {
+  const now = attempt.outcome();
+  if (now !== undefined || ms <= 0) return now;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([attempt.settled, timeout]).finally(() => clearTimeout(timer));
+}
