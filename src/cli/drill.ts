@@ -155,7 +155,7 @@ async function recoverUnattended(context: RecoveryContext, noColor: boolean | un
     .filter(([name]) => runbook.inputs.some((input) => input.name === name))
     .map(([name, value]) => `${name}=${value}`);
   const prepared = await prepareRun({ runbook, target, detection, sets, dryRun: false, journalDir: context.journalDir });
-  const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), first: prepared.started, noColor });
+  const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), first: prepared.started, noColor, channels: context.channels });
   return { attended: false, runbook: id, journal: outcome.journal };
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createElement } from 'react';
 import { render } from 'ink';
+import type { ProbeChannels } from '../cluster/channels.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { sshMembers } from '../inventory/schema.js';
@@ -85,9 +86,12 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
   }
   // the etcd client (gRPC) loads on the first probe, after the first frame
   // is on screen; the engine (run.js) when a run starts
+  // the table's refreshes keep their connections open (see ProbeChannels) until the view closes
+  let channels: ProbeChannels | undefined;
   const probe = async (): Promise<ClusterReport> => {
-    const { probeCluster } = await import('../cluster/probe.js');
-    return probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+    const [{ probeCluster }, { ProbeChannels }] = await Promise.all([import('../cluster/probe.js'), import('../cluster/channels.js')]);
+    channels ??= new ProbeChannels(target.tls);
+    return probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs, channels });
   };
   const health = new LiveHealth(probe);
   let current: RunHandle | undefined;
@@ -133,6 +137,7 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSigint);
     health.stop();
+    channels?.close();
   }
   if (outcome) process.stdout.write(`run ${outcome.state.status}\njournal: ${outcome.journal}\ntranscript: ${outcome.transcript}\n`);
   return code;

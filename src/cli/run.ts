@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ProbeChannels } from '../cluster/channels.js';
 import { EtcdClusterClient } from '../cluster/client.js';
 import { probeCluster, silentRecheck, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
@@ -76,22 +77,28 @@ export async function runCommand(argv: string[]): Promise<number> {
   const tui = wantsTui(Boolean(values.yes));
   const operator = tui ? undefined : chooseOperator(Boolean(values.yes), 'run');
   const target = await clusterTargetFrom(values);
-  const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
-  const runbook = name.endsWith('.yaml') || name.endsWith('.yml') ? await loadRunbookFile(name) : await findRunbook(name);
-  if (!tui) await checkSshLogins(target.config.inventory);
-  const prepared = await prepareRun({
-    runbook,
-    target,
-    detection,
-    sets: values.set ?? [],
-    dryRun: Boolean(values['dry-run']),
-    journalDir: values['journal-dir'],
-  });
-  if (tui) {
-    const { runInteractive } = await import('./interactive.js');
-    return runInteractive({ kind: 'run', prepared, target, noColor: values['no-color'] });
+  // the run's probes carry on from the detection's connections
+  const channels = new ProbeChannels(target.tls);
+  try {
+    const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs, channels });
+    const runbook = name.endsWith('.yaml') || name.endsWith('.yml') ? await loadRunbookFile(name) : await findRunbook(name);
+    if (!tui) await checkSshLogins(target.config.inventory);
+    const prepared = await prepareRun({
+      runbook,
+      target,
+      detection,
+      sets: values.set ?? [],
+      dryRun: Boolean(values['dry-run']),
+      journalDir: values['journal-dir'],
+    });
+    if (tui) {
+      const { runInteractive } = await import('./interactive.js');
+      return await runInteractive({ kind: 'run', prepared, target, noColor: values['no-color'] });
+    }
+    return await drive(prepared.state, { ...prepared.options, operator: operator!, first: prepared.started, noColor: values['no-color'], channels });
+  } finally {
+    channels.close();
   }
-  return drive(prepared.state, { ...prepared.options, operator: operator!, first: prepared.started, noColor: values['no-color'] });
 }
 
 export interface PrepareRunOptions {
@@ -205,6 +212,8 @@ export interface DriveOptions {
   /** the run-started event, printed before the runner starts */
   first?: EngineEvent;
   noColor?: boolean;
+  /** connections the detection opened, for the run's probes (their owner closes them) */
+  channels?: ProbeChannels;
 }
 
 async function drive(state: RunState, options: DriveOptions): Promise<number> {
@@ -259,9 +268,11 @@ export interface CreateRunOptions extends DriveOptions {
 export function createRun(state: RunState, options: CreateRunOptions): { runner: Runner; run: () => Promise<RunOutcome> } {
   const targets: ProbeTarget[] = probeTargets({ inventory: options.inventory, endpoints: options.endpoints, sources: [] });
   // a member that stayed silent (frozen) is re-checked with a short deadline on every later probe of the run
-  const probe = silentRecheck(targets, { tls: options.tls }, undefined, state.lastProbe);
+  // the run's probes and the client's endpoint ranking share open connections
+  const channels = options.channels ?? new ProbeChannels(options.tls);
+  const probe = silentRecheck(targets, { tls: options.tls, channels }, undefined, state.lastProbe);
   const transports = new NodeTransports(options.inventory);
-  const client = new EtcdClusterClient(options.endpoints, options.tls);
+  const client = new EtcdClusterClient(options.endpoints, options.tls, { channels });
   const guardEnvironment: GuardEnvironment = {
     probe,
     transport: (node) => transports.get(node),
@@ -284,6 +295,7 @@ export function createRun(state: RunState, options: CreateRunOptions): { runner:
       final = await runner.run();
     } finally {
       await client.close();
+      if (!options.channels) channels.close();
       await transports.closeAll();
       options.journal.close();
     }

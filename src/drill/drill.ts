@@ -1,10 +1,11 @@
 import { existsSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { ProbeChannels } from '../cluster/channels.js';
 import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { readJournal } from '../engine/journal.js';
 import type { EngineEvent, RunStatus } from '../engine/types.js';
 import { LabCluster } from '../lab/cluster.js';
-import { EXPECTED_VERDICT, injectFault, waitForVerdict, type Fault } from '../lab/faults.js';
+import { EXPECTED_VERDICT, injectFault, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { killAllTracked } from '../lab/processes.js';
 import { checkSample, sampleEntries, writeSample, type SampleCheck, type SampleEntry } from '../lab/sample-data.js';
@@ -38,6 +39,8 @@ export interface RecoveryContext {
   lab: LabCluster;
   /** the detection the run starts from (the fault's verdict) */
   detection: ClusterReport;
+  /** the detection's connections, for the run's probes (the drill closes them) */
+  channels: ProbeChannels;
   journalDir: string;
   /** runbook inputs the drill fills where the runbook declares them */
   inputDefaults: Record<string, string>;
@@ -100,10 +103,13 @@ export async function runDrill(options: DrillOptions, recover: Recover): Promise
         signal: cleanup.startAborted,
       }),
     );
+    // the drill's detection and the run's probes share connections, as one `etcd-runbook run` does
+    const channels = new ProbeChannels(await lab.clientTls());
     try {
       say(`lab: ${lab.dir}`);
-      return await rehearse(lab, options, recover);
+      return await rehearse(lab, options, recover, channels);
     } finally {
+      channels.close();
       await lab.close();
       cleanup.closed();
       say(options.keep ? `lab stopped; kept in ${lab.dir} (inventory: ${lab.inventoryPath})` : 'lab stopped and removed');
@@ -113,7 +119,7 @@ export async function runDrill(options: DrillOptions, recover: Recover): Promise
   }
 }
 
-async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover): Promise<DrillResult> {
+async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover, channels: ProbeChannels): Promise<DrillResult> {
   const { say, fault } = options;
   const tls = await lab.clientTls();
   const entries = sampleEntries(options.sampleCount ?? DEFAULT_SAMPLE_COUNT, basename(lab.dir));
@@ -125,8 +131,10 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
   const victims = await injectDrillFault(lab, fault);
   const expectedVerdict = EXPECTED_VERDICT[fault];
   say(`fault: ${describeFault(fault, victims, lab.members.length)}`);
-  const detectedVerdict = await waitForVerdict(lab, expectedVerdict);
+  // the probe that saw the fault is the run's detection, as a master's operator's first probe is
+  const detection = await waitForReport(lab, expectedVerdict, undefined, channels);
   const detectedAt = Date.now();
+  const detectedVerdict = detection.verdict.verdict;
   const base = { fault, members: options.members, layout: options.layout, victims, expectedVerdict, detectedVerdict };
   if (detectedVerdict !== expectedVerdict) {
     return { ...base, runStatus: 'not run', attended: false, ok: false, reasons: [`the fault should produce ${expectedVerdict}, detection says ${detectedVerdict}`] };
@@ -134,7 +142,7 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
   say(`detected ${detectedVerdict}, as the fault implies`);
 
   const journalDir = options.journalDir ?? join(lab.dir, 'journal');
-  const recovery = await recover({ lab, detection: await lab.probe(), journalDir, inputDefaults: { backupDir: join(lab.dir, 'backups') } });
+  const recovery = await recover({ lab, detection, channels, journalDir, inputDefaults: { backupDir: join(lab.dir, 'backups') } });
   const events: EngineEvent[] = recovery.journal ? readJournal(recovery.journal) : [];
   const finished = events.findLast((e) => e.type === 'run-finished' || e.type === 'aborted');
   const runStatus: RunStatus | 'not run' = !recovery.journal ? 'not run' : finished?.type === 'run-finished' ? finished.status : finished ? 'aborted' : 'in-progress';

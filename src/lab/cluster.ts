@@ -7,6 +7,7 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { Inventory, InventoryNode } from '../inventory/schema.js';
+import type { ProbeChannels } from '../cluster/channels.js';
 import { loadClientTls, probeCluster, type ClientTls } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { shellQuote } from '../util/shell.js';
@@ -194,11 +195,11 @@ export class LabCluster {
     return [`--endpoints=${endpoints.join(',')}`, `--cacert=${this.pki.caCert}`, `--cert=${this.pki.clientCert}`, `--key=${this.pki.clientKey}`];
   }
 
-  async probe(deadlineMs?: number): Promise<ClusterReport> {
+  async probe(deadlineMs?: number, channels?: ProbeChannels): Promise<ClusterReport> {
     const tls = await this.clientTls();
     return probeCluster(
       this.members.map((m) => ({ endpoint: m.clientURL, expectedName: m.name, expectedPeerURLs: [m.peerURL] })),
-      { tls, deadlineMs },
+      { tls, deadlineMs, channels },
     );
   }
 

@@ -1,4 +1,5 @@
-import type { Verdict } from '../cluster/types.js';
+import type { ProbeChannels } from '../cluster/channels.js';
+import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { quorumSize } from '../cluster/verdict.js';
 import { LabCluster, type LabOptions } from './cluster.js';
 
@@ -73,12 +74,15 @@ export async function injectFault(lab: LabCluster, fault: Fault): Promise<string
  * settle; wait (bounded) until the verdict is the one the fault implies.
  */
 export async function waitForVerdict(lab: LabCluster, expected: Verdict, timeoutMs = 15_000): Promise<Verdict> {
+  return (await waitForReport(lab, expected, timeoutMs)).verdict.verdict;
+}
+
+/** As waitForVerdict, with the probe that saw it (or the last one): the detection a run starts from. */
+export async function waitForReport(lab: LabCluster, expected: Verdict, timeoutMs = 15_000, channels?: ProbeChannels): Promise<ClusterReport> {
   const deadline = Date.now() + timeoutMs;
-  let seen: Verdict = 'unreachable';
-  while (Date.now() < deadline) {
-    seen = (await lab.probe()).verdict.verdict;
-    if (seen === expected) return seen;
+  for (;;) {
+    const report = await lab.probe(undefined, channels);
+    if (report.verdict.verdict === expected || Date.now() >= deadline) return report;
     await new Promise((r) => setTimeout(r, 250));
   }
-  return seen;
 }
