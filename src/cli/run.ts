@@ -13,6 +13,7 @@ import { transcriptMarkdown, writeTranscript } from '../engine/transcript.js';
 import type { EngineEvent, RunState } from '../engine/types.js';
 import type { Inventory } from '../inventory/schema.js';
 import { memberRecord } from '../runbook/context.js';
+import { FileVerdicts } from '../runbook/file-verdicts.js';
 import type { GuardEnvironment, GuardMember } from '../runbook/guards.js';
 import { CommandFragment } from '../runbook/template.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
@@ -278,6 +279,8 @@ export function createRun(state: RunState, options: CreateRunOptions): { runner:
     transport: (node) => transports.get(node),
     client,
     members: guardMembers(options.inventory),
+    // a snapshot verified at one step and unchanged since is not read whole again at the next
+    verdicts: new FileVerdicts(),
   };
   const runner = new Runner(state, {
     transport: (node) => transports.get(node),

@@ -4,10 +4,12 @@ import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../c
 import { quorumSize } from '../cluster/verdict.js';
 import { listParam } from '../engine/wait-conditions.js';
 import type { GuardOutcome } from '../engine/types.js';
+import { digestIn, sha256Command, sha256OfStdinCommand } from '../transport/sha256.js';
 import type { Transport } from '../transport/types.js';
 import { messageOf } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import type { ParamValue, RenderedGuard } from './rendered.js';
+import type { FileVerdict, FileVerdicts } from './file-verdicts.js';
 
 /**
  * The guards (DESIGN §10): named checks a step must pass before it may run.
@@ -31,6 +33,8 @@ export interface GuardEnvironment {
   client: ClusterClient;
   /** the members as the inventory knows them */
   members: GuardMember[];
+  /** file checks already made in this run, for files unchanged since (see FileVerdicts) */
+  verdicts?: FileVerdicts;
 }
 
 export interface Judgement {
@@ -308,6 +312,8 @@ export interface SnapshotStatusFacts {
   integrity?: SnapshotIntegrity;
   /** the runbook says this is a raw member/snap/db copy, which has no appended hash */
   skipHashCheck?: boolean;
+  /** found earlier in this run; the file is unchanged since (FileVerdicts) */
+  remembered?: boolean;
 }
 
 /**
@@ -361,8 +367,11 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
       message: `snapshot ${where} has no sha256 integrity hash (${integrity.size} bytes): truncated, or a raw member/snap/db copy; take a snapshot with snapshot save, or for a db copied from a data dir set skipHashCheck: true and restore with --skip-hash-check`,
     };
   }
-  return { ok: true, message: `${verified}, sha256 integrity hash matches` };
+  return { ok: true, message: `${verified}, sha256 integrity hash matches${facts.remembered ? UNCHANGED : ''}` };
 }
+
+/** said of a finding kept from earlier in the run */
+const UNCHANGED = ' (checked earlier in this run; the file is unchanged since: same inode, size, mtime and ctime)';
 
 export function parseSnapshotStatus(stdout: string): SnapshotStatus | undefined {
   const start = stdout.indexOf('{');
@@ -383,6 +392,8 @@ export interface HashFacts {
   node: string;
   sha256?: string;
   error?: string;
+  /** hashed earlier in this run; the file is unchanged since (FileVerdicts) */
+  remembered?: boolean;
 }
 
 /** Guard 10: the same snapshot (sha256) on every node; names the odd ones out. */
@@ -394,7 +405,9 @@ export function judgeSameSnapshot(path: string, hashes: HashFacts[], expected?: 
   const reference = expected?.toLowerCase() ?? [...counts.entries()].sort((a, b) => b[1].length - a[1].length)[0]?.[0];
   const odd = hashes.filter((h) => h.sha256 && h.sha256 !== reference);
   if (failed.length === 0 && odd.length === 0 && reference !== undefined) {
-    return { ok: true, message: `${path} is the same on ${hashes.map((h) => h.node).join(', ')} (sha256 ${reference.slice(0, 16)}…)` };
+    const remembered = hashes.filter((h) => h.remembered).map((h) => h.node);
+    const note = remembered.length > 0 ? `; hashed earlier in this run on ${remembered.join(', ')}, the file unchanged since` : '';
+    return { ok: true, message: `${path} is the same on ${hashes.map((h) => h.node).join(', ')} (sha256 ${reference.slice(0, 16)}…${note})` };
   }
   const problems = [
     ...failed.map((h) => `${h.node}: ${h.error ?? 'no hash'}`),
@@ -608,23 +621,36 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
   const path = str(params, 'path');
   const transport = env.transport(node);
   const base = { node, path, exitCode: null, stdout: '', stderr: '' };
+  const skipHashCheck = params.skipHashCheck === true || params.skipHashCheck === 'true';
   const stat = await transport.stat(path);
   if (!stat) return { ...base, exists: false };
+  const checked = await rememberedOr(env, transport, node, 'snapshot status', path, () => snapshotStatusOf(transport, path, stat.size), (f) => f.exitCode === 0 && f.integrity?.kind !== 'error');
+  return { ...base, ...checked.value, exists: true, skipHashCheck, ...(checked.remembered ? { remembered: true } : {}) };
+}
+
+type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity'>;
+
+async function snapshotStatusOf(transport: Transport, path: string, size: number): Promise<SnapshotStatusPart> {
   const tool = (await hasCommand(transport, 'etcdutl')) ? 'etcdutl' : (await hasCommand(transport, 'etcdctl')) ? 'etcdctl' : undefined;
-  if (!tool) return { ...base, exists: true };
+  if (!tool) return { exitCode: null, stdout: '', stderr: '' };
   const env3 = tool === 'etcdctl' ? 'ETCDCTL_API=3 ' : '';
   const result = await transport.exec(`${env3}${tool} snapshot status ${shellQuote(path)} -w json`, { timeoutMs: 60_000 });
-  const skipHashCheck = params.skipHashCheck === true || params.skipHashCheck === 'true';
-  const status = { ...base, exists: true, tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr, skipHashCheck };
-  if (status.exitCode !== 0) return hasIntegrityHash(stat.size) ? status : { ...status, integrity: { kind: 'absent', size: stat.size } };
-  return { ...status, integrity: await snapshotIntegrity(transport, path, stat.size) };
+  const status = { tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
+  if (status.exitCode !== 0) return hasIntegrityHash(size) ? status : { ...status, integrity: { kind: 'absent', size } };
+  return { ...status, integrity: await snapshotIntegrity(transport, path, size) };
+}
+
+/** The check, or what it found for this unchanged file earlier in the run (when the run keeps verdicts). */
+function rememberedOr<T>(env: GuardEnvironment, transport: Transport, node: string, what: string, path: string, check: () => Promise<T>, keep: (value: T) => boolean): Promise<FileVerdict<T>> {
+  if (!env.verdicts) return check().then((value) => ({ value, remembered: false }));
+  return env.verdicts.verdict(transport, node, what, path, check, keep);
 }
 
 /** Hash the body on the node (streams; memory stays flat) and read the 32 bytes after it. */
 async function snapshotIntegrity(transport: Transport, path: string, size: number): Promise<SnapshotIntegrity> {
   if (!hasIntegrityHash(size)) return { kind: 'absent', size };
   const quoted = shellQuote(path);
-  const result = await transport.exec(`tail -c 32 -- ${quoted} | od -An -v -tx1 | tr -d ' \\n' && echo && head -c ${size - 32} -- ${quoted} | sha256sum`, { timeoutMs: 300_000 });
+  const result = await transport.exec(`tail -c 32 -- ${quoted} | od -An -v -tx1 | tr -d ' \\n' && echo && head -c ${size - 32} -- ${quoted} | ${sha256OfStdinCommand()}`, { timeoutMs: 300_000 });
   const [expected, actual] = result.stdout.split('\n').map((line) => line.trim().slice(0, 64));
   if (result.exitCode !== 0 || !expected || !actual || !/^[0-9a-f]{64}$/.test(expected) || !/^[0-9a-f]{64}$/.test(actual)) {
     return { kind: 'error', size, error: firstLine(result.stderr) || `exit ${result.exitCode ?? 'killed'}` };
@@ -634,13 +660,19 @@ async function snapshotIntegrity(transport: Transport, path: string, size: numbe
 
 async function hashFacts(node: string, path: string, env: GuardEnvironment): Promise<HashFacts> {
   try {
-    const result = await env.transport(node).exec(`sha256sum -- ${shellQuote(path)}`, { timeoutMs: 300_000 });
-    const sha = /^([0-9a-f]{64})\b/.exec(result.stdout.trim())?.[1];
-    if (result.exitCode !== 0 || !sha) return { node, error: firstLine(result.stderr) || `sha256sum exit ${result.exitCode ?? 'killed'}` };
-    return { node, sha256: sha };
+    const transport = env.transport(node);
+    const hashed = await rememberedOr(env, transport, node, 'sha256', path, () => sha256Of(transport, node, path), (h) => h.sha256 !== undefined);
+    return hashed.remembered ? { ...hashed.value, remembered: true } : hashed.value;
   } catch (err) {
     return { node, error: messageOf(err) };
   }
+}
+
+async function sha256Of(transport: Transport, node: string, path: string): Promise<HashFacts> {
+  const result = await transport.exec(sha256Command(path), { timeoutMs: 300_000 });
+  const sha = digestIn(result.stdout);
+  if (result.exitCode !== 0 || !sha) return { node, error: firstLine(result.stderr) || `sha256sum exit ${result.exitCode ?? 'killed'}` };
+  return { node, sha256: sha };
 }
 
 /** A TCP connection is accepted within the timeout (a frozen etcd still accepts: it counts as running). */

@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rename, rm, utimes, writeFile, copyFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileVerdicts } from '../../src/runbook/file-verdicts.js';
+import { LocalTransport } from '../../src/transport/local.js';
+
+/**
+ * A finding about a file (its sha256, `snapshot status`) is reused only for
+ * the same, unwritten file: every way of changing it through the filesystem
+ * makes the next guard check it again. Real files, real `stat`.
+ */
+describe('FileVerdicts', () => {
+  const local = new LocalTransport();
+  let dir: string;
+  let checks: number;
+  const sha = (path: string) => async () => {
+    checks++;
+    return execFileSync('sha256sum', ['--', path]).toString().slice(0, 64);
+  };
+  const keepAll = () => true;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'file-verdicts-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('checks once while the file is unchanged, and says the answer is remembered', async () => {
+    const path = join(dir, 'snap.db');
+    await writeFile(path, 'a'.repeat(4096));
+    const verdicts = new FileVerdicts();
+    checks = 0;
+    const first = await verdicts.verdict(local, 'm1', 'sha256', path, sha(path), keepAll);
+    const second = await verdicts.verdict(local, 'm1', 'sha256', path, sha(path), keepAll);
+    expect(first.remembered).toBe(false);
+    expect(second).toEqual({ value: first.value, remembered: true });
+    expect(checks).toBe(1);
+    // another node's copy, or another kind of check, is its own finding
+    await verdicts.verdict(local, 'm2', 'sha256', path, sha(path), keepAll);
+    await verdicts.verdict(local, 'm1', 'snapshot status', path, sha(path), keepAll);
+    expect(checks).toBe(3);
+  });
+
+  it('checks again after the bytes change, even with the same size and the old mtime put back', async () => {
+    const path = join(dir, 'same-size.db');
+    await writeFile(path, 'a'.repeat(4096));
+    const verdicts = new FileVerdicts();
+    checks = 0;
+    const before = await verdicts.verdict(local, 'm1', 'sha256', path, sha(path), keepAll);
+    const { mtime, atime } = await stat(path);
+    await writeFile(path, `b${'a'.repeat(4095)}`);
+    // `touch -r`-style: mtime restored; ctime cannot be
+    await utimes(path, atime, mtime);
+    const after = await verdicts.verdict(local, 'm1', 'sha256', path, sha(path), keepAll);
+    expect(after.remembered).toBe(false);
+    expect(after.value).not.toBe(before.value);
+    expect(checks).toBe(2);
+  });
+
+  it('checks again when another file is renamed over it (same content, new inode)', async () => {
+    const path = join(dir, 'renamed.db');
+    await writeFile(path, 'c'.repeat(1024));
+    const verdicts = new FileVerdicts();
+    checks = 0;
+    await verdicts.verdict(local, 'm1', 'sha256', path, sha(path), keepAll);
+    await copyFile(path, `${path}.new`);
+    await rename(`${path}.new`, path);
+    expect((await verdicts.verdict(local, 'm1', 'sha256', path, sha(path), keepAll)).remembered).toBe(false);
+    expect(checks).toBe(2);
+  });
+
+  it('does not keep what `keep` rejects (errors), a file changed during its check, or a missing file', async () => {
+    const path = join(dir, 'flaky.db');
+    await writeFile(path, 'd'.repeat(1024));
+    const verdicts = new FileVerdicts();
+    checks = 0;
+    const failing = async () => {
+      checks++;
+      return { error: 'timed out' };
+    };
+    await verdicts.verdict(local, 'm1', 'sha256', path, failing, (v) => !('error' in v));
+    expect((await verdicts.verdict(local, 'm1', 'sha256', path, failing, (v) => !('error' in v))).remembered).toBe(false);
+    expect(checks).toBe(2);
+
+    const writtenWhileChecked = async () => {
+      checks++;
+      await writeFile(path, 'e'.repeat(1024));
+      return 'hash of a file that moved under it';
+    };
+    await verdicts.verdict(local, 'm1', 'sha256', path, writtenWhileChecked, keepAll);
+    expect((await verdicts.verdict(local, 'm1', 'sha256', path, sha(path), keepAll)).remembered).toBe(false);
+
+    const missing = join(dir, 'missing.db');
+    const nothing = async () => {
+      checks++;
+      return 'no such file';
+    };
+    await verdicts.verdict(local, 'm1', 'sha256', missing, nothing, keepAll);
+    expect((await verdicts.verdict(local, 'm1', 'sha256', missing, nothing, keepAll)).remembered).toBe(false);
+  });
+});
