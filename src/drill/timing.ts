@@ -13,7 +13,8 @@ import type { EngineEvent } from '../engine/types.js';
  *  - operator: waiting for a confirmation (from a step's guards being shown
  *    to the operator's answer) and, in the view, choosing the runbook;
  *  - tool: everything else — probing and rendering before the run, guard
- *    evaluation, after-checks, the probe after each step, the journal.
+ *    evaluation, after-checks, the probe after each step, the journal. Part
+ *    of it is snapshot verification (below), said separately.
  *
  * Pure: events and instants in, milliseconds out.
  */
@@ -38,10 +39,15 @@ export interface DrillTiming {
   etcd: number;
   /** tool / (total − operator): the share of the unattended recovery the tool adds */
   overheadShare: number;
+  /** (tool − snapshot verification) / (total − operator): what the tool adds besides the checks the procedures call for */
+  overheadShareBesidesVerification: number;
   /** per executed step, the time inside it */
   steps: Array<{ step: string; ms: number }>;
-  /** part of the tool's time: evaluating guards, after-checks, the probe after each step */
-  toolParts: { guards: number; checks: number; probes: number };
+  /**
+   * part of the tool's time: evaluating guards, after-checks, the probe after
+   * each step; and of guards and checks, snapshot verification
+   */
+  toolParts: { guards: number; checks: number; probes: number; verification: number };
 }
 
 export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTiming {
@@ -96,25 +102,54 @@ export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTimi
   const insideSteps = steps.reduce((sum, s) => sum + s.ms, 0);
   const tool = Math.max(0, total - settle - insideSteps - operator);
   const attended = total - operator;
-  return { total, settle, insideSteps, operator, tool, etcd: settle + insideSteps, overheadShare: attended > 0 ? tool / attended : 0, steps, toolParts: toolParts(events) };
+  const parts = toolParts(events);
+  const share = (ms: number) => (attended > 0 ? ms / attended : 0);
+  return {
+    total,
+    settle,
+    insideSteps,
+    operator,
+    tool,
+    etcd: settle + insideSteps,
+    overheadShare: share(tool),
+    overheadShareBesidesVerification: share(Math.max(0, tool - parts.verification)),
+    steps,
+    toolParts: parts,
+  };
 }
+
+/**
+ * The guards that read a whole snapshot file on its node: `snapshot status`
+ * and its appended sha256 (the field procedures verify a snapshot before
+ * restoring it), and the same sha256 on every node (restoring members from
+ * different snapshots is the split brain the tool exists to refuse). An
+ * operator without the tool runs these by hand, and their time grows with
+ * the snapshot, as etcd's own does.
+ */
+const SNAPSHOT_VERIFICATION: ReadonlySet<string> = new Set(['snapshot-verified', 'same-snapshot-everywhere']);
 
 /**
  * Where the tool's time between steps goes: the gap that ends in a
  * guards-evaluated, check-evaluated or (outside a step) probe event is the
  * time that evaluation or probe took. Probes inside a wait step are the
- * step's own.
+ * step's own. Of an evaluation's gap, snapshot verification is the longest
+ * such guard (a step's guards are judged together).
  */
 function toolParts(events: EngineEvent[]): DrillTiming['toolParts'] {
-  const parts = { guards: 0, checks: 0, probes: 0 };
+  const parts = { guards: 0, checks: 0, probes: 0, verification: 0 };
   let previous: number | undefined;
   let running = 0;
   for (const event of events) {
     if (event.type === 'output') continue;
     const at = Date.parse(event.at);
     const gap = previous === undefined ? 0 : at - previous;
-    if (running === 0 && event.type === 'guards-evaluated') parts.guards += gap;
-    if (running === 0 && event.type === 'check-evaluated') parts.checks += gap;
+    if (running === 0 && (event.type === 'guards-evaluated' || event.type === 'check-evaluated')) {
+      if (event.type === 'guards-evaluated') parts.guards += gap;
+      else parts.checks += gap;
+      const outcomes = event.type === 'guards-evaluated' ? event.outcomes : [event.outcome];
+      const verifying = outcomes.filter((o) => SNAPSHOT_VERIFICATION.has(o.check)).map((o) => o.ms ?? 0);
+      parts.verification += Math.min(gap, Math.max(0, ...verifying));
+    }
     if (running === 0 && event.type === 'probe') parts.probes += gap;
     if (event.type === 'target-started') running++;
     if (event.type === 'target-finished') running = Math.max(0, running - 1);
@@ -138,6 +173,7 @@ export function timingText(t: DrillTiming, faulted: boolean, attended: boolean):
     row('operator', t.operator, attended ? 'reading, choosing, confirming' : 'none (--yes)'),
     row('tool overhead', t.tool, 'probes, guards, checks, journal'),
   ];
+  if (t.toolParts.verification > 0) lines.push(row('  of it, snapshots', t.toolParts.verification, 'snapshot status, sha256 on every node'));
   if (attended) lines.push(`  (tool overhead: ${Math.round(t.overheadShare * 100)}% of the time not spent waiting for you)`);
   return lines;
 }

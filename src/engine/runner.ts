@@ -167,8 +167,10 @@ export class Runner {
     return outcomes.map((o) => (o.ok ? o : { ...o, ok: true, message: `(dry run) would block now: ${o.message}` }));
   }
 
-  private evaluate(guard: RenderedGuard): Promise<GuardOutcome> {
-    return evaluateGuard(guard, this.guards);
+  private async evaluate(guard: RenderedGuard): Promise<GuardOutcome> {
+    const started = performance.now();
+    const outcome = await evaluateGuard(guard, this.guards);
+    return { ...outcome, ms: Math.round(performance.now() - started) };
   }
 
   /**

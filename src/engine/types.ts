@@ -34,6 +34,8 @@ export interface GuardOutcome {
   overriddenBecause?: string;
   /** who overrode it */
   overriddenBy?: string;
+  /** how long judging it took, its facts gathered included (the runner's clock) */
+  ms?: number;
 }
 
 export interface TargetState {

@@ -5,7 +5,7 @@ import type { EngineEvent } from '../../src/engine/types.js';
 /** Events at given offsets (ms) from t0; only type, step and time matter to the timing. */
 const t0 = Date.parse('2026-11-24T20:00:00.000Z');
 function events(list: Array<[number, string, string?, boolean?]>): EngineEvent[] {
-  return list.map(([ms, type, step, ok = true]) => ({ type, step, node: 'local', ok, at: new Date(t0 + ms).toISOString() }) as unknown as EngineEvent);
+  return list.map(([ms, type, step, ok = true]) => ({ type, step, node: 'local', ok, outcomes: [], outcome: { check: 'quorum-held', ok: true, message: '', overridable: false }, at: new Date(t0 + ms).toISOString() }) as unknown as EngineEvent);
 }
 
 const RUN = events([
@@ -45,7 +45,27 @@ describe('drill timing from the journal', () => {
     expect(t.etcd).toBe(7_000);
     expect(t.overheadShare).toBeCloseTo(1_500 / 8_500);
     // guards of a (100 ms after run-started) and of b (300 ms after the probe); the probe after a (200 ms)
-    expect(t.toolParts).toEqual({ guards: 400, checks: 0, probes: 200 });
+    expect(t.toolParts).toEqual({ guards: 400, checks: 0, probes: 200, verification: 0 });
+    expect(t.overheadShareBesidesVerification).toBeCloseTo(t.overheadShare);
+  });
+
+  it('says how much of the tool\'s time was snapshot verification: the longest such guard of each evaluation, within its gap', () => {
+    const outcome = (check: string, ms: number) => ({ check, ok: true, message: '', overridable: false, ms });
+    const verified = RUN.map((e) => {
+      if (e.type === 'guards-evaluated' && e.step === 'b') {
+        // judged together: the longer verification is what held the step up; quorum-held is not verification
+        return { ...e, outcomes: [outcome('same-snapshot-everywhere', 250), outcome('snapshot-verified', 120), outcome('quorum-held', 280)] };
+      }
+      // a guard that claims longer than its gap (it started before the previous event) counts for the gap only
+      if (e.type === 'guards-evaluated' && e.step === 'a') return { ...e, outcomes: [outcome('snapshot-verified', 5_000)] };
+      return e;
+    }) as EngineEvent[];
+    const t = drillTiming(verified, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: false });
+    expect(t.toolParts.verification).toBe(250 + 100);
+    expect(t.overheadShareBesidesVerification).toBeCloseTo((1_500 - 350) / 8_500);
+    const text = timingText(t, true, false);
+    expect(text.join('\n')).toMatch(/of it, snapshots +0\.3 s +3%  snapshot status, sha256 on every node/);
+    for (const line of text) expect(line.length).toBeLessThanOrEqual(78);
   });
 
   it('in the view, the time from detection to the run starting is the operator choosing', () => {
