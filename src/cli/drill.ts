@@ -15,8 +15,12 @@ import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
 import { driveRun, prepareRun } from './run.js';
 
+/** etcd's default backend quota is 2 GiB; every member's copy is on this one disk */
+const MAX_BALLAST_MIB = 1024;
+
 export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}]
                          [--layout systemd|kubeadm] [--ssh] [--yes] [--keep] [--report FILE]
+                         [--data-mib N]
 
 A disaster-recovery rehearsal on a real etcd cluster: starts one on loopback
 (TLS with its own PKI, members on 127.0.0.11, .12, …, each laid out like a
@@ -44,6 +48,10 @@ it ends (Ctrl-C included); the lab directory is removed unless --keep.
                   sample data survived (the form to schedule as a nightly drill)
   --keep          keep the lab directory (PKI, data, logs, inventory, journal,
                   transcript) and print where it is
+  --data-mib N    also write N MiB of ballast (4 KiB values) before the fault, so
+                  etcd's own work (snapshot, a learner catching up, the restore)
+                  is the size of your cluster's and the timings are realistic;
+                  its key count is checked at the end (default 0, at most ${MAX_BALLAST_MIB})
   --report FILE   also write the result as JSON (verdicts, sample check, timings)
   --journal-dir D where the run's journal and transcript go (default: in the lab)
   --no-color      plain output (NO_COLOR is honoured too)
@@ -62,6 +70,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       ssh: { type: 'boolean' },
       yes: { type: 'boolean', short: 'y' },
       report: { type: 'string' },
+      'data-mib': { type: 'string', default: '0' },
       'journal-dir': { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -76,6 +85,10 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (members !== 3 && members !== 5) throw new OperatorError(`--members ${values.members}: a drill cluster has 3 or 5 members`);
   const layout = values.layout as LabLayout;
   if (layout !== 'systemd' && layout !== 'kubeadm') throw new OperatorError(`--layout ${values.layout}: choose systemd or kubeadm`);
+  const ballastMib = Number(values['data-mib']);
+  if (!Number.isInteger(ballastMib) || ballastMib < 0 || ballastMib > MAX_BALLAST_MIB) {
+    throw new OperatorError(`--data-mib ${values['data-mib']}: a whole number of MiB from 0 to ${MAX_BALLAST_MIB} (the lab's members share this machine's disk)`);
+  }
   if (values.fault !== undefined && !FAULTS.includes(values.fault as Fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
   const color = colorEnabled(values['no-color']);
   const terminal = Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -95,7 +108,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
   }
 
   const recover = attended ? (c: RecoveryContext) => recoverInView(c, values['no-color']) : (c: RecoveryContext) => recoverUnattended(c, values['no-color']);
-  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), keep: Boolean(values.keep), journalDir: values['journal-dir'], say }, recover);
+  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recover);
   say('');
   for (const line of reportText(result, color)) say(line);
   if (values.report) await writeReport(values.report, result);
@@ -181,6 +194,7 @@ export function reportText(result: DrillResult, color: boolean): string[] {
   lines.push(`  runbook        ${result.runbook ?? 'none'}: ${result.runStatus === 'not run' ? 'not run' : `run ${result.runStatus}`}`);
   if (result.finalVerdict) lines.push(`  final verdict  ${result.finalVerdict}`);
   if (result.sample) lines.push(`  sample data    ${describeCheck(result.sample, 'sample keys')}`);
+  if (result.ballast) lines.push(`  ballast        ${result.ballast.found}/${result.ballast.expected} keys (${result.ballast.mib} MiB)`);
   if (result.journal) lines.push(`  journal        ${result.journal} (transcript beside it, .md)`);
   else if (result.runStatus !== 'not run') lines.push('  journal        removed with the lab (--keep or --journal-dir keeps it)');
   if (result.timing && result.runStatus !== 'not run') lines.push(...timingText(result.timing, result.fault !== 'none', result.attended).map((l) => `  ${l}`));

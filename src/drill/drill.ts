@@ -8,7 +8,7 @@ import { LabCluster } from '../lab/cluster.js';
 import { EXPECTED_VERDICT, injectFault, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { killAllTracked } from '../lab/processes.js';
-import { checkSample, sampleEntries, writeSample, type SampleCheck, type SampleEntry } from '../lab/sample-data.js';
+import { BALLAST_PREFIX, ballastKeyCount, checkSample, countBallast, sampleEntries, writeBallast, writeSample, type SampleCheck, type SampleEntry } from '../lab/sample-data.js';
 import { messageOf } from '../util/errors.js';
 import { drillTiming, type DrillTiming } from './timing.js';
 
@@ -29,6 +29,8 @@ export interface DrillOptions {
   keep: boolean;
   /** sample keys written before the fault */
   sampleCount?: number;
+  /** MiB of ballast written before the fault (a production-sized keyspace); 0 or none: just the sample */
+  ballastMib?: number;
   /** default: <lab>/journal */
   journalDir?: string;
   /** progress lines */
@@ -72,6 +74,8 @@ export interface DrillResult {
   attended: boolean;
   finalVerdict?: Verdict;
   sample?: SampleCheck;
+  /** the ballast's keys after the recovery, when there was ballast */
+  ballast?: { mib: number; expected: number; found: number };
   timing?: DrillTiming;
   /** the run's journal, when it outlives the drill (--keep, or a journal dir outside the lab) */
   journal?: string;
@@ -125,6 +129,11 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
   const entries = sampleEntries(options.sampleCount ?? DEFAULT_SAMPLE_COUNT, basename(lab.dir));
   await writeSampleFor(lab, fault, entries);
   say(`wrote ${entries.length} sample keys under /registry/${fault === 'split-brain' ? ' (the same keys on every side of the split)' : ''}`);
+  const ballastMib = options.ballastMib ?? 0;
+  if (ballastMib > 0) {
+    say(`writing ${ballastMib} MiB of ballast under ${BALLAST_PREFIX} (a production-sized keyspace)…`);
+    await writeBallastFor(lab, fault, ballastMib);
+  }
   if (SETTLE_BEFORE.has(fault)) await lab.settled();
 
   const faultAt = Date.now();
@@ -162,6 +171,11 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
   } catch (err) {
     reasons.push(`the sample data could not be read back: ${messageOf(err)}`);
   }
+  let ballast: DrillResult['ballast'];
+  if (ballastMib > 0) {
+    ballast = { mib: ballastMib, expected: ballastKeyCount(ballastMib), found: await countBallast(lab.endpoints, tls).catch(() => -1) };
+    if (ballast.found !== ballast.expected) reasons.push(`ballast lost: ${ballast.found < 0 ? 'it could not be counted' : `${ballast.found} of ${ballast.expected} keys`}`);
+  }
   const timing = drillTiming(events, { faultAt, detectedAt, healthyAt, interactive: recovery.attended });
   return {
     ...base,
@@ -170,6 +184,7 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
     attended: recovery.attended,
     finalVerdict,
     ...(sample ? { sample } : {}),
+    ...(ballast ? { ballast } : {}),
     timing,
     ...(recovery.journal && (options.keep || !recovery.journal.startsWith(`${lab.dir}/`)) ? { journal: recovery.journal } : {}),
     ...(options.keep ? { keptIn: lab.dir } : {}),
@@ -198,6 +213,12 @@ async function writeSampleFor(lab: LabCluster, fault: Fault, entries: SampleEntr
   const tls = await lab.clientTls();
   if (fault === 'split-brain') for (const endpoint of lab.endpoints) await writeSample([endpoint], tls, entries);
   else await writeSample(lab.endpoints, tls, entries);
+}
+
+async function writeBallastFor(lab: LabCluster, fault: Fault, mib: number): Promise<void> {
+  const tls = await lab.clientTls();
+  if (fault === 'split-brain') for (const endpoint of lab.endpoints) await writeBallast([endpoint], tls, mib);
+  else await writeBallast(lab.endpoints, tls, mib);
 }
 
 export function describeFault(fault: Fault, victims: string[], members: number): string {

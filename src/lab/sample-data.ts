@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { ClientTls } from '../cluster/probe.js';
 
@@ -52,6 +52,50 @@ export async function writeSample(endpoints: string[], tls: ClientTls | undefine
   }
 }
 
+/**
+ * Ballast: a keyspace the size of a real cluster's, so that etcd's own work
+ * in a drill (the snapshot, a learner catching up, the restore) takes the
+ * time it takes on a master, and the drill's timings mean something. 4 KiB
+ * values (a Kubernetes object's usual size) under one prefix, written 64 to
+ * a transaction (well under etcd's request size and txn-op limits). Only its
+ * key count is checked afterwards: the sample keys carry the checksums.
+ */
+export const BALLAST_PREFIX = '/registry/events/drill-ballast/';
+const BALLAST_VALUE_BYTES = 4096;
+const BALLAST_PUTS_PER_TXN = 16;
+
+export function ballastKeyCount(mib: number): number {
+  return Math.ceil((mib * 1024 * 1024) / BALLAST_VALUE_BYTES);
+}
+
+export async function writeBallast(endpoints: string[], tls: ClientTls | undefined, mib: number): Promise<number> {
+  const count = ballastKeyCount(mib);
+  const client = clientFor(endpoints, tls);
+  try {
+    for (let i = 0; i < count; i += BALLAST_PUTS_PER_TXN) {
+      const success = [];
+      for (let j = i; j < Math.min(count, i + BALLAST_PUTS_PER_TXN); j++) {
+        // random bytes, hex: etcd stores values as they are, so this is the size on disk too
+        const value = randomBytes(BALLAST_VALUE_BYTES / 2).toString('hex');
+        success.push({ request_put: { key: Buffer.from(`${BALLAST_PREFIX}${j.toString().padStart(8, '0')}`), value: Buffer.from(value) } });
+      }
+      await client.kv.txn({ compare: [], success, failure: [] });
+    }
+    return count;
+  } finally {
+    client.close();
+  }
+}
+
+export async function countBallast(endpoints: string[], tls: ClientTls | undefined): Promise<number> {
+  const client = clientFor(endpoints, tls);
+  try {
+    return await client.getAll().prefix(BALLAST_PREFIX).count();
+  } finally {
+    client.close();
+  }
+}
+
 export interface SampleCheck {
   expected: number;
   /** present with the value written */
@@ -65,7 +109,10 @@ export interface SampleCheck {
 export async function checkSample(endpoints: string[], tls: ClientTls | undefined, entries: SampleEntry[], prefix = '/registry/'): Promise<SampleCheck> {
   const client = clientFor(endpoints, tls);
   try {
-    const found = await client.getAll().prefix(prefix).strings();
+    // each namespace's directory of the sample, not the whole prefix: a drill's ballast shares it
+    const dirs = [...new Set(entries.map((e) => e.key.slice(0, e.key.lastIndexOf('/') + 1)))].filter((d) => d.startsWith(prefix));
+    const found: Record<string, string> = {};
+    for (const dir of dirs) Object.assign(found, await client.getAll().prefix(dir).strings());
     const check: SampleCheck = { expected: entries.length, intact: 0, missing: [], changed: [] };
     for (const entry of entries) {
       const value = found[entry.key];

@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { singleEndpointClient } from '../../src/cluster/probe.js';
 import { runDrill, type DrillResult, type RecoveryContext } from '../../src/drill/drill.js';
+import { BALLAST_PREFIX } from '../../src/lab/sample-data.js';
+import { runCli } from '../helpers/cli.js';
 import { expectNothingLeft } from './drill-helpers.js';
 
 /**
@@ -17,17 +19,21 @@ describe('a drill whose recovery does nothing', () => {
   it('fails: not healthy, no runbook run, and the key deleted meanwhile is reported missing', async () => {
     const lines: string[] = [];
     let lost = '';
-    const result: DrillResult = await runDrill({ members: 3, fault: 'minority', layout: 'systemd', ssh: false, keep: false, say: (l) => lines.push(l) }, async (context: RecoveryContext) => {
+    const result: DrillResult = await runDrill({ members: 3, fault: 'minority', layout: 'systemd', ssh: false, keep: false, ballastMib: 1, say: (l) => lines.push(l) }, async (context: RecoveryContext) => {
       labDir = context.lab.dir;
       expect(context.detection.verdict.verdict).toBe('minority-lost');
       expect(context.inputDefaults.backupDir).toBe(`${context.lab.dir}/backups`);
       // lose one sample key, as a bad restore would
       const client = singleEndpointClient(context.lab.endpoints[0] as string, await context.lab.clientTls(), 5000);
       try {
-        const keys = Object.keys(await client.getAll().prefix('/registry/').strings());
+        const all = await client.getAll().prefix('/registry/').keys();
+        const keys = all.filter((k) => !k.startsWith(BALLAST_PREFIX));
         expect(keys).toHaveLength(300);
+        expect(all.length - keys.length).toBe(256);
         lost = keys[7] as string;
         await client.delete().key(lost);
+        // and a ballast key: the drill counts those
+        await client.delete().key(all.find((k) => k.startsWith(BALLAST_PREFIX)) as string);
       } finally {
         client.close();
       }
@@ -42,7 +48,28 @@ describe('a drill whose recovery does nothing', () => {
       'no runbook was run: this test runs none',
       'the cluster is minority-lost, not healthy',
       'sample data lost: 1 missing, 0 changed of 300',
+      'ballast lost: 255 of 256 keys',
     ]);
+    expect(result.ballast).toEqual({ mib: 1, expected: 256, found: 255 });
     expect(lines).toContain('lab stopped and removed');
   }, 90_000);
+});
+
+describe('drill flags', () => {
+  it('refuses a bad one in one line naming it, exit 4, before any lab starts', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--members', '4'], /^etcd-runbook: --members 4: a drill cluster has 3 or 5 members$/],
+      [['--layout', 'docker'], /^etcd-runbook: --layout docker: choose systemd or kubeadm$/],
+      [['--fault', 'fire'], /^etcd-runbook: --fault fire: choose one of /],
+      [['--data-mib', '4096'], /^etcd-runbook: --data-mib 4096: a whole number of MiB from 0 to 1024 /],
+      [['--data-mib=-1'], /^etcd-runbook: --data-mib -1: a whole number of MiB/],
+      [['--data-mib', 'lots'], /^etcd-runbook: --data-mib lots: a whole number of MiB/],
+    ];
+    for (const [flags, message] of cases) {
+      const result = await runCli(['drill', '--yes', ...flags]);
+      expect(result.exitCode, flags.join(' ')).toBe(4);
+      expect(result.stderr.trim(), flags.join(' ')).toMatch(message);
+      expect(result.stdout, flags.join(' ')).not.toContain('starting a');
+    }
+  }, 60_000);
 });

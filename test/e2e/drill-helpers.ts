@@ -53,6 +53,7 @@ export interface DrillReportJson {
   attended: boolean;
   finalVerdict?: string;
   sample?: { expected: number; intact: number; missing: string[]; changed: string[] };
+  ballast?: { mib: number; expected: number; found: number };
   timing?: { total: number; settle: number; insideSteps: number; operator: number; tool: number; etcd: number; steps: Array<{ step: string; ms: number }> };
   ok: boolean;
   reasons: string[];

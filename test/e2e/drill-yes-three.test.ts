@@ -21,8 +21,8 @@ describe('drill --yes, 3 members', () => {
 
   const drill = (fault: string, ...extra: string[]) => drillYes(work, 3, fault, ...extra);
 
-  it('minority (systemd): replace-member brings the cluster back with all sample data; step log, timings, report', async () => {
-    const { report, stdout, exitCode } = await drill('minority');
+  it('minority (systemd) on 4 MiB of ballast: replace-member brings the cluster back with all sample data; step log, timings, report', async () => {
+    const { report, stdout, exitCode } = await drill('minority', '--data-mib', '4');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'replace-member');
     expect(report.layout).toBe('systemd');
@@ -30,6 +30,10 @@ describe('drill --yes, 3 members', () => {
     expect(stdout).toMatch(/step 1\/\d+: Create the backup directory/);
     expect(stdout).toContain('run succeeded');
     expect(stdout).toContain('300/300 sample keys intact');
+    expect(stdout).toContain('ballast        1024/1024 keys (4 MiB)');
+    expect(report.ballast).toEqual({ mib: 4, expected: 1024, found: 1024 });
+    // the snapshot's checks are said apart from the rest of the tool's time
+    expect(stdout).toMatch(/of it, snapshots\s+\d+\.\d s/);
     expect(stdout).toMatch(/time from fault to healthy: \d+\.\d s/);
     expect(stdout).toMatch(/tool overhead\s+\d+\.\d s/);
     expect(stdout).toContain('drill passed');
