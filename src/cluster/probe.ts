@@ -12,6 +12,8 @@ import { classify } from './verdict.js';
  * a shared client's retries would hide a dead endpoint behind a live one —
  * with no retries and a hard per-endpoint deadline, so a frozen member
  * (SIGSTOP, blackholed) costs at most the deadline and never stalls the verdict.
+ * One-off probes (status, detection) connect afresh; the repeated probes of a
+ * run or view keep their connections between probes (ProbeChannels).
  */
 export interface ProbeTarget {
   endpoint: string;
@@ -171,7 +173,14 @@ async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: numb
 }
 
 async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
-  const status = await client.maintenance.status();
+  // all three asked at once (one round trip); the read is judged by what status says
+  const statusCall = client.maintenance.status();
+  const membersCall = client.cluster.memberList({ linearizable: false });
+  const readCall = linearizableRead(client);
+  // a member that does not answer status fails these too: not unhandled
+  membersCall.catch(() => undefined);
+  readCall.catch(() => undefined);
+  const status = await statusCall;
   result.reachable = true;
   result.memberId = toHexId(status.header.member_id);
   result.clusterId = toHexId(status.header.cluster_id);
@@ -191,8 +200,8 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   // write on every member); the status errors already list active alarms,
   // and a probe must leave the cluster exactly as it found it.
   result.alarms = alarmsIn(errors);
-  const read = result.leaderId === undefined ? withDeadline(linearizableRead(client), NO_LEADER_READ_MS) : linearizableRead(client);
-  const [members, health] = await Promise.allSettled([client.cluster.memberList({ linearizable: false }), read]);
+  const read = result.leaderId === undefined ? withDeadline(readCall, NO_LEADER_READ_MS) : readCall;
+  const [members, health] = await Promise.allSettled([membersCall, read]);
   if (members.status === 'fulfilled') {
     result.members = members.value.members.map(toMemberInfo);
     result.name = result.members.find((m) => m.id === result.memberId)?.name;

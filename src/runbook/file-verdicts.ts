@@ -1,5 +1,4 @@
 import type { Transport } from '../transport/types.js';
-import { shellQuote } from '../util/shell.js';
 
 /**
  * What a run has already verified about a file, kept while the file stays
@@ -9,7 +8,7 @@ import { shellQuote } from '../util/shell.js';
  * seconds of an outage, again and again, to learn what was known.
  *
  * A file whose identity — device, inode, size, and mtime and ctime to the
- * nanosecond (`stat -L`) — is what it was when it was checked has not been
+ * nanosecond (Transport.identity) — is what it was when it was checked has not been
  * written since, by anything that writes through the filesystem: ctime moves
  * on every write, truncate, chmod or rename over it, and cannot be set back.
  * Its identity is read before and after each check, so a file that changed
@@ -41,13 +40,7 @@ export class FileVerdicts {
   }
 }
 
-/** device, inode, size, mtime, ctime (following links); undefined when it cannot be read */
-export async function fileIdentity(transport: Transport, path: string): Promise<string | undefined> {
-  try {
-    const result = await transport.exec(`stat -L -c '%d %i %s %y %z' -- ${shellQuote(path)}`, { timeoutMs: 10_000 });
-    const identity = result.stdout.trim();
-    return result.exitCode === 0 && identity !== '' ? identity : undefined;
-  } catch {
-    return undefined;
-  }
+/** see Transport.identity; a transport that fails to answer gives no identity (nothing is remembered) */
+async function fileIdentity(transport: Transport, path: string): Promise<string | undefined> {
+  return transport.identity(path).catch(() => undefined);
 }

@@ -631,13 +631,20 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
 type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity'>;
 
 async function snapshotStatusOf(transport: Transport, path: string, size: number): Promise<SnapshotStatusPart> {
-  const tool = (await hasCommand(transport, 'etcdutl')) ? 'etcdutl' : (await hasCommand(transport, 'etcdctl')) ? 'etcdctl' : undefined;
+  const tool = await snapshotTool(transport);
   if (!tool) return { exitCode: null, stdout: '', stderr: '' };
   const env3 = tool === 'etcdctl' ? 'ETCDCTL_API=3 ' : '';
   const result = await transport.exec(`${env3}${tool} snapshot status ${shellQuote(path)} -w json`, { timeoutMs: 60_000 });
   const status = { tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
   if (status.exitCode !== 0) return hasIntegrityHash(size) ? status : { ...status, integrity: { kind: 'absent', size } };
   return { ...status, integrity: await snapshotIntegrity(transport, path, size) };
+}
+
+/** etcdutl where present (etcd 3.5+), else etcdctl: asked in one round trip to the node */
+async function snapshotTool(transport: Transport): Promise<'etcdutl' | 'etcdctl' | undefined> {
+  const result = await transport.exec('command -v etcdutl || command -v etcdctl', { timeoutMs: 10_000 });
+  const found = result.exitCode === 0 ? (result.stdout.trim().split('\n')[0] ?? '') : '';
+  return /etcdutl$/.test(found) ? 'etcdutl' : /etcdctl$/.test(found) ? 'etcdctl' : undefined;
 }
 
 /** The check, or what it found for this unchanged file earlier in the run (when the run keeps verdicts). */

@@ -63,6 +63,10 @@ export class DryRunTransport implements Transport {
     return this.real.stat(path);
   }
 
+  identity(path: string): Promise<string | undefined> {
+    return this.real.identity(path);
+  }
+
   readFile(path: string): Promise<Buffer> {
     return this.real.readFile(path);
   }

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rename, stat, symlink, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { DirEntry, ExecOptions, ExecResult, FileStat, Transport } from './types.js';
@@ -50,6 +50,15 @@ export class LocalTransport implements Transport {
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
+    }
+  }
+
+  async identity(path: string): Promise<string | undefined> {
+    try {
+      const s = await stat(path, { bigint: true });
+      return `${s.dev} ${s.ino} ${s.size} ${s.mtimeNs} ${s.ctimeNs}`;
+    } catch {
+      return undefined;
     }
   }
 

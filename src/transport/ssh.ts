@@ -142,6 +142,17 @@ export class SshTransport implements Transport {
     return (await this.files()).stat(path);
   }
 
+  /** SFTP's stat has neither the inode nor ctime: the node's own stat(1) has both, to the ns */
+  async identity(path: string): Promise<string | undefined> {
+    try {
+      const result = await this.exec(`stat -L -c '%d %i %s %y %z' -- ${shellQuote(path)}`, { timeoutMs: 10_000 });
+      const identity = result.stdout.trim();
+      return result.exitCode === 0 && identity !== '' ? identity : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async readFile(path: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const chunk of await this.openRead(path)) chunks.push(chunk as Buffer);

@@ -51,6 +51,13 @@ export interface Transport {
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /** undefined when nothing exists at path */
   stat(path: string): Promise<FileStat | undefined>;
+  /**
+   * The file's identity, following links: device, inode, size, mtime and
+   * ctime to the nanosecond, as one string to compare with the same
+   * transport's next answer. Any write, truncate, chmod or rename over it
+   * changes it. Undefined when nothing is there or it cannot be read.
+   */
+  identity(path: string): Promise<string | undefined>;
   readFile(path: string): Promise<Buffer>;
   readdir(path: string): Promise<DirEntry[]>;
   mkdir(path: string, mode?: number): Promise<void>;

@@ -130,6 +130,20 @@ describe.each([
     expect((await t.readFile(path)).toString()).toBe('first');
   });
 
+  it('gives a file\'s identity, the same until it is written, and none for a missing file', async () => {
+    const t = transport();
+    const path = join(lab.dir, `identity ${_name.replace(' ', '-')};$x`);
+    const writer = await t.openWrite(path, 0o600);
+    await new Promise<void>((resolve) => writer.end('same size', () => resolve()));
+    const first = await t.identity(path);
+    expect(first).toMatch(/^\d+ \d+ 9 \S+ \S+/);
+    expect(await t.identity(path)).toBe(first);
+    // same size, new bytes: ctime moves
+    await writeFile(path, 'SAME SIZE');
+    expect(await t.identity(path)).not.toBe(first);
+    expect(await t.identity(`${path}.missing`)).toBeUndefined();
+  });
+
   it('says which host when reading a missing file', async () => {
     await expect(transport().readFile('/nonexistent/etcd-runbook')).rejects.toThrow(`ssh ${lab.user}@${lab.host}:${lab.port}: /nonexistent/etcd-runbook does not exist`);
   });

@@ -27,6 +27,10 @@ class FsTransport implements Transport {
     const s = await fsp.lstat(path).catch(() => undefined);
     return s && { type: s.isFile() ? 'file' : s.isDirectory() ? 'directory' : 'other', size: s.size, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtimeMs: s.mtimeMs };
   }
+  async identity(path: string): Promise<string | undefined> {
+    const s = await fsp.stat(path, { bigint: true }).catch(() => undefined);
+    return s && `${s.ino} ${s.size} ${s.ctimeNs}`;
+  }
   readFile(path: string): Promise<Buffer> {
     return fsp.readFile(path);
   }
