@@ -108,12 +108,13 @@ export async function runDrill(options: DrillOptions, recover: Recover): Promise
       }),
     );
     // the drill's detection and the run's probes share connections, as one `etcd-runbook run` does
-    const channels = new ProbeChannels(await lab.clientTls());
+    let channels: ProbeChannels | undefined;
     try {
       say(`lab: ${lab.dir}`);
+      channels = new ProbeChannels(await lab.clientTls());
       return await rehearse(lab, options, recover, channels);
     } finally {
-      channels.close();
+      channels?.close();
       await lab.close();
       cleanup.closed();
       say(options.keep ? `lab stopped; kept in ${lab.dir} (inventory: ${lab.inventoryPath})` : 'lab stopped and removed');
