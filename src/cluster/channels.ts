@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { startHandshake, outcomeWithin, type HandshakeAttempt, type HandshakeFailure } from './handshake.js';
+import { failureOf, startHandshake, outcomeWithin, type HandshakeAttempt, type HandshakeFailure } from './handshake.js';
 import type { ClientTls } from './tls.js';
 
 /**
@@ -57,20 +57,17 @@ export class ProbeChannels {
     const earlier = this.waiting.get(endpoint);
     if (earlier) {
       const outcome = await outcomeWithin(earlier, deadlineMs - (Date.now() - earlier.startedAt));
-      if (outcome === undefined) return { error: silentError(Date.now() - earlier.startedAt), silent: true };
+      if (outcome === undefined) return failureOf(outcome, silentError(Date.now() - earlier.startedAt));
       // answered since (thawed), or refused or reset since (killed): either way, ask it again now
       this.forget(earlier);
     }
     const attempt = startHandshake(endpoint, this.tls, describe);
     if (!this.closed && !this.waiting.has(endpoint)) this.waiting.set(endpoint, attempt);
     const outcome = await outcomeWithin(attempt, deadlineMs);
-    if (outcome === undefined) {
-      // left open for the next probe unless another probe's attempt already is
-      if (this.waiting.get(endpoint) !== attempt) attempt.destroy();
-      return { error: silentError(Date.now() - attempt.startedAt), silent: true };
-    }
-    this.forget(attempt);
-    return outcome === '' ? undefined : { error: outcome, silent: false };
+    // left open for the next probe while silent, unless another probe's attempt already is
+    if (outcome !== undefined) this.forget(attempt);
+    else if (this.waiting.get(endpoint) !== attempt) attempt.destroy();
+    return failureOf(outcome, silentError(Date.now() - attempt.startedAt));
   }
 
   private forget(attempt: HandshakeAttempt): void {

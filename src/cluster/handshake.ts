@@ -60,6 +60,12 @@ function settledAttempt(endpoint: string, startedAt: number, error: string): Han
   return { endpoint, startedAt, outcome: () => error, settled: Promise.resolve(error), destroy: () => undefined };
 }
 
+/** What an attempt's outcome means to a probe: nothing (it answered), its error, or silence (said by `silence`). */
+export function failureOf(outcome: string | undefined, silence: string): HandshakeFailure | undefined {
+  if (outcome === undefined) return { error: silence, silent: true };
+  return outcome === '' ? undefined : { error: outcome, silent: false };
+}
+
 /** The attempt's outcome if it comes within `ms`, else undefined (still silent). */
 export async function outcomeWithin(attempt: HandshakeAttempt, ms: number): Promise<string | undefined> {
   const now = attempt.outcome();

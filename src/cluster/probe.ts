@@ -1,7 +1,7 @@
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { ProbeChannels } from './channels.js';
-import { outcomeWithin, startHandshake, type HandshakeFailure } from './handshake.js';
+import { failureOf, outcomeWithin, startHandshake, type HandshakeFailure } from './handshake.js';
 import { toHexId } from './ids.js';
 import type { ClientTls } from './tls.js';
 import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
@@ -256,8 +256,7 @@ export async function handshakeWithin(endpoint: string, tls: ClientTls | undefin
   const attempt = startHandshake(endpoint, tls, (err) => describeProbeError(err, deadlineMs));
   const outcome = await outcomeWithin(attempt, deadlineMs);
   attempt.destroy();
-  if (outcome === undefined) return { error: silentError(deadlineMs), silent: true };
-  return outcome === '' ? undefined : { error: outcome, silent: false };
+  return failureOf(outcome, silentError(deadlineMs));
 }
 
 function silentError(deadlineMs: number): string {

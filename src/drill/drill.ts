@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ProbeChannels } from '../cluster/channels.js';
+import type { ClientTls } from '../cluster/tls.js';
 import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { readJournal } from '../engine/journal.js';
 import type { EngineEvent, RunStatus } from '../engine/types.js';
@@ -8,7 +9,7 @@ import { LabCluster } from '../lab/cluster.js';
 import { EXPECTED_VERDICT, injectFault, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { killAllTracked } from '../lab/processes.js';
-import { BALLAST_PREFIX, ballastKeyCount, checkSample, countBallast, sampleEntries, writeBallast, writeSample, type SampleCheck, type SampleEntry } from '../lab/sample-data.js';
+import { BALLAST_PREFIX, ballastKeyCount, checkSample, countBallast, sampleEntries, writeBallast, writeSample, type SampleCheck } from '../lab/sample-data.js';
 import { messageOf } from '../util/errors.js';
 import { drillTiming, type DrillTiming } from './timing.js';
 
@@ -128,12 +129,12 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
   const { say, fault } = options;
   const tls = await lab.clientTls();
   const entries = sampleEntries(options.sampleCount ?? DEFAULT_SAMPLE_COUNT, basename(lab.dir));
-  await writeSampleFor(lab, fault, entries);
+  await onEverySide(lab, fault, (endpoints, tls) => writeSample(endpoints, tls, entries));
   say(`wrote ${entries.length} sample keys under /registry/${fault === 'split-brain' ? ' (the same keys on every side of the split)' : ''}`);
   const ballastMib = options.ballastMib ?? 0;
   if (ballastMib > 0) {
     say(`writing ${ballastMib} MiB of ballast under ${BALLAST_PREFIX} (a production-sized keyspace)…`);
-    await writeBallastFor(lab, fault, ballastMib);
+    await onEverySide(lab, fault, (endpoints, tls) => writeBallast(endpoints, tls, ballastMib));
   }
   if (SETTLE_BEFORE.has(fault)) await lab.settled();
 
@@ -210,16 +211,11 @@ async function injectDrillFault(lab: LabCluster, fault: Fault): Promise<string[]
 }
 
 /** Split brain: independent clusters, so the same keys are written to each (the data every side had before the split). */
-async function writeSampleFor(lab: LabCluster, fault: Fault, entries: SampleEntry[]): Promise<void> {
+/** Write to the lab's one cluster, or for a split brain to each member's own cluster in turn. */
+async function onEverySide(lab: LabCluster, fault: Fault, write: (endpoints: string[], tls: ClientTls) => Promise<unknown>): Promise<void> {
   const tls = await lab.clientTls();
-  if (fault === 'split-brain') for (const endpoint of lab.endpoints) await writeSample([endpoint], tls, entries);
-  else await writeSample(lab.endpoints, tls, entries);
-}
-
-async function writeBallastFor(lab: LabCluster, fault: Fault, mib: number): Promise<void> {
-  const tls = await lab.clientTls();
-  if (fault === 'split-brain') for (const endpoint of lab.endpoints) await writeBallast([endpoint], tls, mib);
-  else await writeBallast(lab.endpoints, tls, mib);
+  if (fault === 'split-brain') for (const endpoint of lab.endpoints) await write([endpoint], tls);
+  else await write(lab.endpoints, tls);
 }
 
 export function describeFault(fault: Fault, victims: string[], members: number): string {
