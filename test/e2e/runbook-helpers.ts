@@ -1,8 +1,9 @@
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { singleEndpointClient } from '../../src/cluster/probe.js';
-import type { LabCluster } from '../../src/lab/cluster.js';
+import { LabCluster, type LabOptions } from '../../src/lab/cluster.js';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -32,6 +33,32 @@ export async function writeKeys(lab: LabCluster, keys: Map<string, string>): Pro
   } finally {
     client.close();
   }
+}
+
+/**
+ * The lab a runbook e2e file starts once, in beforeAll: the cluster, the
+ * known keys written, settled as a field cluster is (etcd refuses
+ * membership changes until its members have been connected for 5 s), and a
+ * work dir for backups and journals. A failure half-way stops what started.
+ */
+export async function startKeyedLab(options: LabOptions, name: string, keys: Map<string, string>): Promise<{ lab: LabCluster; work: string }> {
+  const lab = await LabCluster.start(options);
+  let work: string | undefined;
+  try {
+    work = await mkdtemp(join(tmpdir(), `etcd-runbook-${name}-`));
+    await writeKeys(lab, keys);
+    await lab.settled();
+    return { lab, work };
+  } catch (err) {
+    await stopKeyedLab(lab, work);
+    throw err;
+  }
+}
+
+/** afterAll's half: the lab stopped and the work dir removed, whatever of them started. */
+export async function stopKeyedLab(lab: LabCluster | undefined, work: string | undefined): Promise<void> {
+  await lab?.close();
+  if (work) await rm(work, { recursive: true, force: true });
 }
 
 /** Every key, read (linearizably) through each member in turn: the member's own copy serves it. */

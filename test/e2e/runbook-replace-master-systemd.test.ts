@@ -1,12 +1,11 @@
-import { mkdtemp, readlink, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { NODE_PATHS, parseEnvLines, under } from '../../src/lab/layouts.js';
 import { runCli } from '../helpers/cli.js';
-import { expectHealthyStatus, expectKeysOnEveryMember, expectSameTree, knownKeys, memberListText, runBackup, writeKeys } from './runbook-helpers.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, expectSameTree, knownKeys, memberListText, runBackup, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
  * replace-master end to end on a real 3-member systemd (binary) cluster:
@@ -25,15 +24,9 @@ describe('replace-master on a 3-member systemd cluster', () => {
   const keys = knownKeys(200);
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-master-systemd-'));
-    await writeKeys(lab, keys);
-    await lab.settled();
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd' }, 'replace-master-systemd', keys));
   });
-  afterAll(async () => {
-    await lab?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopKeyedLab(lab, work));
 
   it('backup saves every member\'s etcd files (certificates, env file, unit) byte for byte and mode for mode; replace-master brings the new host back from them by default: healthy, every key everywhere, files identical, kubelet and apiserver running, old root kept', async () => {
     const m3 = lab.member('m3');

@@ -1,11 +1,10 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
-import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, writeKeys } from './runbook-helpers.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
  * replace-member on a real 5-member cluster (systemd layout): a middle member
@@ -19,15 +18,9 @@ describe('replace-member on a 5-member systemd cluster', () => {
   const keys = knownKeys(400);
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 5, layout: 'systemd' });
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-five-'));
-    await writeKeys(lab, keys);
-    await lab.settled();
+    ({ lab, work } = await startKeyedLab({ members: 5, layout: 'systemd' }, 'replace-five', keys));
   });
-  afterAll(async () => {
-    await lab?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopKeyedLab(lab, work));
 
   it('replaces m3 (detected as the unhealthy one): 5 voting members healthy, one leader, every key on every member', async () => {
     await lab.kill('m3');

@@ -1,11 +1,10 @@
-import { mkdtemp, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rename, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
-import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, writeKeys } from './runbook-helpers.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
  * replace-member end to end on a real 3-member cluster in the kubeadm
@@ -19,15 +18,9 @@ describe('replace-member on a 3-member kubeadm cluster', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-kubeadm-'));
-    await writeKeys(lab, keys);
-    await lab.settled();
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm' }, 'replace-kubeadm', keys));
   });
-  afterAll(async () => {
-    await lab?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopKeyedLab(lab, work));
 
   it('replaces a member whose etcd died with a corrupt data dir: old dir kept aside, manifests back, healthy, every key on every member', async () => {
     const m2 = lab.member('m2');

@@ -1,11 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
-import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, writeKeys } from './runbook-helpers.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
  * restore-quorum end to end on a real 5-member systemd cluster with 3
@@ -18,15 +16,9 @@ describe('restore-quorum on a 5-member systemd cluster', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 5, layout: 'systemd' });
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-restore-five-'));
-    await writeKeys(lab, keys);
-    await lab.settled();
+    ({ lab, work } = await startKeyedLab({ members: 5, layout: 'systemd' }, 'restore-five', keys));
   });
-  afterAll(async () => {
-    await lab?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopKeyedLab(lab, work));
 
   it('restores with 3 of 5 killed: healthy, one cluster ID and leader, every key on all five, old dirs kept, control plane and kubelet back', async () => {
     for (const name of ['m1', 'm3', 'm5']) await lab.kill(name);

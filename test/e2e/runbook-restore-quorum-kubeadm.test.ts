@@ -1,12 +1,11 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { CLI, runCli } from '../helpers/cli.js';
-import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, writeKeys } from './runbook-helpers.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
  * restore-quorum end to end on a real 3-member cluster in the kubeadm
@@ -25,15 +24,9 @@ describe('restore-quorum on a 3-member kubeadm cluster', () => {
   const args = () => ['run', 'restore-quorum', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal')];
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-restore-kubeadm-'));
-    await writeKeys(lab, keys);
-    await lab.settled();
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm' }, 'restore-kubeadm', keys));
   });
-  afterAll(async () => {
-    await lab?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopKeyedLab(lab, work));
 
   it('restores with 2 of 3 killed: healthy, one cluster ID and leader, every key on every member, old dirs kept, manifests and kubelet back', async () => {
     await lab.kill('m1');

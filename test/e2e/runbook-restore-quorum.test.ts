@@ -1,13 +1,12 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { shellQuote } from '../../src/util/shell.js';
 import { runCli } from '../helpers/cli.js';
-import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, expectNoStep, knownKeys, writeKeys } from './runbook-helpers.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, expectNoStep, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
  * restore-quorum end to end on a real 3-member cluster in the systemd
@@ -26,15 +25,9 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-restore-'));
-    await writeKeys(lab, keys);
-    await lab.settled();
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd' }, 'restore', keys));
   });
-  afterAll(async () => {
-    await lab?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopKeyedLab(lab, work));
 
   const run = (inventory = lab.inventoryPath, ...extra: string[]) =>
     runCli(['run', 'restore-quorum', '--yes', '--inventory', inventory, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);

@@ -1,11 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
-import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, writeKeys } from './runbook-helpers.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 import { labFingerprint } from '../helpers/lab-fingerprint.js';
 
 /**
@@ -21,15 +20,9 @@ describe('single-survivor on a 3-member systemd cluster', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-survivor-'));
-    await writeKeys(lab, keys);
-    await lab.settled();
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd' }, 'survivor', keys));
   });
-  afterAll(async () => {
-    await lab?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopKeyedLab(lab, work));
 
   const run = (...extra: string[]) =>
     runCli(['run', 'single-survivor', '--yes', '--inventory', lab.inventoryPath, '--set', 'survivor=m1', '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
