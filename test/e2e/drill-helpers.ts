@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import type { DrillResult } from '../../src/drill/drill.js';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -41,23 +42,8 @@ export async function expectNothingLeft(labDir: string, kept = false): Promise<v
   expect(existsSync(labDir), `${labDir} exists`).toBe(kept);
 }
 
-export interface DrillReportJson {
-  fault: string;
-  members: number;
-  layout: string;
-  victims: string[];
-  expectedVerdict: string;
-  detectedVerdict: string;
-  runbook?: string;
-  runStatus: string;
-  attended: boolean;
-  finalVerdict?: string;
-  sample?: { expected: number; intact: number; missing: string[]; changed: string[] };
-  ballast?: { mib: number; expected: number; found: number };
-  timing?: { total: number; settle: number; insideSteps: number; operator: number; tool: number; etcd: number; steps: Array<{ step: string; ms: number }> };
-  ok: boolean;
-  reasons: string[];
-}
+/** `drill --report FILE`: the drill's result as written (its lists of missing and changed keys cut at 20) */
+export type DrillReportJson = DrillResult;
 
 /** A passed unattended drill: the runbook for the fault ran, the cluster is healthy, every sample key intact. */
 export function expectPassed(report: DrillReportJson, runbook: string): void {
