@@ -24,10 +24,20 @@ import type { EngineEvent, EngineEventType, RunState } from './types.js';
 /**
  * The run's journal (DESIGN §6): every event, one JSON object per line, in
  * `<journal dir>/<run id>.jsonl`. The file is opened O_APPEND with mode 0600
- * (the directory 0700) and each line is written in one write and flushed to
- * disk (fdatasync) before the state moves, so after a crash the journal is
- * never behind what the operator saw. At worst the last line is torn: it is
- * ignored and reported, and cut off before the run continues.
+ * (the directory 0700) and each line is written in one write before the
+ * state moves, so the tool dying (a dropped SSH session, Ctrl-C, a crash)
+ * loses nothing. Against the machine itself going down, the file is flushed
+ * to disk (fdatasync) write-ahead: before anything is done to a node (each
+ * target-started), when a step's outcome is known, on every operator
+ * decision that is not followed by a step running, at the run's start and
+ * end, and on close. One flush carries every line written before it, so the
+ * lines in between (guards judged, a confirmation, output, probes) reach the
+ * disk with the next flush instead of each costing a disk flush of its own,
+ * on the master whose etcd is recovering on the same disk. After a power
+ * loss the journal therefore never misses a command that was started: at
+ * worst it lacks what followed it, and resume shows that step as unknown.
+ * A torn last line is ignored and reported, and cut off before the run
+ * continues.
  *
  * Secrets never reach the file: every string in an event goes through
  * `redact`, and output chunks through a per-stream OutputRedactor (a key can
@@ -55,10 +65,26 @@ const EVENT_TYPES: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
   'run-finished',
 ]);
 
+/** The events flushed to disk as soon as they are written (see above); the others ride on the next flush. */
+const FLUSHED_AT_ONCE: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
+  'run-started',
+  'run-resumed',
+  'step-unknown',
+  // write-ahead: on disk before the command, copy or API call runs
+  'target-started',
+  'step-finished',
+  // operator decisions that no target-started follows at once
+  'skipped',
+  'retry',
+  'guard-overridden',
+  'aborted',
+  'run-finished',
+]);
+
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface JournalOptions {
-  /** flushes the file after each line; fdatasync unless a test watches it */
+  /** flushes the file (see FLUSHED_AT_ONCE); fdatasync unless a test watches it */
   sync?: (fd: number) => void;
 }
 
@@ -73,6 +99,8 @@ export class Journal {
   private fd: number | undefined;
   private readonly sync: (fd: number) => void;
   private readonly redactors = new Map<string, OutputRedactor>();
+  /** lines written since the last flush */
+  private unflushed = false;
 
   private constructor(
     readonly path: string,
@@ -129,17 +157,26 @@ export class Journal {
     return new Journal(path, fd, options, repaired);
   }
 
-  /** Write one event (redacted) and flush it to disk; returns the event as written. */
+  /** Write one event (redacted), flushing it to disk when its type says so; returns the event as written. */
   append(event: EngineEvent): EngineEvent {
     if (this.fd === undefined) throw new OperatorError(`journal ${this.path} is closed`);
     const written = this.sanitize(event);
     writeAll(this.fd, Buffer.from(`${JSON.stringify(written)}\n`, 'utf8'));
-    this.sync(this.fd);
+    this.unflushed = true;
+    if (FLUSHED_AT_ONCE.has(written.type)) this.flush();
     return written;
+  }
+
+  /** Everything written so far to disk. */
+  flush(): void {
+    if (this.fd === undefined || !this.unflushed) return;
+    this.sync(this.fd);
+    this.unflushed = false;
   }
 
   close(): void {
     if (this.fd === undefined) return;
+    this.flush();
     closeSync(this.fd);
     this.fd = undefined;
   }

@@ -62,20 +62,42 @@ describe('Journal files', () => {
     expect(statSync(journal.path).mode & 0o777).toBe(0o600);
   });
 
-  it('writes one JSON object per line and flushes the file after every event', () => {
-    const syncs: number[] = [];
+  it('writes one JSON object per line, each before the next, and flushes write-ahead: every started target is on disk before it runs', () => {
+    // what each flush carried: the types of the lines written up to it
+    const flushes: string[][] = [];
     const journal = Journal.create(dir, 'run-1', {
       sync: (fd) => {
-        syncs.push(fd);
         fdatasyncSync(fd);
+        flushes.push(readFileSync(journal.path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as EngineEvent).type));
       },
     });
-    record(journal, interrupted());
+    const events = interrupted();
+    record(journal, events);
+    const lines = () => readFileSync(journal.path, 'utf8');
+    // written at once, flushed or not: a tool that dies loses nothing
+    expect(lines().split('\n').slice(0, -1).map((l) => (JSON.parse(l) as EngineEvent).type)).toEqual(events.map((e) => e.type));
+    expect(lines().endsWith('\n')).toBe(true);
+    // one flush per run-started, target-started and step-finished, each carrying every line before it
+    const types = events.map((e) => e.type);
+    const flushedAt = types.flatMap((t, i) => (['run-started', 'target-started', 'step-finished'].includes(t) ? [i] : []));
+    expect(flushes.map((f) => f.length)).toEqual(flushedAt.map((i) => i + 1));
+    expect(flushes.every((f) => ['run-started', 'target-started', 'step-finished'].includes(f.at(-1)!))).toBe(true);
+    // the output after the last started target is flushed on close
     journal.close();
-    const lines = readFileSync(journal.path, 'utf8').split('\n');
-    expect(lines.at(-1)).toBe('');
-    expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as EngineEvent).type)).toEqual(interrupted().map((e) => e.type));
-    expect(syncs).toHaveLength(interrupted().length);
+    expect(flushes.at(-1)).toEqual(types);
+  });
+
+  it('flushes every operator decision that no step follows, and nothing twice', () => {
+    let syncs = 0;
+    const journal = Journal.create(dir, 'run-1', { sync: () => void syncs++ });
+    record(journal, [
+      started,
+      { type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] },
+      { type: 'skipped', at: at(), step: 'check-health', reason: 'checked by hand', operator: 'alice' },
+    ]);
+    expect(syncs).toBe(2);
+    journal.close();
+    expect(syncs).toBe(2);
   });
 
   it('refuses to create a journal for a run id that already has one', () => {
