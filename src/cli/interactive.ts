@@ -1,5 +1,3 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createElement } from 'react';
 import { render } from 'ink';
@@ -7,7 +5,7 @@ import type { ProbeChannels } from '../cluster/channels.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { sshMembers } from '../inventory/schema.js';
-import { findRunbook, loadRunbookFile, shippedRunbookDir } from '../runbook/loader.js';
+import { loadCatalogue, shippedRunbookDir, type RunbookCatalogue } from '../runbook/loader.js';
 import type { Runbook } from '../runbook/schema.js';
 import { App } from '../ui/app/app.js';
 import { LiveHealth } from '../ui/live-health.js';
@@ -94,16 +92,23 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
     return probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs, channels });
   };
   const health = new LiveHealth(probe);
+  // the runbooks are read once, while the first probe is out (after the first frame)
+  let catalogue: Promise<RunbookCatalogue> | undefined;
+  const runbooks = () => (catalogue ??= loadCatalogue().catch((err: unknown) => ({ runbooks: [], problems: [messageOf(err)] })));
   let current: RunHandle | undefined;
   const session: TuiSession = {
     dryRun: start.kind === 'detect' ? start.dryRun : start.prepared.state.dryRun,
     targets: target.targets.map((t) => ({ name: t.expectedName ?? t.endpoint, endpoint: t.endpoint })),
     health,
-    detect: () => health.refresh(),
-    choices: (report) => runbookChoices(report),
+    detect: () => {
+      if (start.kind === 'detect') void runbooks();
+      return health.refresh();
+    },
+    choices: async (report) => runbookChoices(report, await runbooks()),
     begin: async (id, report) => {
       if (start.kind !== 'detect') throw new Error('a run is already open');
-      const runbook = await findRunbook(id);
+      const runbook = (await runbooks()).runbooks.find((r) => r.runbook.id === id)?.runbook;
+      if (!runbook) throw new OperatorError(`runbook ${id} is not installed (${shippedRunbookDir()})`);
       const defaults = Object.entries(start.inputDefaults ?? {}).filter(([name]) => runbook.inputs.some((input) => input.name === name));
       const sets = [...defaults.map(([name, value]) => `${name}=${value}`), ...start.sets];
       const { prepareRun } = await import('./run.js');
@@ -166,20 +171,12 @@ async function startRun(prepared: PreparedRun): Promise<RunHandle> {
 /**
  * The runbooks offered for a verdict: the recommended one first (with the
  * verdict as its reason), then the ones the verdict table names, then any
- * other that declares it applies. A runbook that fails to load is not
+ * other that declares it applies. A runbook that failed to load is not
  * offered; its problem is shown instead.
  */
-export async function runbookChoices(report: ClusterReport, dir: string = shippedRunbookDir()): Promise<{ choices: RunbookChoice[]; problems: string[] }> {
-  const problems: string[] = [];
-  const loaded: Runbook[] = [];
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /\.ya?ml$/.test(n)).sort();
-  for (const name of names) {
-    try {
-      loaded.push(await loadRunbookFile(join(dir, name)));
-    } catch (err) {
-      problems.push(messageOf(err));
-    }
-  }
+export function runbookChoices(report: ClusterReport, catalogue: RunbookCatalogue, dir: string = shippedRunbookDir()): { choices: RunbookChoice[]; problems: string[] } {
+  const problems = [...catalogue.problems];
+  const loaded = catalogue.runbooks.map((r) => r.runbook);
   const { verdict, summary } = report.verdict;
   const table = RUNBOOK_FOR[verdict];
   const byId = new Map(loaded.map((r) => [r.id, r]));

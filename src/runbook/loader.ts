@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { andMore, describeZodIssue, formatPath, lineOfPath, parseYamlSource, type PathSegment, valueAt, type YamlSource } from '../inventory/yaml-source.js';
-import { OperatorError } from '../util/errors.js';
+import { messageOf, OperatorError } from '../util/errors.js';
 import { defaultShape, stepShape } from './context.js';
 import { GUARD_NAMES, GUARDS } from './guards.js';
 import {
@@ -50,6 +50,11 @@ export interface LintOptions {
 
 /** Every problem in a runbook, in file order: YAML, schema, templates, guards, targets. */
 export function lintRunbook(text: string, fileName: string, options: LintOptions = {}): Problem[] {
+  return examineRunbook(text, fileName, options).problems;
+}
+
+/** The problems, and the runbook itself when the schema accepts it (the file is parsed once: YAML is most of a load's time). */
+function examineRunbook(text: string, fileName: string, options: LintOptions): { problems: Problem[]; runbook?: Runbook } {
   let source: YamlSource;
   try {
     source = parseYamlSource(text, fileName);
@@ -57,10 +62,10 @@ export function lintRunbook(text: string, fileName: string, options: LintOptions
     // parseYamlSource says `file:line: YAML syntax error: …`
     const message = (err as Error).message;
     const match = /^.*?:(\d+): (.*)$/s.exec(message);
-    return [{ file: fileName, line: match ? Number(match[1]) : 1, field: '(yaml)', message: match?.[2] ?? message }];
+    return { problems: [{ file: fileName, line: match ? Number(match[1]) : 1, field: '(yaml)', message: match?.[2] ?? message }] };
   }
   if (source.document.contents === null) {
-    return [{ file: fileName, line: 1, field: '(top level)', message: 'the file is empty: expected a runbook with id, title, appliesTo and steps' }];
+    return { problems: [{ file: fileName, line: 1, field: '(top level)', message: 'the file is empty: expected a runbook with id, title, appliesTo and steps' }] };
   }
   const input: unknown = source.document.toJS();
   const problems: Problem[] = [];
@@ -115,7 +120,8 @@ export function lintRunbook(text: string, fileName: string, options: LintOptions
     }
   });
 
-  return problems.sort((a, b) => a.line - b.line);
+  problems.sort((a, b) => a.line - b.line);
+  return result.success && problems.length === 0 ? { problems, runbook: result.data } : { problems };
 }
 
 type Add = (path: ReadonlyArray<PathSegment>, message: string, atKey?: boolean) => void;
@@ -248,13 +254,13 @@ function validEntries<T>(list: unknown, parse: (value: unknown) => { success: tr
  * (`file:line: steps[2].kind: …`) with a count of the others.
  */
 export function parseRunbook(text: string, fileName: string, options: LintOptions = {}): Runbook {
-  const problems = lintRunbook(text, fileName, options);
+  const { problems, runbook } = examineRunbook(text, fileName, options);
   const first = problems[0];
-  if (first) {
+  if (first || !runbook) {
     const more = problems.length > 1 ? `${andMore(problems.length - 1)}; run 'etcd-runbook lint ${fileName}' to see them all` : '';
-    throw new OperatorError(`${formatProblem(first)}${more}`);
+    throw new OperatorError(first ? `${formatProblem(first)}${more}` : `${fileName}: not a runbook`);
   }
-  return runbookSchema.parse(parseYamlSource(text, fileName).document.toJS());
+  return runbook;
 }
 
 export async function loadRunbookFile(path: string, options: LintOptions = {}): Promise<Runbook> {
@@ -302,22 +308,44 @@ export interface RunbookEntry {
   file: string;
 }
 
-/** The runbooks in a directory (*.yaml, *.yml), by id; a broken one throws its first problem. */
-export async function listRunbooks(dir: string = shippedRunbookDir()): Promise<RunbookEntry[]> {
+/** The runbooks of a directory, each file read and checked once. */
+export interface RunbookCatalogue {
+  /** by id */
+  runbooks: Array<{ runbook: Runbook; file: string }>;
+  /** a file that failed to load: its first problem, one line each */
+  problems: string[];
+}
+
+/**
+ * Every runbook in a directory (*.yaml, *.yml; the embedded ones in the
+ * one-file executable). A file that fails to load is a problem in the
+ * catalogue, not the end of it; a directory that cannot be listed is an error.
+ */
+export async function loadCatalogue(dir: string = shippedRunbookDir()): Promise<RunbookCatalogue> {
   let names: string[];
   try {
     names = dir === EMBEDDED_RUNBOOK_DIR && embeddedRunbooks() ? Object.keys(embeddedRunbooks() ?? {}) : await readdir(dir);
   } catch (err) {
     throw new OperatorError(`${dir}: cannot list runbooks (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const files = names.filter((n) => /\.ya?ml$/.test(n)).sort();
-  const entries: RunbookEntry[] = [];
-  for (const name of files) {
+  const runbooks: RunbookCatalogue['runbooks'] = [];
+  const problems: string[] = [];
+  for (const name of names.filter((n) => /\.ya?ml$/.test(n)).sort()) {
     const file = join(dir, name);
-    const runbook = await loadRunbookFile(file);
-    entries.push({ id: runbook.id, title: runbook.title, appliesTo: runbook.appliesTo, file });
+    try {
+      runbooks.push({ runbook: await loadRunbookFile(file), file });
+    } catch (err) {
+      problems.push(messageOf(err));
+    }
   }
-  return entries.sort((a, b) => a.id.localeCompare(b.id));
+  return { runbooks: runbooks.sort((a, b) => a.runbook.id.localeCompare(b.runbook.id)), problems };
+}
+
+/** The runbooks in a directory, by id; a broken one throws its first problem. */
+export async function listRunbooks(dir: string = shippedRunbookDir()): Promise<RunbookEntry[]> {
+  const { runbooks, problems } = await loadCatalogue(dir);
+  if (problems[0] !== undefined) throw new OperatorError(problems[0]);
+  return runbooks.map(({ runbook, file }) => ({ id: runbook.id, title: runbook.title, appliesTo: runbook.appliesTo, file }));
 }
 
 /** A runbook by id: `<dir>/<id>.yaml` when it declares that id, else any file that does. */
