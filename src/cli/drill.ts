@@ -1,15 +1,16 @@
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SAMPLE_COUNT, describeFault, runDrill, type DrillResult, type RecoveryContext, type RecoveryResult } from '../drill/drill.js';
+import { DEFAULT_SAMPLE_COUNT, describeFault, runDrill, type DrillResult, type Recovery } from '../drill/drill.js';
 import { DEFAULT_FAULT, scenarios } from '../drill/scenarios.js';
 import { timingText } from '../drill/timing.js';
 import { readJournal } from '../engine/journal.js';
 import { ScriptedOperator } from '../engine/operator.js';
 import { FAULTS, type Fault } from '../lab/faults.js';
+import type { LabCluster } from '../lab/cluster.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { describeCheck } from '../lab/sample-data.js';
-import { findRunbook } from '../runbook/loader.js';
+import { findRunbook, loadCatalogue, type RunbookCatalogue } from '../runbook/loader.js';
 import { colorEnabled, paint } from '../util/color.js';
 import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
@@ -107,8 +108,8 @@ export async function drillCommand(argv: string[]): Promise<number> {
     say(`no --fault given: rehearsing ${fault} (see etcd-runbook drill --help for the others)`);
   }
 
-  const recover = attended ? (c: RecoveryContext) => recoverInView(c, values['no-color']) : (c: RecoveryContext) => recoverUnattended(c, values['no-color']);
-  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recover);
+  const recovery = attended ? inView(values['no-color']) : unattended(values['no-color']);
+  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recovery);
   say('');
   for (const line of reportText(result, color)) say(line);
   if (values.report) await writeReport(values.report, result);
@@ -147,43 +148,58 @@ async function pickScenario(members: number, color: boolean): Promise<Fault | un
 }
 
 /** The lab as a master's operator reaches it: its generated inventory, nothing from this shell's ETCDCTL_*. */
-function labTarget(context: RecoveryContext): Promise<ClusterTarget> {
-  return clusterTargetFrom({ inventory: context.lab.inventoryPath }, {});
+function labTarget(lab: LabCluster): Promise<ClusterTarget> {
+  return clusterTargetFrom({ inventory: lab.inventoryPath }, {});
 }
 
 /** --yes: the recommended runbook through the engine, as `run <runbook> --yes` drives it. */
-async function recoverUnattended(context: RecoveryContext, noColor: boolean | undefined): Promise<RecoveryResult> {
-  const target = await labTarget(context);
-  // the drill's own detection of the fault: probing again would only add a probe round to the time to healthy
-  const { detection } = context;
-  const id = detection.verdict.recommendedRunbook;
-  if (!id) return { attended: false, problem: `no runbook is recommended for ${detection.verdict.verdict}` };
-  let runbook;
-  try {
-    runbook = await findRunbook(id);
-  } catch (err) {
-    return { attended: false, runbook: id, problem: messageOf(err) };
-  }
-  const sets = Object.entries(context.inputDefaults)
-    .filter(([name]) => runbook.inputs.some((input) => input.name === name))
-    .map(([name, value]) => `${name}=${value}`);
-  const prepared = await prepareRun({ runbook, target, detection, sets, dryRun: false, journalDir: context.journalDir });
-  const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), first: prepared.started, noColor, channels: context.channels });
-  return { attended: false, runbook: id, journal: outcome.journal };
+function unattended(noColor: boolean | undefined): Recovery {
+  let launched: { target: ClusterTarget; catalogue: RunbookCatalogue } | undefined;
+  return {
+    // `run <runbook>` reads its inventory and its runbook as it starts; the
+    // drill's runbook is whichever detection recommends, so it reads them all
+    launch: async (lab) => {
+      launched = { target: await labTarget(lab), catalogue: await loadCatalogue() };
+    },
+    recover: async (context) => {
+      const target = launched?.target ?? (await labTarget(context.lab));
+      // the drill's own detection of the fault: probing again would only add a probe round to the time to healthy
+      const { detection } = context;
+      const id = detection.verdict.recommendedRunbook;
+      if (!id) return { attended: false, problem: `no runbook is recommended for ${detection.verdict.verdict}` };
+      let runbook = launched?.catalogue.runbooks.find((r) => r.runbook.id === id)?.runbook;
+      try {
+        // not in the catalogue: the loader says why (a broken file, none installed)
+        runbook ??= await findRunbook(id);
+      } catch (err) {
+        return { attended: false, runbook: id, problem: messageOf(err) };
+      }
+      const sets = Object.entries(context.inputDefaults)
+        .filter(([name]) => runbook.inputs.some((input) => input.name === name))
+        .map(([name, value]) => `${name}=${value}`);
+      const prepared = await prepareRun({ runbook, target, detection, sets, dryRun: false, journalDir: context.journalDir });
+      const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), first: prepared.started, noColor, channels: context.channels });
+      return { attended: false, runbook: id, journal: outcome.journal };
+    },
+  };
 }
 
 /** On a terminal: the interactive view, on the lab, as `etcd-runbook --inventory <lab>` opens it. */
-async function recoverInView(context: RecoveryContext, noColor: boolean | undefined): Promise<RecoveryResult> {
-  const target = await labTarget(context);
-  const { runInteractive } = await import('./interactive.js');
-  await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
-  // the view opens at most one run, journaled in the drill's own journal dir
-  const journals = (await readdir(context.journalDir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();
-  const last = journals.at(-1);
-  if (!last) return { attended: true, problem: 'the view was left before a runbook was started' };
-  const journal = join(context.journalDir, last);
-  const started = readJournal(journal).find((e) => e.type === 'run-started');
-  return { attended: true, journal, ...(started?.type === 'run-started' ? { runbook: started.runbook.id } : {}) };
+function inView(noColor: boolean | undefined): Recovery {
+  return {
+    recover: async (context) => {
+      const target = await labTarget(context.lab);
+      const { runInteractive } = await import('./interactive.js');
+      await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
+      // the view opens at most one run, journaled in the drill's own journal dir
+      const journals = (await readdir(context.journalDir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();
+      const last = journals.at(-1);
+      if (!last) return { attended: true, problem: 'the view was left before a runbook was started' };
+      const journal = join(context.journalDir, last);
+      const started = readJournal(journal).find((e) => e.type === 'run-started');
+      return { attended: true, journal, ...(started?.type === 'run-started' ? { runbook: started.runbook.id } : {}) };
+    },
+  };
 }
 
 export function reportText(result: DrillResult, color: boolean): string[] {

@@ -17,7 +17,7 @@ import { drillTiming, type DrillTiming } from './timing.js';
  * A disaster-recovery rehearsal on a real local cluster (DESIGN §9): a lab
  * started, sample data written, the fault injected and detected, then the
  * recovery — unattended through the engine or by an operator in the view,
- * whichever `recover` does — and at the end: the verdict, whether every
+ * whichever the `Recovery` does — and at the end: the verdict, whether every
  * sample key survived, and where the time went. Everything the lab started
  * is stopped when the drill ends, however it ends.
  */
@@ -60,7 +60,17 @@ export interface RecoveryResult {
   problem?: string;
 }
 
-export type Recover = (context: RecoveryContext) => Promise<RecoveryResult>;
+/** How a drill's fault is recovered: unattended through the engine, or by an operator in the view. */
+export interface Recovery {
+  /**
+   * What the tool does when it starts on a master, before its first probe
+   * (read the inventory, load the runbooks). It runs before the fault: its
+   * time is the tool's start-up (the bench's first frame), not the recovery's.
+   */
+  launch?(lab: LabCluster): Promise<void>;
+  /** recover the fault the detection saw */
+  recover(context: RecoveryContext): Promise<RecoveryResult>;
+}
 
 export interface DrillResult {
   fault: Fault;
@@ -92,7 +102,7 @@ export const DEFAULT_SAMPLE_COUNT = 300;
 /** Faults that leave an established cluster behind (a field cluster's members have long been connected). */
 const SETTLE_BEFORE: ReadonlySet<Fault> = new Set(['minority', 'quorum', 'frozen']);
 
-export async function runDrill(options: DrillOptions, recover: Recover): Promise<DrillResult> {
+export async function runDrill(options: DrillOptions, recovery: Recovery): Promise<DrillResult> {
   const { say } = options;
   const cleanup = new DrillCleanup(options.keep, say);
   cleanup.install();
@@ -113,7 +123,7 @@ export async function runDrill(options: DrillOptions, recover: Recover): Promise
     try {
       say(`lab: ${lab.dir}`);
       channels = new ProbeChannels(await lab.clientTls());
-      return await rehearse(lab, options, recover, channels);
+      return await rehearse(lab, options, recovery, channels);
     } finally {
       channels?.close();
       await lab.close();
@@ -125,7 +135,7 @@ export async function runDrill(options: DrillOptions, recover: Recover): Promise
   }
 }
 
-async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover, channels: ProbeChannels): Promise<DrillResult> {
+async function rehearse(lab: LabCluster, options: DrillOptions, recovery: Recovery, channels: ProbeChannels): Promise<DrillResult> {
   const { say, fault } = options;
   const tls = await lab.clientTls();
   const entries = sampleEntries(options.sampleCount ?? DEFAULT_SAMPLE_COUNT, basename(lab.dir));
@@ -137,6 +147,7 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
     await onEverySide(lab, fault, (endpoints, tls) => writeBallast(endpoints, tls, ballastMib));
   }
   if (SETTLE_BEFORE.has(fault)) await lab.settled();
+  await recovery.launch?.(lab);
 
   const faultAt = Date.now();
   const victims = await injectDrillFault(lab, fault);
@@ -153,15 +164,15 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
   say(`detected ${detectedVerdict}, as the fault implies`);
 
   const journalDir = options.journalDir ?? join(lab.dir, 'journal');
-  const recovery = await recover({ lab, detection, channels, journalDir, inputDefaults: { backupDir: join(lab.dir, 'backups') } });
-  const events: EngineEvent[] = recovery.journal ? readJournal(recovery.journal) : [];
+  const recovered = await recovery.recover({ lab, detection, channels, journalDir, inputDefaults: { backupDir: join(lab.dir, 'backups') } });
+  const events: EngineEvent[] = recovered.journal ? readJournal(recovered.journal) : [];
   const finished = events.findLast((e) => e.type === 'run-finished' || e.type === 'aborted');
-  const runStatus: RunStatus | 'not run' = !recovery.journal ? 'not run' : finished?.type === 'run-finished' ? finished.status : finished ? 'aborted' : 'in-progress';
+  const runStatus: RunStatus | 'not run' = !recovered.journal ? 'not run' : finished?.type === 'run-finished' ? finished.status : finished ? 'aborted' : 'in-progress';
   const healthyAt = finished ? Date.parse(finished.at) : Date.now();
 
   const reasons: string[] = [];
   if (runStatus !== 'succeeded') {
-    reasons.push(recovery.journal ? `the runbook ${recovery.runbook ?? ''} ended ${runStatus}${abortReason(events)}` : `no runbook was run: ${recovery.problem ?? 'none chosen'}`);
+    reasons.push(recovered.journal ? `the runbook ${recovered.runbook ?? ''} ended ${runStatus}${abortReason(events)}` : `no runbook was run: ${recovered.problem ?? 'none chosen'}`);
   }
   // the run's last step waits for health; a few seconds more for a probe to agree after a learner's promotion
   const finalVerdict = await waitForVerdict(lab, 'healthy', 5000);
@@ -178,17 +189,17 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recover: Recover
     ballast = { mib: ballastMib, expected: ballastKeyCount(ballastMib), found: await countBallast(lab.endpoints, tls).catch(() => -1) };
     if (ballast.found !== ballast.expected) reasons.push(`ballast lost: ${ballast.found < 0 ? 'it could not be counted' : `${ballast.found} of ${ballast.expected} keys`}`);
   }
-  const timing = drillTiming(events, { faultAt, detectedAt, healthyAt, interactive: recovery.attended });
+  const timing = drillTiming(events, { faultAt, detectedAt, healthyAt, interactive: recovered.attended });
   return {
     ...base,
-    ...(recovery.runbook ? { runbook: recovery.runbook } : {}),
+    ...(recovered.runbook ? { runbook: recovered.runbook } : {}),
     runStatus,
-    attended: recovery.attended,
+    attended: recovered.attended,
     finalVerdict,
     ...(sample ? { sample } : {}),
     ...(ballast ? { ballast } : {}),
     timing,
-    ...(recovery.journal && (options.keep || !recovery.journal.startsWith(`${lab.dir}/`)) ? { journal: recovery.journal } : {}),
+    ...(recovered.journal && (options.keep || !recovered.journal.startsWith(`${lab.dir}/`)) ? { journal: recovered.journal } : {}),
     ...(options.keep ? { keptIn: lab.dir } : {}),
     ok: reasons.length === 0,
     reasons,

@@ -19,26 +19,36 @@ describe('a drill whose recovery does nothing', () => {
   it('fails: not healthy, no runbook run, and the key deleted meanwhile is reported missing', async () => {
     const lines: string[] = [];
     let lost = '';
-    const result: DrillResult = await runDrill({ members: 3, fault: 'minority', layout: 'systemd', ssh: false, keep: false, ballastMib: 1, say: (l) => lines.push(l) }, async (context: RecoveryContext) => {
-      labDir = context.lab.dir;
-      expect(context.detection.verdict.verdict).toBe('minority-lost');
-      expect(context.inputDefaults.backupDir).toBe(`${context.lab.dir}/backups`);
-      // lose one sample key, as a bad restore would
-      const client = singleEndpointClient(context.lab.endpoints[0] as string, await context.lab.clientTls(), 5000);
-      try {
-        const all = await client.getAll().prefix('/registry/').keys();
-        const keys = all.filter((k) => !k.startsWith(BALLAST_PREFIX));
-        expect(keys).toHaveLength(300);
-        expect(all.length - keys.length).toBe(256);
-        lost = keys[7] as string;
-        await client.delete().key(lost);
-        // and a ballast key: the drill counts those
-        await client.delete().key(all.find((k) => k.startsWith(BALLAST_PREFIX)) as string);
-      } finally {
-        client.close();
-      }
-      return { attended: false, problem: 'this test runs none' };
+    const phases: string[] = [];
+    const options = { members: 3, fault: 'minority' as const, layout: 'systemd' as const, ssh: false, keep: false, ballastMib: 1, say: (l: string) => lines.push(l) };
+    const result: DrillResult = await runDrill(options, {
+      // the tool's start happens on the lab before the fault: every member still answers
+      launch: async (lab) => {
+        phases.push(`launch: ${lab.dir}, ${lines.some((l) => l.startsWith('fault:')) ? 'after' : 'before'} the fault`);
+      },
+      recover: async (context: RecoveryContext) => {
+        labDir = context.lab.dir;
+        phases.push(`recover: ${context.lab.dir}`);
+        expect(context.detection.verdict.verdict).toBe('minority-lost');
+        expect(context.inputDefaults.backupDir).toBe(`${context.lab.dir}/backups`);
+        // lose one sample key, as a bad restore would
+        const client = singleEndpointClient(context.lab.endpoints[0] as string, await context.lab.clientTls(), 5000);
+        try {
+          const all = await client.getAll().prefix('/registry/').keys();
+          const keys = all.filter((k) => !k.startsWith(BALLAST_PREFIX));
+          expect(keys).toHaveLength(300);
+          expect(all.length - keys.length).toBe(256);
+          lost = keys[7] as string;
+          await client.delete().key(lost);
+          // and a ballast key: the drill counts those
+          await client.delete().key(all.find((k) => k.startsWith(BALLAST_PREFIX)) as string);
+        } finally {
+          client.close();
+        }
+        return { attended: false, problem: 'this test runs none' };
+      },
     });
+    expect(phases).toEqual([`launch: ${labDir}, before the fault`, `recover: ${labDir}`]);
     expect(result.ok).toBe(false);
     expect(result.runStatus).toBe('not run');
     expect(result.finalVerdict).toBe('minority-lost');
