@@ -1,6 +1,6 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { ClientTls } from './tls.js';
+import { secureContextFor, type ClientTls } from './tls.js';
 
 /**
  * Connect (and for https, complete the TLS handshake) ourselves, on a socket
@@ -37,7 +37,7 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const socket: Socket = url.protocol === 'https:'
-    ? tlsConnect({ host, port, ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'] })
+    ? tlsConnect({ host, port, ...(tls ? { secureContext: secureContextFor(tls) } : {}), servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'] })
     : netConnect({ host, port });
   // an attempt kept open across probes (see ProbeChannels) never holds the process up
   socket.unref();

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createSecureContext, type SecureContext } from 'node:tls';
 
 /**
  * The client TLS material, read once. Apart from the probe (which loads the
@@ -19,4 +20,20 @@ export async function loadClientTls(files: { cacert?: string; cert?: string; key
     files.key ? readFile(files.key) : undefined,
   ]);
   return { ca, cert, key };
+}
+
+const contexts = new WeakMap<ClientTls, SecureContext>();
+
+/**
+ * One TLS context per set of client files: building one parses the CA, the
+ * certificate and the private key again (about a millisecond of CPU), and a
+ * probe connects anew to every member that is down, on every probe of a run.
+ */
+export function secureContextFor(tls: ClientTls): SecureContext {
+  let context = contexts.get(tls);
+  if (!context) {
+    context = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+    contexts.set(tls, context);
+  }
+  return context;
 }
