@@ -81,8 +81,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   // the run's probes carry on from the detection's connections
   const channels = new ProbeChannels(target.tls);
   try {
-    const detection = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs, channels });
-    const runbook = name.endsWith('.yaml') || name.endsWith('.yml') ? await loadRunbookFile(name) : await findRunbook(name);
+    // the runbook is read and checked while the probe waits on the network
+    const [runbook, detection] = await Promise.all([
+      name.endsWith('.yaml') || name.endsWith('.yml') ? loadRunbookFile(name) : findRunbook(name),
+      probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs, channels }),
+    ]);
     if (!tui) await checkSshLogins(target.config.inventory);
     const prepared = await prepareRun({
       runbook,
@@ -271,9 +274,15 @@ export function createRun(state: RunState, options: CreateRunOptions): { runner:
   // a member that stayed silent (frozen) is re-checked with a short deadline on every later probe of the run
   // the run's probes and the client's endpoint ranking share open connections
   const channels = options.channels ?? new ProbeChannels(options.tls);
-  const probe = silentRecheck(targets, { tls: options.tls, channels }, undefined, state.lastProbe);
-  const transports = new NodeTransports(options.inventory);
   const client = new EtcdClusterClient(options.endpoints, options.tls, { channels });
+  const probeOnly = silentRecheck(targets, { tls: options.tls, channels }, undefined, state.lastProbe);
+  // each probe of the run also ranks the client's endpoints (see rankWith)
+  const probe = async (): Promise<ClusterReport> => {
+    const report = await probeOnly();
+    client.rankWith(report);
+    return report;
+  };
+  const transports = new NodeTransports(options.inventory);
   const guardEnvironment: GuardEnvironment = {
     probe,
     transport: (node) => transports.get(node),

@@ -6,7 +6,7 @@ import { OperatorError, messageOf } from '../util/errors.js';
 import { fromHexId, toHexId } from './ids.js';
 import type { ProbeChannels } from './channels.js';
 import { describeProbeError, probeEndpoint, singleEndpointClient, type ClientTls } from './probe.js';
-import type { EndpointProbe, MemberInfo } from './types.js';
+import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
 
 /**
  * The etcd API calls a runbook makes (member add/remove/promote, snapshot
@@ -115,6 +115,22 @@ export class EtcdClusterClient implements ClusterClient {
 
   currentEndpoint(): string | undefined {
     return this.lastEndpoint;
+  }
+
+  /**
+   * A probe of every endpoint taken elsewhere (a run's own, after each step)
+   * ranks the endpoints for the calls made within RANKING_FRESH_MS of it, as
+   * a ranking probe of the client's own would: a guard's member list then
+   * costs one call, not a probe of every endpoint first. A ranking newer
+   * than the probe is kept.
+   */
+  rankWith(report: ClusterReport): void {
+    const byEndpoint = new Map(report.endpoints.map((probe) => [probe.endpoint, probe]));
+    const each = this.endpoints.map((endpoint) => byEndpoint.get(endpoint));
+    if (each.some((probe) => probe === undefined)) return;
+    const at = Date.parse(report.probedAt);
+    if (this.ranking && this.ranking.at >= at) return;
+    this.ranking = { at, each: each.map((probe) => Promise.resolve(probe as EndpointProbe)) };
   }
 
   status(): Promise<EndpointProbe[]> {

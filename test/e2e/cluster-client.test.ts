@@ -229,6 +229,29 @@ describe('cluster client and guards on a real 3-member cluster', () => {
     expect((await guard('member-absent', { peerURL })).ok).toBe(true);
   }, 45_000);
 
+  it("a run's probe ranks the client's endpoints: a call within 500 ms of it goes where it says; an older probe is not used", async () => {
+    const report = await lab.probe();
+    const leader = report.endpoints.find((p) => p.healthy && p.memberId !== undefined && p.memberId === p.leaderId);
+    const follower = report.endpoints.find((p) => p.healthy && p !== leader);
+    if (!leader || !follower) throw new Error(`no leader and follower in ${JSON.stringify(report.verdict)}`);
+    // the probe as it would read had that follower been elected: the call must follow it, not probe for itself
+    const claimed = { ...report, probedAt: new Date().toISOString(), endpoints: report.endpoints.map((p) => ({ ...p, leaderId: follower.memberId })) };
+    const tls = await lab.clientTls();
+    const ranked = new EtcdClusterClient(lab.endpoints, tls);
+    const stale = new EtcdClusterClient(lab.endpoints, tls);
+    try {
+      ranked.rankWith(claimed);
+      expect(await ranked.memberList()).toHaveLength(3);
+      expect(ranked.currentEndpoint()).toBe(follower.endpoint);
+      stale.rankWith({ ...claimed, probedAt: new Date(Date.now() - 10_000).toISOString() });
+      expect(await stale.memberList()).toHaveLength(3);
+      expect(stale.currentEndpoint()).toBe(leader.endpoint);
+    } finally {
+      await ranked.close();
+      await stale.close();
+    }
+  });
+
   it('keeps working with a member killed: the dead endpoint is skipped, not retried', async () => {
     await lab.kill('m3');
     const started = Date.now();
