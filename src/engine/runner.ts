@@ -64,6 +64,8 @@ export class Runner {
   private readonly guards: GuardEnvironment;
   /** when each step's guards were last judged (ms): a confirmation long after is judged again */
   private readonly guardsJudgedAt = new Map<string, number>();
+  /** the probe that ended the running wait (its condition met): the cluster as the step leaves it */
+  private waitedOn: ClusterReport | undefined;
 
   constructor(state: RunState, deps: RunnerDeps) {
     this.state = state;
@@ -203,12 +205,16 @@ export class Runner {
 
   private async execute(step: RenderedStep): Promise<void> {
     this.fresh = undefined;
+    this.waitedOn = undefined;
     this.dispatch({ type: 'step-started', step: step.id });
     const results = await Promise.all(step.targets.map((target) => this.executeTarget(step, target)));
     // the nodes are done: the after-check, the health table and the next
-    // step's guards share one probe started now
-    this.fresh = undefined;
-    void this.freshProbe();
+    // step's guards share one probe started now — or, after a wait that was
+    // met, the probe that met it: a wait changes nothing, and that probe was
+    // taken after everything before it had run (it is journaled already)
+    const waitedOn = step.targets.every((t) => t.wait) && results.every(Boolean) ? this.waitedOn : undefined;
+    this.fresh = waitedOn ? Promise.resolve(waitedOn) : undefined;
+    if (!waitedOn) void this.freshProbe();
     let ok = results.every(Boolean);
     if (ok && step.check && !this.state.dryRun) {
       const outcome = await this.evaluate(step.check);
@@ -323,7 +329,10 @@ export class Runner {
       const met = conditionMet(wait.until, wait.params, report);
       if (met.detail !== detail) say(`${met.detail}\n`);
       detail = met.detail;
-      if (met.met) return { ok: true };
+      if (met.met) {
+        this.waitedOn = report;
+        return { ok: true };
+      }
       await new Promise((resolve) => setTimeout(resolve, wait.intervalMs));
     }
     return { ok: false, error: `not ${wait.until} after ${step.timeoutMs} ms: ${detail}` };

@@ -167,6 +167,51 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     expect(probes).toBe(2);
   });
 
+  it('after a wait that was met, the probe that met it is the one the next guards and the after-check judge (a wait changes nothing)', async () => {
+    writeFileSync(world, 'down');
+    const waitForQuorum = (id: string, check?: RenderedGuard): RenderedStep => ({
+      ...step(id, ''),
+      kind: 'wait',
+      risk: 'read-only',
+      timeoutMs: 5000,
+      targets: [{ node: 'local', host: 'local', wait: { until: 'quorum', params: {}, intervalMs: 20 } }],
+      ...(check ? { check } : {}),
+    });
+    const { state, events } = await run([
+      // the cluster comes back while the wait polls
+      step('repair', `(sleep 0.1; printf up > '${world}') >/dev/null 2>&1 &`),
+      waitForQuorum('wait-quorum', singleLeader),
+      step('needs-quorum', 'true', { guards: [quorumHeld, singleLeader] }),
+    ]);
+    expect(state.status).toBe('succeeded');
+    // after repair: one probe; the wait: its polls until up; after the wait: none; after needs-quorum: one
+    const inWait = events.slice(events.findIndex((e) => e.type === 'step-started' && e.step === 'wait-quorum'), events.findIndex((e) => e.type === 'step-finished' && e.step === 'wait-quorum'));
+    const polls = inWait.filter((e) => e.type === 'probe').length;
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(probes).toBe(1 + polls + 1);
+  });
+
+  it('after a wait that timed out, the next judgement probes anew', async () => {
+    writeFileSync(world, 'down');
+    const { state, events } = await run(
+      [
+        {
+          ...step('wait-quorum', ''),
+          kind: 'wait',
+          risk: 'read-only',
+          timeoutMs: 150,
+          targets: [{ node: 'local', host: 'local', wait: { until: 'quorum', params: {}, intervalMs: 20 } }],
+        },
+      ],
+      new ScriptedOperator(),
+    );
+    expect(state.steps[0]?.status).toBe('failed');
+    const polls = events.filter((e) => e.type === 'probe').length;
+    // the polls, then the probe after the step (the health table, the operator's choice)
+    expect(probes).toBe(polls);
+    expect(events.filter((e, i) => e.type === 'probe' && events.slice(0, i).some((x) => x.type === 'step-finished'))).toHaveLength(1);
+  });
+
   it('a retry probes anew: what the operator fixed in between counts', async () => {
     writeFileSync(world, 'down');
     let fixed = false;
