@@ -631,20 +631,37 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
 type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity'>;
 
 async function snapshotStatusOf(transport: Transport, path: string, size: number): Promise<SnapshotStatusPart> {
-  const tool = await snapshotTool(transport);
-  if (!tool) return { exitCode: null, stdout: '', stderr: '' };
-  const env3 = tool === 'etcdctl' ? 'ETCDCTL_API=3 ' : '';
-  const result = await transport.exec(`${env3}${tool} snapshot status ${shellQuote(path)} -w json`, { timeoutMs: 60_000 });
-  const status = { tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
+  // both read the whole file: side by side, the check takes the longer of
+  // the two instead of their sum; a status that fails stops the hash
+  const stopHash = new AbortController();
+  const hashing = snapshotIntegrity(transport, path, size, stopHash.signal);
+  const status = await statusOf(transport, path);
+  if (status.exitCode !== 0) stopHash.abort();
+  const integrity = await hashing;
+  if (!status.tool) return { exitCode: null, stdout: '', stderr: '' };
   if (status.exitCode !== 0) return hasIntegrityHash(size) ? status : { ...status, integrity: { kind: 'absent', size } };
-  return { ...status, integrity: await snapshotIntegrity(transport, path, size) };
+  return { ...status, integrity };
 }
 
-/** etcdutl where present (etcd 3.5+), else etcdctl: asked in one round trip to the node */
-async function snapshotTool(transport: Transport): Promise<'etcdutl' | 'etcdctl' | undefined> {
-  const result = await transport.exec('command -v etcdutl || command -v etcdctl', { timeoutMs: 10_000 });
-  const found = result.exitCode === 0 ? (result.stdout.trim().split('\n')[0] ?? '') : '';
-  return /etcdutl$/.test(found) ? 'etcdutl' : /etcdctl$/.test(found) ? 'etcdctl' : undefined;
+/**
+ * `snapshot status` on the node with whichever tool it has — etcdutl where
+ * present (etcd 3.5+), else etcdctl — in one round trip: the shell names the
+ * tool on the first line, then runs it.
+ */
+async function statusOf(transport: Transport, path: string): Promise<Omit<SnapshotStatusPart, 'integrity'>> {
+  const quoted = shellQuote(path);
+  const result = await transport.exec(
+    `if command -v etcdutl >/dev/null 2>&1; then echo etcdutl; exec etcdutl snapshot status ${quoted} -w json; ` +
+      `elif command -v etcdctl >/dev/null 2>&1; then echo etcdctl; export ETCDCTL_API=3; exec etcdctl snapshot status ${quoted} -w json; ` +
+      `else echo none; fi`,
+    { timeoutMs: 60_000 },
+  );
+  const newline = result.stdout.indexOf('\n');
+  const named = newline < 0 ? result.stdout.trim() : result.stdout.slice(0, newline).trim();
+  const tool = named === 'etcdutl' || named === 'etcdctl' ? named : undefined;
+  if (!tool) return { exitCode: null, stdout: '', stderr: '' };
+  const stdout = newline < 0 ? '' : result.stdout.slice(newline + 1);
+  return { tool, exitCode: result.timedOut ? null : result.exitCode, stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
 }
 
 /** The check, or what it found for this unchanged file earlier in the run (when the run keeps verdicts). */
@@ -654,10 +671,10 @@ function rememberedOr<T>(env: GuardEnvironment, transport: Transport, node: stri
 }
 
 /** Hash the body on the node (streams; memory stays flat) and read the 32 bytes after it. */
-async function snapshotIntegrity(transport: Transport, path: string, size: number): Promise<SnapshotIntegrity> {
+async function snapshotIntegrity(transport: Transport, path: string, size: number, signal?: AbortSignal): Promise<SnapshotIntegrity> {
   if (!hasIntegrityHash(size)) return { kind: 'absent', size };
   const quoted = shellQuote(path);
-  const result = await transport.exec(`tail -c 32 -- ${quoted} | od -An -v -tx1 | tr -d ' \\n' && echo && head -c ${size - 32} -- ${quoted} | ${sha256OfStdinCommand()}`, { timeoutMs: 300_000 });
+  const result = await transport.exec(`tail -c 32 -- ${quoted} | od -An -v -tx1 | tr -d ' \\n' && echo && head -c ${size - 32} -- ${quoted} | ${sha256OfStdinCommand()}`, { timeoutMs: 300_000, ...(signal ? { signal } : {}) });
   const [expected, actual] = result.stdout.split('\n').map((line) => line.trim().slice(0, 64));
   if (result.exitCode !== 0 || !expected || !actual || !/^[0-9a-f]{64}$/.test(expected) || !/^[0-9a-f]{64}$/.test(actual)) {
     return { kind: 'error', size, error: firstLine(result.stderr) || `exit ${result.exitCode ?? 'killed'}` };
