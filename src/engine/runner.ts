@@ -5,7 +5,7 @@ import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/ren
 import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
 import { copyFile, copyTree } from '../transport/copy.js';
 import { DryRunTransport } from '../transport/dry-run.js';
-import type { Transport } from '../transport/types.js';
+import type { FileIdentity, Transport } from '../transport/types.js';
 import { messageOf } from '../util/errors.js';
 import { runEtcdAction } from './etcd-actions.js';
 import type { Journal } from './journal.js';
@@ -302,7 +302,14 @@ export class Runner {
         output('stdout')(`(dry run: not executed) copy ${target.copy.fromNode}:${target.copy.fromPath} → ${target.node}:${target.copy.toPath}\n`);
         return { ok: true };
       }
-      const result = target.copy.recursive ? await copyTree(from, to, { signal: this.deps.signal }) : await copyFile(from, to, { signal: this.deps.signal });
+      const verdicts = this.deps.guardEnvironment.verdicts;
+      const copy = target.copy;
+      // what the copy hashed, the next guards need not hash again (FileVerdicts)
+      const onHashed = verdicts
+        ? (file: { side: 'from' | 'to'; path: string; identity: FileIdentity; sha256: string }) =>
+            verdicts.learnSha256(file.side === 'from' ? copy.fromNode : target.node, file.path, file.identity, file.sha256)
+        : undefined;
+      const result = copy.recursive ? await copyTree(from, to, { signal: this.deps.signal }) : await copyFile(from, to, { signal: this.deps.signal, ...(onHashed ? { onHashed } : {}) });
       output('stdout')(`${JSON.stringify(result)}\n`);
       return { ok: true };
     }

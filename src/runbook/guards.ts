@@ -314,6 +314,8 @@ export interface SnapshotStatusFacts {
   skipHashCheck?: boolean;
   /** found earlier in this run; the file is unchanged since (FileVerdicts) */
   remembered?: boolean;
+  /** found earlier in this run for another file (node:path) with the same sha256 as this one */
+  sameContentAs?: string;
 }
 
 /**
@@ -367,7 +369,8 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
       message: `snapshot ${where} has no sha256 integrity hash (${integrity.size} bytes): truncated, or a raw member/snap/db copy; take a snapshot with snapshot save, or for a db copied from a data dir set skipHashCheck: true and restore with --skip-hash-check`,
     };
   }
-  return { ok: true, message: `${verified}, sha256 integrity hash matches${facts.remembered ? UNCHANGED : ''}` };
+  const earlier = facts.sameContentAs ? ` (checked earlier in this run as ${facts.sameContentAs}: this file has the same sha256, and is unchanged since it was hashed)` : facts.remembered ? UNCHANGED : '';
+  return { ok: true, message: `${verified}, sha256 integrity hash matches${earlier}` };
 }
 
 /** said of a finding kept from earlier in the run */
@@ -624,8 +627,16 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
   const skipHashCheck = params.skipHashCheck === true || params.skipHashCheck === 'true';
   const stat = await transport.stat(path);
   if (!stat) return { ...base, exists: false };
-  const checked = await rememberedOr(env, transport, node, 'snapshot status', path, () => snapshotStatusOf(transport, path, stat.size), (f) => f.exitCode === 0 && f.integrity?.kind !== 'error');
-  return { ...base, ...checked.value, exists: true, skipHashCheck, ...(checked.remembered ? { remembered: true } : {}) };
+  // its answer depends on the bytes alone: a copy with the same sha256 as a file checked earlier has it too
+  const checked = await rememberedOr(env, transport, node, 'snapshot status', path, () => snapshotStatusOf(transport, path, stat.size), (f) => f.exitCode === 0 && f.integrity?.kind !== 'error', true);
+  return {
+    ...base,
+    ...checked.value,
+    exists: true,
+    skipHashCheck,
+    ...(checked.remembered ? { remembered: true } : {}),
+    ...(checked.sameContentAs ? { sameContentAs: checked.sameContentAs } : {}),
+  };
 }
 
 type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity'>;
@@ -665,9 +676,9 @@ async function statusOf(transport: Transport, path: string): Promise<Omit<Snapsh
 }
 
 /** The check, or what it found for this unchanged file earlier in the run (when the run keeps verdicts). */
-function rememberedOr<T>(env: GuardEnvironment, transport: Transport, node: string, what: string, path: string, check: () => Promise<T>, keep: (value: T) => boolean): Promise<FileVerdict<T>> {
+function rememberedOr<T>(env: GuardEnvironment, transport: Transport, node: string, what: string, path: string, check: () => Promise<T>, keep: (value: T) => boolean, byContent = false): Promise<FileVerdict<T>> {
   if (!env.verdicts) return check().then((value) => ({ value, remembered: false }));
-  return env.verdicts.verdict(transport, node, what, path, check, keep);
+  return env.verdicts.verdict(transport, node, what, path, check, keep, { byContent });
 }
 
 /** Hash the body on the node (streams; memory stays flat) and read the 32 bytes after it. */
@@ -685,18 +696,19 @@ async function snapshotIntegrity(transport: Transport, path: string, size: numbe
 async function hashFacts(node: string, path: string, env: GuardEnvironment): Promise<HashFacts> {
   try {
     const transport = env.transport(node);
-    const hashed = await rememberedOr(env, transport, node, 'sha256', path, () => sha256Of(transport, node, path), (h) => h.sha256 !== undefined);
-    return hashed.remembered ? { ...hashed.value, remembered: true } : hashed.value;
+    if (!env.verdicts) return { node, sha256: await sha256Of(transport, path) };
+    const hashed = await env.verdicts.sha256(transport, node, path, () => sha256Of(transport, path));
+    return { node, sha256: hashed.value, ...(hashed.remembered ? { remembered: true } : {}) };
   } catch (err) {
     return { node, error: messageOf(err) };
   }
 }
 
-async function sha256Of(transport: Transport, node: string, path: string): Promise<HashFacts> {
+async function sha256Of(transport: Transport, path: string): Promise<string> {
   const result = await transport.exec(sha256Command(path), { timeoutMs: 300_000 });
   const sha = digestIn(result.stdout);
-  if (result.exitCode !== 0 || !sha) return { node, error: firstLine(result.stderr) || `sha256sum exit ${result.exitCode ?? 'killed'}` };
-  return { node, sha256: sha };
+  if (result.exitCode !== 0 || !sha) throw new Error(firstLine(result.stderr) || `sha256sum exit ${result.exitCode ?? 'killed'}`);
+  return sha;
 }
 
 /** A TCP connection is accepted within the timeout (a frozen etcd still accepts: it counts as running). */

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { ExitCode, OperatorError, messageOf } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import { digestIn, sha256Command } from './sha256.js';
-import type { FileStat, Transport } from './types.js';
+import { sameIdentity, type FileIdentity, type FileStat, type Transport } from './types.js';
 
 /**
  * Copies between any two transports (local↔node, node↔node through this
@@ -34,6 +34,13 @@ export interface CopyOptions {
   onProgress?: (progress: CopyProgress) => void;
   /** keep the source's uid/gid (default true); not being allowed to is a warning */
   keepOwner?: boolean;
+  /**
+   * A file whose every byte the copy hashed, with the identity it has now
+   * (FileVerdicts): the source, when it stayed the same file while it was
+   * read; the destination, verified at the destination and unchanged but for
+   * the copy's own chmod, chown and rename into place.
+   */
+  onHashed?: (file: { side: 'from' | 'to'; path: string; identity: FileIdentity; sha256: string }) => void;
 }
 
 export interface CopyResult {
@@ -74,13 +81,25 @@ export async function copyFile(from: FileRef, to: FileRef, options: CopyOptions 
   await refuseExisting(from, to, options.overwrite ?? false);
   await removePartials(to);
   const temporary: FileRef = { transport: to.transport, path: partialName(to.path) };
+  const identityOf = (ref: FileRef) => (options.onHashed ? ref.transport.identity(ref.path).catch(() => undefined) : Promise.resolve(undefined));
   try {
+    const sourceBefore = await identityOf(from);
     const sent = await streamFile(from, temporary, source, options);
+    const sourceAfter = await identityOf(from);
+    const landed = await identityOf(temporary);
     const verifiedBy = await verifyAt(temporary, sent.sha256);
+    const verified = await identityOf(temporary);
     await to.transport.chmod(temporary.path, source.mode);
     const warnings = options.keepOwner === false ? [] : await keepOwner(temporary, source, to);
     await refuseExisting(from, to, options.overwrite ?? false);
     await to.transport.rename(temporary.path, to.path);
+    if (options.onHashed) {
+      const { sha256 } = sent;
+      if (sourceAfter && sameIdentity(sourceBefore, sourceAfter)) options.onHashed({ side: 'from', path: from.path, identity: sourceAfter, sha256 });
+      const placed = await identityOf(to);
+      // the hash at the destination read the bytes that landed, and nothing wrote them since: only the copy's own metadata changes moved ctime
+      if (placed && verified && sameIdentity(landed, verified) && placed.file === verified.file) options.onHashed({ side: 'to', path: to.path, identity: placed, sha256 });
+    }
     return { from: where(from), to: where(to), bytes: sent.bytes, sha256: sent.sha256, verifiedBy, mode: source.mode, durationMs: Date.now() - started, warnings };
   } catch (err) {
     // if the node is unreachable now, the next copy to this name removes it

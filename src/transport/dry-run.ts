@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
-import type { DirEntry, ExecOptions, ExecResult, FileStat, Transport } from './types.js';
+import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
 /**
  * The dry-run transport (DESIGN §6): reads go to the real node, everything
@@ -63,7 +63,7 @@ export class DryRunTransport implements Transport {
     return this.real.stat(path);
   }
 
-  identity(path: string): Promise<string | undefined> {
+  identity(path: string): Promise<FileIdentity | undefined> {
     return this.real.identity(path);
   }
 

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rename, stat, symlink, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { DirEntry, ExecOptions, ExecResult, FileStat, Transport } from './types.js';
+import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
 /** How long a cancelled command gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2000;
@@ -53,10 +53,10 @@ export class LocalTransport implements Transport {
     }
   }
 
-  async identity(path: string): Promise<string | undefined> {
+  async identity(path: string): Promise<FileIdentity | undefined> {
     try {
       const s = await stat(path, { bigint: true });
-      return `${s.dev} ${s.ino} ${s.size} ${s.mtimeNs} ${s.ctimeNs}`;
+      return { file: `${s.dev} ${s.ino} ${s.size} ${s.mtimeNs}`, ctime: `${s.ctimeNs}` };
     } catch {
       return undefined;
     }

@@ -9,7 +9,7 @@ import { resolveEndpoint, type SshCallbacks, type SshEndpoint, type SshEndpointO
 import { ShellFileOps, SftpFileOps, octal, type RemoteFileOps } from './sshFiles.js';
 import { defaultSshPool, type SshConnection, type SshPool } from './sshPool.js';
 import { channelOutcome, channelReader, channelWriter } from './sshStreams.js';
-import type { DirEntry, ExecOptions, ExecResult, FileStat, Transport } from './types.js';
+import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
 export type { HostKeyDecision, HostKeyOffer } from './sshConnect.js';
 
@@ -143,11 +143,12 @@ export class SshTransport implements Transport {
   }
 
   /** SFTP's stat has neither the inode nor ctime: the node's own stat(1) has both, to the ns */
-  async identity(path: string): Promise<string | undefined> {
+  async identity(path: string): Promise<FileIdentity | undefined> {
     try {
-      const result = await this.exec(`stat -L -c '%d %i %s %y %z' -- ${shellQuote(path)}`, { timeoutMs: 10_000 });
-      const identity = result.stdout.trim();
-      return result.exitCode === 0 && identity !== '' ? identity : undefined;
+      // %y and %z print as `2026-11-24 23:50:00.123456789 +0000`: no '|' in either
+      const result = await this.exec(`stat -L -c '%d %i %s %y|%z' -- ${shellQuote(path)}`, { timeoutMs: 10_000 });
+      const [file, ctime] = result.stdout.trim().split('|');
+      return result.exitCode === 0 && file && ctime ? { file, ctime } : undefined;
     } catch {
       return undefined;
     }

@@ -43,6 +43,23 @@ export interface DirEntry {
   type: FileStat['type'];
 }
 
+/**
+ * Which file is at a path, to compare with the same transport's next answer:
+ * device, inode, size and mtime to the nanosecond in `file`, ctime apart.
+ * Any write, truncate, chmod, chown or rename over the file moves its ctime,
+ * which cannot be set back; `file` alone stays the same through a chmod,
+ * a chown or a rename of the file itself (what a copy does to a file it has
+ * just verified, before it is in place).
+ */
+export interface FileIdentity {
+  file: string;
+  ctime: string;
+}
+
+export function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
+  return a !== undefined && b !== undefined && a.file === b.file && a.ctime === b.ctime;
+}
+
 export interface Transport {
   /** the node this transport reaches, in the inventory's words */
   readonly node: string;
@@ -51,13 +68,8 @@ export interface Transport {
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /** undefined when nothing exists at path */
   stat(path: string): Promise<FileStat | undefined>;
-  /**
-   * The file's identity, following links: device, inode, size, mtime and
-   * ctime to the nanosecond, as one string to compare with the same
-   * transport's next answer. Any write, truncate, chmod or rename over it
-   * changes it. Undefined when nothing is there or it cannot be read.
-   */
-  identity(path: string): Promise<string | undefined>;
+  /** Which file is at path, following links (see FileIdentity); undefined when nothing is there or it cannot be read. */
+  identity(path: string): Promise<FileIdentity | undefined>;
   readFile(path: string): Promise<Buffer>;
   readdir(path: string): Promise<DirEntry[]>;
   mkdir(path: string, mode?: number): Promise<void>;

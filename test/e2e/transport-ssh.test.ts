@@ -136,11 +136,20 @@ describe.each([
     const writer = await t.openWrite(path, 0o600);
     await new Promise<void>((resolve) => writer.end('same size', () => resolve()));
     const first = await t.identity(path);
-    expect(first).toMatch(/^\d+ \d+ 9 \S+ \S+/);
-    expect(await t.identity(path)).toBe(first);
+    expect(first?.file).toMatch(/^\d+ \d+ 9 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+$/);
+    expect(first?.ctime).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+$/);
+    expect(await t.identity(path)).toEqual(first);
     // same size, new bytes: ctime moves
     await writeFile(path, 'SAME SIZE');
-    expect(await t.identity(path)).not.toBe(first);
+    expect(await t.identity(path)).not.toEqual(first);
+    // a rename keeps the file (device, inode, size, mtime) and moves ctime
+    const before = await t.identity(path);
+    // past the kernel's coarse clock tick (a few ms), so the new ctime is a new value
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await t.rename(path, `${path}.moved`);
+    const moved = await t.identity(`${path}.moved`);
+    expect(moved?.file).toBe(before?.file);
+    expect(moved?.ctime).not.toBe(before?.ctime);
     expect(await t.identity(`${path}.missing`)).toBeUndefined();
   });
 

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DryRunTransport, NOT_EXECUTED } from '../../src/transport/dry-run.js';
-import type { DirEntry, ExecResult, FileStat, Transport } from '../../src/transport/types.js';
+import type { DirEntry, ExecResult, FileIdentity, FileStat, Transport } from '../../src/transport/types.js';
 
 /**
  * A real transport on this machine, small enough to read here: the dry run
@@ -27,9 +27,9 @@ class FsTransport implements Transport {
     const s = await fsp.lstat(path).catch(() => undefined);
     return s && { type: s.isFile() ? 'file' : s.isDirectory() ? 'directory' : 'other', size: s.size, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtimeMs: s.mtimeMs };
   }
-  async identity(path: string): Promise<string | undefined> {
+  async identity(path: string): Promise<FileIdentity | undefined> {
     const s = await fsp.stat(path, { bigint: true }).catch(() => undefined);
-    return s && `${s.ino} ${s.size} ${s.ctimeNs}`;
+    return s && { file: `${s.ino} ${s.size}`, ctime: `${s.ctimeNs}` };
   }
   readFile(path: string): Promise<Buffer> {
     return fsp.readFile(path);

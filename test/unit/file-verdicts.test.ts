@@ -101,4 +101,75 @@ describe('FileVerdicts', () => {
     await verdicts.verdict(local, 'm1', 'sha256', missing, nothing, keepAll);
     expect((await verdicts.verdict(local, 'm1', 'sha256', missing, nothing, keepAll)).remembered).toBe(false);
   });
+
+  describe('by content', () => {
+    const status = (path: string) => async () => {
+      checks++;
+      return `snapshot status of ${path}`;
+    };
+    const hashOf = (path: string) => async () => execFileSync('sha256sum', ['--', path]).toString().slice(0, 64);
+
+    /** the source checked and hashed, and a copy of it whose hash the copy learned */
+    async function sourceAndCopy(name: string, copyContent?: string): Promise<{ verdicts: FileVerdicts; source: string; copy: string }> {
+      const source = join(dir, `${name}.db`);
+      const copy = join(dir, `${name}-copy.db`);
+      await writeFile(source, 'f'.repeat(2048));
+      await writeFile(copy, copyContent ?? 'f'.repeat(2048));
+      const verdicts = new FileVerdicts();
+      await verdicts.verdict(local, 'local', 'snapshot status', source, status(source), keepAll, { byContent: true });
+      await verdicts.sha256(local, 'local', source, hashOf(source));
+      const identity = await local.identity(copy);
+      verdicts.learnSha256('m2', copy, identity!, (await hashOf(copy)()) as string);
+      return { verdicts, source, copy };
+    }
+
+    it("answers a check that depends on the bytes alone for a copy with the same sha256, naming where it was found", async () => {
+      checks = 0;
+      const { verdicts, source, copy } = await sourceAndCopy('twin');
+      const answer = await verdicts.verdict(local, 'm2', 'snapshot status', copy, status(copy), keepAll, { byContent: true });
+      expect(answer).toEqual({ value: `snapshot status of ${source}`, remembered: true, sameContentAs: `local:${source}` });
+      expect(checks).toBe(1);
+      // not for a check that is about the file itself
+      expect((await verdicts.verdict(local, 'm2', 'snapshot status', copy, status(copy), keepAll)).remembered).toBe(false);
+      // the learned hash serves the sha256 guard too
+      expect(await verdicts.sha256(local, 'm2', copy, async () => 'never asked')).toMatchObject({ remembered: true });
+    });
+
+    it('checks a copy whose bytes differ, or that was written after its hash was learned', async () => {
+      checks = 0;
+      const differs = await sourceAndCopy('differs', 'g'.repeat(2048));
+      expect((await differs.verdicts.verdict(local, 'm2', 'snapshot status', differs.copy, status(differs.copy), keepAll, { byContent: true })).remembered).toBe(false);
+
+      const written = await sourceAndCopy('written');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await writeFile(written.copy, 'f'.repeat(2048));
+      expect((await written.verdicts.verdict(local, 'm2', 'snapshot status', written.copy, status(written.copy), keepAll, { byContent: true })).remembered).toBe(false);
+      expect(checks).toBe(4);
+    });
+
+    it('does not answer from a source that changed after it was checked', async () => {
+      checks = 0;
+      const { verdicts, source, copy } = await sourceAndCopy('moved-source');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await writeFile(source, 'f'.repeat(2048));
+      // the source's hash is learned anew, but its status finding was about the file as it was
+      await verdicts.sha256(local, 'local', source, hashOf(source));
+      expect((await verdicts.verdict(local, 'm2', 'snapshot status', copy, status(copy), keepAll, { byContent: true })).remembered).toBe(false);
+    });
+
+    it('keeps no hash that failed, or of a file written while it was hashed', async () => {
+      const path = join(dir, 'hash-fails.db');
+      await writeFile(path, 'h'.repeat(1024));
+      const verdicts = new FileVerdicts();
+      await expect(verdicts.sha256(local, 'm1', path, async () => Promise.reject(new Error('sha256sum exit 1')))).rejects.toThrow('sha256sum exit 1');
+      await verdicts.sha256(local, 'm1', path, async () => {
+        // past the kernel's clock tick, so the write's timestamps are new values
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await writeFile(path, 'i'.repeat(1024));
+        return 'stale';
+      });
+      expect(await verdicts.sha256(local, 'm1', path, hashOf(path))).toMatchObject({ remembered: false });
+      expect(await verdicts.sha256(local, 'm1', path, hashOf(path))).toMatchObject({ remembered: true });
+    });
+  });
 });

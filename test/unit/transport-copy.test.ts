@@ -1,9 +1,11 @@
-import { chmod, chown, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { chmod, chown, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { copyFile, partialName } from '../../src/transport/copy.js';
+import { copyFile, partialName, type CopyOptions } from '../../src/transport/copy.js';
 import { LocalTransport } from '../../src/transport/local.js';
 import type { ExecOptions, ExecResult } from '../../src/transport/types.js';
 
@@ -121,5 +123,58 @@ describe('copyFile between transports', () => {
     controller.abort();
     await expect(copyFile({ transport: local, path: from }, { transport: local, path: join(dir, 'out.db') }, { signal: controller.signal })).rejects.toThrow(/failed: cancelled$/);
     expect(await readdir(dir)).toEqual(['source.db']);
+  });
+});
+
+describe('what the copy hashed, for the guards after it (onHashed)', () => {
+  const sha = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+  type Hashed = Parameters<NonNullable<CopyOptions['onHashed']>>[0];
+
+  it('gives the source and the destination, at the identities they have now, with the sha256 of every byte', async () => {
+    const from = await sourceFile();
+    const to = join(dir, 'copy.db');
+    const hashed: Hashed[] = [];
+    const result = await copyFile({ transport: local, path: from }, { transport: local, path: to }, { onHashed: (f) => hashed.push(f) });
+    expect(hashed.map((h) => [h.side, h.path])).toEqual([
+      ['from', from],
+      ['to', to],
+    ]);
+    expect(hashed.every((h) => h.sha256 === result.sha256)).toBe(true);
+    expect(result.sha256).toBe(await sha(to));
+    expect(hashed[0]?.identity).toEqual(await local.identity(from));
+    // the destination as it is in place: after the copy's chmod and rename
+    expect(hashed[1]?.identity).toEqual(await local.identity(to));
+  });
+
+  it('leaves out a source rewritten (same size) while it was read: the bytes hashed are no longer what it holds', async () => {
+    const from = await sourceFile();
+    // written an hour ago: the rewrite's timestamps differ even within the kernel's clock tick
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(from, hourAgo, hourAgo);
+    const to = join(dir, 'copy.db');
+    /** the source's node: once its bytes have been read, something rewrites the file in place */
+    class RewrittenWhileRead extends LocalTransport {
+      override async openRead(path: string) {
+        const stream = await super.openRead(path);
+        stream.once('end', () => writeFileSync(path, Buffer.alloc(3 << 20, 8)));
+        return stream;
+      }
+    }
+    const hashed: Hashed[] = [];
+    await copyFile({ transport: new RewrittenWhileRead('local'), path: from }, { transport: local, path: to }, { onHashed: (f) => hashed.push(f) });
+    expect(hashed.map((h) => h.side)).toEqual(['to']);
+  });
+
+  it('asks no identities when nobody listens', async () => {
+    let asked = 0;
+    class Counting extends LocalTransport {
+      override async identity(path: string) {
+        asked++;
+        return super.identity(path);
+      }
+    }
+    const node = new Counting('local');
+    await copyFile({ transport: node, path: await sourceFile() }, { transport: node, path: join(dir, 'copy.db') });
+    expect(asked).toBe(0);
   });
 });
