@@ -6,7 +6,6 @@ import type { ClusterReport } from '../cluster/types.js';
 import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { sshMembers } from '../inventory/schema.js';
 import { loadCatalogue, shippedRunbookDir, type RunbookCatalogue } from '../runbook/loader.js';
-import type { Runbook } from '../runbook/schema.js';
 import { App } from '../ui/app/app.js';
 import { LiveHealth } from '../ui/live-health.js';
 import type { RunbookChoice, RunHandle, RunOutcome, TuiSession } from '../ui/session.js';
