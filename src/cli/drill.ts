@@ -154,20 +154,21 @@ function labTarget(lab: LabCluster): Promise<ClusterTarget> {
 
 /** --yes: the recommended runbook through the engine, as `run <runbook> --yes` drives it. */
 function unattended(noColor: boolean | undefined): Recovery {
-  let launched: { target: ClusterTarget; catalogue: RunbookCatalogue } | undefined;
+  // `run <runbook>` reads its inventory and its runbook as it starts; the
+  // drill's runbook is whichever detection recommends, so it reads them all
+  let launched: Promise<[ClusterTarget, RunbookCatalogue]> | undefined;
+  const launch = (lab: LabCluster) => (launched ??= Promise.all([labTarget(lab), loadCatalogue()]));
   return {
-    // `run <runbook>` reads its inventory and its runbook as it starts; the
-    // drill's runbook is whichever detection recommends, so it reads them all
     launch: async (lab) => {
-      launched = { target: await labTarget(lab), catalogue: await loadCatalogue() };
+      await launch(lab);
     },
     recover: async (context) => {
-      const target = launched?.target ?? (await labTarget(context.lab));
+      const [target, catalogue] = await launch(context.lab);
       // the drill's own detection of the fault: probing again would only add a probe round to the time to healthy
       const { detection } = context;
       const id = detection.verdict.recommendedRunbook;
       if (!id) return { attended: false, problem: `no runbook is recommended for ${detection.verdict.verdict}` };
-      let runbook = launched?.catalogue.runbooks.find((r) => r.runbook.id === id)?.runbook;
+      let runbook = catalogue.runbooks.find((r) => r.runbook.id === id)?.runbook;
       try {
         // not in the catalogue: the loader says why (a broken file, none installed)
         runbook ??= await findRunbook(id);

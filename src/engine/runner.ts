@@ -3,9 +3,9 @@ import type { ClusterClient } from '../cluster/client.js';
 import type { ClusterReport } from '../cluster/types.js';
 import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
 import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
-import { copyFile, copyTree } from '../transport/copy.js';
+import { copyFile, copyTree, type CopyOptions } from '../transport/copy.js';
 import { DryRunTransport } from '../transport/dry-run.js';
-import type { FileIdentity, Transport } from '../transport/types.js';
+import type { Transport } from '../transport/types.js';
 import { messageOf } from '../util/errors.js';
 import { runEtcdAction } from './etcd-actions.js';
 import type { Journal } from './journal.js';
@@ -305,9 +305,8 @@ export class Runner {
       const verdicts = this.deps.guardEnvironment.verdicts;
       const copy = target.copy;
       // what the copy hashed, the next guards need not hash again (FileVerdicts)
-      const onHashed = verdicts
-        ? (file: { side: 'from' | 'to'; path: string; identity: FileIdentity; sha256: string }) =>
-            verdicts.learnSha256(file.side === 'from' ? copy.fromNode : target.node, file.path, file.identity, file.sha256)
+      const onHashed: CopyOptions['onHashed'] = verdicts
+        ? (file) => verdicts.learnSha256(file.side === 'from' ? copy.fromNode : target.node, file.path, file.identity, file.sha256)
         : undefined;
       const result = copy.recursive ? await copyTree(from, to, { signal: this.deps.signal }) : await copyFile(from, to, { signal: this.deps.signal, ...(onHashed ? { onHashed } : {}) });
       output('stdout')(`${JSON.stringify(result)}\n`);

@@ -38,10 +38,11 @@ interface Known {
   value: unknown;
 }
 
+/** the finding that is a file's whole sha256: what `sameContent` compares files by */
+const SHA256 = 'sha256';
+
 export class FileVerdicts {
   private readonly known = new Map<string, Known>();
-  /** node\0path → the file's whole sha256 at an identity */
-  private readonly hashes = new Map<string, { identity: string; sha256: string }>();
 
   /**
    * `check` the file on the node, or the answer it gave for this same file
@@ -58,7 +59,7 @@ export class FileVerdicts {
     keep: (value: T) => boolean,
     options: { byContent?: boolean } = {},
   ): Promise<FileVerdict<T>> {
-    const key = `${node}\0${what}\0${path}`;
+    const key = knownKey(node, what, path);
     const before = await fileIdentity(transport, path);
     const known = this.known.get(key);
     if (before !== undefined && known?.identity === before) return { value: known.value as T, remembered: true };
@@ -71,33 +72,30 @@ export class FileVerdicts {
   }
 
   /** The file's whole sha256: known from earlier in the run while the file is unchanged, else `hash` it (a failure throws, and is not kept). */
-  async sha256(transport: Transport, node: string, path: string, hash: () => Promise<string>): Promise<FileVerdict<string>> {
-    const key = `${node}\0${path}`;
-    const before = await fileIdentity(transport, path);
-    const known = this.hashes.get(key);
-    if (before !== undefined && known?.identity === before) return { value: known.sha256, remembered: true };
-    const sha256 = await hash();
-    if (before !== undefined && (await fileIdentity(transport, path)) === before) this.hashes.set(key, { identity: before, sha256 });
-    else this.hashes.delete(key);
-    return { value: sha256, remembered: false };
+  sha256(transport: Transport, node: string, path: string, hash: () => Promise<string>): Promise<FileVerdict<string>> {
+    return this.verdict(transport, node, SHA256, path, hash, () => true);
   }
 
   /** A file's whole sha256 learned outside a guard: the copy that wrote (or read) it hashed every byte, the file unchanged since. */
   learnSha256(node: string, path: string, identity: FileIdentity, sha256: string): void {
-    this.hashes.set(`${node}\0${path}`, { identity: identityKey(identity), sha256 });
+    this.known.set(knownKey(node, SHA256, path), { node, what: SHA256, path, identity: identityKey(identity), value: sha256 });
   }
 
   /** A finding of `what` about another file whose sha256 (at the identity it was checked at) equals this file's, as it is now. */
   private sameContent(node: string, what: string, path: string, identity: string): Known | undefined {
-    const mine = this.hashes.get(`${node}\0${path}`);
+    const mine = this.known.get(knownKey(node, SHA256, path));
     if (mine?.identity !== identity) return undefined;
     for (const known of this.known.values()) {
       if (known.what !== what) continue;
-      const theirs = this.hashes.get(`${known.node}\0${known.path}`);
-      if (theirs?.identity === known.identity && theirs.sha256 === mine.sha256) return known;
+      const theirs = this.known.get(knownKey(known.node, SHA256, known.path));
+      if (theirs?.identity === known.identity && theirs.value === mine.value) return known;
     }
     return undefined;
   }
+}
+
+function knownKey(node: string, what: string, path: string): string {
+  return `${node}\0${what}\0${path}`;
 }
 
 function identityKey(identity: FileIdentity): string {
