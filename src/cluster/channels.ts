@@ -11,7 +11,10 @@ import type { ClientTls } from './tls.js';
  *  - an endpoint that answered keeps its client. The next probe makes the
  *    same calls (status, member list, a linearizable read) on the open
  *    connection; it proves the member answers now just as a new connection
- *    would. Any failure on it closes it, and the endpoint is probed on a new
+ *    would. Probes at the same time (a wait's first probe while the probe
+ *    after the last step is still out) share it: gRPC multiplexes their
+ *    calls on its one connection, where each used to open its own. Any
+ *    failure on it closes it, and the endpoint is probed on a new
  *    connection at once: a member killed or restarted between probes is
  *    seen as it is now.
  *  - an endpoint that stayed silent (frozen, blackholed) keeps its one
@@ -31,20 +34,26 @@ export class ProbeChannels {
 
   constructor(readonly tls: ClientTls | undefined) {}
 
-  /** The endpoint's open client, if it answered last time; the caller gives it back (keep) or closes it. */
-  take(endpoint: string): Etcd3 | undefined {
-    const client = this.warm.get(endpoint);
-    this.warm.delete(endpoint);
-    return client;
+  /** The endpoint's open client, if it answered last time; it stays kept unless the caller drops it. */
+  lend(endpoint: string): Etcd3 | undefined {
+    return this.warm.get(endpoint);
   }
 
-  /** Keep a client that just answered for the next probe (one per endpoint). */
+  /** Keep a client that just answered for the next probe (one per endpoint: a second one is closed). */
   keep(endpoint: string, client: Etcd3): void {
-    if (this.closed || this.warm.has(endpoint)) {
+    const kept = this.warm.get(endpoint);
+    if (kept === client) return;
+    if (this.closed || kept) {
       client.close();
       return;
     }
     this.warm.set(endpoint, client);
+  }
+
+  /** Close a client that failed a probe (and forget it, if it is the kept one): the next probe connects anew. */
+  drop(endpoint: string, client: Etcd3): void {
+    if (this.warm.get(endpoint) === client) this.warm.delete(endpoint);
+    client.close();
   }
 
   /**

@@ -1,9 +1,10 @@
+import { Channel, connectivityState, credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { ProbeChannels } from './channels.js';
 import { failureOf, outcomeWithin, startHandshake, type HandshakeFailure } from './handshake.js';
 import { toHexId } from './ids.js';
-import type { ClientTls } from './tls.js';
+import { secureContextFor, type ClientTls } from './tls.js';
 import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
 import { classify } from './verdict.js';
 
@@ -50,28 +51,57 @@ const KEPT_CLIENT_BACKSTOP_MS = 5000;
 /** How long a member that was silent last probe gets next time (see silentRecheck). */
 export const SILENT_RECHECK_MS = 300;
 
-/** A client bound to exactly one endpoint, failing fast instead of retrying. */
+/**
+ * A client bound to exactly one endpoint, failing fast instead of retrying.
+ *
+ * Its services (status, member list, reads) share one gRPC channel, so one
+ * TLS connection: etcd3 gives every service its own channel, and with
+ * connections not shared between channels (below) a fresh client opened
+ * three TLS connections to the member, each verifying its certificate — most
+ * of a probe's CPU. The channel's credentials come from the one TLS context
+ * per set of client files (secureContextFor).
+ */
 export function singleEndpointClient(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Etcd3 {
+  const address = endpoint.replace(/^[a-z]+:\/\//i, '');
+  let channel: Channel | undefined;
+  // etcd3 closes a host's services after a connection error and makes them
+  // anew on the next call: they then get a new channel
+  const sharedChannel = (): Channel => {
+    if (!channel || channel.getConnectivityState(false) === connectivityState.SHUTDOWN) {
+      channel = new Channel(address, tls ? channelCredentialsFor(tls) : grpcCredentials.createInsecure(), {
+        // grpc-js otherwise shares connections between channels to the same
+        // target: a connection stuck in a TLS handshake with a member that was
+        // starting (or frozen) would then stall every later probe of it.
+        'grpc.use_local_subchannel_pool': 1,
+        // one quick connection attempt; the deadline bounds it anyway
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 500,
+      });
+    }
+    return channel;
+  };
   const options: IOptions = {
-    hosts: [endpoint],
+    // without its scheme, so etcd3 builds no TLS context of its own: the
+    // shared channel is the connection, TLS or not
+    hosts: [address],
     faultHandling: { host: () => noop, global: noop },
     // a little past the probe's own deadline, so the probe's timer (and its
     // clearer message) decides, and gRPC's only backs it up
     defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs + 250 }),
-    grpcOptions: {
-      // grpc-js otherwise shares connections between channels to the same
-      // target: a connection stuck in a TLS handshake with a member that was
-      // starting (or frozen) would then stall every later probe of it.
-      'grpc.use_local_subchannel_pool': 1,
-      // one quick connection attempt; the deadline bounds it anyway
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 500,
-    },
+    grpcOptions: { channelFactoryOverride: sharedChannel },
   };
-  if (tls) {
-    options.credentials = { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert };
-  }
   return new Etcd3(options);
+}
+
+const channelCredentials = new WeakMap<ClientTls, ChannelCredentials>();
+
+function channelCredentialsFor(tls: ClientTls): ChannelCredentials {
+  let made = channelCredentials.get(tls);
+  if (!made) {
+    made = grpcCredentials.createFromSecureContext(secureContextFor(tls));
+    channelCredentials.set(tls, made);
+  }
+  return made;
 }
 
 /**
@@ -108,19 +138,18 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   const started = Date.now();
   const left = () => deadlineMs - (Date.now() - started);
   const { channels } = options;
-  const warm = channels?.take(target.endpoint);
-  if (warm) {
+  const warm = channels?.lend(target.endpoint);
+  if (channels && warm) {
     const result = emptyProbe(target);
     await fillWithin(warm, result, deadlineMs, left());
     // answered now, or silent on an open connection for the whole deadline: that is the finding
     if (result.reachable || result.silent) {
-      if (result.reachable) channels?.keep(target.endpoint, warm);
-      else warm.close();
+      if (!result.reachable) channels.drop(target.endpoint, warm);
       result.latencyMs = Date.now() - started;
       return result;
     }
     // the connection broke (the member was killed or restarted since): ask it anew
-    warm.close();
+    channels.drop(target.endpoint, warm);
   }
   const result = emptyProbe(target);
   const handshake = channels
