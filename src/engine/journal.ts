@@ -2,6 +2,7 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   fsyncSync,
@@ -28,16 +29,19 @@ import type { EngineEvent, EngineEventType, RunState } from './types.js';
  * state moves, so the tool dying (a dropped SSH session, Ctrl-C, a crash)
  * loses nothing. Against the machine itself going down, the file is flushed
  * to disk (fdatasync) write-ahead: before anything is done to a node (each
- * target-started), when a step's outcome is known, on every operator
- * decision that is not followed by a step running, at the run's start and
- * end, and on close. One flush carries every line written before it, so the
- * lines in between (guards judged, a confirmation, output, probes) reach the
- * disk with the next flush instead of each costing a disk flush of its own,
- * on the master whose etcd is recovering on the same disk. After a power
- * loss the journal therefore never misses a command that was started: at
- * worst it lacks what followed it, and resume shows that step as unknown.
- * A torn last line is ignored and reported, and cut off before the run
- * continues.
+ * target-started, and the run's start) the tool waits for the flush. When a
+ * step's outcome is known, on every operator decision that is not followed
+ * by a step running, and at the run's end, a flush is started in the
+ * background (libuv's thread pool) and the run goes on: the next step's
+ * guards need not wait for the disk, and the next target-started (or close)
+ * waits for everything before it anyway. One flush carries every line
+ * written before it, so the lines in between (guards judged, a
+ * confirmation, output, probes) reach the disk with the next flush instead
+ * of each costing a disk flush of its own, on the master whose etcd is
+ * recovering on the same disk. After a power loss the journal therefore
+ * never misses a command that was started: at worst it lacks what followed
+ * it, and resume shows that step as unknown. A torn last line is ignored
+ * and reported, and cut off before the run continues.
  *
  * Secrets never reach the file: every string in an event goes through
  * `redact`, and output chunks through a per-stream OutputRedactor (a key can
@@ -65,13 +69,17 @@ const EVENT_TYPES: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
   'run-finished',
 ]);
 
-/** The events flushed to disk as soon as they are written (see above); the others ride on the next flush. */
-const FLUSHED_AT_ONCE: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
+/** The events whose line is on disk before append returns (see above): nothing runs before they are durable. */
+const FLUSHED_BEFORE_GOING_ON: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
   'run-started',
   'run-resumed',
-  'step-unknown',
   // write-ahead: on disk before the command, copy or API call runs
   'target-started',
+]);
+
+/** The events whose flush starts as they are written, in the background (see above); the others ride on the next flush. */
+const FLUSHED_IN_BACKGROUND: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
+  'step-unknown',
   'step-finished',
   // operator decisions that no target-started follows at once
   'skipped',
@@ -84,8 +92,10 @@ const FLUSHED_AT_ONCE: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface JournalOptions {
-  /** flushes the file (see FLUSHED_AT_ONCE); fdatasync unless a test watches it */
+  /** flushes the file, blocking (see FLUSHED_BEFORE_GOING_ON); fdatasync unless a test watches it */
   sync?: (fd: number) => void;
+  /** flushes the file and calls back (see FLUSHED_IN_BACKGROUND); fs.fdatasync unless a test watches it */
+  syncInBackground?: (fd: number, done: () => void) => void;
 }
 
 /** A last line cut short by a crash: dropped, and said so. */
@@ -98,9 +108,15 @@ export interface TornLine {
 export class Journal {
   private fd: number | undefined;
   private readonly sync: (fd: number) => void;
+  private readonly syncInBackground: (fd: number, done: () => void) => void;
   private readonly redactors = new Map<string, OutputRedactor>();
-  /** lines written since the last flush */
-  private unflushed = false;
+  /** lines written so far, and how many of them the last finished flush carried */
+  private written = 0;
+  private flushed = 0;
+  /** a background flush is out (the fd stays open until it is back); another is wanted after it */
+  private background: 'idle' | 'running' | 'again' = 'idle';
+  /** closed while a background flush was out: the fd is closed when it is back */
+  private closeWhenBack: number | undefined;
 
   private constructor(
     readonly path: string,
@@ -111,6 +127,8 @@ export class Journal {
   ) {
     this.fd = fd;
     this.sync = options.sync ?? fdatasyncSync;
+    // a failed background flush is not fatal: the next blocking one (or close) reports it
+    this.syncInBackground = options.syncInBackground ?? ((fd, done) => fdatasync(fd, () => done()));
   }
 
   /** A new journal for a new run; refuses to touch an existing one. */
@@ -162,22 +180,49 @@ export class Journal {
     if (this.fd === undefined) throw new OperatorError(`journal ${this.path} is closed`);
     const written = this.sanitize(event);
     writeAll(this.fd, Buffer.from(`${JSON.stringify(written)}\n`, 'utf8'));
-    this.unflushed = true;
-    if (FLUSHED_AT_ONCE.has(written.type)) this.flush();
+    this.written++;
+    if (FLUSHED_BEFORE_GOING_ON.has(written.type)) this.flush();
+    else if (FLUSHED_IN_BACKGROUND.has(written.type)) this.flushInBackground();
     return written;
   }
 
-  /** Everything written so far to disk. */
+  /** Everything written so far to disk, before returning. */
   flush(): void {
-    if (this.fd === undefined || !this.unflushed) return;
+    if (this.fd === undefined || this.flushed === this.written) return;
+    const carried = this.written;
     this.sync(this.fd);
-    this.unflushed = false;
+    this.flushed = Math.max(this.flushed, carried);
   }
 
+  /** Everything written so far to disk, without waiting for it (one flush out at a time; one more after it if lines came meanwhile). */
+  private flushInBackground(): void {
+    if (this.background !== 'idle') {
+      this.background = 'again';
+      return;
+    }
+    if (this.fd === undefined || this.flushed === this.written) return;
+    const fd = this.fd;
+    const carried = this.written;
+    this.background = 'running';
+    this.syncInBackground(fd, () => {
+      this.flushed = Math.max(this.flushed, carried);
+      const again = this.background === 'again';
+      this.background = 'idle';
+      if (this.closeWhenBack !== undefined) {
+        closeSync(this.closeWhenBack);
+        this.closeWhenBack = undefined;
+      } else if (again) {
+        this.flushInBackground();
+      }
+    });
+  }
+
+  /** Flushes what is left (waiting for it) and closes the file; a background flush still out closes it when it is back. */
   close(): void {
     if (this.fd === undefined) return;
     this.flush();
-    closeSync(this.fd);
+    if (this.background === 'idle') closeSync(this.fd);
+    else this.closeWhenBack = this.fd;
     this.fd = undefined;
   }
 

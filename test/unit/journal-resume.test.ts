@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { appendFileSync, fdatasyncSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, fdatasyncSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -63,12 +63,22 @@ describe('Journal files', () => {
   });
 
   it('writes one JSON object per line, each before the next, and flushes write-ahead: every started target is on disk before it runs', () => {
-    // what each flush carried: the types of the lines written up to it
+    // what each flush carried: the types of the lines written up to it; and whether append waited for it
     const flushes: string[][] = [];
+    const waited: boolean[] = [];
+    const carried = (fd: number) => {
+      fdatasyncSync(fd);
+      flushes.push(readFileSync(journal.path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as EngineEvent).type));
+    };
     const journal = Journal.create(dir, 'run-1', {
       sync: (fd) => {
-        fdatasyncSync(fd);
-        flushes.push(readFileSync(journal.path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as EngineEvent).type));
+        carried(fd);
+        waited.push(true);
+      },
+      syncInBackground: (fd, done) => {
+        carried(fd);
+        waited.push(false);
+        done();
       },
     });
     const events = interrupted();
@@ -82,14 +92,62 @@ describe('Journal files', () => {
     const flushedAt = types.flatMap((t, i) => (['run-started', 'target-started', 'step-finished'].includes(t) ? [i] : []));
     expect(flushes.map((f) => f.length)).toEqual(flushedAt.map((i) => i + 1));
     expect(flushes.every((f) => ['run-started', 'target-started', 'step-finished'].includes(f.at(-1)!))).toBe(true);
+    // the run's start and every started target are on disk before append returns; a step's end is flushed in the background
+    expect(waited).toEqual(flushes.map((f) => f.at(-1) !== 'step-finished'));
     // the output after the last started target is flushed on close
     journal.close();
     expect(flushes.at(-1)).toEqual(types);
   });
 
+  it('keeps one background flush out at a time, follows it with one more for the lines written meanwhile, and closes the file only when it is back', () => {
+    const pending: Array<() => void> = [];
+    const carried: number[] = [];
+    let blocking = 0;
+    const lineCount = () => readFileSync(journal.path, 'utf8').trim().split('\n').length;
+    const journal = Journal.create(dir, 'run-1', {
+      sync: () => void blocking++,
+      syncInBackground: (_fd, done) => {
+        carried.push(lineCount());
+        pending.push(done);
+      },
+    });
+    record(journal, [started]);
+    expect(blocking).toBe(1);
+    // the first step's end starts a flush; the second's, while it is out, only asks for one more
+    journal.append({ type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] });
+    journal.append({ type: 'skipped', at: at(), step: 'check-health', reason: 'checked by hand', operator: 'alice' });
+    journal.append({ type: 'retry', at: at(), step: 'check-health', operator: 'alice' });
+    expect(carried).toEqual([3]);
+    pending.shift()!();
+    // back: the one more starts, carrying every line written so far
+    expect(carried).toEqual([3, 4]);
+    // closed while it is out: close flushes what is left itself, and the file stays open until the flush is back
+    journal.append({ type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] });
+    journal.close();
+    expect(blocking).toBe(2);
+    expect(() => journal.append(started)).toThrow(/is closed/);
+    // this process's descriptors open on the journal
+    const openOnJournal = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === journal.path;
+      } catch {
+        return false; // the descriptor readdir itself used, gone by now
+      }
+    }).length;
+    expect(openOnJournal()).toBe(1);
+    pending.shift()!();
+    expect(openOnJournal()).toBe(0);
+  });
+
   it('flushes every operator decision that no step follows, and nothing twice', () => {
     let syncs = 0;
-    const journal = Journal.create(dir, 'run-1', { sync: () => void syncs++ });
+    const journal = Journal.create(dir, 'run-1', {
+      sync: () => void syncs++,
+      syncInBackground: (_fd, done) => {
+        syncs++;
+        done();
+      },
+    });
     record(journal, [
       started,
       { type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] },
