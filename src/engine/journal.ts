@@ -241,14 +241,28 @@ export class Journal {
   }
 }
 
-/** Every string anywhere in a value through redact(). */
+/** Every string anywhere in a value through redact(): the value itself where nothing changed, copies on the path to what did. */
 function redactStrings<T>(value: T): T {
   if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((v) => redactStrings(v)) as T;
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v)])) as T;
+  if (value === null || typeof value !== 'object') return value;
+  // copied only where something was redacted: an event is mostly probe
+  // reports and rendered steps with no secret in them, and copying all of
+  // it for every line was a good part of a run's garbage
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const redacted: unknown = redactStrings(value[i]);
+      if (redacted !== value[i]) (copy ??= [...value])[i] = redacted;
+    }
+    return (copy ?? value) as T;
   }
-  return value;
+  const record = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, v] of Object.entries(record)) {
+    const redacted = redactStrings(v);
+    if (redacted !== v) (copy ??= { ...record })[key] = redacted;
+  }
+  return (copy ?? value) as T;
 }
 
 function writeAll(fd: number, buffer: Buffer): void {

@@ -207,6 +207,28 @@ describe('secrets never reach the journal', () => {
     expect(target.outputTail).not.toContain(KEY_BODY.slice(0, 16));
     expect(target.error).toBe('auth failed for --user root:[REDACTED]');
   });
+
+  it('copies an event only along the path to what it redacts, and never changes the one it was given', () => {
+    const journal = Journal.create(dir, 'run-1');
+    const runbook = {
+      ...RUNBOOK,
+      steps: RUNBOOK.steps.map((s) => (s.id === 'take-snapshot' ? { ...s, targets: [{ node: 'master-1', host: 'h', command: 'etcdctl --password=hunter2 snapshot save x' }] } : s)),
+    };
+    const given = { ...started, runbook };
+    const before = JSON.stringify(given);
+    const written = journal.append(given);
+    expect(JSON.stringify(given)).toBe(before);
+    expect(written).not.toBe(given);
+    const step = (e: EngineEvent, id: string) => (e.type === 'run-started' ? e.runbook.steps.find((s) => s.id === id) : undefined);
+    expect(step(written, 'take-snapshot')?.targets[0]?.command).toBe('etcdctl --password=[REDACTED] snapshot save x');
+    // what held no secret is the given object itself
+    expect(step(written, 'check-health')).toBe(step(given, 'check-health'));
+    expect(written.type === 'run-started' && written.detection).toBe(given.detection);
+    // a clean event is written as given
+    const clean: EngineEvent = { type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [ok('quorum')] };
+    expect(journal.append(clean)).toBe(clean);
+    journal.close();
+  });
 });
 
 describe('readJournal and replay', () => {
