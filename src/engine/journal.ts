@@ -94,8 +94,8 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export interface JournalOptions {
   /** flushes the file, blocking (see FLUSHED_BEFORE_GOING_ON); fdatasync unless a test watches it */
   sync?: (fd: number) => void;
-  /** flushes the file and calls back (see FLUSHED_IN_BACKGROUND); fs.fdatasync unless a test watches it */
-  syncInBackground?: (fd: number, done: () => void) => void;
+  /** flushes the file and calls back, saying whether it worked (see FLUSHED_IN_BACKGROUND); fs.fdatasync unless a test watches it */
+  syncInBackground?: (fd: number, done: (ok: boolean) => void) => void;
 }
 
 /** A last line cut short by a crash: dropped, and said so. */
@@ -108,7 +108,7 @@ export interface TornLine {
 export class Journal {
   private fd: number | undefined;
   private readonly sync: (fd: number) => void;
-  private readonly syncInBackground: (fd: number, done: () => void) => void;
+  private readonly syncInBackground: (fd: number, done: (ok: boolean) => void) => void;
   private readonly redactors = new Map<string, OutputRedactor>();
   /** lines written so far, and how many of them the last finished flush carried */
   private written = 0;
@@ -127,8 +127,7 @@ export class Journal {
   ) {
     this.fd = fd;
     this.sync = options.sync ?? fdatasyncSync;
-    // a failed background flush is not fatal: the next blocking one (or close) reports it
-    this.syncInBackground = options.syncInBackground ?? ((fd, done) => fdatasync(fd, () => done()));
+    this.syncInBackground = options.syncInBackground ?? ((fd, done) => fdatasync(fd, (err) => done(!err)));
   }
 
   /** A new journal for a new run; refuses to touch an existing one. */
@@ -204,8 +203,9 @@ export class Journal {
     const fd = this.fd;
     const carried = this.written;
     this.background = 'running';
-    this.syncInBackground(fd, () => {
-      this.flushed = Math.max(this.flushed, carried);
+    this.syncInBackground(fd, (ok) => {
+      // a failed one carried nothing: the next blocking flush (or close) does it again, and reports its error
+      if (ok) this.flushed = Math.max(this.flushed, carried);
       const again = this.background === 'again';
       this.background = 'idle';
       if (this.closeWhenBack !== undefined) {

@@ -78,7 +78,7 @@ describe('Journal files', () => {
       syncInBackground: (fd, done) => {
         carried(fd);
         waited.push(false);
-        done();
+        done(true);
       },
     });
     const events = interrupted();
@@ -100,7 +100,7 @@ describe('Journal files', () => {
   });
 
   it('keeps one background flush out at a time, follows it with one more for the lines written meanwhile, and closes the file only when it is back', () => {
-    const pending: Array<() => void> = [];
+    const pending: Array<(ok: boolean) => void> = [];
     const carried: number[] = [];
     let blocking = 0;
     const lineCount = () => readFileSync(journal.path, 'utf8').trim().split('\n').length;
@@ -118,7 +118,7 @@ describe('Journal files', () => {
     journal.append({ type: 'skipped', at: at(), step: 'check-health', reason: 'checked by hand', operator: 'alice' });
     journal.append({ type: 'retry', at: at(), step: 'check-health', operator: 'alice' });
     expect(carried).toEqual([3]);
-    pending.shift()!();
+    pending.shift()!(true);
     // back: the one more starts, carrying every line written so far
     expect(carried).toEqual([3, 4]);
     // closed while it is out: close flushes what is left itself, and the file stays open until the flush is back
@@ -135,8 +135,24 @@ describe('Journal files', () => {
       }
     }).length;
     expect(openOnJournal()).toBe(1);
-    pending.shift()!();
+    pending.shift()!(true);
     expect(openOnJournal()).toBe(0);
+  });
+
+  it('does not count a background flush that failed: close flushes those lines again', () => {
+    let blocking = 0;
+    const journal = Journal.create(dir, 'run-1', {
+      sync: () => void blocking++,
+      syncInBackground: (_fd, done) => done(false),
+    });
+    record(journal, [
+      started,
+      { type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] },
+      { type: 'skipped', at: at(), step: 'check-health', reason: 'checked by hand', operator: 'alice' },
+    ]);
+    expect(blocking).toBe(1);
+    journal.close();
+    expect(blocking).toBe(2);
   });
 
   it('flushes every operator decision that no step follows, and nothing twice', () => {
@@ -145,7 +161,7 @@ describe('Journal files', () => {
       sync: () => void syncs++,
       syncInBackground: (_fd, done) => {
         syncs++;
-        done();
+        done(true);
       },
     });
     record(journal, [
