@@ -2,10 +2,13 @@ import { createHash } from 'node:crypto';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Etcd3, IMember, ISnapshotResponse } from 'etcd3';
+import { identityOf, localIdentity } from '../transport/local.js';
+import type { FileIdentity } from '../transport/types.js';
 import { OperatorError, messageOf } from '../util/errors.js';
 import { fromHexId, toHexId } from './ids.js';
 import type { ProbeChannels } from './channels.js';
 import { describeProbeError, probeEndpoint, singleEndpointClient, type ClientTls } from './probe.js';
+import { StreamedIntegrity, type SnapshotIntegrity } from './snapshot-format.js';
 import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
 
 /**
@@ -29,6 +32,14 @@ export interface SnapshotResult {
   path: string;
   sizeBytes: number;
   sha256: string;
+  /** the sha256 etcd appends, checked against the bytes as they streamed in */
+  integrity: SnapshotIntegrity;
+  /**
+   * the file's identity once in place, when nothing but the save's own
+   * rename touched it after the bytes were written and flushed: the hashes
+   * above are then the file's (FileVerdicts)
+   */
+  identity?: FileIdentity;
   /** the endpoint the snapshot was streamed from */
   endpoint: string;
   /** the store revision at the snapshot's point in time */
@@ -201,7 +212,10 @@ export class EtcdClusterClient implements ClusterClient {
       }
       await rename(partial, localPath);
       await syncDir(dirname(localPath));
-      return { path: localPath, endpoint, ...saved };
+      const placed = await localIdentity(localPath);
+      // the rename moves ctime only; a write by anything else since the flush would have moved mtime or size
+      const { written, ...rest } = saved;
+      return { path: localPath, endpoint, ...rest, ...(placed && placed.file === written.file ? { identity: placed } : {}) };
     });
   }
 
@@ -318,7 +332,7 @@ export class EtcdClusterClient implements ClusterClient {
     client: Etcd3,
     partial: string,
     opts: { onProgress?: (progress: SnapshotProgress) => void; signal?: AbortSignal },
-  ): Promise<Omit<SnapshotResult, 'path' | 'endpoint'>> {
+  ): Promise<Omit<SnapshotResult, 'path' | 'endpoint' | 'identity'> & { written: FileIdentity }> {
     // no overall deadline (a big backend takes minutes); a silence watchdog instead
     const stream = (await client.maintenance.snapshot({ deadline: Infinity })) as unknown as AsyncIterable<ISnapshotResponse> & {
       cancel?: () => void;
@@ -326,6 +340,7 @@ export class EtcdClusterClient implements ClusterClient {
     };
     const file = await open(partial, 'wx', 0o600);
     const hash = createHash('sha256');
+    const integrity = new StreamedIntegrity();
     let bytes = 0;
     let remaining: bigint | undefined;
     let revision: number | undefined;
@@ -348,6 +363,7 @@ export class EtcdClusterClient implements ClusterClient {
         const blob = message.blob ?? Buffer.alloc(0);
         if (blob.length > 0) {
           hash.update(blob);
+          integrity.update(blob);
           // awaiting each write is the backpressure: memory stays flat
           await file.write(blob);
           bytes += blob.length;
@@ -361,8 +377,15 @@ export class EtcdClusterClient implements ClusterClient {
         throw new EtcdAnswer(`the snapshot stream ended early after ${bytes} bytes${remaining ? ` (${remaining} bytes still to come)` : ''}`);
       }
       await file.sync();
+      const written = identityOf(await file.stat({ bigint: true }));
       await file.close();
-      return { sizeBytes: bytes, sha256: hash.digest('hex'), ...(revision !== undefined ? { revision } : {}) };
+      return {
+        sizeBytes: bytes,
+        sha256: hash.digest('hex'),
+        integrity: integrity.result('as etcd streamed it to the save'),
+        written,
+        ...(revision !== undefined ? { revision } : {}),
+      };
     } catch (err) {
       await file.close().catch(() => undefined);
       await unlink(partial).catch(() => undefined);

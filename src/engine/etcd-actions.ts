@@ -1,4 +1,4 @@
-import type { ClusterClient } from '../cluster/client.js';
+import type { ClusterClient, SnapshotResult } from '../cluster/client.js';
 import type { MemberInfo } from '../cluster/types.js';
 import type { ParamValue } from '../runbook/rendered.js';
 import type { EtcdAction } from '../runbook/schema.js';
@@ -16,12 +16,18 @@ export interface EtcdActionResult {
   detail?: unknown;
 }
 
-export async function runEtcdAction(client: ClusterClient, action: EtcdAction, params: Record<string, ParamValue>): Promise<EtcdActionResult> {
+export interface EtcdActionOptions {
+  /** the snapshot a snapshot-save wrote, with what it checked of the bytes as they streamed in */
+  onSnapshotSaved?: (saved: SnapshotResult) => void;
+}
+
+export async function runEtcdAction(client: ClusterClient, action: EtcdAction, params: Record<string, ParamValue>, options: EtcdActionOptions = {}): Promise<EtcdActionResult> {
   try {
     switch (action) {
       case 'snapshot-save': {
         const path = required(params, 'path', action);
         const saved = await client.snapshotSave(path);
+        options.onSnapshotSaved?.(saved);
         return {
           ok: true,
           summary: `snapshot saved to ${saved.path} from ${saved.endpoint}: ${saved.sizeBytes} bytes, sha256 ${saved.sha256}${saved.revision !== undefined ? `, revision ${saved.revision}` : ''}`,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ClusterClient } from '../cluster/client.js';
 import type { ClusterReport } from '../cluster/types.js';
 import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
+import { SNAPSHOT_INTEGRITY } from '../runbook/file-verdicts.js';
 import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
 import { copyFile, copyTree, type CopyOptions } from '../transport/copy.js';
 import { DryRunTransport } from '../transport/dry-run.js';
@@ -291,7 +292,17 @@ export class Runner {
         output('stdout')(`(dry run: not executed) etcd ${target.etcd.action} ${JSON.stringify(target.etcd.params)}\n`);
         return { ok: true };
       }
-      const result = await runEtcdAction(this.deps.client, target.etcd.action, target.etcd.params);
+      const verdicts = this.deps.guardEnvironment.verdicts;
+      const result = await runEtcdAction(this.deps.client, target.etcd.action, target.etcd.params, {
+        // what the save checked of the bytes as they streamed in, the after-check
+        // need not read the file for again while it is unchanged (FileVerdicts);
+        // the client writes the snapshot on this machine
+        onSnapshotSaved: (saved) => {
+          if (!verdicts || !saved.identity) return;
+          verdicts.learnSha256('local', saved.path, saved.identity, saved.sha256);
+          verdicts.learn('local', SNAPSHOT_INTEGRITY, saved.path, saved.identity, saved.integrity);
+        },
+      });
       output('stdout')(`${result.summary}\n`);
       return { ok: result.ok, ...(result.ok ? {} : { error: result.summary }) };
     }

@@ -41,6 +41,9 @@ interface Known {
 /** the finding that is a file's whole sha256: what `sameContent` compares files by */
 const SHA256 = 'sha256';
 
+/** the finding that is a snapshot's appended sha256 checked against its body (SnapshotIntegrity) */
+export const SNAPSHOT_INTEGRITY = 'snapshot integrity';
+
 export class FileVerdicts {
   private readonly known = new Map<string, Known>();
 
@@ -78,7 +81,12 @@ export class FileVerdicts {
 
   /** A file's whole sha256 learned outside a guard: the copy that wrote (or read) it hashed every byte, the file unchanged since. */
   learnSha256(node: string, path: string, identity: FileIdentity, sha256: string): void {
-    this.known.set(knownKey(node, SHA256, path), { node, what: SHA256, path, identity: identityKey(identity), value: sha256 });
+    this.learn(node, SHA256, path, identity, sha256);
+  }
+
+  /** A finding made outside a guard on the bytes of the file at this identity (the save or copy that wrote them). */
+  learn(node: string, what: string, path: string, identity: FileIdentity, value: unknown): void {
+    this.known.set(knownKey(node, what, path), { node, what, path, identity: identityKey(identity), value });
   }
 
   /** A finding of `what` about another file whose sha256 (at the identity it was checked at) equals this file's, as it is now. */

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { ClusterClient } from '../cluster/client.js';
+import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
 import { quorumSize } from '../cluster/verdict.js';
 import { listParam } from '../engine/wait-conditions.js';
@@ -9,7 +10,7 @@ import type { Transport } from '../transport/types.js';
 import { messageOf } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import type { ParamValue, RenderedGuard } from './rendered.js';
-import type { FileVerdict, FileVerdicts } from './file-verdicts.js';
+import { SNAPSHOT_INTEGRITY, type FileVerdict, type FileVerdicts } from './file-verdicts.js';
 
 /**
  * The guards (DESIGN §10): named checks a step must pass before it may run.
@@ -318,19 +319,7 @@ export interface SnapshotStatusFacts {
   sameContentAs?: string;
 }
 
-/**
- * etcd's own rule (snapshot restore): a file whose size is 32 more than a
- * multiple of 512 ends with the sha256 of everything before it.
- */
-export type SnapshotIntegrity =
-  | { kind: 'ok'; size: number }
-  | { kind: 'absent'; size: number }
-  | { kind: 'mismatch'; size: number; expected: string; actual: string }
-  | { kind: 'error'; size: number; error: string };
-
-export function hasIntegrityHash(size: number): boolean {
-  return size % 512 === 32;
-}
+export { hasIntegrityHash, type SnapshotIntegrity };
 
 export interface SnapshotStatus {
   hash: number;
@@ -370,7 +359,8 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
     };
   }
   const earlier = facts.sameContentAs ? ` (checked earlier in this run as ${facts.sameContentAs}: this file has the same sha256, and is unchanged since it was hashed)` : facts.remembered ? UNCHANGED : '';
-  return { ok: true, message: `${verified}, sha256 integrity hash matches${earlier}` };
+  const how = integrity.by && !earlier ? ` (checked ${integrity.by}; the file is unchanged since)` : '';
+  return { ok: true, message: `${verified}, sha256 integrity hash matches${how}${earlier}` };
 }
 
 /** said of a finding kept from earlier in the run */
@@ -628,7 +618,7 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
   const stat = await transport.stat(path);
   if (!stat) return { ...base, exists: false };
   // its answer depends on the bytes alone: a copy with the same sha256 as a file checked earlier has it too
-  const checked = await rememberedOr(env, transport, node, 'snapshot status', path, () => snapshotStatusOf(transport, path, stat.size), (f) => f.exitCode === 0 && f.integrity?.kind !== 'error', true);
+  const checked = await rememberedOr(env, transport, node, 'snapshot status', path, () => snapshotStatusOf(env, transport, node, path, stat.size), (f) => f.exitCode === 0 && f.integrity?.kind !== 'error', true);
   return {
     ...base,
     ...checked.value,
@@ -641,11 +631,14 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
 
 type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity'>;
 
-async function snapshotStatusOf(transport: Transport, path: string, size: number): Promise<SnapshotStatusPart> {
+async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, node: string, path: string, size: number): Promise<SnapshotStatusPart> {
   // both read the whole file: side by side, the check takes the longer of
-  // the two instead of their sum; a status that fails stops the hash
+  // the two instead of their sum; a status that fails stops the hash. The
+  // integrity hash is its own finding: the save that wrote the file checked
+  // it on the bytes as they streamed in (SnapshotResult), and a file
+  // unchanged since is not read for it again
   const stopHash = new AbortController();
-  const hashing = snapshotIntegrity(transport, path, size, stopHash.signal);
+  const hashing = rememberedOr(env, transport, node, SNAPSHOT_INTEGRITY, path, () => snapshotIntegrity(transport, path, size, stopHash.signal), (i) => i.kind !== 'error', true).then((found) => found.value);
   const status = await statusOf(transport, path);
   if (status.exitCode !== 0) stopHash.abort();
   const integrity = await hashing;

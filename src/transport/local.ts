@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rename, stat, symlink, unlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
@@ -53,13 +53,8 @@ export class LocalTransport implements Transport {
     }
   }
 
-  async identity(path: string): Promise<FileIdentity | undefined> {
-    try {
-      const s = await stat(path, { bigint: true });
-      return { file: `${s.dev} ${s.ino} ${s.size} ${s.mtimeNs}`, ctime: `${s.ctimeNs}` };
-    } catch {
-      return undefined;
-    }
+  identity(path: string): Promise<FileIdentity | undefined> {
+    return localIdentity(path);
   }
 
   readFile(path: string): Promise<Buffer> {
@@ -122,6 +117,20 @@ export class LocalTransport implements Transport {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Transport.identity of a file on this machine (undefined when it cannot be stat'ed). */
+export async function localIdentity(path: string): Promise<FileIdentity | undefined> {
+  try {
+    return identityOf(await stat(path, { bigint: true }));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identity in stat's terms: what an open file's fstat gives, too. */
+export function identityOf(s: BigIntStats): FileIdentity {
+  return { file: `${s.dev} ${s.ino} ${s.size} ${s.mtimeNs}`, ctime: `${s.ctimeNs}` };
 }
 
 export function fileStatOf(stats: Stats): FileStat {

@@ -89,6 +89,9 @@ describe('cluster client and guards on a real 3-member cluster', () => {
     const saved = await client.snapshotSave(snapshot(), { onProgress: (p) => progress.push(p.bytes) });
     expect(saved.sizeBytes).toBeGreaterThan(0);
     expect(saved.sha256).toBe(await sha256(snapshot()));
+    // etcd's appended sha256, checked on the bytes as they came; the identity is the file's as it lies
+    expect(saved.integrity).toEqual({ kind: 'ok', size: saved.sizeBytes, by: 'as etcd streamed it to the save' });
+    expect(saved.identity).toEqual(await new LocalTransport().identity(snapshot()));
     expect((await stat(snapshot())).size).toBe(saved.sizeBytes);
     expect((await stat(snapshot())).mode & 0o777).toBe(0o600);
     expect(lab.endpoints).toContain(saved.endpoint);

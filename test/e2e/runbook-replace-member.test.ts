@@ -38,6 +38,8 @@ describe('replace-member on a 3-member systemd cluster', () => {
     // the steps that differ by layout: the env file was edited, the manifest step did not apply
     expect(result.stdout).toMatch(/ETCD_INITIAL_CLUSTER_STATE="existing"/);
     expect(result.stdout).toMatch(/initial-cluster matches the member list/);
+    // the snapshot's after-check: snapshot status on the file, its appended sha256 as the save checked it streaming in
+    expect(result.stdout).toMatch(/check pass snapshot-verified: snapshot \S+ on local verified with etcd(ctl|utl) snapshot status: .*, sha256 integrity hash matches \(checked as etcd streamed it to the save; the file is unchanged since\)/);
 
     const status = await expectHealthyStatus(lab);
     const newId = status.endpoints.find((e) => e.name === 'm3')?.memberId;

@@ -28,6 +28,27 @@ describe('FileVerdicts', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('answers from a finding learned outside a guard (the save that wrote the file) while the file is unchanged, and checks it once written', async () => {
+    const path = join(dir, 'saved.db');
+    await writeFile(path, 's'.repeat(4096));
+    const verdicts = new FileVerdicts();
+    verdicts.learn('local', 'snapshot integrity', path, (await local.identity(path))!, 'matched as it streamed in');
+    let asked = 0;
+    const integrity = async () => {
+      asked++;
+      return 'checked on the file';
+    };
+    expect(await verdicts.verdict(local, 'local', 'snapshot integrity', path, integrity, keepAll)).toEqual({ value: 'matched as it streamed in', remembered: true });
+    expect(asked).toBe(0);
+    // only for that node, and for that finding
+    expect((await verdicts.verdict(local, 'm1', 'snapshot integrity', path, integrity, keepAll)).remembered).toBe(false);
+    expect((await verdicts.verdict(local, 'local', 'snapshot status', path, integrity, keepAll)).remembered).toBe(false);
+    await writeFile(path, 's'.repeat(4096));
+    asked = 0;
+    expect(await verdicts.verdict(local, 'local', 'snapshot integrity', path, integrity, keepAll)).toEqual({ value: 'checked on the file', remembered: false });
+    expect(asked).toBe(1);
+  });
+
   it('checks once while the file is unchanged, and says the answer is remembered', async () => {
     const path = join(dir, 'snap.db');
     await writeFile(path, 'a'.repeat(4096));
