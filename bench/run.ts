@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { quietIpServerNameWarning } from '../src/util/warnings.js';
 import { benchCopy } from './copy.js';
 import { benchDrill, benchFirstFrame } from './drill.js';
 import type { BenchRow } from './types.js';
@@ -16,6 +17,9 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['drill', () => benchDrill()],
   ['frame', () => benchFirstFrame()],
 ];
+
+// the benches probe labs in this process, as the CLI does: the same warning is as noisy here
+quietIpServerNameWarning();
 
 const only = process.argv.slice(2);
 const rows: BenchRow[] = [];

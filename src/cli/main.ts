@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { OperatorError, ExitCode, messageOf } from '../util/errors.js';
+import { quietIpServerNameWarning } from '../util/warnings.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -43,21 +44,6 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[name];
   if (!command) throw new OperatorError(`unknown command "${name}": run etcd-runbook --help`);
   return (await command.load())(rest);
-}
-
-/**
- * grpc-js sets the TLS server name to the endpoint's host even when it is an
- * IP address, and Node warns about that on every run (DEP0123). The check the
- * warning is about still happens (the cert's IP SANs are verified); the
- * warning would only bury the output an operator reads.
- */
-function quietIpServerNameWarning(): void {
-  const original = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
-    if (code === 'DEP0123') return;
-    (original as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
 }
 
 /**
