@@ -638,7 +638,10 @@ async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, nod
   // it on the bytes as they streamed in (SnapshotResult), and a file
   // unchanged since is not read for it again
   const stopHash = new AbortController();
-  const hashing = rememberedOr(env, transport, node, SNAPSHOT_INTEGRITY, path, () => snapshotIntegrity(transport, path, size, stopHash.signal), (i) => i.kind !== 'error', true).then((found) => found.value);
+  const hashing = rememberedOr(env, transport, node, SNAPSHOT_INTEGRITY, path, () => snapshotIntegrity(transport, path, size, stopHash.signal), (i) => i.kind !== 'error', true).then(
+    // found for another file with this one's sha256: said so
+    ({ value, sameContentAs }) => (sameContentAs && value.kind !== 'error' ? { ...value, by: `${value.by ?? 'earlier in this run'} for ${sameContentAs}, which has this file's sha256` } : value),
+  );
   const status = await statusOf(transport, path);
   if (status.exitCode !== 0) stopHash.abort();
   const integrity = await hashing;

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterClient } from '../../src/cluster/client.js';
+import { FileVerdicts, SNAPSHOT_INTEGRITY } from '../../src/runbook/file-verdicts.js';
 import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards.js';
 import { LocalTransport } from '../../src/transport/local.js';
 import type { ExecOptions, ExecResult } from '../../src/transport/types.js';
@@ -27,6 +28,7 @@ class NodeWithPath extends LocalTransport {
 }
 
 describe('snapshot-verified finds the snapshot tool on the node', () => {
+  const local = new LocalTransport();
   let dir: string;
   let snapshot: string;
   const tools = () => join(dir, 'tools');
@@ -62,5 +64,52 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
     const outcome = await judge(join(dir, 'nothing-here'));
     expect(outcome.ok).toBe(false);
     expect(outcome.message).toMatch(/cannot verify .*snap\.db on m1: neither etcdutl nor etcdctl is installed on m1/);
+  });
+
+  it('takes the integrity hash from the save that wrote the file (not read again), and for a copy with its sha256 says where it was found', async () => {
+    const saved = join(dir, 'saved.db');
+    const copy = join(dir, 'saved-copy.db');
+    await copyFile(snapshot, saved);
+    await copyFile(snapshot, copy);
+    const sha256 = createHash('sha256').update(await readFile(saved)).digest('hex');
+    const verdicts = new FileVerdicts();
+    // what the save reports (SnapshotResult), and the copy's own hash (as a copy step learns it)
+    verdicts.learn('m1', SNAPSHOT_INTEGRITY, saved, (await local.identity(saved))!, { kind: 'ok', size: 544, by: 'as etcd streamed it to the save' });
+    verdicts.learnSha256('m1', saved, (await local.identity(saved))!, sha256);
+    verdicts.learnSha256('m1', copy, (await local.identity(copy))!, sha256);
+    // etcdutl alone on the PATH: the integrity pipeline (tail, od, head, sha256sum) could not run there
+    const judgeWith = (path: string) => {
+      const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(tools()), client: {} as ClusterClient, members: [], verdicts };
+      return evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path }, overridable: false, description: 'snapshot verified' }, env);
+    };
+    const first = await judgeWith(saved);
+    expect(first.ok, first.message).toBe(true);
+    expect(first.message).toMatch(/sha256 integrity hash matches \(checked as etcd streamed it to the save; the file is unchanged since\)$/);
+    const twin = await judgeWith(copy);
+    expect(twin.ok, twin.message).toBe(true);
+    expect(twin.message).toContain(`(checked earlier in this run as m1:${saved}: this file has the same sha256`);
+    // written since the save: read again, and with no pipeline on that PATH the check says it could not
+    await writeFile(saved, await readFile(snapshot));
+    const again = await judgeWith(saved);
+    expect(again.ok).toBe(false);
+    expect(again.message).toMatch(/could not check its sha256 integrity hash/);
+  });
+
+  it('says so when only the integrity hash, not snapshot status, is known from a file with the same sha256', async () => {
+    const source = join(dir, 'source.db');
+    const copy = join(dir, 'source-copy.db');
+    await copyFile(snapshot, source);
+    await copyFile(snapshot, copy);
+    const sha256 = createHash('sha256').update(await readFile(source)).digest('hex');
+    const verdicts = new FileVerdicts();
+    verdicts.learn('local', SNAPSHOT_INTEGRITY, source, (await local.identity(source))!, { kind: 'ok', size: 544, by: 'as etcd streamed it to the save' });
+    verdicts.learnSha256('local', source, (await local.identity(source))!, sha256);
+    verdicts.learnSha256('m1', copy, (await local.identity(copy))!, sha256);
+    const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(tools()), client: {} as ClusterClient, members: [], verdicts };
+    const outcome = await evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path: copy }, overridable: false, description: 'snapshot verified' }, env);
+    expect(outcome.ok, outcome.message).toBe(true);
+    expect(outcome.message).toMatch(
+      new RegExp(`sha256 integrity hash matches \\(checked as etcd streamed it to the save for local:${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, which has this file's sha256; the file is unchanged since\\)$`),
+    );
   });
 });
