@@ -65,7 +65,10 @@ export function singleEndpointClient(endpoint: string, tls: ClientTls | undefine
   const address = endpoint.replace(/^[a-z]+:\/\//i, '');
   let channel: Channel | undefined;
   // etcd3 closes a host's services after a connection error and makes them
-  // anew on the next call: they then get a new channel
+  // anew on the next call: they then get a new channel. (One made while the
+  // old channel is still CONNECTING gets that channel, which etcd3 closes a
+  // second later: no caller reuses a client after a failure — probes drop
+  // it, the cluster client replaces it — so none is left on a closed one.)
   const sharedChannel = (): Channel => {
     if (!channel || channel.getConnectivityState(false) === connectivityState.SHUTDOWN) {
       channel = new Channel(address, tls ? channelCredentialsFor(tls) : grpcCredentials.createInsecure(), {
