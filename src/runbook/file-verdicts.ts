@@ -39,7 +39,7 @@ interface Known {
 }
 
 /** the finding that is a file's whole sha256: what `sameContent` compares files by */
-const SHA256 = 'sha256';
+export const FILE_SHA256 = 'sha256';
 
 /** the finding that is a snapshot's appended sha256 checked against its body (SnapshotIntegrity) */
 export const SNAPSHOT_INTEGRITY = 'snapshot integrity';
@@ -74,14 +74,9 @@ export class FileVerdicts {
     return { value, remembered: false };
   }
 
-  /** The file's whole sha256: known from earlier in the run while the file is unchanged, else `hash` it (a failure throws, and is not kept). */
-  sha256(transport: Transport, node: string, path: string, hash: () => Promise<string>): Promise<FileVerdict<string>> {
-    return this.verdict(transport, node, SHA256, path, hash, () => true);
-  }
-
   /** A file's whole sha256 learned outside a guard: the copy that wrote (or read) it hashed every byte, the file unchanged since. */
   learnSha256(node: string, path: string, identity: FileIdentity, sha256: string): void {
-    this.learn(node, SHA256, path, identity, sha256);
+    this.learn(node, FILE_SHA256, path, identity, sha256);
   }
 
   /** A finding made outside a guard on the bytes of the file at this identity (the save or copy that wrote them). */
@@ -91,11 +86,11 @@ export class FileVerdicts {
 
   /** A finding of `what` about another file whose sha256 (at the identity it was checked at) equals this file's, as it is now. */
   private sameContent(node: string, what: string, path: string, identity: string): Known | undefined {
-    const mine = this.known.get(knownKey(node, SHA256, path));
+    const mine = this.known.get(knownKey(node, FILE_SHA256, path));
     if (mine?.identity !== identity) return undefined;
     for (const known of this.known.values()) {
       if (known.what !== what) continue;
-      const theirs = this.known.get(knownKey(known.node, SHA256, known.path));
+      const theirs = this.known.get(knownKey(known.node, FILE_SHA256, known.path));
       if (theirs?.identity === known.identity && theirs.value === mine.value) return known;
     }
     return undefined;

@@ -10,7 +10,7 @@ import type { Transport } from '../transport/types.js';
 import { messageOf } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import type { ParamValue, RenderedGuard } from './rendered.js';
-import { SNAPSHOT_INTEGRITY, type FileVerdict, type FileVerdicts } from './file-verdicts.js';
+import { FILE_SHA256, SNAPSHOT_INTEGRITY, type FileVerdict, type FileVerdicts } from './file-verdicts.js';
 
 /**
  * The guards (DESIGN §10): named checks a step must pass before it may run.
@@ -692,8 +692,8 @@ async function snapshotIntegrity(transport: Transport, path: string, size: numbe
 async function hashFacts(node: string, path: string, env: GuardEnvironment): Promise<HashFacts> {
   try {
     const transport = env.transport(node);
-    if (!env.verdicts) return { node, sha256: await sha256Of(transport, path) };
-    const hashed = await env.verdicts.sha256(transport, node, path, () => sha256Of(transport, path));
+    // a failure throws, and is not kept
+    const hashed = await rememberedOr(env, transport, node, FILE_SHA256, path, () => sha256Of(transport, path), () => true);
     return { node, sha256: hashed.value, ...(hashed.remembered ? { remembered: true } : {}) };
   } catch (err) {
     return { node, error: messageOf(err) };

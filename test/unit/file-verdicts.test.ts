@@ -3,7 +3,7 @@ import { mkdtemp, rename, rm, utimes, writeFile, copyFile, stat } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileVerdicts } from '../../src/runbook/file-verdicts.js';
+import { FILE_SHA256, FileVerdicts } from '../../src/runbook/file-verdicts.js';
 import { LocalTransport } from '../../src/transport/local.js';
 
 /**
@@ -138,7 +138,7 @@ describe('FileVerdicts', () => {
       await writeFile(copy, copyContent ?? 'f'.repeat(2048));
       const verdicts = new FileVerdicts();
       await verdicts.verdict(local, 'local', 'snapshot status', source, status(source), keepAll, { byContent: true });
-      await verdicts.sha256(local, 'local', source, hashOf(source));
+      await verdicts.verdict(local, 'local', FILE_SHA256, source, hashOf(source), keepAll);
       const identity = await local.identity(copy);
       verdicts.learnSha256('m2', copy, identity!, (await hashOf(copy)()) as string);
       return { verdicts, source, copy };
@@ -153,7 +153,7 @@ describe('FileVerdicts', () => {
       // not for a check that is about the file itself
       expect((await verdicts.verdict(local, 'm2', 'snapshot status', copy, status(copy), keepAll)).remembered).toBe(false);
       // the learned hash serves the sha256 guard too
-      expect(await verdicts.sha256(local, 'm2', copy, async () => 'never asked')).toMatchObject({ remembered: true });
+      expect(await verdicts.verdict(local, 'm2', FILE_SHA256, copy, async () => 'never asked', keepAll)).toMatchObject({ remembered: true });
     });
 
     it('checks a copy whose bytes differ, or that was written after its hash was learned', async () => {
@@ -174,7 +174,7 @@ describe('FileVerdicts', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await writeFile(source, 'f'.repeat(2048));
       // the source's hash is learned anew, but its status finding was about the file as it was
-      await verdicts.sha256(local, 'local', source, hashOf(source));
+      await verdicts.verdict(local, 'local', FILE_SHA256, source, hashOf(source), keepAll);
       expect((await verdicts.verdict(local, 'm2', 'snapshot status', copy, status(copy), keepAll, { byContent: true })).remembered).toBe(false);
     });
 
@@ -182,15 +182,15 @@ describe('FileVerdicts', () => {
       const path = join(dir, 'hash-fails.db');
       await writeFile(path, 'h'.repeat(1024));
       const verdicts = new FileVerdicts();
-      await expect(verdicts.sha256(local, 'm1', path, async () => Promise.reject(new Error('sha256sum exit 1')))).rejects.toThrow('sha256sum exit 1');
-      await verdicts.sha256(local, 'm1', path, async () => {
+      await expect(verdicts.verdict(local, 'm1', FILE_SHA256, path, async () => Promise.reject(new Error('sha256sum exit 1')), keepAll)).rejects.toThrow('sha256sum exit 1');
+      await verdicts.verdict(local, 'm1', FILE_SHA256, path, async () => {
         // past the kernel's clock tick, so the write's timestamps are new values
         await new Promise((resolve) => setTimeout(resolve, 20));
         await writeFile(path, 'i'.repeat(1024));
         return 'stale';
-      });
-      expect(await verdicts.sha256(local, 'm1', path, hashOf(path))).toMatchObject({ remembered: false });
-      expect(await verdicts.sha256(local, 'm1', path, hashOf(path))).toMatchObject({ remembered: true });
+      }, keepAll);
+      expect(await verdicts.verdict(local, 'm1', FILE_SHA256, path, hashOf(path), keepAll)).toMatchObject({ remembered: false });
+      expect(await verdicts.verdict(local, 'm1', FILE_SHA256, path, hashOf(path), keepAll)).toMatchObject({ remembered: true });
     });
   });
 });
