@@ -1,5 +1,6 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { socketAddress } from './address.js';
 import { secureContextFor, type ClientTls } from './tls.js';
 
 /**
@@ -34,8 +35,7 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
   } catch {
     return settledAttempt(endpoint, startedAt, `not a URL: ${endpoint}`);
   }
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const { host, port } = socketAddress(url);
   const socket: Socket = url.protocol === 'https:'
     ? tlsConnect({ host, port, ...(tls ? { secureContext: secureContextFor(tls) } : {}), servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'] })
     : netConnect({ host, port });

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { ClusterClient } from '../cluster/client.js';
+import { socketAddress } from '../cluster/address.js';
 import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
 import { quorumSize } from '../cluster/verdict.js';
@@ -709,17 +710,14 @@ async function sha256Of(transport: Transport, path: string): Promise<string> {
 
 /** A TCP connection is accepted within the timeout (a frozen etcd still accepts: it counts as running). */
 export function portAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  let host: string;
-  let port: number;
+  let address: { host: string; port: number };
   try {
-    const parsed = new URL(url);
-    host = parsed.hostname.replace(/^\[|\]$/g, '');
-    port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+    address = socketAddress(new URL(url));
   } catch {
     return Promise.resolve(false);
   }
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    const socket = connect(address);
     const done = (answered: boolean): void => {
       socket.destroy();
       resolve(answered);
