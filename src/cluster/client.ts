@@ -3,7 +3,7 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Etcd3, IMember, ISnapshotResponse } from 'etcd3';
 import { identityOf, localIdentity } from '../transport/local.js';
-import type { FileIdentity } from '../transport/types.js';
+import { unwrittenSince, type FileIdentity } from '../transport/types.js';
 import { OperatorError, messageOf } from '../util/errors.js';
 import { fromHexId, toHexId } from './ids.js';
 import type { ProbeChannels } from './channels.js';
@@ -215,7 +215,7 @@ export class EtcdClusterClient implements ClusterClient {
       const placed = await localIdentity(localPath);
       // the rename moves ctime only; a write by anything else since the flush would have moved mtime or size
       const { written, ...rest } = saved;
-      return { path: localPath, endpoint, ...rest, ...(placed && placed.file === written.file ? { identity: placed } : {}) };
+      return { path: localPath, endpoint, ...rest, ...(placed && unwrittenSince(written, placed) ? { identity: placed } : {}) };
     });
   }
 

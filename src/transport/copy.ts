@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { ExitCode, OperatorError, messageOf } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import { digestIn, sha256Command } from './sha256.js';
-import { sameIdentity, type FileIdentity, type FileStat, type Transport } from './types.js';
+import { sameIdentity, unwrittenSince, type FileIdentity, type FileStat, type Transport } from './types.js';
 
 /**
  * Copies between any two transports (local↔node, node↔node through this
@@ -98,7 +98,7 @@ export async function copyFile(from: FileRef, to: FileRef, options: CopyOptions 
       if (sourceAfter && sameIdentity(sourceBefore, sourceAfter)) options.onHashed({ side: 'from', path: from.path, identity: sourceAfter, sha256 });
       const placed = await identityOf(to);
       // the hash at the destination read the bytes that landed, and nothing wrote them since: only the copy's own metadata changes moved ctime
-      if (placed && verified && sameIdentity(landed, verified) && placed.file === verified.file) options.onHashed({ side: 'to', path: to.path, identity: placed, sha256 });
+      if (placed && sameIdentity(landed, verified) && unwrittenSince(verified, placed)) options.onHashed({ side: 'to', path: to.path, identity: placed, sha256 });
     }
     return { from: where(from), to: where(to), bytes: sent.bytes, sha256: sent.sha256, verifiedBy, mode: source.mode, durationMs: Date.now() - started, warnings };
   } catch (err) {

@@ -60,6 +60,15 @@ export function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | unde
   return a !== undefined && b !== undefined && a.file === b.file && a.ctime === b.ctime;
 }
 
+/**
+ * Nothing wrote the file between the two answers: the same file, size and
+ * mtime, whatever a chmod, chown or rename of it did to ctime meanwhile
+ * (what a copy or a save does to a file it has just written).
+ */
+export function unwrittenSince(earlier: FileIdentity | undefined, now: FileIdentity | undefined): boolean {
+  return earlier !== undefined && now !== undefined && earlier.file === now.file;
+}
+
 export interface Transport {
   /** the node this transport reaches, in the inventory's words */
   readonly node: string;
