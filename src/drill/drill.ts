@@ -221,8 +221,11 @@ async function injectDrillFault(lab: LabCluster, fault: Fault): Promise<string[]
   return [victim];
 }
 
-/** Split brain: independent clusters, so the same keys are written to each (the data every side had before the split). */
-/** Write to the lab's one cluster, or for a split brain to each member's own cluster in turn. */
+/**
+ * Write to the lab's one cluster, or for a split brain to each member's own
+ * cluster in turn: independent clusters, so the same keys go to each (the
+ * data every side had before the split).
+ */
 async function onEverySide(lab: LabCluster, fault: Fault, write: (endpoints: string[], tls: ClientTls) => Promise<unknown>): Promise<void> {
   const tls = await lab.clientTls();
   if (fault === 'split-brain') for (const endpoint of lab.endpoints) await write([endpoint], tls);

@@ -56,7 +56,7 @@ export async function writeSample(endpoints: string[], tls: ClientTls | undefine
  * Ballast: a keyspace the size of a real cluster's, so that etcd's own work
  * in a drill (the snapshot, a learner catching up, the restore) takes the
  * time it takes on a master, and the drill's timings mean something. 4 KiB
- * values (a Kubernetes object's usual size) under one prefix, written 64 to
+ * values (a Kubernetes object's usual size) under one prefix, written 16 to
  * a transaction (well under etcd's request size and txn-op limits). Only its
  * key count is checked afterwards: the sample keys carry the checksums.
  */
