@@ -35,10 +35,28 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
   // the shell utilities the integrity check pipes through (head, tail, od, tr, sha256sum / openssl)
   const system = '/usr/bin:/bin';
 
-  const judge = (path: string) => {
-    const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(path), client: {} as ClusterClient, members: [] };
-    return evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path: snapshot }, overridable: false, description: 'snapshot verified' }, env);
+  /** snapshot-verified of `path` on m1, a node whose PATH is `toolPath` */
+  const judge = (toolPath: string, path = snapshot, verdicts?: FileVerdicts) => {
+    const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(toolPath), client: {} as ClusterClient, members: [], ...(verdicts ? { verdicts } : {}) };
+    return evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path }, overridable: false, description: 'snapshot verified' }, env);
   };
+
+  /**
+   * A snapshot the save wrote on `savedOn`, with what the save reports (its
+   * integrity and sha256), and a copy of it on m1 whose hash the copy step learned.
+   */
+  async function savedAndCopy(name: string, savedOn: string): Promise<{ saved: string; copy: string; verdicts: FileVerdicts }> {
+    const saved = join(dir, `${name}.db`);
+    const copy = join(dir, `${name}-copy.db`);
+    await copyFile(snapshot, saved);
+    await copyFile(snapshot, copy);
+    const sha256 = createHash('sha256').update(await readFile(saved)).digest('hex');
+    const verdicts = new FileVerdicts();
+    verdicts.learn(savedOn, SNAPSHOT_INTEGRITY, saved, (await local.identity(saved))!, { kind: 'ok', size: 544, by: 'as etcd streamed it to the save' });
+    verdicts.learnSha256(savedOn, saved, (await local.identity(saved))!, sha256);
+    verdicts.learnSha256('m1', copy, (await local.identity(copy))!, sha256);
+    return { saved, copy, verdicts };
+  }
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'snapshot-tool-'));
@@ -67,21 +85,9 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
   });
 
   it('takes the integrity hash from the save that wrote the file (not read again), and for a copy with its sha256 says where it was found', async () => {
-    const saved = join(dir, 'saved.db');
-    const copy = join(dir, 'saved-copy.db');
-    await copyFile(snapshot, saved);
-    await copyFile(snapshot, copy);
-    const sha256 = createHash('sha256').update(await readFile(saved)).digest('hex');
-    const verdicts = new FileVerdicts();
-    // what the save reports (SnapshotResult), and the copy's own hash (as a copy step learns it)
-    verdicts.learn('m1', SNAPSHOT_INTEGRITY, saved, (await local.identity(saved))!, { kind: 'ok', size: 544, by: 'as etcd streamed it to the save' });
-    verdicts.learnSha256('m1', saved, (await local.identity(saved))!, sha256);
-    verdicts.learnSha256('m1', copy, (await local.identity(copy))!, sha256);
+    const { saved, copy, verdicts } = await savedAndCopy('saved', 'm1');
     // etcdutl alone on the PATH: the integrity pipeline (tail, od, head, sha256sum) could not run there
-    const judgeWith = (path: string) => {
-      const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(tools()), client: {} as ClusterClient, members: [], verdicts };
-      return evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path }, overridable: false, description: 'snapshot verified' }, env);
-    };
+    const judgeWith = (path: string) => judge(tools(), path, verdicts);
     const first = await judgeWith(saved);
     expect(first.ok, first.message).toBe(true);
     expect(first.message).toMatch(/sha256 integrity hash matches \(checked as etcd streamed it to the save; the file is unchanged since\)$/);
@@ -96,17 +102,8 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
   });
 
   it('says so when only the integrity hash, not snapshot status, is known from a file with the same sha256', async () => {
-    const source = join(dir, 'source.db');
-    const copy = join(dir, 'source-copy.db');
-    await copyFile(snapshot, source);
-    await copyFile(snapshot, copy);
-    const sha256 = createHash('sha256').update(await readFile(source)).digest('hex');
-    const verdicts = new FileVerdicts();
-    verdicts.learn('local', SNAPSHOT_INTEGRITY, source, (await local.identity(source))!, { kind: 'ok', size: 544, by: 'as etcd streamed it to the save' });
-    verdicts.learnSha256('local', source, (await local.identity(source))!, sha256);
-    verdicts.learnSha256('m1', copy, (await local.identity(copy))!, sha256);
-    const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(tools()), client: {} as ClusterClient, members: [], verdicts };
-    const outcome = await evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path: copy }, overridable: false, description: 'snapshot verified' }, env);
+    const { saved: source, copy, verdicts } = await savedAndCopy('source', 'local');
+    const outcome = await judge(tools(), copy, verdicts);
     expect(outcome.ok, outcome.message).toBe(true);
     expect(outcome.message).toMatch(
       new RegExp(`sha256 integrity hash matches \\(checked as etcd streamed it to the save for local:${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, which has this file's sha256; the file is unchanged since\\)$`),
