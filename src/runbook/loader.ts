@@ -21,7 +21,7 @@ import {
   type RunbookInput,
   type RunbookStep,
 } from './schema.js';
-import { checkTemplate, type ShapeScope } from './template.js';
+import { checkTemplate, templatePathsOrNone, type ShapeScope } from './template.js';
 import { embeddedRunbooks } from '../util/single-file.js';
 
 /**
@@ -160,6 +160,10 @@ function checkStep(
   switch (step.kind) {
     case 'command':
       for (const message of checkTemplate(step.run, scope, { shell: true })) add(at('run'), message);
+      if (step.filesOnly) {
+        const what = notFilesOnly(step.run);
+        if (what) add(at('filesOnly'), `the command ${what}, so it does not change files only: remove filesOnly`, true);
+      }
       break;
     case 'manual':
       plain(at('instruction'), step.instruction);
@@ -204,6 +208,24 @@ function checkStep(
       }
     }
   }
+}
+
+/**
+ * What in a `filesOnly` command changes more than files: a service's start
+ * or stop fragment, systemctl starting or stopping a unit, a signal sent, or
+ * an etcdctl write. A check on the text, so it catches slips, not intent.
+ */
+export function notFilesOnly(run: string): string | undefined {
+  const fragment = templatePathsOrNone(run).find((p) => p.length >= 2 && ['start', 'stop'].includes(p[p.length - 1] ?? '') && ['service', 'kubelet', 'controlPlane'].includes(p[p.length - 2] ?? ''));
+  if (fragment) return `runs {{ ${fragment.join('.')} }}`;
+  const text = run.replace(/\{\{[^}]*\}\}/g, ' ');
+  const systemctl = /\bsystemctl\s+(?:--\S+\s+)*(start|stop|restart|reload|kill|enable\s+--now|disable\s+--now)\b/.exec(text);
+  if (systemctl) return `runs systemctl ${systemctl[1]}`;
+  const signal = /(?:^|[;&|(]\s*|\bthen\s+|\bdo\s+)(kill|pkill|killall)\b/.exec(text);
+  if (signal) return `sends a signal (${signal[1]})`;
+  const write = /\b(put|del|txn|compaction|defrag|move-leader|member\s+(?:add|remove|update|promote)|alarm\s+disarm)\b/.exec(text);
+  if (write && /\b(etcdctl|tools\.etcdctl)\b/.test(run)) return `writes to etcd (${write[1]})`;
+  return undefined;
 }
 
 /** The parameters each etcd action cannot run without (engine/etcd-actions.ts). */

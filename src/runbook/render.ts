@@ -5,8 +5,8 @@ import { OperatorError } from '../util/errors.js';
 import { buildContext, withMember, withRepeat, type RunInfo } from './context.js';
 import { GUARDS } from './guards.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
-import type { GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep } from './schema.js';
-import { renderTemplate, TemplateError, templatePaths, type ContextObject } from './template.js';
+import type { EtcdAction, GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep } from './schema.js';
+import { renderTemplate, TemplateError, templatePathsOrNone, type ContextObject } from './template.js';
 
 /**
  * A runbook filled in for one cluster: inputs resolved, targets expanded to
@@ -268,7 +268,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
 
   const renderGuard = (ref: GuardRef, field: string): RenderedGuard[] => {
     const usesMember = [...Object.values(ref.with ?? {}), ref.message ?? ''].some(
-      (v) => typeof v === 'string' && safePaths(v).some((p) => p[0] === 'member'),
+      (v) => typeof v === 'string' && templatePathsOrNone(v).some((p) => p[0] === 'member'),
     );
     const description = Object.hasOwn(GUARDS, ref.check) ? GUARDS[ref.check as keyof typeof GUARDS].description : ref.check;
     const one = (ctx: ContextObject, node?: string): RenderedGuard => ({
@@ -292,6 +292,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
     ...(step.source !== undefined ? { source: step.source } : {}),
     timeoutMs: step.timeout ? parseStepDuration(step.timeout) : DEFAULT_TIMEOUT_MS[step.kind],
     guards,
+    ...(leavesClusterAsIs(step) ? { leavesClusterAsIs: true as const } : {}),
     targets,
   };
   if (step.check) {
@@ -303,11 +304,26 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
   return rendered;
 }
 
-function safePaths(text: string): string[][] {
-  try {
-    return templatePaths(text).map((p) => p.path);
-  } catch {
-    return [];
+/** The etcd actions that only read the cluster. */
+const READING_ACTIONS: ReadonlySet<EtcdAction> = new Set(['snapshot-save', 'member-list', 'status']);
+
+/**
+ * Whether a step leaves the cluster as it found it: a read-only step, a copy,
+ * a wait, an etcd read, a command the runbook declares `filesOnly`. A manual
+ * step that is not read-only is the operator's own doing: it may change anything.
+ */
+function leavesClusterAsIs(step: RunbookStep | NestedStep): boolean {
+  if (step.risk === 'read-only') return true;
+  switch (step.kind) {
+    case 'command':
+      return step.filesOnly === true;
+    case 'etcd':
+      return READING_ACTIONS.has(step.action);
+    case 'copy':
+    case 'wait':
+      return true;
+    case 'manual':
+      return false;
   }
 }
 

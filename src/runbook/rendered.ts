@@ -40,6 +40,12 @@ export interface RenderedStep {
   timeoutMs: number;
   guards: RenderedGuard[];
   check?: RenderedGuard;
+  /**
+   * The step starts or stops no service and changes nothing in etcd
+   * (runbook/render.ts says which steps): a probe taken before it still
+   * describes the cluster after it. Absent: it may change the cluster.
+   */
+  leavesClusterAsIs?: true;
   /** empty when the step does not apply to this cluster's layouts */
   targets: RenderedTarget[];
 }

@@ -102,7 +102,22 @@ const stepBase = {
 function stepKinds<T extends z.ZodType<string>>(target: T) {
   const base = { ...stepBase, target };
   return z.discriminatedUnion('kind', [
-    z.object({ ...base, kind: z.literal('command'), run: template }).strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('command'),
+        run: template,
+        /**
+         * The command changes files only: it starts or stops no service and
+         * changes nothing in etcd (reads such as `snapshot save` are fine).
+         * The cluster is then as the probe before it saw it, and the next
+         * step's guards may judge that probe while it is fresh (engine/runner.ts).
+         * Lint refuses it on a command that names a service's start or stop
+         * or an etcdctl write.
+         */
+        filesOnly: z.boolean().optional(),
+      })
+      .strict(),
     z
       .object({
         ...base,

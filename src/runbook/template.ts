@@ -105,8 +105,17 @@ export function renderTemplate(text: string, context: ContextObject, options: Re
 }
 
 /** The paths a template uses, in order (for static checks). */
-export function templatePaths(text: string): Array<Extract<TemplatePart, { kind: 'value' }>> {
+function templatePaths(text: string): Array<Extract<TemplatePart, { kind: 'value' }>> {
   return parseTemplate(text).filter((p): p is Extract<TemplatePart, { kind: 'value' }> => p.kind === 'value');
+}
+
+/** The paths a template uses, or none when it does not parse (its own check reports that). */
+export function templatePathsOrNone(text: string): string[][] {
+  try {
+    return templatePaths(text).map((p) => p.path);
+  } catch {
+    return [];
+  }
 }
 
 function renderValue(part: Extract<TemplatePart, { kind: 'value' }>, context: ContextObject, options: RenderOptions): string {

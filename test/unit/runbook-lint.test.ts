@@ -68,6 +68,34 @@ steps:
     ]);
   });
 
+  it('refuses filesOnly on a command that starts or stops a service, sends a signal or writes to etcd', () => {
+    const step = (id: string, run: string) => `  - id: ${id}
+    title: t
+    why: w
+    target: member
+    kind: command
+    risk: changes
+    filesOnly: true
+    run: ${run}
+`;
+    const text = `id: files
+title: Files
+description: d
+appliesTo: [minority-lost]
+inputs:
+  - name: member
+    description: m
+    type: member
+steps:
+${step('start', '"{{ member.service.start | raw }}"')}${step('systemctl', 'systemctl restart etcd')}${step('signal', 'test -f /x && kill -TERM 1234')}${step('write', '"{{ tools.etcdctl }} put /a b"')}${step('files', '"mkdir -p -- {{ member.dataDir }}.aside && {{ member.service.isActive | raw }} || echo idle"')}`;
+    expect(lintRunbook(text, 'files.yaml').map(formatProblem)).toEqual([
+      'files.yaml:16: steps[0].filesOnly: the command runs {{ member.service.start }}, so it does not change files only: remove filesOnly',
+      'files.yaml:24: steps[1].filesOnly: the command runs systemctl restart, so it does not change files only: remove filesOnly',
+      'files.yaml:32: steps[2].filesOnly: the command sends a signal (kill), so it does not change files only: remove filesOnly',
+      'files.yaml:40: steps[3].filesOnly: the command writes to etcd (put), so it does not change files only: remove filesOnly',
+    ]);
+  });
+
   it('does not let member stand for many members in a fan-out step\'s title or after-check', () => {
     const text = `id: fan
 title: Fan

@@ -189,6 +189,17 @@ describe('renderRunbook', () => {
     expect(tell?.targets).toEqual([{ node: 'local', host: 'local', instruction: 'Point DNS for m3 at https://10.0.0.3:2380' }]);
   });
 
+  it('marks the steps that leave the cluster as they found it: read-only, copies, waits, etcd reads, filesOnly commands', () => {
+    const plan = renderRunbook(tiny(), sources());
+    // list (etcd read, read-only) and look (read-only) do; stop (a command that changes) and tell (manual) may change anything
+    expect(plan.steps.map((s) => [s.id, s.leavesClusterAsIs ?? false])).toEqual([
+      ['list', true],
+      ['stop', false],
+      ['look', true],
+      ['tell', false],
+    ]);
+  });
+
   it('gives a step with no node of its layout no targets (not applicable)', () => {
     const plan = renderRunbook(tiny(), sources({ report: report(['m1']), inputs: { member: 'm1' } }));
     // survivors m2 (systemd) and m3 (kubeadm): only m2 runs the systemd step
@@ -293,6 +304,21 @@ describe('replace-member with several members down', () => {
     // m2 joins a member list without m3 (etcd refuses a joiner whose initial-cluster differs from the list)
     expect(rendered.steps.find((s) => s.id === 'write-config-systemd')?.targets[0]?.command).toContain('set_var ETCD_INITIAL_CLUSTER m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380 &&');
     expect(rendered.steps.find((s) => s.id === 'wait-healthy')?.targets[0]?.wait?.params).toEqual({ member: 'm2', removed: 'm3' });
+  });
+
+  it('leaves the probe standing across its file-only steps: never across a membership change or a service started or stopped', async () => {
+    const rendered = renderRunbook(await findRunbook('replace-member'), sources());
+    expect(rendered.steps.filter((s) => s.leavesClusterAsIs).map((s) => s.id)).toEqual([
+      'prepare-backup-dir',
+      'snapshot',
+      'wait-stopped',
+      'move-data-dir-aside',
+      'write-config-systemd',
+      'write-config-kubeadm',
+      'verify-initial-cluster',
+      'wait-in-sync',
+      'wait-healthy',
+    ]);
   });
 
   it('--set alsoRemove= removes none (the guard then refuses while another voter is down); an unknown name is refused', async () => {
