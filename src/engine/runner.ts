@@ -24,8 +24,10 @@ import { conditionMet } from './wait-conditions.js';
  * what to run comes from the rendered runbook, what is allowed from the reducer.
  */
 /**
- * How long a step's guard results stand: confirmed within this, the step
- * runs on them; confirmed later, its guards are judged again first.
+ * How long what the tool saw of the cluster stands: a step confirmed within
+ * this of its guards' verdict runs on it (later, its guards are judged
+ * again first), and a probe started within this serves the guards of a step
+ * when nothing that could change the cluster has run since.
  */
 export const GUARDS_FRESH_FOR_MS = 2000;
 
@@ -54,11 +56,15 @@ export class Runner {
   /**
    * The probe taken since the cluster last changed hands: started once a
    * step's nodes have finished, it serves that step's after-check, the
-   * health table and every guard of the next step. It is dropped when a step
-   * starts and on every operator decision, so a guard never judges state
-   * from before the last thing that ran (or before a retry).
+   * health table and every guard of the next step. It is dropped when a
+   * step that may change the cluster starts and on every operator decision
+   * but a confirmation, so a guard never judges state from before the last
+   * thing that ran (or before a retry, a skip, an override: the operator may
+   * have acted); and it is not used once older than GUARDS_FRESH_FOR_MS.
+   * A step that leaves the cluster as it is (runbook/render.ts) keeps it:
+   * a probe after a mkdir would see what the probe before it saw.
    */
-  private fresh: Promise<ClusterReport> | undefined;
+  private fresh: { report: Promise<ClusterReport>; startedAt: number } | undefined;
   /** the fresh probe's journal event, written once it lands */
   private landed: Promise<void> = Promise.resolve();
   /** the guards' view of the cluster: the shared fresh probe instead of one probe per guard */
@@ -72,6 +78,8 @@ export class Runner {
     this.state = state;
     this.deps = deps;
     this.guards = { ...deps.guardEnvironment, probe: () => this.freshProbe() };
+    // the detection a run starts from serves its first guards while it is fresh (an unattended run)
+    if (state.lastProbe) this.fresh = takenProbe(state.lastProbe);
   }
 
   get current(): RunState {
@@ -117,8 +125,9 @@ export class Runner {
 
   private async apply(decision: OperatorDecision, step: RenderedStep): Promise<void> {
     const operator = this.state.operator;
-    // time passed while the operator decided (and a retry means something was fixed): probe anew
-    this.fresh = undefined;
+    // a retry, a skip or an override may follow something the operator fixed by hand: probe anew
+    // (time that passed while they decided is the shared probe's age, judged where it is used)
+    if (decision.type !== 'confirm') this.fresh = undefined;
     switch (decision.type) {
       case 'confirm': {
         this.dispatch({ type: 'confirmed', step: step.id, operator });
@@ -177,14 +186,18 @@ export class Runner {
   }
 
   /**
-   * The shared probe (see `fresh`), started on first use; its report is
-   * journaled (health table, transcript) when it lands, without holding up
-   * a next step whose guards do not probe. A failed probe is not kept.
+   * The shared probe (see `fresh`), started on first use and when the one
+   * kept is too old; its report is journaled (health table, transcript) when
+   * it lands, without holding up a next step whose guards do not probe. A
+   * failed probe is not kept.
    */
   private freshProbe(): Promise<ClusterReport> {
-    if (this.fresh) return this.fresh;
+    const age = this.fresh ? this.now() - this.fresh.startedAt : -1;
+    if (this.fresh && age >= 0 && age <= GUARDS_FRESH_FOR_MS) return this.fresh.report;
+    const startedAt = this.now();
     const probe = this.deps.probe();
-    this.fresh = probe;
+    const fresh = { report: probe, startedAt };
+    this.fresh = fresh;
     this.landed = probe.then(
       (report) => {
         // a run already ended (Ctrl-C) keeps its last words; a probe that
@@ -198,24 +211,26 @@ export class Runner {
       },
       () => {
         // the health table just keeps its last probe
-        if (this.fresh === probe) this.fresh = undefined;
+        if (this.fresh === fresh) this.fresh = undefined;
       },
     );
     return probe;
   }
 
   private async execute(step: RenderedStep): Promise<void> {
-    this.fresh = undefined;
+    // a step that leaves the cluster as it is keeps the probe from before it
+    if (!step.leavesClusterAsIs) this.fresh = undefined;
     this.waitedOn = undefined;
     this.dispatch({ type: 'step-started', step: step.id });
     const results = await Promise.all(step.targets.map((target) => this.executeTarget(step, target)));
     // the nodes are done: the after-check, the health table and the next
-    // step's guards share one probe started now — or, after a wait that was
-    // met, the probe that met it: a wait changes nothing, and that probe was
-    // taken after everything before it had run (it is journaled already)
+    // step's guards share one probe started now (or kept, above) — or, after
+    // a wait that was met, the probe that met it: a wait changes nothing, and
+    // that probe was taken after everything before it had run (it is
+    // journaled already)
     const waitedOn = step.targets.every((t) => t.wait) && results.every(Boolean) ? this.waitedOn : undefined;
-    this.fresh = waitedOn ? Promise.resolve(waitedOn) : undefined;
-    if (!waitedOn) void this.freshProbe();
+    if (waitedOn) this.fresh = takenProbe(waitedOn);
+    else void this.freshProbe();
     let ok = results.every(Boolean);
     if (ok && step.check && !this.state.dryRun) {
       const outcome = await this.evaluate(step.check);
@@ -363,6 +378,11 @@ export class Runner {
     }
     return transport;
   }
+}
+
+/** A probe already taken (and journaled) as the shared probe, aged from when it started. */
+function takenProbe(report: ClusterReport): { report: Promise<ClusterReport>; startedAt: number } {
+  return { report: Promise.resolve(report), startedAt: Date.parse(report.probedAt) };
 }
 
 /** What the step view and journal show as "ran". */

@@ -7,7 +7,7 @@ import type { ClusterReport } from '../../src/cluster/types.js';
 import { Journal } from '../../src/engine/journal.js';
 import { ScriptedOperator, type Operator } from '../../src/engine/operator.js';
 import { initialState } from '../../src/engine/reducer.js';
-import { Runner } from '../../src/engine/runner.js';
+import { GUARDS_FRESH_FOR_MS, Runner } from '../../src/engine/runner.js';
 import type { EngineEvent, RunState } from '../../src/engine/types.js';
 import type { RenderedGuard, RenderedRunbook, RenderedStep } from '../../src/runbook/rendered.js';
 import { LocalTransport } from '../../src/transport/local.js';
@@ -35,6 +35,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
   let dir: string;
   let world: string;
   let probes: number;
+  let runs = 0;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'etcd-runbook-runner-probes-'));
@@ -49,16 +50,18 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     operator: Operator = new ScriptedOperator(),
     probeWith?: () => Promise<ClusterReport>,
     now?: () => Date,
+    detection: ClusterReport = UP,
   ): Promise<{ state: RunState; events: EngineEvent[] }> {
     const runbook: RenderedRunbook = { id: 'probe-sharing', title: 'probe sharing', description: '', sources: [], inputs: {}, steps };
     const started: Extract<EngineEvent, { type: 'run-started' }> = {
       type: 'run-started',
       at: new Date().toISOString(),
-      runId: 'run-probe-sharing',
+      // a test may run twice: each run its own journal
+      runId: `run-probe-sharing-${++runs}`,
       runbook,
       dryRun: false,
       operator: 'tester',
-      detection: UP,
+      detection,
     };
     const journal = Journal.create(join(dir, 'journal'), started.runId, { sync: () => undefined });
     journal.append(started);
@@ -230,5 +233,64 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     const { state } = await run([step('needs-quorum', 'true', { guards: [quorumHeld, singleLeader] })], operator);
     expect(fixed).toBe(true);
     expect(state.status).toBe('succeeded');
+  });
+
+  it('a step that leaves the cluster as it is keeps the probe from before it: no probe after it, the next guards judge that one', async () => {
+    const files = join(dir, 'files');
+    const steps = (leaves: boolean) => [
+      step('change', 'true', { guards: [quorumHeld] }),
+      step('write-files', `touch '${files}'`, { guards: [quorumHeld], ...(leaves ? { leavesClusterAsIs: true as const } : {}) }),
+      step('after', 'true', { guards: [quorumHeld] }),
+    ];
+    const kept = await run(steps(true));
+    expect(kept.state.status).toBe('succeeded');
+    // change's guards; after change (judged by write-files' and after's guards); after after
+    expect(probes).toBe(3);
+    probes = 0;
+    await run(steps(false));
+    expect(probes).toBe(4);
+  });
+
+  it('a kept probe is judged only while it is fresh: a file-only step that took longer is followed by a probe', async () => {
+    // the clock moves on as the step runs: the command says by how much
+    const offset = join(dir, 'clock-offset');
+    writeFileSync(offset, '0');
+    const base = Date.parse('2026-11-24T21:00:00Z');
+    const now = () => new Date(base + Number(readFileSync(offset, 'utf8')));
+    const { state } = await run(
+      [
+        step('change', 'true', { guards: [quorumHeld] }),
+        step('slow-files', `printf ${GUARDS_FRESH_FOR_MS + 500} > '${offset}'`, { leavesClusterAsIs: true }),
+        step('after', 'true', { guards: [quorumHeld] }),
+      ],
+      new ScriptedOperator(),
+      undefined,
+      now,
+    );
+    expect(state.status).toBe('succeeded');
+    // change's guards, after change, after slow-files (the kept one was too old), after after
+    expect(probes).toBe(4);
+  });
+
+  it('the detection the run starts from serves the first guards while it is fresh', async () => {
+    const fresh = { ...UP, probedAt: new Date(Date.now() - 100).toISOString() };
+    const old = { ...UP, probedAt: new Date(Date.now() - GUARDS_FRESH_FOR_MS - 500).toISOString() };
+    await run([step('one', 'true', { guards: [quorumHeld] })], new ScriptedOperator(), undefined, undefined, fresh);
+    // only the probe after the nodes ran
+    expect(probes).toBe(1);
+    probes = 0;
+    await run([step('one', 'true', { guards: [quorumHeld] })], new ScriptedOperator(), undefined, undefined, old);
+    expect(probes).toBe(2);
+  });
+
+  it('a confirmation keeps the shared probe; a skip drops it (the operator may have acted)', async () => {
+    const steps = [step('files', 'true', { guards: [quorumHeld], leavesClusterAsIs: true }), step('next', 'true', { guards: [quorumHeld] })];
+    await run(steps);
+    // files' guards (judged again by next's), after next
+    expect(probes).toBe(2);
+    probes = 0;
+    await run(steps, new ScriptedOperator({ script: { files: { type: 'skip', reason: 'done by hand' } } }));
+    // files' guards, next's guards anew, after next
+    expect(probes).toBe(3);
   });
 });
