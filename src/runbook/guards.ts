@@ -589,6 +589,18 @@ export function judgeEtcdVersion(facts: VersionFacts): Judgement {
 // Fact gathering and the registry
 // ============================================================================
 
+/**
+ * The member list as the leader sees it, the list `member add` and `remove`
+ * change: the leader's own in the probe (the same view of the cluster every
+ * guard of a step judges, taken with it) or, when the probe found no healthy
+ * leader that listed its members, asked through the client.
+ */
+async function listedMembers(env: GuardEnvironment): Promise<MemberInfo[]> {
+  const report = await env.probe();
+  const leader = report.endpoints.find((e) => e.healthy && e.memberId !== undefined && e.memberId === e.leaderId && e.members !== undefined);
+  return leader?.members ?? env.client.memberList();
+}
+
 async function memberStatesOf(env: GuardEnvironment): Promise<MemberState[]> {
   return (await env.probe()).verdict.members;
 }
@@ -796,7 +808,7 @@ export const GUARDS = {
     name: 'member-already-present',
     description: 'adding the member is safe to repeat: present by peer URL is reused, a conflicting name or URL refuses',
     params: [p('name', 'the new member\'s name'), p('peerURL', 'its peer URL')],
-    gather: async (_params, env) => env.client.memberList(),
+    gather: async (_params, env) => listedMembers(env),
     judge: (members, params) => judgeMemberAlreadyPresent({ members, name: str(params, 'name'), peerURL: str(params, 'peerURL') }),
   }),
   'member-absent': define({
@@ -805,7 +817,7 @@ export const GUARDS = {
     params: [p('member', 'member name or hex ID', false), p('peerURL', 'its peer URL', false), p('also', 'more members (names or hex IDs, comma-separated) that must be gone too', false)],
     gather: async (params, env) => {
       if (!str(params, 'member') && !str(params, 'peerURL')) throw new GuardParamError('guard member-absent needs "member" or "peerURL"');
-      return env.client.memberList();
+      return listedMembers(env);
     },
     judge: (members, params) => {
       const judged = [judgeMemberAbsent(members, str(params, 'member'), str(params, 'peerURL')), ...listParam(params.also).map((name) => judgeMemberAbsent(members, name, ''))];
@@ -893,14 +905,14 @@ export const GUARDS = {
   'one-learner-at-a-time': define({
     name: 'one-learner-at-a-time',
     description: 'no learner is in the member list',
-    gather: async (_params, env) => env.client.memberList(),
+    gather: async (_params, env) => listedMembers(env),
     judge: (members) => judgeOneLearnerAtATime(members),
   }),
   'no-unstarted-members': define({
     name: 'no-unstarted-members',
     description: 'no member was added and never started',
     params: [p('except', 'peer URL(s) of a member about to be started', false)],
-    gather: async (_params, env) => env.client.memberList(),
+    gather: async (_params, env) => listedMembers(env),
     judge: (members, params) => judgeNoUnstartedMembers(members, listParam(params.except)),
   }),
   'etcd-version-matches': define({

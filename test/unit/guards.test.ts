@@ -179,8 +179,9 @@ describe('member-absent', () => {
     expect(judgeMemberAbsent(list, '', 'https://10.0.0.1:2380').ok).toBe(false);
   });
   it('the also list must be gone too (the guard names each one still listed)', async () => {
+    // the probe found no leader: the list is asked through the client
     const client = { memberList: async () => list } as unknown as ClusterClient;
-    const env = { client } as unknown as GuardEnvironment;
+    const env = { client, probe: async () => reportOf([three.stranded(0), three.down(1), three.down(2)]) } as unknown as GuardEnvironment;
     const run = (also: string) => evaluateGuard({ check: 'member-absent', params: { member: 'm3', also }, overridable: false, description: '' }, env);
     expect(await run('m4,m2')).toMatchObject({ ok: false, message: 'm2 is still in the member list as m2 b2 (https://10.0.0.2:2380)' });
     expect(await run('m4')).toMatchObject({ ok: true, message: 'm3 is not in the member list; m4 is not in the member list' });
@@ -188,6 +189,34 @@ describe('member-absent', () => {
   });
   it('passes once it is gone', () => {
     expect(judgeMemberAbsent(list, 'm3', 'https://10.0.0.3:2380')).toEqual({ ok: true, message: 'm3 / https://10.0.0.3:2380 is not in the member list' });
+  });
+});
+
+describe('the member list the membership guards judge', () => {
+  const guard = (check: string, params: Record<string, string> = {}) => ({ check, params, overridable: false, description: '' });
+  it('is the leader\'s own list in the probe: no call of its own', async () => {
+    let asked = 0;
+    const client = { memberList: async () => (asked++, list) } as unknown as ClusterClient;
+    // the leader (member 0) lists a learner that a follower has not heard of yet
+    const learner = member('c3', 'm3', '10.0.0.3', { isLearner: true });
+    const report = reportOf([three.up(0, { members: [...three.members, learner] }), three.up(1), three.down(2)]);
+    const env = { client, probe: async () => report } as unknown as GuardEnvironment;
+    expect(await evaluateGuard(guard('one-learner-at-a-time'), env)).toMatchObject({ ok: false });
+    expect(await evaluateGuard(guard('member-absent', { member: 'c3' }), env)).toMatchObject({ ok: false });
+    expect(await evaluateGuard(guard('no-unstarted-members'), env)).toMatchObject({ ok: true });
+    expect(asked).toBe(0);
+  });
+  it('is asked through the client when the probe saw no healthy leader listing its members', async () => {
+    let asked = 0;
+    const client = { memberList: async () => (asked++, list) } as unknown as ClusterClient;
+    for (const report of [
+      reportOf([three.stranded(0), three.up(1, { leaderId: undefined }), three.down(2)]),
+      reportOf([three.up(0, { members: undefined }), three.up(1), three.down(2)]),
+    ]) {
+      const env = { client, probe: async () => report } as unknown as GuardEnvironment;
+      expect(await evaluateGuard(guard('member-absent', { member: 'm3' }), env)).toMatchObject({ ok: true, message: 'm3 is not in the member list' });
+    }
+    expect(asked).toBe(2);
   });
 });
 
