@@ -10,8 +10,9 @@ import type { EngineEvent } from '../engine/types.js';
  *  - inside steps: from a step's first node starting to its last node
  *    finishing — etcd API calls (snapshot, member remove/add/promote), waits
  *    on the cluster, the node's service commands: the cluster's own time;
- *  - operator: waiting for a confirmation (from a step's guards being shown
- *    to the operator's answer) and, in the view, choosing the runbook;
+ *  - operator: in the view, waiting for a confirmation (from a step's guards
+ *    being shown to the operator's answer) and choosing the runbook; an
+ *    unattended run (--yes) has none: its scripted answers are the tool's;
  *  - tool: everything else — probing and rendering before the run, guard
  *    evaluation, after-checks, the probe after each step, the journal. Part
  *    of it is snapshot verification (below), said separately.
@@ -25,7 +26,11 @@ export interface DrillInstants {
   detectedAt: number;
   /** when the cluster was healthy again (the run's end) */
   healthyAt: number;
-  /** the operator chose the runbook (the view): the time before run-started is theirs */
+  /**
+   * an operator answered in the view: choosing the runbook (the time before
+   * run-started) and every answer are theirs; else the answers were scripted
+   * (--yes), and the time they took is the tool's
+   */
   interactive: boolean;
 }
 
@@ -71,7 +76,7 @@ export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTimi
       case 'aborted':
       case 'retry':
       case 'guard-overridden':
-        if (askedAt !== undefined) operator += Math.max(0, ms(event) - askedAt);
+        if (askedAt !== undefined && at.interactive) operator += Math.max(0, ms(event) - askedAt);
         // after an override or retry the operator is asked again at once
         askedAt = event.type === 'guard-overridden' || event.type === 'retry' ? ms(event) : undefined;
         break;

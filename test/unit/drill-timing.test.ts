@@ -30,7 +30,7 @@ const RUN = events([
 
 describe('drill timing from the journal', () => {
   it('splits fault → healthy into settling, time inside steps, operator and tool', () => {
-    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: false });
+    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: true });
     expect(t.total).toBe(10_500);
     expect(t.settle).toBe(1_000);
     // a: 1.2 → 4.2 s; b: first target start 6.8 → last target end 9.8 s
@@ -39,14 +39,22 @@ describe('drill timing from the journal', () => {
       { step: 'b', ms: 3_000 },
     ]);
     expect(t.insideSteps).toBe(6_000);
-    // the 2 s between b's guards and its confirmation were the operator's
-    expect(t.operator).toBe(2_000);
-    expect(t.tool).toBe(10_500 - 1_000 - 6_000 - 2_000);
+    // the 2 s between b's guards and its confirmation, and the 0.5 s from detection to the run starting, were the operator's
+    expect(t.operator).toBe(2_000 + 500);
+    expect(t.tool).toBe(10_500 - 1_000 - 6_000 - 2_500);
     expect(t.etcd).toBe(7_000);
-    expect(t.overheadShare).toBeCloseTo(1_500 / 8_500);
+    expect(t.overheadShare).toBeCloseTo(1_000 / 8_000);
     // guards of a (100 ms after run-started) and of b (300 ms after the probe); the probe after a (200 ms)
     expect(t.toolParts).toEqual({ guards: 400, checks: 0, probes: 200, verification: 0 });
     expect(t.overheadShareBesidesVerification).toBeCloseTo(t.overheadShare);
+  });
+
+  it('unattended (--yes), the scripted answers are the tool\'s: no time is the operator\'s', () => {
+    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: false });
+    expect(t.operator).toBe(0);
+    // the 2 s before b's (scripted) confirmation and the 0.5 s before the run started count as the tool's
+    expect(t.tool).toBe(10_500 - 1_000 - 6_000);
+    expect(t.overheadShare).toBeCloseTo(3_500 / 10_500);
   });
 
   it('says how much of the tool\'s time was snapshot verification: the longest such guard of each evaluation, within its gap', () => {
@@ -60,18 +68,12 @@ describe('drill timing from the journal', () => {
       if (e.type === 'guards-evaluated' && e.step === 'a') return { ...e, outcomes: [outcome('snapshot-verified', 5_000)] };
       return e;
     }) as EngineEvent[];
-    const t = drillTiming(verified, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: false });
+    const t = drillTiming(verified, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: true });
     expect(t.toolParts.verification).toBe(250 + 100);
-    expect(t.overheadShareBesidesVerification).toBeCloseTo((1_500 - 350) / 8_500);
+    expect(t.overheadShareBesidesVerification).toBeCloseTo((1_000 - 350) / 8_000);
     const text = timingText(t, true, false);
     expect(text.join('\n')).toMatch(/of it, snapshots +0\.3 s +3%  snapshot status, sha256 on every node/);
     for (const line of text) expect(line.length).toBeLessThanOrEqual(78);
-  });
-
-  it('in the view, the time from detection to the run starting is the operator choosing', () => {
-    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: true });
-    expect(t.operator).toBe(2_000 + 500);
-    expect(t.tool).toBe(10_500 - 1_000 - 6_000 - 2_500);
   });
 
   it('a failed step that is retried: both attempts inside the step, the wait for the retry decision the operator\'s', () => {
@@ -91,18 +93,20 @@ describe('drill timing from the journal', () => {
       [4_500, 'target-finished', 'a'],
       [4_500, 'step-finished', 'a'],
     ]);
-    const t = drillTiming(retried, { faultAt: t0, detectedAt: t0, healthyAt: t0 + 4_500, interactive: false });
+    const t = drillTiming(retried, { faultAt: t0, detectedAt: t0, healthyAt: t0 + 4_500, interactive: true });
     expect(t.insideSteps).toBe(2_000);
     expect(t.operator).toBe(2_000 + 500);
     expect(t.tool).toBe(0);
   });
 
   it('prints the split with its share of the whole', () => {
-    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: false });
-    const text = timingText(t, true, false).join('\n');
+    const t = drillTiming(RUN, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: true });
+    const text = timingText(t, true, true).join('\n');
     expect(text).toContain('time from fault to healthy: 10.5 s');
     expect(text).toMatch(/etcd and the nodes\s+7\.0 s\s+67%\s+fault noticed 1\.0 s, inside steps 6\.0 s/);
-    expect(text).toMatch(/tool overhead\s+1\.5 s\s+14%/);
+    expect(text).toMatch(/operator\s+2\.5 s\s+24%\s+reading, choosing, confirming/);
+    expect(text).toMatch(/tool overhead\s+1\.0 s\s+10%/);
+    expect(text).toContain('(tool overhead: 13% of the time not spent waiting for you)');
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(78);
   });
 });
