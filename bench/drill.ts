@@ -83,8 +83,8 @@ export async function benchDrill(rounds = Number(process.env.BENCH_DRILL_ROUNDS 
         target: 'overhead < 10%',
         notes: [
           which,
-          `etcd's own ${t.etcd} ms (fault noticed ${t.settle}, inside steps ${t.insideSteps}), operator ${t.operator} ms`,
-          `of the overhead: guards ${t.toolParts.guards} (snapshot verification ${t.toolParts.verification}), after-checks ${t.toolParts.checks}, probes after steps ${t.toolParts.probes} ms`,
+          `etcd's own ${Math.round(t.etcd)} ms (fault noticed ${t.settle}, inside steps ${Math.round(t.insideSteps)}), operator ${t.operator} ms`,
+          `of the overhead: guards ${t.toolParts.guards} (snapshot verification ${t.toolParts.verification}), after-checks ${t.toolParts.checks}, probes after steps ${t.toolParts.probes}, journal write-ahead ${Math.round(t.toolParts.writeAhead)} ms`,
           `overhead besides snapshot verification ${Math.round(t.overheadShareBesidesVerification * 100)}%`,
           `${report.sample?.intact}/${report.sample?.expected} sample keys intact${report.ballast ? `, ${report.ballast.found}/${report.ballast.expected} ballast keys` : ''}`,
         ].join('; '),

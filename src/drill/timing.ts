@@ -10,12 +10,15 @@ import type { EngineEvent } from '../engine/types.js';
  *  - inside steps: from a step's first node starting to its last node
  *    finishing — etcd API calls (snapshot, member remove/add/promote), waits
  *    on the cluster, the node's service commands: the cluster's own time;
+ *    less the journal's write-ahead flush each node waited for before it
+ *    ran (target-finished says how long), which is the tool's;
  *  - operator: in the view, waiting for a confirmation (from a step's guards
  *    being shown to the operator's answer) and choosing the runbook; an
  *    unattended run (--yes) has none: its scripted answers are the tool's;
  *  - tool: everything else — probing and rendering before the run, guard
- *    evaluation, after-checks, the probe after each step, the journal. Part
- *    of it is snapshot verification (below), said separately.
+ *    evaluation, after-checks, the probe after each step, the journal (its
+ *    write-ahead flushes too). Part of it is snapshot verification (below),
+ *    said separately.
  *
  * Pure: events and instants in, milliseconds out.
  */
@@ -50,9 +53,10 @@ export interface DrillTiming {
   steps: Array<{ step: string; ms: number }>;
   /**
    * part of the tool's time: evaluating guards, after-checks, the probe after
-   * each step; and of guards and checks, snapshot verification
+   * each step, the journal's write-ahead flushes; and of guards and checks,
+   * snapshot verification
    */
-  toolParts: { guards: number; checks: number; probes: number; verification: number };
+  toolParts: { guards: number; checks: number; probes: number; writeAhead: number; verification: number };
 }
 
 export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTiming {
@@ -63,7 +67,8 @@ export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTimi
   // before the run: probing and rendering (unattended), or the operator reading the verdict and choosing (the view)
   const beforeRun = started ? Math.max(0, ms(started) - at.detectedAt) : Math.max(0, at.healthyAt - at.detectedAt);
   let operator = at.interactive ? beforeRun : 0;
-  const spans = new Map<string, { from: number; to: number }>();
+  const spans = new Map<string, { from: number; to: number; writeAhead: number }>();
+  let writeAhead = 0;
   const steps: Array<{ step: string; ms: number }> = [];
   let askedAt: number | undefined;
   for (const event of events) {
@@ -82,11 +87,15 @@ export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTimi
         break;
       case 'target-started':
         // the nodes of a step start together: the span opens at the first
-        if (!spans.has(event.step)) spans.set(event.step, { from: ms(event), to: ms(event) });
+        if (!spans.has(event.step)) spans.set(event.step, { from: ms(event), to: ms(event), writeAhead: 0 });
         break;
       case 'target-finished': {
         const span = spans.get(event.step);
-        if (span) span.to = Math.max(span.to, ms(event));
+        if (span) {
+          span.to = Math.max(span.to, ms(event));
+          // the nodes' flushes come one after another before they run: each held the step's start
+          span.writeAhead += event.writeAheadMs ?? 0;
+        }
         break;
       }
       case 'step-finished': {
@@ -94,7 +103,9 @@ export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTimi
         if (!event.ok) askedAt = ms(event);
         const span = spans.get(event.step);
         if (span) {
-          steps.push({ step: event.step, ms: span.to - span.from });
+          const held = Math.min(span.writeAhead, span.to - span.from);
+          writeAhead += held;
+          steps.push({ step: event.step, ms: span.to - span.from - held });
           // a retry of this step opens a new span
           spans.delete(event.step);
         }
@@ -107,7 +118,7 @@ export function drillTiming(events: EngineEvent[], at: DrillInstants): DrillTimi
   const insideSteps = steps.reduce((sum, s) => sum + s.ms, 0);
   const tool = Math.max(0, total - settle - insideSteps - operator);
   const attended = total - operator;
-  const parts = toolParts(events);
+  const parts = { ...toolParts(events), writeAhead };
   const share = (ms: number) => (attended > 0 ? ms / attended : 0);
   return {
     total,
@@ -140,7 +151,7 @@ const SNAPSHOT_VERIFICATION: ReadonlySet<string> = new Set(['snapshot-verified',
  * step's own. Of an evaluation's gap, snapshot verification is the longest
  * such guard (a step's guards are judged together).
  */
-function toolParts(events: EngineEvent[]): DrillTiming['toolParts'] {
+function toolParts(events: EngineEvent[]): Omit<DrillTiming['toolParts'], 'writeAhead'> {
   const parts = { guards: 0, checks: 0, probes: 0, verification: 0 };
   let previous: number | undefined;
   let running = 0;

@@ -249,7 +249,9 @@ export class Runner {
   /** One node's share of a step; true when it succeeded (or was recorded in a dry run). */
   private async executeTarget(step: RenderedStep, target: RenderedTarget): Promise<boolean> {
     const recordOnly = this.state.dryRun && step.risk !== 'read-only';
+    const stamped = performance.now();
     this.dispatch({ type: 'target-started', step: step.id, node: target.node, ran: redact(describeTarget(target)) });
+    const writeAheadMs = Math.round((performance.now() - stamped) * 10) / 10;
     const digest = createHash('sha256');
     const output = (stream: 'stdout' | 'stderr') => (chunk: string) => {
       digest.update(chunk);
@@ -266,10 +268,11 @@ export class Runner {
         outputDigest: digest.digest('hex'),
         ...(recordOnly ? { recorded: true } : {}),
         ...(result.error ? { error: redact(result.error) } : {}),
+        writeAheadMs,
       });
       return result.ok;
     } catch (err) {
-      this.dispatch({ type: 'target-finished', step: step.id, node: target.node, ok: false, error: redact(messageOf(err)) });
+      this.dispatch({ type: 'target-finished', step: step.id, node: target.node, ok: false, error: redact(messageOf(err)), writeAheadMs });
       return false;
     }
   }

@@ -130,6 +130,12 @@ export type EngineEvent = EventBase &
         exitCode?: number | null;
         outputDigest?: string;
         error?: string;
+        /**
+         * ms from target-started's time to the target running: its journal
+         * line written and flushed to disk first (write-ahead). The tool's
+         * time, not the node's (drill/timing.ts)
+         */
+        writeAheadMs?: number;
       }
     | { type: 'check-evaluated'; step: string; outcome: GuardOutcome }
     | { type: 'step-finished'; step: string; ok: boolean; error?: string }

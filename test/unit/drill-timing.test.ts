@@ -45,7 +45,7 @@ describe('drill timing from the journal', () => {
     expect(t.etcd).toBe(7_000);
     expect(t.overheadShare).toBeCloseTo(1_000 / 8_000);
     // guards of a (100 ms after run-started) and of b (300 ms after the probe); the probe after a (200 ms)
-    expect(t.toolParts).toEqual({ guards: 400, checks: 0, probes: 200, verification: 0 });
+    expect(t.toolParts).toEqual({ guards: 400, checks: 0, probes: 200, writeAhead: 0, verification: 0 });
     expect(t.overheadShareBesidesVerification).toBeCloseTo(t.overheadShare);
   });
 
@@ -74,6 +74,18 @@ describe('drill timing from the journal', () => {
     const text = timingText(t, true, false);
     expect(text.join('\n')).toMatch(/of it, snapshots +0\.3 s +3%  snapshot status, sha256 on every node/);
     for (const line of text) expect(line.length).toBeLessThanOrEqual(78);
+  });
+
+  it('the journal\'s write-ahead flush before each node ran is the tool\'s time, not the step\'s', () => {
+    // b's two nodes waited 30 and 20 ms for their target-started lines to reach the disk
+    const flushed = RUN.map((e) => (e.type === 'target-finished' && e.step === 'b' ? { ...e, writeAheadMs: e.at.endsWith('08.800Z') ? 30 : 20 } : e)) as EngineEvent[];
+    const t = drillTiming(flushed, { faultAt: t0 - 500, detectedAt: t0 + 500, healthyAt: t0 + 10_000, interactive: true });
+    expect(t.steps).toEqual([
+      { step: 'a', ms: 3_000 },
+      { step: 'b', ms: 3_000 - 50 },
+    ]);
+    expect(t.toolParts.writeAhead).toBe(50);
+    expect(t.tool).toBe(10_500 - 1_000 - 5_950 - 2_500);
   });
 
   it('a failed step that is retried: both attempts inside the step, the wait for the retry decision the operator\'s', () => {

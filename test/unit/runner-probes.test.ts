@@ -51,6 +51,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     probeWith?: () => Promise<ClusterReport>,
     now?: () => Date,
     detection: ClusterReport = UP,
+    sync: (fd: number) => void = () => undefined,
   ): Promise<{ state: RunState; events: EngineEvent[] }> {
     const runbook: RenderedRunbook = { id: 'probe-sharing', title: 'probe sharing', description: '', sources: [], inputs: {}, steps };
     const started: Extract<EngineEvent, { type: 'run-started' }> = {
@@ -63,7 +64,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
       operator: 'tester',
       detection,
     };
-    const journal = Journal.create(join(dir, 'journal'), started.runId, { sync: () => undefined });
+    const journal = Journal.create(join(dir, 'journal'), started.runId, { sync });
     journal.append(started);
     const probe = probeWith ?? (async (): Promise<ClusterReport> => {
       probes++;
@@ -292,5 +293,14 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     await run(steps, new ScriptedOperator({ script: { files: { type: 'skip', reason: 'done by hand' } } }));
     // files' guards, next's guards anew, after next
     expect(probes).toBe(3);
+  });
+
+  it('each node\'s target-finished says how long its write-ahead flush held it before it ran', async () => {
+    // a slow disk: every flush the runner waits for takes 15 ms
+    const slowDisk = () => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15);
+    const { events } = await run([step('one', 'true'), step('two', 'true')], new ScriptedOperator(), undefined, undefined, UP, slowDisk);
+    const held = events.flatMap((e) => (e.type === 'target-finished' ? [e.writeAheadMs ?? -1] : []));
+    expect(held).toHaveLength(2);
+    for (const ms of held) expect(ms).toBeGreaterThanOrEqual(14);
   });
 });
