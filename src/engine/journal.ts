@@ -29,7 +29,9 @@ import type { EngineEvent, EngineEventType, RunState } from './types.js';
  * state moves, so the tool dying (a dropped SSH session, Ctrl-C, a crash)
  * loses nothing. Against the machine itself going down, the file is flushed
  * to disk (fdatasync) write-ahead: before anything is done to a node (each
- * target-started, and the run's start) the tool waits for the flush. When a
+ * target-started, and the run's start) the tool waits for the flush — but
+ * for a target that changes nothing (a read-only step: run again after a
+ * crash, it does no harm), whose flush goes to the background. When a
  * step's outcome is known, on every operator decision that is not followed
  * by a step running, and at the run's end, a flush is started in the
  * background (libuv's thread pool) and the run goes on: the next step's
@@ -180,8 +182,8 @@ export class Journal {
     const written = this.sanitize(event);
     writeAll(this.fd, Buffer.from(`${JSON.stringify(written)}\n`, 'utf8'));
     this.written++;
-    if (FLUSHED_BEFORE_GOING_ON.has(written.type)) this.flush();
-    else if (FLUSHED_IN_BACKGROUND.has(written.type)) this.flushInBackground();
+    if (FLUSHED_BEFORE_GOING_ON.has(written.type) && !(written.type === 'target-started' && written.changesNothing)) this.flush();
+    else if (FLUSHED_IN_BACKGROUND.has(written.type) || written.type === 'target-started') this.flushInBackground();
     return written;
   }
 

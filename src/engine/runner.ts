@@ -250,7 +250,13 @@ export class Runner {
   private async executeTarget(step: RenderedStep, target: RenderedTarget): Promise<boolean> {
     const recordOnly = this.state.dryRun && step.risk !== 'read-only';
     const stamped = performance.now();
-    this.dispatch({ type: 'target-started', step: step.id, node: target.node, ran: redact(describeTarget(target)) });
+    this.dispatch({
+      type: 'target-started',
+      step: step.id,
+      node: target.node,
+      ran: redact(describeTarget(target)),
+      ...(recordOnly || step.risk === 'read-only' ? { changesNothing: true as const } : {}),
+    });
     const writeAheadMs = Math.round((performance.now() - stamped) * 10) / 10;
     const digest = createHash('sha256');
     const output = (stream: 'stdout' | 'stderr') => (chunk: string) => {

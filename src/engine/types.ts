@@ -119,7 +119,18 @@ export type EngineEvent = EventBase &
     | { type: 'skipped'; step: string; reason: string; operator: string }
     | { type: 'retry'; step: string; operator: string }
     | { type: 'step-started'; step: string }
-    | { type: 'target-started'; step: string; node: string; ran: string }
+    | {
+        type: 'target-started';
+        step: string;
+        node: string;
+        ran: string;
+        /**
+         * the target changes nothing (a read-only step, or a dry run's
+         * recorded one): run again after a crash, it does no harm, so its
+         * line need not be on disk before it runs (engine/journal.ts)
+         */
+        changesNothing?: true;
+      }
     | { type: 'output'; step: string; node: string; stream: 'stdout' | 'stderr'; chunk: string }
     | {
         type: 'target-finished';

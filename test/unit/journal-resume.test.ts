@@ -99,6 +99,30 @@ describe('Journal files', () => {
     expect(flushes.at(-1)).toEqual(types);
   });
 
+  it('does not wait for the disk before a target that changes nothing (a read-only step): its flush goes to the background', () => {
+    const waited: string[] = [];
+    const background: string[] = [];
+    const last = (fd: number) => {
+      fdatasyncSync(fd);
+      const lines = readFileSync(journal.path, 'utf8').trim().split('\n');
+      return (JSON.parse(lines.at(-1)!) as EngineEvent & { ran?: string }).ran ?? 'run-started';
+    };
+    const journal = Journal.create(dir, 'run-read-only', {
+      sync: (fd) => void waited.push(last(fd)),
+      syncInBackground: (fd, done) => {
+        background.push(last(fd));
+        done(true);
+      },
+    });
+    journal.append(started);
+    journal.append({ type: 'target-started', at: at(), step: 'look', node: 'local', ran: 'etcdctl member list', changesNothing: true });
+    journal.append({ type: 'target-finished', at: at(), step: 'look', node: 'local', ok: true });
+    journal.append({ type: 'target-started', at: at(), step: 'remove', node: 'local', ran: 'etcdctl member remove 8e9e05c52164694d' });
+    expect(waited).toEqual(['run-started', 'etcdctl member remove 8e9e05c52164694d']);
+    expect(background).toEqual(['etcdctl member list']);
+    journal.close();
+  });
+
   it('keeps one background flush out at a time, follows it with one more for the lines written meanwhile, and closes the file only when it is back', () => {
     const pending: Array<(ok: boolean) => void> = [];
     const carried: number[] = [];
