@@ -62,7 +62,8 @@ export class Runner {
    * thing that ran (or before a retry, a skip, an override: the operator may
    * have acted); and it is not used once older than GUARDS_FRESH_FOR_MS.
    * A step that leaves the cluster as it is (runbook/render.ts) keeps it:
-   * a probe after a mkdir would see what the probe before it saw.
+   * a probe after a mkdir would see what the probe before it saw. A wait
+   * starts from it, and each of its later polls takes its place.
    */
   private fresh: { report: Promise<ClusterReport>; startedAt: number } | undefined;
   /** the fresh probe's journal event, written once it lands */
@@ -71,8 +72,6 @@ export class Runner {
   private readonly guards: GuardEnvironment;
   /** when each step's guards were last judged (ms): a confirmation long after is judged again */
   private readonly guardsJudgedAt = new Map<string, number>();
-  /** the probe that ended the running wait (its condition met): the cluster as the step leaves it */
-  private waitedOn: ClusterReport | undefined;
 
   constructor(state: RunState, deps: RunnerDeps) {
     this.state = state;
@@ -220,17 +219,12 @@ export class Runner {
   private async execute(step: RenderedStep): Promise<void> {
     // a step that leaves the cluster as it is keeps the probe from before it
     if (!step.leavesClusterAsIs) this.fresh = undefined;
-    this.waitedOn = undefined;
     this.dispatch({ type: 'step-started', step: step.id });
     const results = await Promise.all(step.targets.map((target) => this.executeTarget(step, target)));
     // the nodes are done: the after-check, the health table and the next
-    // step's guards share one probe started now (or kept, above) — or, after
-    // a wait that was met, the probe that met it: a wait changes nothing, and
-    // that probe was taken after everything before it had run (it is
-    // journaled already)
-    const waitedOn = step.targets.every((t) => t.wait) && results.every(Boolean) ? this.waitedOn : undefined;
-    if (waitedOn) this.fresh = takenProbe(waitedOn);
-    else void this.freshProbe();
+    // step's guards share one probe started now — or kept: from before a step
+    // that left the cluster as it was, or a wait's last poll
+    void this.freshProbe();
     let ok = results.every(Boolean);
     if (ok && step.check && !this.state.dryRun) {
       const outcome = await this.evaluate(step.check);
@@ -364,19 +358,32 @@ export class Runner {
     if (!wait) return { ok: false, error: 'not a wait step' };
     const deadline = Date.now() + step.timeoutMs;
     let detail = '';
+    let polls = 0;
     while (Date.now() < deadline && !this.deps.signal?.aborted) {
-      const report = await this.deps.probe();
-      this.dispatch({ type: 'probe', report });
+      const report = polls++ === 0 ? await this.sharedPoll() : await this.newPoll();
       const met = conditionMet(wait.until, wait.params, report);
       if (met.detail !== detail) say(`${met.detail}\n`);
       detail = met.detail;
-      if (met.met) {
-        this.waitedOn = report;
-        return { ok: true };
-      }
+      if (met.met) return { ok: true };
       await new Promise((resolve) => setTimeout(resolve, wait.intervalMs));
     }
     return { ok: false, error: `not ${wait.until} after ${step.timeoutMs} ms: ${detail}` };
+  }
+
+  /** A wait's first poll: the shared probe (see `fresh`), journaled as it lands. */
+  private async sharedPoll(): Promise<ClusterReport> {
+    const report = await this.freshProbe();
+    await this.landed;
+    return report;
+  }
+
+  /** A wait's later polls: each is the newest view of the cluster, and becomes the shared probe. */
+  private async newPoll(): Promise<ClusterReport> {
+    const startedAt = this.now();
+    const report = await this.deps.probe();
+    this.dispatch({ type: 'probe', report });
+    this.fresh = { report: Promise.resolve(report), startedAt };
+    return report;
   }
 
   private dryRun(node: string): DryRunTransport {

@@ -195,25 +195,45 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     expect(probes).toBe(1 + polls + 1);
   });
 
-  it('after a wait that timed out, the next judgement probes anew', async () => {
+  it('after a wait that timed out, its last poll is the cluster the operator decides on; a retry probes anew', async () => {
     writeFileSync(world, 'down');
+    let retried = false;
+    const operator: Operator = {
+      decide: async (s) => {
+        const current = s.steps[s.cursor];
+        if (current?.status === 'failed' && !retried) {
+          // the operator brings the cluster back by hand, then retries the wait
+          retried = true;
+          writeFileSync(world, 'up');
+          return { type: 'retry' };
+        }
+        return current?.status === 'awaiting-confirmation' ? { type: 'confirm' } : { type: 'abort', reason: `unexpected ${current?.status}` };
+      },
+    };
     const { state, events } = await run(
       [
         {
           ...step('wait-quorum', ''),
           kind: 'wait',
           risk: 'read-only',
+          leavesClusterAsIs: true,
           timeoutMs: 150,
           targets: [{ node: 'local', host: 'local', wait: { until: 'quorum', params: {}, intervalMs: 20 } }],
         },
       ],
-      new ScriptedOperator(),
+      operator,
     );
-    expect(state.steps[0]?.status).toBe('failed');
-    const polls = events.filter((e) => e.type === 'probe').length;
-    // the polls, then the probe after the step (the health table, the operator's choice)
-    expect(probes).toBe(polls);
-    expect(events.filter((e, i) => e.type === 'probe' && events.slice(0, i).some((x) => x.type === 'step-finished'))).toHaveLength(1);
+    expect(state.status).toBe('succeeded');
+    const failedAt = events.findIndex((e) => e.type === 'step-finished' && !e.ok);
+    const retryAt = events.findIndex((e) => e.type === 'retry');
+    const firstAttempt = events.slice(0, failedAt).filter((e) => e.type === 'probe');
+    expect(firstAttempt.length).toBeGreaterThanOrEqual(2);
+    // no probe between the failure and the retry: the last poll stood for the health table
+    expect(events.slice(failedAt, retryAt).some((e) => e.type === 'probe')).toBe(false);
+    // the retry's first poll is new, and sees what the operator fixed: one poll, not the stale one and another
+    const secondAttempt = events.slice(retryAt).filter((e) => e.type === 'probe');
+    expect(secondAttempt.map((e) => (e.type === 'probe' ? e.report.verdict.verdict : ''))).toEqual(['healthy']);
+    expect(probes).toBe(firstAttempt.length + 1);
   });
 
   it('a retry probes anew: what the operator fixed in between counts', async () => {
