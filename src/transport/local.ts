@@ -25,7 +25,8 @@ export class LocalTransport implements Transport {
       detached: true,
       reject: false,
       stripFinalNewline: false,
-      input: options.input ?? '',
+      // no input: /dev/null (EOF at once, like an empty input, without a pipe to write it through)
+      ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
       encoding: 'utf8',
     });
     child.stdout?.on('data', (chunk: Buffer) => options.onStdout?.(chunk.toString()));
