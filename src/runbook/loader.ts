@@ -215,13 +215,13 @@ function checkStep(
  * or stop fragment, systemctl starting or stopping a unit, a signal sent, or
  * an etcdctl write. A check on the text, so it catches slips, not intent.
  */
-export function notFilesOnly(run: string): string | undefined {
+function notFilesOnly(run: string): string | undefined {
   const fragment = templatePathsOrNone(run).find((p) => p.length >= 2 && ['start', 'stop'].includes(p[p.length - 1] ?? '') && ['service', 'kubelet', 'controlPlane'].includes(p[p.length - 2] ?? ''));
   if (fragment) return `runs {{ ${fragment.join('.')} }}`;
   const text = run.replace(/\{\{[^}]*\}\}/g, ' ');
   const systemctl = /\bsystemctl\s+(?:--\S+\s+)*(start|stop|restart|reload|kill|enable\s+--now|disable\s+--now)\b/.exec(text);
   if (systemctl) return `runs systemctl ${systemctl[1]}`;
-  const signal = /(?:^|[;&|(]\s*|\bthen\s+|\bdo\s+)(kill|pkill|killall)\b/.exec(text);
+  const signal = /(?:^|[;&|(!]\s*|\b(?:if|then|else|do)\s+)(kill|pkill|killall)\b/.exec(text);
   if (signal) return `sends a signal (${signal[1]})`;
   const write = /\b(put|del|txn|compaction|defrag|move-leader|member\s+(?:add|remove|update|promote)|alarm\s+disarm)\b/.exec(text);
   if (write && /\b(etcdctl|tools\.etcdctl)\b/.test(run)) return `writes to etcd (${write[1]})`;

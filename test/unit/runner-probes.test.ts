@@ -45,6 +45,23 @@ describe('the runner probes once per change of the cluster, never stale', () => 
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** Confirms; the first time the step is `status`, repairs the cluster by hand and retries. */
+  function repairsThenRetries(status: 'failed' | 'blocked'): Operator & { repaired: boolean } {
+    const operator = {
+      repaired: false,
+      decide: async (s: RunState) => {
+        const current = s.steps[s.cursor];
+        if (current?.status === status && !operator.repaired) {
+          operator.repaired = true;
+          writeFileSync(world, 'up');
+          return { type: 'retry' as const };
+        }
+        return current?.status === 'awaiting-confirmation' ? { type: 'confirm' as const } : { type: 'abort' as const, reason: `unexpected ${current?.status}` };
+      },
+    };
+    return operator;
+  }
+
   async function run(
     steps: RenderedStep[],
     operator: Operator = new ScriptedOperator(),
@@ -197,19 +214,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
 
   it('after a wait that timed out, its last poll is the cluster the operator decides on; a retry probes anew', async () => {
     writeFileSync(world, 'down');
-    let retried = false;
-    const operator: Operator = {
-      decide: async (s) => {
-        const current = s.steps[s.cursor];
-        if (current?.status === 'failed' && !retried) {
-          // the operator brings the cluster back by hand, then retries the wait
-          retried = true;
-          writeFileSync(world, 'up');
-          return { type: 'retry' };
-        }
-        return current?.status === 'awaiting-confirmation' ? { type: 'confirm' } : { type: 'abort', reason: `unexpected ${current?.status}` };
-      },
-    };
+    const operator = repairsThenRetries('failed');
     const { state, events } = await run(
       [
         {
@@ -238,21 +243,9 @@ describe('the runner probes once per change of the cluster, never stale', () => 
 
   it('a retry probes anew: what the operator fixed in between counts', async () => {
     writeFileSync(world, 'down');
-    let fixed = false;
-    const operator: Operator = {
-      decide: async (s) => {
-        const current = s.steps[s.cursor];
-        if (current?.status === 'blocked' && !fixed) {
-          // the operator repairs the cluster by hand, then retries
-          fixed = true;
-          writeFileSync(world, 'up');
-          return { type: 'retry' };
-        }
-        return current?.status === 'awaiting-confirmation' ? { type: 'confirm' } : { type: 'abort', reason: `unexpected ${current?.status}` };
-      },
-    };
+    const operator = repairsThenRetries('blocked');
     const { state } = await run([step('needs-quorum', 'true', { guards: [quorumHeld, singleLeader] })], operator);
-    expect(fixed).toBe(true);
+    expect(operator.repaired).toBe(true);
     expect(state.status).toBe('succeeded');
   });
 
