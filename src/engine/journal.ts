@@ -91,6 +91,14 @@ const FLUSHED_IN_BACKGROUND: ReadonlySet<EngineEventType> = new Set<EngineEventT
   'run-finished',
 ]);
 
+/** When an event's line goes to disk: before append returns, in the background now, or with the next flush. */
+function flushFor(event: EngineEvent): 'before-going-on' | 'in-background' | 'with-the-next' {
+  // a target that changes nothing does no harm run again after a crash: no write-ahead
+  if (event.type === 'target-started' && event.changesNothing) return 'in-background';
+  if (FLUSHED_BEFORE_GOING_ON.has(event.type)) return 'before-going-on';
+  return FLUSHED_IN_BACKGROUND.has(event.type) ? 'in-background' : 'with-the-next';
+}
+
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface JournalOptions {
@@ -182,8 +190,9 @@ export class Journal {
     const written = this.sanitize(event);
     writeAll(this.fd, Buffer.from(`${JSON.stringify(written)}\n`, 'utf8'));
     this.written++;
-    if (FLUSHED_BEFORE_GOING_ON.has(written.type) && !(written.type === 'target-started' && written.changesNothing)) this.flush();
-    else if (FLUSHED_IN_BACKGROUND.has(written.type) || written.type === 'target-started') this.flushInBackground();
+    const when = flushFor(written);
+    if (when === 'before-going-on') this.flush();
+    else if (when === 'in-background') this.flushInBackground();
     return written;
   }
 

@@ -6,7 +6,7 @@ import type { ClusterClient } from '../../src/cluster/client.js';
 import type { ClusterReport } from '../../src/cluster/types.js';
 import { Journal } from '../../src/engine/journal.js';
 import { ScriptedOperator, type Operator } from '../../src/engine/operator.js';
-import { initialState } from '../../src/engine/reducer.js';
+import { initialState, reduce } from '../../src/engine/reducer.js';
 import { GUARDS_FRESH_FOR_MS, Runner } from '../../src/engine/runner.js';
 import type { EngineEvent, RunState } from '../../src/engine/types.js';
 import type { RenderedGuard, RenderedRunbook, RenderedStep } from '../../src/runbook/rendered.js';
@@ -62,14 +62,20 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     return operator;
   }
 
-  async function run(
-    steps: RenderedStep[],
-    operator: Operator = new ScriptedOperator(),
-    probeWith?: () => Promise<ClusterReport>,
-    now?: () => Date,
-    detection: ClusterReport = UP,
-    sync: (fd: number) => void = () => undefined,
-  ): Promise<{ state: RunState; events: EngineEvent[] }> {
+  interface RunOptions {
+    operator?: Operator;
+    probeWith?: () => Promise<ClusterReport>;
+    now?: () => Date;
+    /** the run-started event's detection (default UP, probed long ago) */
+    detection?: ClusterReport;
+    /** the journal's blocking flush */
+    sync?: (fd: number) => void;
+    /** journaled before the runner starts (a resumed run): these steps already ran */
+    ran?: string[];
+  }
+
+  async function run(steps: RenderedStep[], options: RunOptions = {}): Promise<{ state: RunState; events: EngineEvent[] }> {
+    const { operator = new ScriptedOperator(), probeWith, now, detection = UP, sync = () => undefined, ran = [] } = options;
     const runbook: RenderedRunbook = { id: 'probe-sharing', title: 'probe sharing', description: '', sources: [], inputs: {}, steps };
     const started: Extract<EngineEvent, { type: 'run-started' }> = {
       type: 'run-started',
@@ -82,14 +88,25 @@ describe('the runner probes once per change of the cluster, never stale', () => 
       detection,
     };
     const journal = Journal.create(join(dir, 'journal'), started.runId, { sync });
-    journal.append(started);
+    let state = initialState(journal.append(started) as typeof started);
+    const at = started.at;
+    for (const id of ran) {
+      for (const event of [
+        { type: 'guards-evaluated', at, step: id, outcomes: [] },
+        { type: 'confirmed', at, step: id, operator: 'tester' },
+        { type: 'step-started', at, step: id },
+        { type: 'target-started', at, step: id, node: 'local', ran: 'true' },
+        { type: 'target-finished', at, step: id, node: 'local', ok: true },
+        { type: 'step-finished', at, step: id, ok: true },
+      ] as EngineEvent[]) state = reduce(state, journal.append(event));
+    }
     const probe = probeWith ?? (async (): Promise<ClusterReport> => {
       probes++;
       return readFileSync(world, 'utf8').trim() === 'up' ? UP : DOWN;
     });
     const transport = new LocalTransport('local');
     const events: EngineEvent[] = [];
-    const runner = new Runner(initialState(started), {
+    const runner = new Runner(state, {
       transport: () => transport,
       client: {} as ClusterClient,
       probe,
@@ -126,13 +143,14 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     let calls = 0;
     const { events } = await run(
       [step('one', 'true'), step('two', 'true'), step('three', 'sleep 0.5')],
-      new ScriptedOperator(),
       // the probe after step one is slow, the one after step two is not
-      async () => {
-        const slow = ++calls === 1;
-        const report = { ...UP, probedAt: new Date().toISOString() };
-        if (slow) await new Promise((resolve) => setTimeout(resolve, 250));
-        return report;
+      {
+        probeWith: async () => {
+          const slow = ++calls === 1;
+          const report = { ...UP, probedAt: new Date().toISOString() };
+          if (slow) await new Promise((resolve) => setTimeout(resolve, 250));
+          return report;
+        },
       },
     );
     expect(calls).toBe(3);
@@ -172,7 +190,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
         return { type: 'abort', reason: `stopped at ${current?.status}` };
       },
     };
-    const { state, events } = await run([step('remove', `touch '${mark}'`, { guards: [quorumHeld] })], operator, undefined, () => new Date(clock));
+    const { state, events } = await run([step('remove', `touch '${mark}'`, { guards: [quorumHeld] })], { operator, now: () => new Date(clock) });
     expect(state.steps[0]?.status).toBe('blocked');
     expect(state.steps[0]?.guards[0]).toMatchObject({ check: 'quorum-held', ok: false });
     expect(state.steps[0]?.confirmedBy).toBeUndefined();
@@ -182,7 +200,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
 
   it('a confirmation right after the guards were judged runs on them (no second probe)', async () => {
     const clock = Date.parse('2026-11-24T21:00:00Z');
-    const { state } = await run([step('one', 'true', { guards: [quorumHeld] })], new ScriptedOperator(), undefined, () => new Date(clock));
+    const { state } = await run([step('one', 'true', { guards: [quorumHeld] })], { now: () => new Date(clock) });
     expect(state.status).toBe('succeeded');
     // the guards' probe, then the one after the nodes ran
     expect(probes).toBe(2);
@@ -226,7 +244,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
           targets: [{ node: 'local', host: 'local', wait: { until: 'quorum', params: {}, intervalMs: 20 } }],
         },
       ],
-      operator,
+      { operator },
     );
     expect(state.status).toBe('succeeded');
     const failedAt = events.findIndex((e) => e.type === 'step-finished' && !e.ok);
@@ -244,7 +262,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
   it('a retry probes anew: what the operator fixed in between counts', async () => {
     writeFileSync(world, 'down');
     const operator = repairsThenRetries('blocked');
-    const { state } = await run([step('needs-quorum', 'true', { guards: [quorumHeld, singleLeader] })], operator);
+    const { state } = await run([step('needs-quorum', 'true', { guards: [quorumHeld, singleLeader] })], { operator });
     expect(operator.repaired).toBe(true);
     expect(state.status).toBe('succeeded');
   });
@@ -277,9 +295,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
         step('slow-files', `printf ${GUARDS_FRESH_FOR_MS + 500} > '${offset}'`, { leavesClusterAsIs: true }),
         step('after', 'true', { guards: [quorumHeld] }),
       ],
-      new ScriptedOperator(),
-      undefined,
-      now,
+      { now },
     );
     expect(state.status).toBe('succeeded');
     // change's guards, after change, after slow-files (the kept one was too old), after after
@@ -289,11 +305,19 @@ describe('the runner probes once per change of the cluster, never stale', () => 
   it('the detection the run starts from serves the first guards while it is fresh', async () => {
     const fresh = { ...UP, probedAt: new Date(Date.now() - 100).toISOString() };
     const old = { ...UP, probedAt: new Date(Date.now() - GUARDS_FRESH_FOR_MS - 500).toISOString() };
-    await run([step('one', 'true', { guards: [quorumHeld] })], new ScriptedOperator(), undefined, undefined, fresh);
+    // a step for another layout (no targets here) is no step that ran
+    await run([step('other-layout', 'true', { targets: [] }), step('one', 'true', { guards: [quorumHeld] })], { detection: fresh });
     // only the probe after the nodes ran
     expect(probes).toBe(1);
     probes = 0;
-    await run([step('one', 'true', { guards: [quorumHeld] })], new ScriptedOperator(), undefined, undefined, old);
+    await run([step('one', 'true', { guards: [quorumHeld] })], { detection: old });
+    expect(probes).toBe(2);
+  });
+
+  it('a resumed run does not judge its guards on the detection, however recent: steps ran since', async () => {
+    const fresh = { ...UP, probedAt: new Date(Date.now() - 100).toISOString() };
+    // step one ran (and its probe never landed: the tool died); two's guards judge a probe of their own
+    await run([step('one', 'true'), step('two', 'true', { guards: [quorumHeld] })], { detection: fresh, ran: ['one'] });
     expect(probes).toBe(2);
   });
 
@@ -303,7 +327,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
     // files' guards (judged again by next's), after next
     expect(probes).toBe(2);
     probes = 0;
-    await run(steps, new ScriptedOperator({ script: { files: { type: 'skip', reason: 'done by hand' } } }));
+    await run(steps, { operator: new ScriptedOperator({ script: { files: { type: 'skip', reason: 'done by hand' } } }) });
     // files' guards, next's guards anew, after next
     expect(probes).toBe(3);
   });
@@ -311,7 +335,7 @@ describe('the runner probes once per change of the cluster, never stale', () => 
   it('each node\'s target-finished says how long its write-ahead flush held it before it ran; a read-only step is not held', async () => {
     // a slow disk: every flush the runner waits for takes 15 ms
     const slowDisk = () => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15);
-    const { events } = await run([step('one', 'true'), step('two', 'true'), step('look', 'true', { risk: 'read-only' })], new ScriptedOperator(), undefined, undefined, UP, slowDisk);
+    const { events } = await run([step('one', 'true'), step('two', 'true'), step('look', 'true', { risk: 'read-only' })], { sync: slowDisk });
     const held = events.flatMap((e) => (e.type === 'target-finished' ? [e.writeAheadMs ?? -1] : []));
     expect(held).toHaveLength(3);
     for (const ms of held.slice(0, 2)) expect(ms).toBeGreaterThanOrEqual(14);
