@@ -10,6 +10,7 @@ import type { ProbeChannels } from './channels.js';
 import { describeProbeError, probeEndpoint, singleEndpointClient, type ClientTls } from './probe.js';
 import { StreamedIntegrity, type SnapshotIntegrity } from './snapshot-format.js';
 import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
+import { isLeader } from './verdict.js';
 
 /**
  * The etcd API calls a runbook makes (member add/remove/promote, snapshot
@@ -264,7 +265,7 @@ export class EtcdClusterClient implements ClusterClient {
     // say: the call need not wait for a frozen member's probe to time out
     // (the full order is only needed if the call through the leader fails)
     const leader = new Promise<string | undefined>((resolve) => {
-      for (const probe of each) void probe.then((p) => p.healthy && p.memberId !== undefined && p.memberId === p.leaderId && resolve(p.endpoint));
+      for (const probe of each) void probe.then((p) => p.healthy && isLeader(p) && resolve(p.endpoint));
       all.then(() => resolve(undefined), () => resolve(undefined));
     });
     return { leader, all };

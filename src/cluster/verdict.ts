@@ -17,6 +17,11 @@ export function quorumSize(votingMembers: number): number {
   return Math.floor(votingMembers / 2) + 1;
 }
 
+/** The endpoint reports itself as the leader (its member ID is the leader ID it knows). */
+export function isLeader(probe: EndpointProbe): boolean {
+  return probe.memberId !== undefined && probe.memberId === probe.leaderId;
+}
+
 export const RUNBOOK_FOR: Record<Verdict, { recommended?: string; alternatives: string[] }> = {
   healthy: { recommended: 'backup', alternatives: [] },
   'minority-lost': { recommended: 'replace-member', alternatives: ['replace-master', 'backup'] },

@@ -1,4 +1,5 @@
 import type { ClusterReport, EndpointProbe, MemberState } from '../cluster/types.js';
+import { isLeader } from '../cluster/verdict.js';
 import type { ParamValue } from '../runbook/rendered.js';
 import type { WaitCondition } from '../runbook/schema.js';
 
@@ -79,7 +80,7 @@ function memberRejoined(report: ClusterReport, member: string, removed: string[]
 function memberInSync(report: ClusterReport, member: string, maxLag: number): ConditionResult {
   const probe = findProbe(report, member);
   if (!probe?.reachable) return { met: false, detail: `${member} does not answer yet${probe?.error ? `: ${probe.error}` : ''}` };
-  const leader = report.endpoints.find((p) => p.reachable && p.memberId !== undefined && p.memberId === p.leaderId);
+  const leader = report.endpoints.find((p) => p.reachable && isLeader(p));
   if (!leader) return { met: false, detail: 'no leader answers: cannot compare progress' };
   if (probe.raftAppliedIndex === undefined || leader.raftAppliedIndex === undefined) {
     return { met: false, detail: `${member} or the leader did not report its applied index` };

@@ -3,7 +3,7 @@ import type { ClusterClient } from '../cluster/client.js';
 import { socketAddress } from '../cluster/address.js';
 import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
-import { quorumSize } from '../cluster/verdict.js';
+import { isLeader, quorumSize } from '../cluster/verdict.js';
 import { listParam } from '../engine/wait-conditions.js';
 import type { GuardOutcome } from '../engine/types.js';
 import { digestIn, sha256Command, sha256OfStdinCommand } from '../transport/sha256.js';
@@ -597,7 +597,7 @@ export function judgeEtcdVersion(facts: VersionFacts): Judgement {
  */
 async function listedMembers(env: GuardEnvironment): Promise<MemberInfo[]> {
   const report = await env.probe();
-  const leader = report.endpoints.find((e) => e.healthy && e.memberId !== undefined && e.memberId === e.leaderId && e.members !== undefined);
+  const leader = report.endpoints.find((e) => e.healthy && isLeader(e) && e.members !== undefined);
   return leader?.members ?? env.client.memberList();
 }
 

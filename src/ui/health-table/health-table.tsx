@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import { healthTable, healthWord } from '../../cluster/report-table.js';
 import type { ClusterReport } from '../../cluster/types.js';
 import { VERDICT_COLOR } from '../../cluster/verdict-text.js';
+import { isLeader } from '../../cluster/verdict.js';
 import { memberKey } from '../live-health.js';
 import { displayWidth } from '../../util/table.js';
 import { useTone } from '../theme.js';
@@ -81,7 +82,7 @@ function compactItems(report: ClusterReport, changed: Record<string, string>) {
   return report.endpoints.map((p) => {
     const key = memberKey(p);
     const was = changed[key];
-    const leader = p.reachable && p.memberId !== undefined && p.memberId === p.leaderId;
+    const leader = p.reachable && isLeader(p);
     return { endpoint: p.endpoint, key, word: healthWord(p), was, rest: `${leader ? ' ★' : ''}${was !== undefined ? ` (was ${was})` : ''}` };
   });
 }
