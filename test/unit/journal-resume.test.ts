@@ -44,6 +44,15 @@ function interrupted(): EngineEvent[] {
   ];
 }
 
+/** A run whose first step the operator skipped: a decision no step follows. */
+function skippedFirstStep(): EngineEvent[] {
+  return [
+    started,
+    { type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] },
+    { type: 'skipped', at: at(), step: 'check-health', reason: 'checked by hand', operator: 'alice' },
+  ];
+}
+
 describe('Journal files', () => {
   it('creates <runId>.jsonl with mode 0600 in a new directory with mode 0700', () => {
     const journalDir = join(dir, 'state', 'journal');
@@ -169,11 +178,7 @@ describe('Journal files', () => {
       sync: () => void blocking++,
       syncInBackground: (_fd, done) => done(false),
     });
-    record(journal, [
-      started,
-      { type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] },
-      { type: 'skipped', at: at(), step: 'check-health', reason: 'checked by hand', operator: 'alice' },
-    ]);
+    record(journal, skippedFirstStep());
     expect(blocking).toBe(1);
     journal.close();
     expect(blocking).toBe(2);
@@ -188,11 +193,7 @@ describe('Journal files', () => {
         done(true);
       },
     });
-    record(journal, [
-      started,
-      { type: 'guards-evaluated', at: at(), step: 'check-health', outcomes: [] },
-      { type: 'skipped', at: at(), step: 'check-health', reason: 'checked by hand', operator: 'alice' },
-    ]);
+    record(journal, skippedFirstStep());
     expect(syncs).toBe(2);
     journal.close();
     expect(syncs).toBe(2);
