@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContext } from 'node:tls';
 
@@ -23,6 +24,8 @@ export async function loadClientTls(files: { cacert?: string; cert?: string; key
 }
 
 const contexts = new WeakMap<ClientTls, SecureContext>();
+/** the same files loaded twice (a drill's lab and its run read them apart) still make one context */
+const contextsByContent = new Map<string, SecureContext>();
 
 /**
  * One TLS context per set of client files: building one parses the CA, the
@@ -32,8 +35,20 @@ const contexts = new WeakMap<ClientTls, SecureContext>();
 export function secureContextFor(tls: ClientTls): SecureContext {
   let context = contexts.get(tls);
   if (!context) {
-    context = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+    const key = contentKey(tls);
+    context = contextsByContent.get(key) ?? createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+    contextsByContent.set(key, context);
     contexts.set(tls, context);
   }
   return context;
+}
+
+function contentKey(tls: ClientTls): string {
+  const hash = createHash('sha256');
+  for (const part of [tls.ca, tls.cert, tls.key]) {
+    // the length first: no two different sets of files hash alike by shifting bytes between them
+    hash.update(`${part ? part.length : -1}:`);
+    if (part) hash.update(part);
+  }
+  return hash.digest('hex');
 }
