@@ -5,6 +5,7 @@ import {
   fdatasync,
   fdatasyncSync,
   fstatSync,
+  fsync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -29,14 +30,16 @@ import type { EngineEvent, EngineEventType, RunState } from './types.js';
  * state moves, so the tool dying (a dropped SSH session, Ctrl-C, a crash)
  * loses nothing. Against the machine itself going down, the file is flushed
  * to disk (fdatasync) write-ahead: before anything is done to a node (each
- * target-started, and the run's start) the tool waits for the flush — but
- * for a target that changes nothing (a read-only step: run again after a
- * crash, it does no harm), whose flush goes to the background. When a
- * step's outcome is known, on every operator decision that is not followed
- * by a step running, and at the run's end, a flush is started in the
- * background (libuv's thread pool) and the run goes on: the next step's
- * guards need not wait for the disk, and the next target-started (or close)
- * waits for everything before it anyway. One flush carries every line
+ * target-started) the tool waits for the flush — but for a target that
+ * changes nothing (a read-only step: run again after a crash, it does no
+ * harm), whose flush goes to the background. The run's start (and a
+ * resume), the new file's directory entry, a step's outcome, every
+ * operator decision that is not followed by a step running, and the run's
+ * end start a flush in the background (libuv's thread pool) and the run
+ * goes on: nothing is done to a node before the next target-started, whose
+ * flush (or close) carries everything before it and makes sure of the
+ * directory entry, so the next step's guards need not wait for the disk.
+ * One flush carries every line
  * written before it, so the lines in between (guards judged, a
  * confirmation, output, probes) reach the disk with the next flush instead
  * of each costing a disk flush of its own, on the master whose etcd is
@@ -73,14 +76,15 @@ const EVENT_TYPES: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
 
 /** The events whose line is on disk before append returns (see above): nothing runs before they are durable. */
 const FLUSHED_BEFORE_GOING_ON: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
-  'run-started',
-  'run-resumed',
   // write-ahead: on disk before the command, copy or API call runs
   'target-started',
 ]);
 
 /** The events whose flush starts as they are written, in the background (see above); the others ride on the next flush. */
 const FLUSHED_IN_BACKGROUND: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
+  // nothing is done to a node until the first target, whose flush carries them
+  'run-started',
+  'run-resumed',
   'step-unknown',
   'step-finished',
   // operator decisions that no target-started follows at once
@@ -106,6 +110,10 @@ export interface JournalOptions {
   sync?: (fd: number) => void;
   /** flushes the file and calls back, saying whether it worked (see FLUSHED_IN_BACKGROUND); fs.fdatasync unless a test watches it */
   syncInBackground?: (fd: number, done: (ok: boolean) => void) => void;
+  /** a new journal's directory entry to disk, and whether it worked: started as the file is made (fsync of the directory), unless a test watches it */
+  syncDirInBackground?: (dir: string, done: (ok: boolean) => void) => void;
+  /** the same, blocking: the first write-ahead flush does it when the background one is not back (or failed) */
+  syncDir?: (dir: string) => void;
 }
 
 /** A last line cut short by a crash: dropped, and said so. */
@@ -127,6 +135,9 @@ export class Journal {
   private background: 'idle' | 'running' | 'again' = 'idle';
   /** closed while a background flush was out: the fd is closed when it is back */
   private closeWhenBack: number | undefined;
+  /** a new journal's directory, until its entry is known to be on disk (see create) */
+  private dirToSync: string | undefined;
+  private readonly syncDir: (dir: string) => void;
 
   private constructor(
     readonly path: string,
@@ -138,6 +149,7 @@ export class Journal {
     this.fd = fd;
     this.sync = options.sync ?? fdatasyncSync;
     this.syncInBackground = options.syncInBackground ?? ((fd, done) => fdatasync(fd, (err) => done(!err)));
+    this.syncDir = options.syncDir ?? syncDir;
   }
 
   /** A new journal for a new run; refuses to touch an existing one. */
@@ -155,8 +167,14 @@ export class Journal {
       throw new OperatorError(`cannot create journal ${path}: ${messageOf(err)}`);
     }
     fchmodSync(fd, 0o600); // whatever the umask
-    syncDir(dir);
-    return new Journal(path, fd, options);
+    const journal = new Journal(path, fd, options);
+    // so the new file survives a crash too: its directory entry goes to disk
+    // in the background, and the first write-ahead flush makes sure of it
+    journal.dirToSync = dir;
+    (options.syncDirInBackground ?? syncDirInBackground)(dir, (ok) => {
+      if (ok) journal.dirToSync = undefined;
+    });
+    return journal;
   }
 
   /** Continue appending to an existing journal (resume); a torn last line is cut off first. */
@@ -198,7 +216,12 @@ export class Journal {
 
   /** Everything written so far to disk, before returning. */
   flush(): void {
-    if (this.fd === undefined || this.flushed === this.written) return;
+    if (this.fd === undefined) return;
+    if (this.dirToSync !== undefined) {
+      this.syncDir(this.dirToSync);
+      this.dirToSync = undefined;
+    }
+    if (this.flushed === this.written) return;
     const carried = this.written;
     this.sync(this.fd);
     this.flushed = Math.max(this.flushed, carried);
@@ -302,6 +325,21 @@ function syncDir(dir: string): void {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** syncDir without waiting; when it fails, the blocking one is tried at the first write-ahead flush */
+function syncDirInBackground(dir: string, done: (ok: boolean) => void): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY);
+  } catch {
+    done(false);
+    return;
+  }
+  fsync(fd, (err) => {
+    closeSync(fd);
+    done(!err);
+  });
 }
 
 function countLines(buffer: Buffer): number {
