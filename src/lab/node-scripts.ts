@@ -73,16 +73,17 @@ LAB=${shellQuote(p.labDir)}
 PIDS=${shellQuote(p.pidsFile)}
 ${o.vars}
 ${ALIVE_FN}
-current() { cat "$PIDFILE" 2>/dev/null || true; }
+# the recorded pid, read by the shell itself (no cat in a subshell: is-active is what guards run)
+current() { pid=; [ -r "$PIDFILE" ] && read -r pid 2>/dev/null < "$PIDFILE"; }
 case "\${${o.verb}:-}" in
   is-active|status)
-    pid=$(current)
+    current
     if alive "$pid"; then [ "${verb}" = status ] && echo "${o.label} active (pid $pid)"; exit 0; fi
     [ "${verb}" = status ] && echo "${o.label} inactive"
     exit 3
     ;;
   start)
-    pid=$(current)
+    current
     if alive "$pid"; then exit 0; fi
     mkdir -p "$ROOT/run" "$ROOT/var/log"
     (
@@ -94,7 +95,7 @@ ${o.launch}
 ${o.afterStart ?? ''}
     ;;
   stop)
-    pid=$(current)
+    current
     if alive "$pid"; then stop_pid "$pid" || exit 1; fi
     rm -f "$PIDFILE"
     ;;
