@@ -39,14 +39,13 @@ import type { EngineEvent, EngineEventType, RunState } from './types.js';
  * goes on: nothing is done to a node before the next target-started, whose
  * flush (or close) carries everything before it and makes sure of the
  * directory entry, so the next step's guards need not wait for the disk.
- * One flush carries every line
- * written before it, so the lines in between (guards judged, a
- * confirmation, output, probes) reach the disk with the next flush instead
- * of each costing a disk flush of its own, on the master whose etcd is
- * recovering on the same disk. After a power loss the journal therefore
- * never misses a command that was started: at worst it lacks what followed
- * it, and resume shows that step as unknown. A torn last line is ignored
- * and reported, and cut off before the run continues.
+ * One flush carries every line written before it, so the lines in between
+ * (guards judged, a confirmation, output, probes) reach the disk with the
+ * next flush instead of each costing a disk flush of its own, on the master
+ * whose etcd is recovering on the same disk. After a power loss the journal
+ * therefore never misses a command that was started: at worst it lacks what
+ * followed it, and resume shows that step as unknown. A torn last line is
+ * ignored and reported, and cut off before the run continues.
  *
  * Secrets never reach the file: every string in an event goes through
  * `redact`, and output chunks through a per-stream OutputRedactor (a key can
