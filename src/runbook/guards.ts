@@ -320,8 +320,6 @@ export interface SnapshotStatusFacts {
   sameContentAs?: string;
 }
 
-export { hasIntegrityHash, type SnapshotIntegrity };
-
 export interface SnapshotStatus {
   hash: number;
   revision: number;

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ClusterClient } from '../../src/cluster/client.js';
+import { hasIntegrityHash } from '../../src/cluster/snapshot-format.js';
 import type { MemberInfo } from '../../src/cluster/types.js';
 import {
   GUARDS,
@@ -22,7 +23,6 @@ import {
   judgeSingleClusterId,
   judgeSingleLeader,
   judgeSnapshotVerified,
-  hasIntegrityHash,
   restoreToolFor,
   type GuardEnvironment,
 } from '../../src/runbook/guards.js';
