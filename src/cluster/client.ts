@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Etcd3, IMember, ISnapshotResponse } from 'etcd3';
@@ -340,7 +339,7 @@ export class EtcdClusterClient implements ClusterClient {
       destroy?: (err?: Error) => void;
     };
     const file = await open(partial, 'wx', 0o600);
-    const hash = createHash('sha256');
+    // the file's sha256 and etcd's appended one, in one pass over the bytes
     const integrity = new StreamedIntegrity();
     let bytes = 0;
     let remaining: bigint | undefined;
@@ -363,7 +362,6 @@ export class EtcdClusterClient implements ClusterClient {
         if (revision === undefined && message.header?.revision) revision = Number(message.header.revision);
         const blob = message.blob ?? Buffer.alloc(0);
         if (blob.length > 0) {
-          hash.update(blob);
           integrity.update(blob);
           // awaiting each write is the backpressure: memory stays flat
           await file.write(blob);
@@ -382,7 +380,7 @@ export class EtcdClusterClient implements ClusterClient {
       await file.close();
       return {
         sizeBytes: bytes,
-        sha256: hash.digest('hex'),
+        sha256: integrity.fileSha256(),
         integrity: integrity.result('as etcd streamed it to the save'),
         written,
         ...(revision !== undefined ? { revision } : {}),

@@ -21,11 +21,14 @@ const TRAILER = 32;
  * The integrity check made on the bytes as they stream in (the save), so
  * the file need not be read again to make it: every byte but the last 32
  * seen goes into the body's hash, the last 32 are held back until the end.
+ * The whole file's sha256 is that hash carried on over the held bytes: one
+ * pass of hashing gives both (a 2 GiB snapshot is not hashed twice).
  */
 export class StreamedIntegrity {
   private readonly body: Hash = createHash('sha256');
   private held: Buffer = Buffer.alloc(0);
   private size = 0;
+  private digests: { body: string; file: string } | undefined;
 
   update(chunk: Buffer): void {
     this.size += chunk.length;
@@ -46,7 +49,18 @@ export class StreamedIntegrity {
   result(by: string): SnapshotIntegrity {
     if (!hasIntegrityHash(this.size)) return { kind: 'absent', size: this.size, by };
     const expected = this.held.toString('hex');
-    const actual = this.body.digest('hex');
+    const actual = this.finished().body;
     return expected === actual ? { kind: 'ok', size: this.size, by } : { kind: 'mismatch', size: this.size, expected, actual, by };
+  }
+
+  /** the sha256 of every byte streamed, trailer included: the file's own */
+  fileSha256(): string {
+    return this.finished().file;
+  }
+
+  /** both digests, made once the stream has ended (a digest ends a hash: the file's goes on from a copy) */
+  private finished(): { body: string; file: string } {
+    this.digests ??= { file: this.body.copy().update(this.held).digest('hex'), body: this.body.digest('hex') };
+    return this.digests;
   }
 }

@@ -56,6 +56,23 @@ describe('StreamedIntegrity: the appended sha256, checked as the bytes stream in
     }
   });
 
+  it("gives the whole file's sha256 from the same pass, however the stream is cut, before or after the check", () => {
+    const truncated = file.subarray(0, file.length - 100);
+    for (const bytes of [file, truncated, Buffer.alloc(0)]) {
+      const whole = createHash('sha256').update(bytes).digest('hex');
+      for (const sizes of [[bytes.length], [1, 31, 32, 33, 4096], [bytes.length - 1, 1]]) {
+        const before = new StreamedIntegrity();
+        for (const part of chunks(bytes, sizes)) before.update(part);
+        expect(before.fileSha256()).toBe(whole);
+        expect(before.result('as streamed').kind).toBe(bytes === file ? 'ok' : 'absent');
+        const after = new StreamedIntegrity();
+        for (const part of chunks(bytes, sizes)) after.update(part);
+        expect(after.result('as streamed').kind).toBe(bytes === file ? 'ok' : 'absent');
+        expect(after.fileSha256()).toBe(whole);
+      }
+    }
+  });
+
   it('says absent for a size with no room for the hash (a raw db, a truncated stream), as snapshot restore would', () => {
     const truncated = file.subarray(0, file.length - 100);
     expect(hasIntegrityHash(truncated.length)).toBe(false);
