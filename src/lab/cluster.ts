@@ -257,7 +257,9 @@ export class LabCluster {
 
   /**
    * Start a stopped or killed member from its configuration (which may have
-   * been edited). systemd: the node's service start. kubeadm: the manifest
+   * been edited), without waiting for it to be ready: members are started one
+   * at a time here, and one that needs another for quorum would wait for it.
+   * systemd: the node's service start --no-block. kubeadm: the manifest
    * back into the manifests dir if it was moved out, the kubelet told to
    * restart the dead pod, the kubelet started if it is not running.
    */
@@ -265,7 +267,7 @@ export class LabCluster {
     const member = this.member(name);
     if (this.pidOf(name) !== undefined) throw new Error(`${name} is already running`);
     if (member.layout === 'systemd') {
-      await sh(member.service.start);
+      await sh(`${member.service.start} --no-block`);
     } else {
       const manifest = member.envFile;
       const stopped = kubeadmStoppedManifest(member);
@@ -448,7 +450,11 @@ export class LabCluster {
     }
   }
 
-  /** Start the node's etcd: systemd through its service, kubeadm by starting the kubelet. */
+  /**
+   * Start the node's etcd: systemd through its service, kubeadm by starting
+   * the kubelet. The nodes boot together, as a new cluster must: each
+   * service start returns once its etcd is ready, which takes a quorum.
+   */
   private async bootNode(member: LabMember): Promise<void> {
     if (member.layout === 'systemd') {
       await sh(member.service.start);

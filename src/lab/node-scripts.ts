@@ -51,9 +51,11 @@ interface ServiceScript {
   /** the positional parameter holding the verb: 1, or 2 after a NAME */
   verb: 1 | 2;
   usage: string;
+  /** lines before the launch (e.g. where the service's log ends now) */
+  beforeStart?: string;
   /** the subshell that becomes the service process (it must exec) */
   launch: string;
-  /** lines after the pid is recorded (e.g. check it did not exit at once) */
+  /** lines after the pid is recorded, unless --no-block (e.g. wait until the service says it is ready) */
   afterStart?: string;
 }
 
@@ -61,7 +63,9 @@ interface ServiceScript {
  * A lab stand-in for `systemctl start|stop|is-active|status UNIT`: the
  * process runs detached (its own session) with a pidfile, recorded in the
  * slot's pids file; stop is SIGTERM (after SIGCONT) and waits for the exit;
- * is-active exits 0 or 3, like systemctl.
+ * is-active exits 0 or 3, like systemctl. `start --no-block` returns once
+ * the process is launched, as systemctl's does (the lab's own harness uses
+ * it to start members one at a time while quorum is lost).
  */
 function serviceScript(p: NodeScriptParams, o: ServiceScript): string {
   const verb = `$${o.verb}`;
@@ -86,12 +90,14 @@ case "\${${o.verb}:-}" in
     current
     if alive "$pid"; then exit 0; fi
     mkdir -p "$ROOT/run" "$ROOT/var/log"
+${o.beforeStart ?? ''}
     (
 ${o.launch}
     ) &
     pid=$!
     echo "$pid" > "$PIDFILE"
     printf '%s\\t%s\\n' "$pid" "$LAB" >> "$PIDS"
+    [ "\${${o.verb + 1}:-}" != --no-block ] || exit 0
 ${o.afterStart ?? ''}
     ;;
   stop)
@@ -108,7 +114,33 @@ esac
 }
 
 /**
- * `etcd-service start|stop|is-active|status` for a systemd-layout node: what
+ * What `systemctl start etcd` waits for with the Type=notify unit every etcd
+ * install ships (Debian's, kubeasz's in field-notes/001): etcd sends READY=1
+ * once it has published itself to the cluster, so start returns then, or
+ * fails when etcd exits first, or after systemd's default 90 s start timeout
+ * (the service is then stopped). A member that cannot reach quorum keeps its
+ * start waiting until enough others start: "the command may hang at first;
+ * go on on the other nodes; once more than half are up it returns"
+ * (field-notes/002, restore step 6). The lab reads readiness from the lines
+ * etcd logged since this start (its zap and capnslog wording), polling every
+ * 10 ms; the state is read from /proc by the shell itself (etcd is its child).
+ */
+const ETCD_READY_WAIT = `    read -r up _ < /proc/uptime; deadline=$((\${up%.*} + 90))
+    while :; do
+      if tail -c +$((from + 1)) "$LOG" 2>/dev/null | grep -q -e 'published local member to cluster' -e 'ready to serve client requests'; then exit 0; fi
+      st=; read -r st 2>/dev/null < "/proc/$pid/stat" || st=
+      st=\${st##*) }
+      if [ -z "$st" ] || [ "\${st%% *}" = Z ]; then echo "etcd-service: etcd exited before it was ready; the end of $LOG:" >&2; tail -n 5 "$LOG" >&2; exit 1; fi
+      read -r up _ < /proc/uptime
+      if [ "\${up%.*}" -ge "$deadline" ]; then
+        echo "etcd-service: etcd was not ready within 90 s (it has not joined a cluster with quorum); stopping it" >&2
+        stop_pid "$pid"; rm -f "$PIDFILE"; exit 1
+      fi
+      sleep 0.01
+    done`;
+
+/**
+ * \`etcd-service start|stop|is-active|status\` for a systemd-layout node: what
  * `systemctl … etcd` does with an etcd.service whose EnvironmentFile is
  * /etc/etcd/etcd.conf.
  */
@@ -131,8 +163,9 @@ LOG="$ROOT/var/log/etcd.log"
       for v in $(env | sed -n 's/^\\(ETCD_[A-Za-z0-9_]*\\)=\\/.*/\\1/p'); do eval "$v=\\"\\$ROOT\\$$v\\""; export "$v"; done
       export ETCD_RUNBOOK_LAB="$LAB"
       exec setsid "$ETCD" >>"$LOG" 2>&1 </dev/null`,
-    afterStart: `    sleep 0.3
-    if ! alive "$pid"; then echo "etcd-service: etcd exited at once; the end of $LOG:" >&2; tail -n 5 "$LOG" >&2; exit 1; fi`,
+    // where this start's lines begin in the log etcd appends to
+    beforeStart: `    from=0; [ ! -f "$LOG" ] || from=$(wc -c < "$LOG")`,
+    afterStart: ETCD_READY_WAIT,
   });
 }
 

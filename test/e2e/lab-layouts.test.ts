@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -106,6 +106,37 @@ for (const layout of ['systemd', 'kubeadm'] as const satisfies readonly LabLayou
       await lab.waitHealthy();
     });
 
+    if (layout === 'systemd') {
+      it('etcd-service start returns as systemctl start does for a Type=notify etcd: once etcd is ready, which needs a quorum; an etcd that exits fails it', async () => {
+        const start = (name: string) => shell(lab.member(name).service.start);
+        for (const name of ['m1', 'm2', 'm3']) await lab.kill(name);
+        // m2 alone cannot publish itself: its start keeps waiting (field-notes/002: "may hang at first")
+        let m2Started: ShellResult | undefined;
+        const m2Start = start('m2').then((r) => (m2Started = r));
+        await new Promise((r) => setTimeout(r, 2000));
+        expect(m2Started, 'start returned without a quorum').toBeUndefined();
+        expect(lab.pidOf('m2')).toBeDefined();
+        // once a second member is up there is a quorum, and the first start returns
+        await lab.startMember('m3');
+        const result = await m2Start;
+        expect(result.exitCode, result.stderr).toBe(0);
+        await lab.startMember('m1');
+        await lab.waitHealthy();
+
+        // an etcd that exits before it is ready fails the start with the end of its log
+        expect((await shell(lab.member('m3').service.stop)).exitCode).toBe(0);
+        const env = await lab.readEnvFile('m3');
+        await lab.writeEnvFile('m3', { ...env, ETCD_INITIAL_CLUSTER_STATE: 'sideways' });
+        const failed = await start('m3');
+        expect(failed.exitCode).toBe(1);
+        expect(failed.stderr).toContain('etcd-service: etcd exited before it was ready');
+        expect(failed.stderr).toContain('sideways');
+        await lab.writeEnvFile('m3', env);
+        expect((await start('m3')).exitCode).toBe(0);
+        await lab.waitHealthy();
+      });
+    }
+
     if (layout === 'kubeadm') {
       it('a kubeadm node root has the files replace-master copies, and the kubelet runs the apiserver stand-in', async () => {
         const root = lab.member('m1').root;
@@ -127,6 +158,19 @@ for (const layout of ['systemd', 'kubeadm'] as const satisfies readonly LabLayou
       expect(labProcesses(marker).length).toBeGreaterThanOrEqual(3);
       await lab.close();
       expect(labProcesses(marker)).toEqual([]);
+    });
+  });
+}
+
+interface ShellResult {
+  exitCode: number;
+  stderr: string;
+}
+
+function shell(command: string): Promise<ShellResult> {
+  return new Promise((resolve) => {
+    execFile('/bin/sh', ['-c', command], (err, _stdout, stderr) => {
+      resolve({ exitCode: err ? ((err as { code?: number }).code ?? 1) : 0, stderr });
     });
   });
 }

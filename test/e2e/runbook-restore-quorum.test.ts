@@ -82,9 +82,9 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
 
   it('refuses while an old member still runs: stops before the data dirs are touched', async () => {
     await loseQuorum();
-    // the kubelet stop on m2 brings m2's old etcd back (its service manager restarting it)
+    // the kubelet stop on m2 brings m2's old etcd back (its service manager restarting it: nothing waits for it to be ready)
     const m2 = lab.member('m2');
-    const inventory = await hookedInventory('old-member', { m2: { kubeletStop: `${m2.kubelet.stop} && ${m2.service.start}` } });
+    const inventory = await hookedInventory('old-member', { m2: { kubeletStop: `${m2.kubelet.stop} && ${m2.service.start} --no-block` } });
     const before = await dataDirsAside(m2.dataDir);
     const result = await run(inventory);
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
