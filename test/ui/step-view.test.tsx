@@ -129,6 +129,32 @@ describe('step view', () => {
     expect(decide).toHaveBeenCalledWith({ type: 'confirm' });
   });
 
+  it('typed names and Enter that arrive in one read confirm (a paste, fast typing over SSH); a key after the Enter in that read is dropped', async () => {
+    const state = stateAfter(...doneFirstTwo, { type: 'guards-evaluated', step: 'stop-etcd', outcomes: [ok('would-lose-quorum', true), ok('quorum')] });
+    const { app, decide } = view(state);
+    await frameMatching(app, '[DESTRUCTIVE]');
+    await type(app, 'y');
+    await frameMatching(app, 'DESTRUCTIVE: type master-1,master-2 to run it:');
+    await type(app, `master-1,master-2${KEY.enter}y`);
+    expect(decide).toHaveBeenCalledTimes(1);
+    expect(decide).toHaveBeenCalledWith({ type: 'confirm' });
+  });
+
+  it('a held Backspace that arrives as one read corrects a mistyped name; Ctrl-U clears it', async () => {
+    const state = stateAfter(...doneFirstTwo, { type: 'guards-evaluated', step: 'stop-etcd', outcomes: [ok('would-lose-quorum', true), ok('quorum')] });
+    const { app, decide } = view(state);
+    await frameMatching(app, '[DESTRUCTIVE]');
+    await type(app, 'y', 'master-1,master-3');
+    await frameMatching(app, 'run it: master-1,master-3');
+    await type(app, KEY.backspace.repeat(9));
+    await frameMatching(app, 'run it: master-1 ');
+    await type(app, 'xyz', '\u0015');
+    await frameMatching(app, /run it:\s+\(Enter/);
+    expect(decide).not.toHaveBeenCalled();
+    await type(app, 'master-1,', 'master-2', KEY.enter);
+    expect(decide).toHaveBeenCalledWith({ type: 'confirm' });
+  });
+
   it('each-member steps show one line per node with its own spinner and result; the output pane stays bounded', async () => {
     const lines = Array.from({ length: 60 }, (_, i) => `line ${i + 1}`).join('\n');
     const state = stateAfter(

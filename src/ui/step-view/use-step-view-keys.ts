@@ -2,7 +2,8 @@ import { useInput, type Key } from 'ink';
 import type { OperatorDecision } from '../../engine/operator.js';
 import type { StepState } from '../../engine/types.js';
 import type { RenderedStep } from '../../runbook/rendered.js';
-import type { StepViewAction, StepViewState } from './use-step-view-state.js';
+import { promptEdits } from '../text-prompt/prompt-edits.js';
+import type { Prompt, StepViewAction, StepViewState } from './use-step-view-state.js';
 
 /** Which keys mean something for a step in this status (the reducer's rules, as keys). */
 export function keysFor(step: StepState): { run: boolean; skip: boolean; retry: boolean; override: boolean } {
@@ -56,15 +57,16 @@ export function useStepViewKeys(options: {
   const { step, def, inputs, current, dispatch, decide, asking, isActive, maxScroll } = options;
   /** skip / override reasons and destructive names are typed here: one input handler, no keys lost to a prompt mounting */
   const textPrompt = (input: string, key: Key): void => {
-    const state = current();
-    const prompt = state.prompt;
+    const prompt = current().prompt;
     if (key.escape) return dispatch({ type: 'close-prompt', notice: prompt.kind === 'skip-reason' ? 'not skipped' : prompt.kind === 'override-reason' ? 'not overridden' : 'not run' });
-    if (key.backspace || key.delete) return dispatch({ type: 'delete-char' });
-    if (!key.return) {
-      if (!key.ctrl && !key.meta && input && !/[\u0000-\u001f]/.test(input)) dispatch({ type: 'type-text', text: input });
-      return;
+    // a read may hold several keys (a paste ending in Enter, a held Backspace): each in turn
+    for (const edit of promptEdits(input, key)) {
+      if (edit.kind === 'submit') return submitPrompt(prompt);
+      dispatch(edit.kind === 'text' ? { type: 'type-text', text: edit.text } : edit.kind === 'erase' ? { type: 'delete-char' } : { type: 'clear-text' });
     }
-    const text = state.draft.trim();
+  };
+  const submitPrompt = (prompt: Prompt): void => {
+    const text = current().draft.trim();
     const settle = (decision: OperatorDecision) => {
       dispatch({ type: 'close-prompt' });
       decide(decision);

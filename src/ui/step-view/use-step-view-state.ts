@@ -1,4 +1,5 @@
 import { useCallback, useRef, useState } from 'react';
+import { eraseLast } from '../text-prompt/prompt-edits.js';
 
 /**
  * The step view's own state: which prompt is open, a one-line notice, and
@@ -33,6 +34,7 @@ export type StepViewAction =
   | { type: 'scroll-output'; by: number; max: number }
   | { type: 'type-text'; text: string }
   | { type: 'delete-char' }
+  | { type: 'clear-text' }
   | { type: 'reset' };
 
 export const initialStepViewState: StepViewState = { prompt: { kind: 'none' }, scrollBack: 0, draft: '' };
@@ -46,7 +48,9 @@ export function stepViewReducer(state: StepViewState, action: StepViewAction): S
     case 'type-text':
       return { ...state, draft: state.draft + action.text };
     case 'delete-char':
-      return { ...state, draft: state.draft.slice(0, -1) };
+      return { ...state, draft: eraseLast(state.draft) };
+    case 'clear-text':
+      return { ...state, draft: '' };
     case 'say':
       return { ...state, notice: action.notice };
     case 'scroll-output':
