@@ -1,4 +1,5 @@
 import { Box, Text, useInput } from 'ink';
+import { useEffect, useState } from 'react';
 import SelectInput from 'ink-select-input';
 import type { Scenario } from '../../drill/scenarios.js';
 import type { Fault } from '../../lab/faults.js';
@@ -16,14 +17,32 @@ export interface ScenarioPickerProps {
 
 /**
  * `drill` without --fault: which failure to rehearse. ↑/↓ and Enter, like
- * the runbook picker; digits do nothing (useDigitSafeSelect).
+ * the runbook picker; digits do nothing (useDigitSafeSelect). The choice
+ * replaces the list, and onPick is called once that frame is committed: the
+ * picker's last frame stays in the scrollback, and a ↓ and Enter read
+ * together would otherwise leave it pointing at the entry before the one
+ * chosen.
  */
 export function ScenarioPicker({ scenarios, onPick, onCancel, members, columns = 80 }: ScenarioPickerProps) {
-  const { onHighlight } = useDigitSafeSelect<Fault>(scenarios[0]?.fault, onPick, true);
-  useInput((input, key) => {
-    if ((key.ctrl && input === 'c') || key.escape || input === 'q') onCancel();
-  });
+  const [picked, setPicked] = useState<Scenario | undefined>();
   const byFault = new Map(scenarios.map((s) => [s.fault, s]));
+  const { onHighlight } = useDigitSafeSelect<Fault>(scenarios[0]?.fault, (fault) => setPicked(byFault.get(fault)), picked === undefined);
+  useInput(
+    (input, key) => {
+      if ((key.ctrl && input === 'c') || key.escape || input === 'q') onCancel();
+    },
+    { isActive: picked === undefined },
+  );
+  useEffect(() => {
+    if (picked) onPick(picked.fault);
+  }, [picked, onPick]);
+  if (picked) {
+    return (
+      <Text wrap="truncate-end">
+        rehearsing <Text bold>{picked.fault}</Text> — {picked.title}
+      </Text>
+    );
+  }
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate-end">
