@@ -99,6 +99,9 @@ export interface DrillResult {
 
 export const DEFAULT_SAMPLE_COUNT = 300;
 
+/** Verdicts of a cluster whose one quorum answers reads: the sample is read back only through one. */
+const READS_THROUGH_QUORUM: ReadonlySet<Verdict> = new Set<Verdict>(['healthy', 'minority-lost']);
+
 /** Faults that leave an established cluster behind (a field cluster's members have long been connected). */
 const SETTLE_BEFORE: ReadonlySet<Fault> = new Set(['minority', 'quorum', 'frozen']);
 
@@ -174,18 +177,23 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recovery: Recove
   if (runStatus !== 'succeeded') {
     reasons.push(recovered.journal ? `the runbook ${recovered.runbook ?? ''} ended ${runStatus}${abortReason(events)}` : `no runbook was run: ${recovered.problem ?? 'none chosen'}`);
   }
-  // the run's last step waits for health; a few seconds more for a probe to agree after a learner's promotion
-  const finalVerdict = await waitForVerdict(lab, 'healthy', 5000);
+  // a run that succeeded ended waiting for health: a few seconds more for a probe to agree after a
+  // learner's promotion; one that did not (aborted, failed, none) is judged at once, as it was left
+  const finalVerdict = await waitForVerdict(lab, 'healthy', runStatus === 'succeeded' ? 5000 : 0);
   if (finalVerdict !== 'healthy') reasons.push(`the cluster is ${finalVerdict}, not healthy`);
   let sample: SampleCheck | undefined;
-  try {
-    sample = await checkSample(lab.endpoints, tls, entries);
-    if (sample.intact !== sample.expected) reasons.push(`sample data lost: ${sample.missing.length} missing, ${sample.changed.length} changed of ${sample.expected}`);
-  } catch (err) {
-    reasons.push(`the sample data could not be read back: ${messageOf(err)}`);
+  if (!READS_THROUGH_QUORUM.has(finalVerdict)) {
+    reasons.push(`the sample data was not read back: a ${finalVerdict} cluster has no quorum to read it through`);
+  } else {
+    try {
+      sample = await checkSample(lab.endpoints, tls, entries);
+      if (sample.intact !== sample.expected) reasons.push(`sample data lost: ${sample.missing.length} missing, ${sample.changed.length} changed of ${sample.expected}`);
+    } catch (err) {
+      reasons.push(`the sample data could not be read back: ${messageOf(err)}`);
+    }
   }
   let ballast: DrillResult['ballast'];
-  if (ballastMib > 0) {
+  if (ballastMib > 0 && READS_THROUGH_QUORUM.has(finalVerdict)) {
     ballast = { mib: ballastMib, expected: ballastKeyCount(ballastMib), found: await countBallast(lab.endpoints, tls).catch(() => -1) };
     if (ballast.found !== ballast.expected) reasons.push(`ballast lost: ${ballast.found < 0 ? 'it could not be counted' : `${ballast.found} of ${ballast.expected} keys`}`);
   }

@@ -11,9 +11,9 @@ import { expectNothingLeft } from './drill-helpers.js';
  * drill that cannot fail would prove nothing.
  */
 describe('a drill whose recovery does nothing', () => {
-  let labDir: string | undefined;
+  const labDirs: string[] = [];
   afterAll(async () => {
-    if (labDir) await expectNothingLeft(labDir);
+    for (const dir of labDirs) await expectNothingLeft(dir);
   });
 
   it('fails: not healthy, no runbook run, and the key deleted meanwhile is reported missing', async () => {
@@ -27,7 +27,7 @@ describe('a drill whose recovery does nothing', () => {
         phases.push(`launch: ${lab.dir}, ${lines.some((l) => l.startsWith('fault:')) ? 'after' : 'before'} the fault`);
       },
       recover: async (context: RecoveryContext) => {
-        labDir = context.lab.dir;
+        labDirs.push(context.lab.dir);
         phases.push(`recover: ${context.lab.dir}`);
         expect(context.detection.verdict.verdict).toBe('minority-lost');
         expect(context.inputDefaults.backupDir).toBe(`${context.lab.dir}/backups`);
@@ -48,7 +48,7 @@ describe('a drill whose recovery does nothing', () => {
         return { attended: false, problem: 'this test runs none' };
       },
     });
-    expect(phases).toEqual([`launch: ${labDir}, before the fault`, `recover: ${labDir}`]);
+    expect(phases).toEqual([`launch: ${labDirs[0]}, before the fault`, `recover: ${labDirs[0]}`]);
     expect(result.ok).toBe(false);
     expect(result.runStatus).toBe('not run');
     expect(result.finalVerdict).toBe('minority-lost');
@@ -61,6 +61,27 @@ describe('a drill whose recovery does nothing', () => {
       'ballast lost: 255 of 256 keys',
     ]);
     expect(result.ballast).toEqual({ mib: 1, expected: 256, found: 255 });
+    expect(lines).toContain('lab stopped and removed');
+  }, 90_000);
+
+  it('a run that did not succeed is judged as it was left: quorum lost, the sample not read through a quorum there is not', async () => {
+    const lines: string[] = [];
+    const options = { members: 3, fault: 'quorum' as const, layout: 'systemd' as const, ssh: false, keep: false, ballastMib: 1, say: (l: string) => lines.push(l) };
+    const result: DrillResult = await runDrill(options, {
+      recover: async (context: RecoveryContext) => {
+        labDirs.push(context.lab.dir);
+        return { attended: false, problem: 'this test runs none' };
+      },
+    });
+    expect(result.ok).toBe(false);
+    expect(result.finalVerdict).toBe('quorum-lost');
+    expect(result.sample).toBeUndefined();
+    expect(result.ballast).toBeUndefined();
+    expect(result.reasons).toEqual([
+      'no runbook was run: this test runs none',
+      'the cluster is quorum-lost, not healthy',
+      'the sample data was not read back: a quorum-lost cluster has no quorum to read it through',
+    ]);
     expect(lines).toContain('lab stopped and removed');
   }, 90_000);
 });
@@ -82,4 +103,5 @@ describe('drill flags', () => {
       expect(result.stdout, flags.join(' ')).not.toContain('starting a');
     }
   }, 60_000);
+
 });
