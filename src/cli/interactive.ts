@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { createElement } from 'react';
 import { render } from 'ink';
 import type { ProbeChannels } from '../cluster/channels.js';
+import { probeThroughElection } from '../cluster/election.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { sshMembers } from '../inventory/schema.js';
@@ -101,7 +102,8 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
     health,
     detect: () => {
       if (start.kind === 'detect') void runbooks();
-      return health.refresh();
+      // the table shows every probe; the verdict a runbook is proposed for waits out an election
+      return probeThroughElection(() => health.refresh());
     },
     choices: async (report) => runbookChoices(report, await runbooks()),
     begin: async (id, report) => {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { probeThroughElection } from '../cluster/election.js';
 import { probeCluster } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
@@ -43,7 +44,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   // the runbook first: a typo in its name should not wait for a probe
   const runbook = /\.ya?ml$/.test(name) ? await loadRunbookFile(name) : await findRunbook(name);
   const target = await clusterTargetFrom(values);
-  const report = await probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs });
+  const report = await probeThroughElection(() => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs }));
   const now = new Date();
   const timestamp = runTimestamp(now);
   const rendered = renderRunbook(runbook, { inventory: target.config.inventory, report, inputs, run: { id: `${timestamp}-${runbook.id}-plan`, timestamp } });

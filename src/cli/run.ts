@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ProbeChannels } from '../cluster/channels.js';
 import { EtcdClusterClient } from '../cluster/client.js';
+import { probeThroughElection } from '../cluster/election.js';
 import { probeCluster, silentRecheck, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { defaultJournalDir, Journal, readJournal, resumeState, latestJournal } from '../engine/journal.js';
@@ -84,7 +85,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     // the runbook is read and checked while the probe waits on the network
     const [runbook, detection] = await Promise.all([
       name.endsWith('.yaml') || name.endsWith('.yml') ? loadRunbookFile(name) : findRunbook(name),
-      probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs, channels }),
+      probeThroughElection(() => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs, channels })),
     ]);
     if (!tui) await checkSshLogins(target.config.inventory);
     const prepared = await prepareRun({

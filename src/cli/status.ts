@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { probeThroughElection } from '../cluster/election.js';
 import { probeCluster } from '../cluster/probe.js';
 import { healthTable } from '../cluster/report-table.js';
 import type { ClusterReport } from '../cluster/types.js';
@@ -38,7 +39,8 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const target = await clusterTargetFrom(values);
   const color = colorEnabled(values['no-color']);
   if (!values.watch) {
-    const report = await probe(target);
+    // one verdict, its exit code read by scripts: not the seconds of a leader election
+    const report = await probeThroughElection(() => probe(target));
     process.stdout.write(values.json ? `${JSON.stringify(statusJson(report, target), null, 2)}\n` : `${statusText(report, target, color)}\n`);
     return EXIT_CODE_FOR[report.verdict.verdict];
   }

@@ -22,6 +22,24 @@ export function isLeader(probe: EndpointProbe): boolean {
   return probe.memberId !== undefined && probe.memberId === probe.leaderId;
 }
 
+/**
+ * Quorum lost by the probe's count, yet a quorum of the voting members
+ * answers: what the seconds after a leader dies look like. The survivors go
+ * on trusting the dead leader for an election timeout (etcd's default 1 s),
+ * then elect (randomised up to twice that; a split vote takes another
+ * round), and meanwhile no read completes. Detection waits such a verdict
+ * out (cluster/election.ts) before it calls the quorum lost; a quorum that
+ * answers and stays leaderless is lost all the same.
+ */
+export function mayBeElecting(verdict: VerdictResult): boolean {
+  return verdict.verdict === 'quorum-lost' && answeringVoters(verdict) >= verdict.quorumSize;
+}
+
+/** Voting members that answered the probe, healthy or not. */
+export function answeringVoters(verdict: VerdictResult): number {
+  return verdict.members.filter((m) => !m.isLearner && m.reachable).length;
+}
+
 export const RUNBOOK_FOR: Record<Verdict, { recommended?: string; alternatives: string[] }> = {
   healthy: { recommended: 'backup', alternatives: [] },
   'minority-lost': { recommended: 'replace-member', alternatives: ['replace-master', 'backup'] },

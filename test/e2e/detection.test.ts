@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { ProbeChannels } from '../../src/cluster/channels.js';
+import { probeThroughElection } from '../../src/cluster/election.js';
 import { DEFAULT_PROBE_DEADLINE_MS } from '../../src/cluster/probe.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -148,6 +149,33 @@ describe('detection on a real 3-member cluster', () => {
     const result = await runCli(['status', '--endpoints', 'https://', '--cacert', lab.pki.caCert]);
     expect(result.exitCode).toBe(4);
     expect(result.stderr).toMatch(/--endpoints "https:\/\/"/);
+  });
+
+  it('the leader killed: probes in the election see no quorum, detection waits it out and says minority-lost', async () => {
+    await lab.waitHealthy();
+    const before = await lab.probe();
+    const leader = before.endpoints.find((e) => e.memberId !== undefined && e.memberId === e.leaderId)?.expectedName;
+    expect(leader).toBeDefined();
+    await lab.kill(leader as string);
+    try {
+      // the survivors trust the dead leader for an election timeout, then elect; reads fail meanwhile.
+      // Probes paired at staggered instants cover that window, wherever it falls on this machine
+      const offsets = Array.from({ length: 16 }, (_, i) => i * 100);
+      const at = <T,>(ms: number, probe: () => Promise<T>) => new Promise((r) => setTimeout(r, ms)).then(probe);
+      const [raw, settled, cli] = await Promise.all([
+        Promise.all(offsets.map((ms) => at(ms, () => lab.probe()))),
+        Promise.all(offsets.map((ms) => at(ms, () => probeThroughElection(() => lab.probe())))),
+        at(500, () => status()),
+      ]);
+      expect(raw.map((r) => r.verdict.verdict), 'some probe fell inside the election').toContain('quorum-lost');
+      expect(settled.map((r) => r.verdict.verdict)).toEqual(offsets.map(() => 'minority-lost'));
+      expect(cli.json.verdict).toBe('minority-lost');
+      expect(cli.exitCode).toBe(1);
+      expect(cli.json.recommendedRunbook).toBe('replace-member');
+    } finally {
+      await lab.startMember(leader as string);
+      await lab.waitHealthy();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberInfo } from '../../src/cluster/types.js';
-import { classify, quorumSize, RUNBOOK_FOR } from '../../src/cluster/verdict.js';
+import { classify, mayBeElecting, quorumSize, RUNBOOK_FOR } from '../../src/cluster/verdict.js';
 import { CLUSTER_ID, FROZEN, IDS, NO_LEADER, OTHER_CLUSTER_ID, REFUSED, fakeCluster } from '../helpers/probes.js';
 
 describe('quorumSize', () => {
@@ -225,6 +225,24 @@ describe('classify: quorum lost', () => {
     const v = classify([c.up(0), c.up(1), c.down(2), c.down(3)]);
     expect(v.verdict).toBe('quorum-lost');
     expect(v).toMatchObject({ votingMembers: 4, healthyVoting: 2, quorumSize: 3 });
+  });
+});
+
+describe('mayBeElecting: quorum lost by the count, yet a quorum of voters answers', () => {
+  const three = fakeCluster({ voting: 3 });
+  const five = fakeCluster({ voting: 5 });
+  it('the seconds after a leader died: the two survivors answer, neither serves a read', () => {
+    expect(mayBeElecting(classify([three.stranded(0), three.stranded(1), three.down(2)]))).toBe(true);
+    expect(mayBeElecting(classify([five.stranded(0), five.stranded(1), five.stranded(2), five.down(3), five.down(4)]))).toBe(true);
+  });
+  it('not when fewer than a quorum answers, nor when quorum is held', () => {
+    expect(mayBeElecting(classify([three.stranded(0), three.down(1), three.down(2)]))).toBe(false);
+    expect(mayBeElecting(classify([five.stranded(0), five.stranded(1), five.frozen(2), five.down(3), five.down(4)]))).toBe(false);
+    expect(mayBeElecting(classify([three.up(0), three.up(1), three.down(2)]))).toBe(false);
+  });
+  it('a learner that answers does not make up the quorum', () => {
+    const withLearner = fakeCluster({ voting: 3, learners: 1 });
+    expect(mayBeElecting(classify([withLearner.stranded(0), withLearner.down(1), withLearner.down(2), withLearner.stranded(3)]))).toBe(false);
   });
 });
 
