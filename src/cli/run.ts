@@ -322,16 +322,24 @@ export function createRun(state: RunState, options: CreateRunOptions): { runner:
 /** The members as guards see them, with the service's is-active command the runbooks use too. */
 function guardMembers(inventory: Inventory): GuardMember[] {
   return inventory.members.map((m, index) => {
-    const service = memberRecord(inventory, index).service;
-    const isActive = service && typeof service === 'object' && 'isActive' in service ? service.isActive : undefined;
+    const record = memberRecord(inventory, index);
+    const isActive = isActiveOf(record.service);
+    const controlPlaneActive = isActiveOf(record.controlPlane);
     return {
       name: m.name,
       peerURL: m.peerURLs[0] ?? '',
       clientURL: m.clientURLs[0] ?? '',
       ...(m.node?.paths?.dataDir ? { dataDir: m.node.paths.dataDir } : {}),
-      ...(isActive instanceof CommandFragment ? { isActiveCommand: isActive.command } : {}),
+      ...(isActive ? { isActiveCommand: isActive } : {}),
+      ...(controlPlaneActive ? { controlPlaneActiveCommand: controlPlaneActive } : {}),
     };
   });
+}
+
+/** A service record's is-active command (service, controlPlane), when the inventory or layout gives one. */
+function isActiveOf(service: unknown): string | undefined {
+  const isActive = service && typeof service === 'object' && 'isActive' in service ? service.isActive : undefined;
+  return isActive instanceof CommandFragment ? isActive.command : undefined;
 }
 
 /** The full-screen view answers for the operator on a terminal unless --yes. */

@@ -3,7 +3,7 @@ import type { ClusterClient } from '../cluster/client.js';
 import { socketAddress } from '../cluster/address.js';
 import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
-import { isLeader, quorumSize } from '../cluster/verdict.js';
+import { answeringVoters, isLeader, mayBeElecting, quorumSize } from '../cluster/verdict.js';
 import { listParam } from '../engine/wait-conditions.js';
 import type { GuardOutcome } from '../engine/types.js';
 import { digestIn, sha256Command, sha256OfStdinCommand } from '../transport/sha256.js';
@@ -27,6 +27,8 @@ export interface GuardMember {
   dataDir?: string;
   /** exit 0 = etcd's service is active (e.g. `systemctl is-active --quiet etcd`) */
   isActiveCommand?: string;
+  /** exit 0 = the node's control plane (kube-apiserver) runs, as the runbooks' member.controlPlane.isActive */
+  controlPlaneActiveCommand?: string;
 }
 
 export interface GuardEnvironment {
@@ -104,6 +106,52 @@ export function judgeQuorumHeld(verdict: VerdictResult): Judgement {
   if (verdict.verdict === 'split-brain') return { ok: false, message: `split brain, not one cluster: ${verdict.summary}` };
   if (verdict.verdict === 'unreachable') return { ok: false, message: `no member answers: ${verdict.summary}` };
   return { ok: false, message: `quorum lost: ${counts}; use the restore path, never member replacement` };
+}
+
+/** Whether each master's control plane (kube-apiserver…) runs: undefined where it cannot be told. */
+export interface ControlPlaneFacts {
+  member: string;
+  active?: boolean;
+}
+
+/**
+ * The restore path only where it cannot make things worse (DESIGN §10.1,
+ * from the other side). restore-quorum stops every apiserver and every
+ * member and rebuilds the cluster: on a cluster that holds quorum, or may be
+ * electing a leader (mayBeElecting), and still serves Kubernetes, that is an
+ * outage replace-member would not cause, and a snapshot file given rewinds
+ * the keyspace. Where the control plane is already down on every master (a
+ * restore cut short and run again) there is nothing left to make worse. No
+ * member answering at all passes: nothing says the quorum is held.
+ */
+export function judgeQuorumLost(verdict: VerdictResult, controlPlanes: ControlPlaneFacts[] = []): Judgement {
+  if (verdict.verdict === 'split-brain') return { ok: false, message: `split brain, not one cluster: ${verdict.summary}; use the split-brain runbook` };
+  if (!mayBeServing(verdict)) {
+    return { ok: true, message: verdict.verdict === 'unreachable' ? `no member answers: ${verdict.summary}` : `quorum lost: ${quorumCounts(verdict)}` };
+  }
+  const state = verdict.verdict === 'quorum-lost'
+    ? `no leader, but ${answeringVoters(verdict)} of ${verdict.votingMembers} voting members answer: an election may be in progress`
+    : `quorum held (${quorumCounts(verdict)})`;
+  const running = controlPlanes.filter((c) => c.active === true).map((c) => c.member);
+  const unknown = controlPlanes.filter((c) => c.active === undefined).map((c) => c.member);
+  if (running.length === 0 && unknown.length === 0 && controlPlanes.length > 0) {
+    return { ok: true, message: `${state}, but the control plane runs on no master (a restore cut short?): restoring again stops nothing that serves` };
+  }
+  const serving = [
+    ...(running.length > 0 ? [`the control plane runs on ${running.join(', ')}`] : []),
+    ...(unknown.length > 0 ? [`whether the control plane runs on ${unknown.join(', ')} cannot be told (no isActive command)`] : []),
+  ].join('; ');
+  const advice = verdict.verdict === 'quorum-lost' ? 'r checks again in a moment' : 'a restore would stop a serving cluster; a lost minority is replaced with replace-member';
+  return { ok: false, message: `${state} and ${serving || 'no master is known'}: ${advice}` };
+}
+
+/** The cluster may still serve: quorum held, or a quorum answers and may be electing a leader. */
+function mayBeServing(verdict: VerdictResult): boolean {
+  return verdict.verdict === 'healthy' || verdict.verdict === 'minority-lost' || mayBeElecting(verdict);
+}
+
+function quorumCounts(verdict: VerdictResult): string {
+  return `${verdict.healthyVoting} of ${verdict.votingMembers} voting members healthy, quorum needs ${verdict.quorumSize}`;
 }
 
 export type MembershipChange = 'remove' | 'stop' | 'add';
@@ -738,6 +786,12 @@ export function portAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
+async function controlPlaneFacts(member: GuardMember, env: GuardEnvironment): Promise<ControlPlaneFacts> {
+  if (!member.controlPlaneActiveCommand) return { member: member.name };
+  const result = await env.transport(member.name).exec(member.controlPlaneActiveCommand, { timeoutMs: 10_000 });
+  return { member: member.name, active: result.exitCode === 0 };
+}
+
 async function runningFacts(member: GuardMember, env: GuardEnvironment, isActiveOverride?: string): Promise<RunningFacts> {
   const isActiveCommand = isActiveOverride || member.isActiveCommand;
   const [clientAnswers, peerAnswers, serviceActive] = await Promise.all([
@@ -781,6 +835,17 @@ export const GUARDS = {
     description: 'a quorum of voting members is healthy',
     gather: async (_params, env) => (await env.probe()).verdict,
     judge: (verdict) => judgeQuorumHeld(verdict),
+  }),
+  'quorum-lost': define({
+    name: 'quorum-lost',
+    description: 'quorum is lost (not a leader election in progress), or no master runs its control plane any more: a restore stops nothing that serves',
+    gather: async (_params, env) => {
+      const { verdict } = await env.probe();
+      // the nodes are asked only when the cluster may still serve
+      if (verdict.verdict === 'split-brain' || !mayBeServing(verdict)) return { verdict, controlPlanes: [] };
+      return { verdict, controlPlanes: await Promise.all(env.members.map((m) => controlPlaneFacts(m, env))) };
+    },
+    judge: ({ verdict, controlPlanes }) => judgeQuorumLost(verdict, controlPlanes),
   }),
   'would-lose-quorum': define({
     name: 'would-lose-quorum',

@@ -48,6 +48,18 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     await lab.waitHealthy(60_000);
   };
 
+  it('refuses on a cluster that holds quorum (one of three killed): nothing is taken down', async () => {
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    const result = await run();
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL quorum-lost: .*quorum held \(2 of 3 voting members healthy, quorum needs 2\) and the control plane runs on m1, m2(, m3)?: a restore would stop a serving cluster/);
+    await expectNoStep(result.stdout, 'stop-control-plane');
+    await expectNoStep(result.stdout, 'stop-etcd');
+    for (const m of ['m1', 'm2']) expect(await lab.isActive(m, 'controlPlane'), `control plane on ${m}`).toBe(true);
+    await bringBack();
+  }, 180_000);
+
   it('restores a 3-member cluster with 2 members killed: healthy, one cluster ID and leader, every key on every member, old dirs kept, control plane and kubelet back', async () => {
     await loseQuorum();
     const result = await run();

@@ -18,6 +18,7 @@ import {
   judgeOtherVotersHealthy,
   judgeQuorumChange,
   judgeQuorumHeld,
+  judgeQuorumLost,
   judgeSameAsReference,
   judgeSameSnapshot,
   judgeSingleClusterId,
@@ -47,6 +48,45 @@ describe('quorum-held', () => {
   it('fails on split brain', () => {
     const other = fakeCluster({ voting: 2, leader: 1, clusterId: OTHER_CLUSTER_ID });
     expect(judgeQuorumHeld(reportOf([three.up(0), other.up(1)]).verdict).message).toMatch(/^split brain/);
+  });
+});
+
+describe('quorum-lost', () => {
+  const serving = [{ member: 'master-1', active: true }, { member: 'master-2', active: true }, { member: 'master-3', active: false }];
+  const allStopped = serving.map((c) => ({ ...c, active: false }));
+  it('passes when two of three are down: the restore path is the one (the nodes need not be asked)', () => {
+    expect(judgeQuorumLost(reportOf([three.stranded(0), three.down(1), three.down(2)]).verdict)).toEqual({
+      ok: true,
+      message: 'quorum lost: 0 of 3 voting members healthy, quorum needs 2',
+    });
+  });
+  it('refuses on a cluster that holds quorum while its control plane serves, and names replace-member', () => {
+    for (const endpoints of [[three.up(0), three.up(1), three.up(2)], [three.up(0), three.up(1), three.down(2)]]) {
+      const j = judgeQuorumLost(reportOf(endpoints).verdict, serving);
+      expect(j.ok).toBe(false);
+      expect(j.message).toMatch(/^quorum held \(\d of 3 voting members healthy, quorum needs 2\) and the control plane runs on master-1, master-2: a restore would stop a serving cluster; a lost minority is replaced with replace-member$/);
+    }
+  });
+  it('refuses while a quorum of voting members answers without a leader (an election may be in progress) and the control plane runs', () => {
+    const j = judgeQuorumLost(reportOf([three.stranded(0), three.stranded(1), three.down(2)]).verdict, serving);
+    expect(j).toEqual({
+      ok: false,
+      message: 'no leader, but 2 of 3 voting members answer: an election may be in progress and the control plane runs on master-1, master-2: r checks again in a moment',
+    });
+  });
+  it('refuses when it cannot be told whether a control plane runs (no isActive command)', () => {
+    const j = judgeQuorumLost(reportOf([three.up(0), three.up(1), three.down(2)]).verdict, [...allStopped.slice(0, 2), { member: 'master-3' }]);
+    expect(j.ok).toBe(false);
+    expect(j.message).toMatch(/whether the control plane runs on master-3 cannot be told/);
+  });
+  it('passes a cluster that holds quorum when no master runs its control plane any more (a restore cut short, run again)', () => {
+    const j = judgeQuorumLost(reportOf([three.up(0), three.up(1), three.down(2)]).verdict, allStopped);
+    expect(j).toEqual({ ok: true, message: 'quorum held (2 of 3 voting members healthy, quorum needs 2), but the control plane runs on no master (a restore cut short?): restoring again stops nothing that serves' });
+  });
+  it('passes when no member answers at all, and refuses a split brain', () => {
+    expect(judgeQuorumLost(reportOf([three.down(0), three.down(1), three.down(2)]).verdict).ok).toBe(true);
+    const other = fakeCluster({ voting: 2, leader: 1, clusterId: OTHER_CLUSTER_ID });
+    expect(judgeQuorumLost(reportOf([three.up(0), other.up(1)]).verdict, allStopped).message).toMatch(/^split brain.*split-brain runbook$/);
   });
 });
 
