@@ -122,7 +122,11 @@ export interface ControlPlaneFacts {
  * outage replace-member would not cause, and a snapshot file given rewinds
  * the keyspace. Where the control plane is already down on every master (a
  * restore cut short and run again) there is nothing left to make worse. No
- * member answering at all passes: nothing says the quorum is held.
+ * member answering at all passes: nothing says the quorum is held. Like the
+ * runbook's own stop/start-control-plane steps, this takes the members for
+ * stacked masters (kubeadm's default, kubeasz): where etcd runs on hosts of
+ * its own, no control plane is seen on them, and a cluster that holds
+ * quorum passes.
  */
 export function judgeQuorumLost(verdict: VerdictResult, controlPlanes: ControlPlaneFacts[] = []): Judgement {
   if (verdict.verdict === 'split-brain') return { ok: false, message: `split brain, not one cluster: ${verdict.summary}; use the split-brain runbook` };

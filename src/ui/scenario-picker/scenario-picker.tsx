@@ -1,5 +1,5 @@
 import { Box, Text, useInput } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import SelectInput from 'ink-select-input';
 import type { Scenario } from '../../drill/scenarios.js';
 import type { Fault } from '../../lab/faults.js';
@@ -33,8 +33,12 @@ export function ScenarioPicker({ scenarios, onPick, onCancel, members, columns =
     },
     { isActive: picked === undefined },
   );
+  // once: a parent that renders again with another onPick does not pick twice
+  const reported = useRef(false);
   useEffect(() => {
-    if (picked) onPick(picked.fault);
+    if (!picked || reported.current) return;
+    reported.current = true;
+    onPick(picked.fault);
   }, [picked, onPick]);
   if (picked) {
     return (
