@@ -1,3 +1,4 @@
+import { seconds } from '../util/duration.js';
 import type { ClusterReport } from './types.js';
 import { answeringVoters, mayBeElecting } from './verdict.js';
 
@@ -37,8 +38,4 @@ export async function probeThroughElection(
   const { verdict } = report;
   const waited = `no leader elected in ${seconds(Date.now() - started)} although ${answeringVoters(verdict)} of ${verdict.votingMembers} voting members answer: not an election in progress`;
   return { ...report, verdict: { ...verdict, evidence: [waited, ...verdict.evidence] } };
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
 }

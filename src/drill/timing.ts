@@ -1,4 +1,5 @@
 import type { EngineEvent } from '../engine/types.js';
+import { seconds } from '../util/duration.js';
 
 /**
  * Where a drill's time from fault to healthy went, read from the run's
@@ -172,11 +173,6 @@ function toolParts(events: EngineEvent[]): Omit<DrillTiming['toolParts'], 'write
     previous = at;
   }
   return parts;
-}
-
-/** Seconds with one decimal: timings an operator reads. */
-export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** The timing block the drill prints at the end (fits 80 columns). */
