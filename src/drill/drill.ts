@@ -181,8 +181,9 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recovery: Recove
   // learner's promotion; one that did not (aborted, failed, none) is judged at once, as it was left
   const finalVerdict = await waitForVerdict(lab, 'healthy', runStatus === 'succeeded' ? 5000 : 0);
   if (finalVerdict !== 'healthy') reasons.push(`the cluster is ${finalVerdict}, not healthy`);
+  const readable = READS_THROUGH_QUORUM.has(finalVerdict);
   let sample: SampleCheck | undefined;
-  if (!READS_THROUGH_QUORUM.has(finalVerdict)) {
+  if (!readable) {
     reasons.push(`the sample data was not read back: a ${finalVerdict} cluster has no quorum to read it through`);
   } else {
     try {
@@ -193,7 +194,7 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recovery: Recove
     }
   }
   let ballast: DrillResult['ballast'];
-  if (ballastMib > 0 && READS_THROUGH_QUORUM.has(finalVerdict)) {
+  if (ballastMib > 0 && readable) {
     ballast = { mib: ballastMib, expected: ballastKeyCount(ballastMib), found: await countBallast(lab.endpoints, tls).catch(() => -1) };
     if (ballast.found !== ballast.expected) reasons.push(`ballast lost: ${ballast.found < 0 ? 'it could not be counted' : `${ballast.found} of ${ballast.expected} keys`}`);
   }
