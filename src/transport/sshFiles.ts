@@ -14,7 +14,7 @@ export type RemoteFileOps = Pick<Transport, 'stat' | 'readdir' | 'rename' | 'chm
 };
 
 /** Runs a shell command (with sudo when configured) and returns its outcome. */
-export type ShellRunner = (command: string) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>;
+export type ShellRunner = (command: string) => Promise<{ exitCode: number | null; signal?: string; stdout: string; stderr: string }>;
 
 const SFTP_NO_SUCH_FILE = 2;
 
@@ -188,7 +188,7 @@ export class ShellFileOps implements RemoteFileOps {
   private async check(what: string, path: string, command: string): Promise<string> {
     const result = await this.run(command);
     if (result.exitCode === 0) return result.stdout;
-    const detail = result.stderr.trim().split('\n')[0] ?? `exit ${result.exitCode}`;
+    const detail = result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal ?? 'unknown'}`;
     throw new OperatorError(`ssh ${this.label}: ${what} ${path} failed (${detail})`, ExitCode.runFailed);
   }
 }

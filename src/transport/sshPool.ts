@@ -15,6 +15,41 @@ import { connect, type SshCallbacks, type SshEndpoint } from './sshConnect.js';
  */
 const MAX_EXEC_CHANNELS = 8;
 
+/**
+ * OpenSSH frees a closed session only when its main loop next collects
+ * channels, so a session opened right after another closed can still be
+ * refused ("open failed") for a few ms with MaxSessions in use: such a
+ * refusal is tried again after these pauses. Nothing ran, so it is safe.
+ */
+const REOPEN_PAUSES_MS = [5, 20, 50, 100, 250, 500];
+
+export interface ExitStatus {
+  exitCode: number | null;
+  signal?: string;
+}
+
+const exits = new WeakMap<ClientChannel, ExitStatus>();
+
+/**
+ * ssh2 emits a channel's 'exit' as a plain event while it parses a packet. A
+ * fast command's exit status can arrive in the same read as the channel's
+ * opening, before any listener attached after an `await` exists, and would
+ * be lost; so it is recorded from inside the opening callback.
+ */
+function recordExit(channel: ClientChannel): void {
+  const status: ExitStatus = { exitCode: null };
+  exits.set(channel, status);
+  channel.once('exit', (code: number | null, signal?: string) => {
+    status.exitCode = code ?? null;
+    if (signal) status.signal = signal;
+  });
+}
+
+/** The exit status of a command started by SshConnection.exec (final once the channel closed). */
+export function exitStatusOf(channel: ClientChannel): ExitStatus {
+  return exits.get(channel) ?? { exitCode: null };
+}
+
 export class SshConnection {
   private alive = true;
   private lostError?: OperatorError;
@@ -80,9 +115,10 @@ export class SshConnection {
   async exec(command: string): Promise<ClientChannel> {
     await this.acquireChannel();
     try {
-      const channel = await this.guard(
-        new Promise<ClientChannel>((resolve, reject) => {
-          this.client.exec(command, (err, opened) => (err ? reject(this.channelError(err)) : resolve(opened)));
+      const channel = await this.open<ClientChannel>((done) =>
+        this.client.exec(command, (err, opened) => {
+          if (!err) recordExit(opened);
+          done(err, opened);
         }),
       );
       channel.once('close', () => this.releaseChannel());
@@ -94,11 +130,7 @@ export class SshConnection {
   }
 
   sftp(): Promise<SFTPWrapper> {
-    this.sftpSession ??= this.guard(
-      new Promise<SFTPWrapper>((resolve, reject) => {
-        this.client.sftp((err, sftp) => (err ? reject(this.channelError(err)) : resolve(sftp)));
-      }),
-    );
+    this.sftpSession ??= this.open<SFTPWrapper>((done) => this.client.sftp(done));
     // a failed start is not cached: the next call tries again
     this.sftpSession.catch(() => {
       this.sftpSession = undefined;
@@ -109,6 +141,20 @@ export class SshConnection {
   end(): void {
     this.lost('closed by etcd-runbook');
     this.client.end();
+  }
+
+  /** Open a session channel, again after a pause while the host refuses it as busy. */
+  private async open<T>(request: (done: (err: Error | undefined, opened: T) => void) => void): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.guard(new Promise<T>((resolve, reject) => request((err, opened) => (err ? reject(err) : resolve(opened)))));
+      } catch (err) {
+        const pause = REOPEN_PAUSES_MS[attempt];
+        if (err instanceof OperatorError) throw err;
+        if (pause === undefined || !this.alive || (err as { reason?: unknown }).reason === undefined) throw this.channelError(err as Error);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
   }
 
   private channelError(err: Error): OperatorError {
