@@ -8,6 +8,7 @@ import { shellQuote } from '../util/shell.js';
 import { resolveEndpoint, type SshCallbacks, type SshEndpoint, type SshEndpointOptions } from './sshConnect.js';
 import { ShellFileOps, SftpFileOps, octal, type RemoteFileOps } from './sshFiles.js';
 import { defaultSshPool, type SshConnection, type SshPool } from './sshPool.js';
+import { PreambleFilter, preambleScript, preambleToken } from './sshPreamble.js';
 import { channelOutcome, channelReader, channelWriter } from './sshStreams.js';
 import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
@@ -30,7 +31,8 @@ const EXEC_MARK = 'ETCD_RUNBOOK_EXEC';
 /**
  * A node reached over SSH (ssh2). Commands run as `sh -c <command>` (through
  * `sudo -n` when the inventory says sudo), file bytes stream over exec
- * channels, metadata goes through SFTP — or through the shell under sudo.
+ * channels, metadata goes through SFTP — or through the shell under sudo or
+ * where SFTP does not start.
  */
 export class SshTransport implements Transport {
   readonly kind = 'ssh' as const;
@@ -46,14 +48,38 @@ export class SshTransport implements Transport {
     this.sudo = options.target.ssh?.sudo ?? false;
   }
 
-  /** SFTP as the login user, or shell commands under sudo (SFTP cannot be elevated). */
+  /** How file metadata is read and changed on this node, chosen once. */
   private files(): Promise<RemoteFileOps> {
-    this.fileOps ??= this.resolved().then(({ label }) =>
-      this.sudo
-        ? new ShellFileOps((command) => this.run(command), label)
-        : new SftpFileOps(async () => (await this.connection()).sftp(), label),
-    );
+    if (!this.fileOps) {
+      const chosen = this.chooseFileOps();
+      this.fileOps = chosen;
+      // a connection that failed is not a choice: the next call tries again
+      chosen.catch(() => {
+        if (this.fileOps === chosen) this.fileOps = undefined;
+      });
+    }
     return this.fileOps;
+  }
+
+  /**
+   * SFTP as the login user where the host serves it. Shell commands instead
+   * under sudo (SFTP cannot be elevated), and where SFTP does not start: a
+   * host without the subsystem, or Debian's external sftp-server started by
+   * a login shell whose startup files print (their first bytes are read as
+   * an SFTP packet's length).
+   */
+  private async chooseFileOps(): Promise<RemoteFileOps> {
+    const { label } = await this.resolved();
+    const shell = new ShellFileOps((command) => this.run(command), label);
+    if (this.sudo) return shell;
+    const connection = await this.connection();
+    try {
+      await connection.sftp();
+    } catch (err) {
+      if (!connection.isAlive) throw err;
+      return shell;
+    }
+    return new SftpFileOps(async () => (await this.connection()).sftp(), label);
   }
 
   /** `user@host:port` once resolved (ssh config applied) */
@@ -71,19 +97,28 @@ export class SshTransport implements Transport {
     return this.pool.get(await this.resolved(), this.options, this);
   }
 
-  /** The command line sent to sshd: marked, through sh, under sudo if asked. */
+  /**
+   * The command line sent to sshd: marked, through sh, under sudo if asked,
+   * printing its preamble line first (see sshPreamble.ts).
+   */
   wireCommand(command: string, mark: string): string {
-    const line = `env ${EXEC_MARK}=${mark} sh -c ${shellQuote(command)}`;
+    const line = `env ${EXEC_MARK}=${mark} sh -c ${shellQuote(preambleScript(preambleToken(mark)) + command)}`;
     return this.sudo ? `sudo -n ${line}` : line;
+  }
+
+  /** Start a command on a connection; its token tells its output from the login shell's. */
+  private async start(connection: SshConnection, command: string): Promise<{ channel: ClientChannel; mark: string; token: string }> {
+    const mark = randomBytes(8).toString('hex');
+    const channel = await connection.exec(this.wireCommand(command, mark));
+    return { channel, mark, token: preambleToken(mark) };
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const started = Date.now();
     const connection = await this.connection();
-    const mark = randomBytes(8).toString('hex');
-    const channel = await connection.exec(this.wireCommand(command, mark));
-    const output = collectOutput(channel, options);
-    const outcome = channelOutcome(connection, channel);
+    const { channel, mark, token } = await this.start(connection, command);
+    const output = collectOutput(channel, token, options);
+    const outcome = channelOutcome(connection, channel, token);
     channel.end(options.input ?? '');
     const stopper = stopOnTimeoutOrAbort(options, () => this.killMarked(connection, mark, channel));
     try {
@@ -130,12 +165,12 @@ export class SshTransport implements Transport {
   }
 
   private async runOn(connection: SshConnection, command: string) {
-    const channel = await connection.exec(this.wireCommand(command, randomBytes(8).toString('hex')));
-    const output = collectOutput(channel, {});
-    const outcome = channelOutcome(connection, channel);
+    const { channel, token } = await this.start(connection, command);
+    const output = collectOutput(channel, token, {});
+    const outcome = channelOutcome(connection, channel, token);
     channel.end();
     const result = await outcome;
-    return { exitCode: result.exitCode, ...output.text() };
+    return { exitCode: result.exitCode, ...output.text(), ...(result.signal ? { signal: result.signal } : {}) };
   }
 
   async stat(path: string): Promise<FileStat | undefined> {
@@ -174,9 +209,9 @@ export class SshTransport implements Transport {
     if (!found) throw new OperatorError(`ssh ${label}: ${path} does not exist`, ExitCode.runFailed);
     if (found.type === 'directory') throw new OperatorError(`ssh ${label}: ${path} is a directory, not a file`, ExitCode.runFailed);
     const connection = await this.connection();
-    const channel = await connection.exec(this.wireCommand(`exec cat -- ${shellQuote(path)}`, randomBytes(8).toString('hex')));
+    const { channel, token } = await this.start(connection, `exec cat -- ${shellQuote(path)}`);
     channel.end();
-    return channelReader(connection, channel, `reading ${path} on ${this.node}`);
+    return channelReader(connection, channel, token, `reading ${path} on ${this.node}`);
   }
 
   async openWrite(path: string, mode: number): Promise<Writable> {
@@ -185,8 +220,8 @@ export class SshTransport implements Transport {
     // ever truncated; umask 077 keeps it private until the final chmod
     const script = `set -C && umask 077 && cat > ${p} && chmod ${octal(mode)} -- ${p}`;
     const connection = await this.connection();
-    const channel = await connection.exec(this.wireCommand(script, randomBytes(8).toString('hex')));
-    return channelWriter(connection, channel, `writing ${path} on ${this.node}`);
+    const { channel, token } = await this.start(connection, script);
+    return channelWriter(connection, channel, token, `writing ${path} on ${this.node}`);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -219,22 +254,29 @@ export class SshTransport implements Transport {
   }
 }
 
-function collectOutput(channel: ClientChannel, options: Pick<ExecOptions, 'onStdout' | 'onStderr'>) {
-  const out = new StringDecoder('utf8');
-  const err = new StringDecoder('utf8');
-  let stdout = '';
-  let stderr = '';
-  channel.on('data', (chunk: Buffer) => {
-    const text = out.write(chunk);
-    stdout += text;
-    if (text) options.onStdout?.(text);
-  });
-  channel.stderr.on('data', (chunk: Buffer) => {
-    const text = err.write(chunk);
-    stderr += text;
-    if (text) options.onStderr?.(text);
-  });
-  return { text: () => ({ stdout: stdout + out.end(), stderr: stderr + err.end() }) };
+/** stdout and stderr as text, without what the login shell printed before the command. */
+function collectOutput(channel: ClientChannel, token: string, options: Pick<ExecOptions, 'onStdout' | 'onStderr'>) {
+  const stdout = textOf(channel, token, options.onStdout);
+  const stderr = textOf(channel.stderr, token, options.onStderr);
+  return { text: () => ({ stdout: stdout.end(), stderr: stderr.end() }) };
+}
+
+function textOf(stream: NodeJS.ReadableStream, token: string, onText: ((text: string) => void) | undefined) {
+  const filter = new PreambleFilter(token);
+  const decoder = new StringDecoder('utf8');
+  let text = '';
+  const add = (bytes: Buffer): void => {
+    const more = decoder.write(bytes);
+    text += more;
+    if (more) onText?.(more);
+  };
+  stream.on('data', (chunk: Buffer) => add(filter.take(chunk)));
+  return {
+    end: (): string => {
+      add(filter.rest());
+      return text + decoder.end();
+    },
+  };
 }
 
 interface Stopper {

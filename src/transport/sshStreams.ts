@@ -2,7 +2,8 @@ import { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { ClientChannel } from 'ssh2';
 import { ExitCode, OperatorError } from '../util/errors.js';
-import type { SshConnection } from './sshPool.js';
+import { PreambleFilter } from './sshPreamble.js';
+import { exitStatusOf, type SshConnection } from './sshPool.js';
 
 /**
  * File bytes over exec channels (`cat` at the far end) rather than SFTP:
@@ -19,21 +20,21 @@ export interface ChannelOutcome {
   stderr: string;
 }
 
-/** Resolves when the channel closes; rejects if the connection is lost first. */
-export function channelOutcome(connection: SshConnection, channel: ClientChannel): Promise<ChannelOutcome> {
+/**
+ * Resolves when the channel closes; rejects if the connection is lost first.
+ * `token` is the command's preamble line (sshPreamble.ts): stderr before it
+ * is the login shell's, not the command's.
+ */
+export function channelOutcome(connection: SshConnection, channel: ClientChannel, token: string): Promise<ChannelOutcome> {
   const decoder = new StringDecoder('utf8');
+  const filter = new PreambleFilter(token);
   let stderr = '';
   channel.stderr.on('data', (chunk: Buffer) => {
-    if (stderr.length < 4096) stderr += decoder.write(chunk);
-  });
-  const outcome: ChannelOutcome = { exitCode: null, stderr: '' };
-  channel.on('exit', (code: number | null, signal?: string) => {
-    outcome.exitCode = code;
-    if (signal) outcome.signal = signal;
+    if (stderr.length < 4096) stderr += decoder.write(filter.take(chunk));
   });
   return connection.guard(
     new Promise<ChannelOutcome>((resolve) => {
-      channel.once('close', () => resolve({ ...outcome, stderr: stderr + decoder.end() }));
+      channel.once('close', () => resolve({ ...exitStatusOf(channel), stderr: stderr + decoder.write(filter.rest()) + decoder.end() }));
     }),
   );
 }
@@ -53,8 +54,9 @@ function failure(connection: SshConnection, what: string, outcome: ChannelOutcom
  * exited 0, and errors (instead of ending short) when it did not or when the
  * connection dropped — a truncated stream must never look complete.
  */
-export function channelReader(connection: SshConnection, channel: ClientChannel, what: string): Readable {
-  const outcome = channelOutcome(connection, channel);
+export function channelReader(connection: SshConnection, channel: ClientChannel, token: string, what: string): Readable {
+  const outcome = channelOutcome(connection, channel, token);
+  const filter = new PreambleFilter(token);
   const reader = new Readable({
     highWaterMark: 1 << 20,
     read() {
@@ -66,10 +68,16 @@ export function channelReader(connection: SshConnection, channel: ClientChannel,
     },
   });
   channel.on('data', (chunk: Buffer) => {
-    if (!reader.push(chunk)) channel.pause();
+    const bytes = filter.take(chunk);
+    if (bytes.length > 0 && !reader.push(bytes)) channel.pause();
   });
+  const finish = (): void => {
+    const rest = filter.rest();
+    if (rest.length > 0) reader.push(rest);
+    reader.push(null);
+  };
   outcome.then(
-    (result) => (result.exitCode === 0 ? reader.push(null) : reader.destroy(failure(connection, what, result))),
+    (result) => (result.exitCode === 0 ? finish() : reader.destroy(failure(connection, what, result))),
     (err: Error) => reader.destroy(err),
   );
   return reader;
@@ -79,8 +87,8 @@ export function channelReader(connection: SshConnection, channel: ClientChannel,
  * A Writable into the channel's stdin that finishes only after the remote
  * command exited 0, so "finished" means the bytes are in the file.
  */
-export function channelWriter(connection: SshConnection, channel: ClientChannel, what: string): Writable {
-  const outcome = channelOutcome(connection, channel);
+export function channelWriter(connection: SshConnection, channel: ClientChannel, token: string, what: string): Writable {
+  const outcome = channelOutcome(connection, channel, token);
   // the channel only emits 'close' once its stdout was consumed too
   channel.resume();
   let lost: Error | undefined;

@@ -90,7 +90,9 @@ describe('ssh exec against a real sshd', () => {
   });
 
   it('runs commands through sudo -n when the inventory says sudo', async () => {
-    expect(sudo.wireCommand('id -u', 'm')).toBe("sudo -n env ETCD_RUNBOOK_EXEC=m sh -c 'id -u'");
+    expect(sudo.wireCommand('id -u', 'm')).toBe(
+      "sudo -n env ETCD_RUNBOOK_EXEC=m sh -c 'printf '\\''%s\\n'\\'' etcd-runbook-start-m; printf '\\''%s\\n'\\'' etcd-runbook-start-m >&2; id -u'",
+    );
     // the lab has no real sudo, only its shim: this ran through "sudo -n"
     const result = await sudo.exec('id -u');
     expect(result).toMatchObject({ exitCode: 0, stdout: `${process.getuid?.()}\n` });
