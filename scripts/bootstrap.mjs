@@ -38,6 +38,7 @@ const SYSTEM_TOOLS = [
   ['etcdctl', 'etcd-client'],
   ['openssl', 'openssl'],
   ['/usr/sbin/sshd', 'openssh-server'],
+  ['ssh', 'openssh-client'],
   ['ssh-keygen', 'openssh-client'],
   ['scp', 'openssh-client'],
   ['sha256sum', 'coreutils'],

@@ -26,6 +26,16 @@ export interface LabSshdOptions {
    * the login user), so sudo-mode file operations can be tested without sudo
    */
   sudoShim?: boolean;
+  /**
+   * the login user's `~/.bashrc` in the server's private home, to test
+   * a master whose shell prints or stalls on startup (default: none)
+   */
+  bashrc?: string;
+  /**
+   * `external` serves SFTP through /usr/lib/openssh/sftp-server, started by
+   * the login shell as Debian's default sshd_config does (so startup files run)
+   */
+  sftp?: 'internal' | 'external';
 }
 
 export interface LabSshd {
@@ -44,6 +54,8 @@ export interface LabSshd {
   hostPublicKey: string;
   /** scratch directory removed on stop() */
   dir: string;
+  /** the sessions' HOME, where their shell reads its startup files: empty unless `bashrc` */
+  home: string;
   /** sshd's pid, undefined while stopped */
   pid(): number | undefined;
   stop(): Promise<void>;
@@ -62,8 +74,20 @@ export async function startLabSshd(options: LabSshdOptions = {}): Promise<LabSsh
   const host = options.host ?? '127.0.0.1';
   const port = await freePort(host);
   const dir = await mkdtemp(join(tmpdir(), 'etcd-runbook-sshd-'));
-  const files = await writeKeysAndConfig(dir, host, port, options);
-  let child: ChildProcess | undefined = await spawnSshd(files.config, host, port);
+  const home = await writePrivateHome(dir, options.bashrc);
+  const files = await writeKeysAndConfig(dir, home, host, port, options);
+  const start = async (): Promise<ChildProcess> => {
+    const started = await spawnSshd(files.config, host, port);
+    await requireSessionAnswers(files, host, port, started).catch(async (err: unknown) => {
+      await killTree(started, 'SIGKILL');
+      throw err;
+    });
+    return started;
+  };
+  let child: ChildProcess | undefined = await start().catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
 
   const stopChild = async (signal: NodeJS.Signals): Promise<void> => {
     const current = child;
@@ -80,6 +104,7 @@ export async function startLabSshd(options: LabSshdOptions = {}): Promise<LabSsh
     hostKeyFingerprint: files.hostKeyFingerprint,
     hostPublicKey: files.hostPublicKey,
     dir,
+    home,
     pid: () => child?.pid,
     stop: async () => {
       await stopChild('SIGTERM');
@@ -88,7 +113,7 @@ export async function startLabSshd(options: LabSshdOptions = {}): Promise<LabSsh
     kill: () => stopChild('SIGKILL'),
     restart: async () => {
       await stopChild('SIGTERM');
-      child = await spawnSshd(files.config, host, port);
+      child = await start();
     },
   };
 }
@@ -121,7 +146,7 @@ interface LabFiles {
   hostPublicKey: string;
 }
 
-async function writeKeysAndConfig(dir: string, host: string, port: number, options: LabSshdOptions): Promise<LabFiles> {
+async function writeKeysAndConfig(dir: string, home: string, host: string, port: number, options: LabSshdOptions): Promise<LabFiles> {
   const [hostEd25519, hostEcdsa, identityFile] = await Promise.all([
     generateKey(dir, 'ssh_host_ed25519_key'),
     generateKey(dir, 'ssh_host_ecdsa_key', { type: 'ecdsa' }),
@@ -142,7 +167,8 @@ async function writeKeysAndConfig(dir: string, host: string, port: number, optio
 
   const shimDir = options.sudoShim ? await writeSudoShim(dir) : undefined;
   const config = join(dir, 'sshd_config');
-  await writeFile(config, sshdConfig(dir, host, port, [hostEd25519, hostEcdsa], shimDir), { mode: 0o600 });
+  const settings = { dir, home, host, port, hostKeys: [hostEd25519, hostEcdsa], shimDir, sftp: options.sftp ?? 'internal' };
+  await writeFile(config, sshdConfig(settings), { mode: 0o600 });
   return {
     config,
     identityFile,
@@ -173,7 +199,32 @@ async function writeSudoShim(dir: string): Promise<string> {
   return shimDir;
 }
 
-function sshdConfig(dir: string, host: string, port: number, hostKeys: string[], shimDir: string | undefined): string {
+/**
+ * The HOME the server's sessions see. Debian's bash reads $HOME/.bashrc for
+ * every command that arrives over SSH; on these machines root's runs pyenv,
+ * whose lock file, left behind by a session killed mid-command, stalls every
+ * later command. A lab must not depend on the host's dotfiles. (sshd still
+ * starts a session in the passwd home, so relative paths resolve as before.)
+ */
+async function writePrivateHome(dir: string, bashrc: string | undefined): Promise<string> {
+  const home = join(dir, 'home');
+  await mkdir(home, { mode: 0o700 });
+  if (bashrc !== undefined) await writeFile(join(home, '.bashrc'), bashrc, { mode: 0o644 });
+  return home;
+}
+
+interface SshdSettings {
+  dir: string;
+  home: string;
+  host: string;
+  port: number;
+  hostKeys: string[];
+  shimDir: string | undefined;
+  sftp: 'internal' | 'external';
+}
+
+function sshdConfig({ dir, home, host, port, hostKeys, shimDir, sftp }: SshdSettings): string {
+  const path = shimDir ? [`PATH=${shimDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`] : [];
   const lines = [
     `ListenAddress ${host}`,
     `Port ${port}`,
@@ -187,8 +238,9 @@ function sshdConfig(dir: string, host: string, port: number, hostKeys: string[],
     'KbdInteractiveAuthentication no',
     'UseDNS no',
     'LogLevel ERROR',
-    'Subsystem sftp internal-sftp',
-    ...(shimDir ? [`SetEnv PATH=${shimDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`] : []),
+    `Subsystem sftp ${sftp === 'internal' ? 'internal-sftp' : '/usr/lib/openssh/sftp-server'}`,
+    // sshd sets HOME first and SetEnv after it: the shell reads its startup files from the lab's home
+    `SetEnv HOME=${home} ${path.join(' ')}`.trimEnd(),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -220,6 +272,33 @@ async function spawnSshd(config: string, host: string, port: number): Promise<Ch
   exited.catch(() => undefined);
   await Promise.race([waitForBanner(host, port, 10_000), exited]);
   return child;
+}
+
+/** A session must answer within this; startup files that stall (a stale lock) fail the lab at once. */
+const SESSION_ANSWER_MS = 8000;
+
+/**
+ * One real session (OpenSSH's own client, no config, no agent) before the
+ * lab is handed out: a banner proves only that sshd listens, while a login
+ * shell stuck in its startup files would make every command of every test
+ * wait out its own timeout instead of failing here with the reason.
+ */
+async function requireSessionAnswers(files: LabFiles, host: string, port: number, child: ChildProcess): Promise<void> {
+  const args = [
+    '-F', '/dev/null', '-i', files.identityFile, '-p', String(port),
+    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+    '-o', `UserKnownHostsFile=${files.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes',
+    `${userInfo().username}@${host}`, 'true',
+  ];
+  try {
+    await run('ssh', args, { timeout: SESSION_ANSWER_MS, killSignal: 'SIGKILL' });
+  } catch (err) {
+    const failed = err as { killed?: boolean; stderr?: string };
+    const why = failed.killed
+      ? `did not answer within ${SESSION_ANSWER_MS / 1000} s: the login shell may be stuck in its startup files (~/.bashrc; a stale lock such as ~/.pyenv/shims/.pyenv-shim)`
+      : `failed: ${lastLine(failed.stderr ?? '') || String(err)}`;
+    throw new Error(`lab sshd ${host}:${port} (pid ${child.pid}): a session running \`true\` ${why}`);
+  }
 }
 
 function lastLine(text: string): string {
