@@ -68,6 +68,9 @@ describe('lab node', () => {
       expect((await each.exec('cat /proc/1/comm')).stdout.trim()).toBe('systemd');
       expect((await each.exec(['hostname'])).stdout.trim()).toBe(name);
       expect((await each.exec(['systemctl', 'is-system-running'])).stdout.trim()).toBe('running');
+      // none of the host's enabled units (its sshd, postgres, etcd, apt timers, getty) runs in a node
+      const active = (await each.exec('systemctl list-units --state=active --plain --no-legend')).stdout;
+      expect(active).not.toMatch(/^(etcd2?\.service|postgresql|apt-daily|systemd-timesyncd|e2scrub|getty@|man-db)/m);
     }
     expect(existsSync(canary)).toBe(true);
   });
@@ -128,6 +131,14 @@ describe('lab node', () => {
     expect(stdout.split('\n')).toEqual(['m1', '/root', '.', '..', '']);
   });
 
+  it('a boot that fails leaves no systemd, cgroup or scratch dir behind', async () => {
+    const scratch = join(labDir, 'nodes', 'm3');
+    await expect(bootNode({ name: 'm3', address: addressFor(slot.index, 2), labDir, bootTimeoutMs: 1 })).rejects.toThrow(/lab node m3 did not boot/);
+    expect(processesMarked(`NODE_SCRATCH=${scratch}`)).toEqual([]);
+    expect(existsSync(scratch)).toBe(false);
+    expect(readdirSync(join(cgroup2Root(), 'etcd-runbook')).filter((dir) => dir.startsWith(`${labDir.split('/').pop()}-m3-`))).toEqual([]);
+  });
+
   it('stop() leaves no process, cgroup, mount or file of the node behind, and the host untouched', async () => {
     const stopped = [node('3.4'), node('3.5')];
     await Promise.all(stopped.map((each) => each.stop()));
@@ -144,6 +155,17 @@ describe('lab node', () => {
 
 function listing(dir: string): string[] | 'absent' {
   return existsSync(dir) ? readdirSync(dir).sort() : 'absent';
+}
+
+/** Every process whose environment holds this entry. */
+function processesMarked(entry: string): string[] {
+  return readdirSync('/proc').filter((pid) => {
+    try {
+      return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/environ`).includes(entry);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Every process in one of these PID namespaces, as `pid comm`. */

@@ -95,7 +95,7 @@ export async function bootNode(options: BootNodeOptions): Promise<LabNode> {
   const teardown = stopper(launcher, cgroup, scratch);
   try {
     const pid = await pidOne(launcher, scratch);
-    options.slot?.recordPid(launcher.pid ?? pid, scratch);
+    // PID 1 only: unshare reaps it and exits; a reaper killing unshare too would leave PID 1 a zombie
     options.slot?.recordPid(pid, scratch);
     const exec = (command: string | readonly string[], execOptions?: ExecOptions) => execIn(pid, command, execOptions);
     const bootState = await waitForBoot(exec, launcher, options.bootTimeoutMs ?? 30_000);
