@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,12 +8,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdBinDir, type EtcdVersion } from '../../src/lab/etcd-versions.js';
 import { formatEnv, SYSTEMD_UNIT } from '../../src/lab/layouts.js';
-import { cgroup2Root } from '../../src/lab/node/cgroup.js';
+import { cgroup2Root, removeNodeCgroup } from '../../src/lab/node/cgroup.js';
 import { bootNode, type LabNode } from '../../src/lab/node/node.js';
 import { createNodeSshKeys, writeKnownHosts, type NodeSshKeys } from '../../src/lab/node/sshd.js';
-import { addressFor, claimSlot, liveRecordedPids, type Slot } from '../../src/lab/slots.js';
+import { addressFor, claimSlot, liveRecordedPids, reapStaleSlots, type Slot } from '../../src/lab/slots.js';
 
 const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
 
 /**
  * A lab node is a real machine: systemd as its PID 1, its own hostname, its
@@ -131,6 +132,36 @@ describe('lab node', () => {
     expect(stdout.split('\n')).toEqual(['m1', '/root', '.', '..', '']);
   });
 
+  it('a node whose test process was SIGKILLed is killed by the stale-slot reaper', async () => {
+    const crashLab = await mkdtemp(join(tmpdir(), 'etcd-runbook-node-crash-'));
+    // a separate process that claims a slot, boots a node, reports, and waits to be killed
+    const script = `
+      import { bootNode } from ${JSON.stringify(join(root, 'dist/src/lab/node/node.js'))};
+      import { addressFor, claimSlot } from ${JSON.stringify(join(root, 'dist/src/lab/slots.js'))};
+      const slot = claimSlot();
+      const node = await bootNode({ name: 'c1', address: addressFor(slot.index, 0), labDir: ${JSON.stringify(crashLab)}, slot });
+      process.stdout.write(node.pid + '\\n');
+      setInterval(() => undefined, 1000);`;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const pid = Number(await firstLine(owner));
+      const namespace = readlinkSync(`/proc/${pid}/ns/pid`);
+      owner.kill('SIGKILL');
+      await new Promise((resolve) => owner.once('exit', resolve));
+      expect(processesIn([namespace]).length).toBeGreaterThan(0);
+      reapStaleSlots();
+      await until(() => processesIn([namespace]).length === 0);
+      expect(processesIn([namespace])).toEqual([]);
+    } finally {
+      owner.kill('SIGKILL');
+      // a crashed lab's cgroup and scratch stay behind for its owner to clear: this test is that owner
+      for (const dir of readdirSync(join(cgroup2Root(), 'etcd-runbook')).filter((d) => d.startsWith(`${crashLab.split('/').pop()}-`))) {
+        await removeNodeCgroup(join(cgroup2Root(), 'etcd-runbook', dir));
+      }
+      await rm(crashLab, { recursive: true, force: true });
+    }
+  });
+
   it('a boot that fails leaves no systemd, cgroup or scratch dir behind', async () => {
     const scratch = join(labDir, 'nodes', 'm3');
     await expect(bootNode({ name: 'm3', address: addressFor(slot.index, 2), labDir, bootTimeoutMs: 1 })).rejects.toThrow(/lab node m3 did not boot/);
@@ -152,6 +183,22 @@ describe('lab node', () => {
     expect(existsSync(canary)).toBe(true);
   });
 });
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolve(text.split('\n')[0] ?? '');
+    });
+    child.once('exit', (code) => reject(new Error(`the node's owner exited (${code}) before reporting: ${text}`)));
+  });
+}
 
 function listing(dir: string): string[] | 'absent' {
   return existsSync(dir) ? readdirSync(dir).sort() : 'absent';
