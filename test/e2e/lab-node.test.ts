@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ const root = join(import.meta.dirname, '..', '..');
 describe('lab node', () => {
   const canary = join('/tmp', `HOST-CANARY-${randomBytes(6).toString('hex')}`);
   const hostEtcdBefore = listing('/var/lib/etcd');
+  const hostFilesBefore = hostFingerprint();
   let slot: Slot;
   let labDir: string;
   let keys: NodeSshKeys;
@@ -180,9 +181,42 @@ describe('lab node', () => {
     }
     expect(readdirSync(join(cgroup2Root(), 'etcd-runbook')).filter((dir) => dir.startsWith(`${labDir.split('/').pop()}-`))).toEqual([]);
     expect(listing('/var/lib/etcd')).toEqual(hostEtcdBefore);
+    expect(hostFingerprint()).toEqual(hostFilesBefore);
     expect(existsSync(canary)).toBe(true);
   });
 });
+
+/**
+ * The host files a node overrides in its overlay (through symlinks too: the
+ * host's sshd.service links to ssh.service), and the unit dirs whose wants a
+ * node removes: none may change.
+ */
+const HOST_FILES = [
+  '/etc/systemd/system/sshd.service',
+  '/lib/systemd/system/ssh.service',
+  '/etc/systemd/system/etcd.service',
+  '/etc/ssh/sshd_config',
+  '/etc/hostname',
+  '/etc/machine-id',
+  '/etc/fstab',
+  '/etc/tmpfiles.d/provision.conf',
+  '/etc/etcd/etcd.conf',
+  '/usr/bin/etcd',
+  '/usr/bin/etcdctl',
+  '/usr/bin/etcdutl',
+];
+
+function hostFingerprint(): Record<string, string> {
+  const print: Record<string, string> = {};
+  for (const path of HOST_FILES) {
+    print[path] = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'absent';
+  }
+  const units = '/etc/systemd/system';
+  for (const entry of readdirSync(units, { withFileTypes: true })) {
+    print[join(units, entry.name)] = entry.isDirectory() ? readdirSync(join(units, entry.name)).sort().join(' ') : entry.isSymbolicLink() ? `-> ${readlinkSync(join(units, entry.name))}` : 'file';
+  }
+  return print;
+}
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

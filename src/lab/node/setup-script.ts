@@ -24,11 +24,26 @@
  * The host's enabled units (*.wants, *.requires under /etc/systemd/system)
  * are removed in the overlay, then the seed (units, masks, node files)
  * is copied over, and systemd boots the node's own target only.
+ *
+ * Until the final chroot, an absolute symlink under $R resolves against the
+ * host's root: the host's /etc/systemd/system/sshd.service links to
+ * /lib/systemd/system/ssh.service, and a `cp` onto it from here once
+ * rewrote the host's file. So everything that writes into the node's files
+ * runs chrooted into it (removing the wants, copying the seed, with
+ * --remove-destination so a seeded unit replaces an alias instead of writing
+ * through it), and the few writes made from outside (mount points, the etcd
+ * binaries' stand-in files) first check their path is no symlink.
  */
 export const NODE_TARGET = 'etcd-runbook-node.target';
 
 export const SETUP_SCRIPT = `set -eu
 S="$NODE_SCRATCH"; R="$S/root"
+not_symlinks() {
+  for p in "$@"; do
+    if [ -L "$R$p" ]; then echo "node root: $p is a symlink on this host, which a write would follow out of the node" >&2; exit 1; fi
+  done
+}
+not_symlinks /proc /proc/sys /sys /sys/fs/cgroup /dev /run /tmp /var/tmp /root
 mount -t tmpfs -o mode=0755 tmpfs "$S/rw"
 mkdir "$S/rw/upper" "$S/rw/work"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$S/rw/upper,workdir=$S/rw/work" "$R"
@@ -49,6 +64,7 @@ mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/var/tmp"
 mount -t tmpfs -o mode=0700 tmpfs "$R/root"
+not_symlinks /var /var/lib /var/lib/etcd /usr /usr/bin /usr/bin/etcd /usr/bin/etcdctl /usr/bin/etcdutl
 mkdir -p "$R/var/lib/etcd"
 mount --bind "$S/var-lib-etcd" "$R/var/lib/etcd"
 if [ -n "\${NODE_ETCD_BIN:-}" ]; then
@@ -58,8 +74,11 @@ if [ -n "\${NODE_ETCD_BIN:-}" ]; then
     mount --bind "$NODE_ETCD_BIN/$b" "$R/usr/bin/$b"
   done
 fi
-rm -rf "$R"/etc/systemd/system/*.wants "$R"/etc/systemd/system/*.requires
-cp -a "$S/seed/." "$R/"
+mkdir "$R/run/etcd-runbook-seed"
+mount --bind "$S/seed" "$R/run/etcd-runbook-seed"
+chroot "$R" /bin/sh -c 'rm -rf /etc/systemd/system/*.wants /etc/systemd/system/*.requires && cp -a --remove-destination /run/etcd-runbook-seed/. /'
+umount "$R/run/etcd-runbook-seed"
+rmdir "$R/run/etcd-runbook-seed"
 hostname "$NODE_NAME"
 exec chroot "$R" /lib/systemd/systemd --unit=${NODE_TARGET}
 `;
