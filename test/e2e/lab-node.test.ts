@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -207,7 +207,7 @@ const HOST_FILES = [
 ];
 
 function hostFingerprint(): Record<string, string> {
-  const print: Record<string, string> = {};
+  const print: Record<string, string> = { hostname: hostname() };
   for (const path of HOST_FILES) {
     print[path] = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'absent';
   }
