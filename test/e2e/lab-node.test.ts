@@ -41,7 +41,7 @@ describe('lab node', () => {
     const addresses = [addressFor(slot.index, 0), addressFor(slot.index, 1)];
     knownHosts = await writeKnownHosts(keys, addresses);
     const [n34, n35] = await Promise.all([
-      bootNode({ name: 'm1', address: addresses[0] ?? '', labDir, etcdBinDir: etcdBinDir('3.4'), ssh: keys, slot }),
+      bootNode({ name: 'm1', address: addresses[0] ?? '', labDir, etcdBinDir: etcdBinDir('3.4'), ssh: keys, slot, binds: [{ hostPath: keys.dir, readOnly: true }] }),
       bootNode({ name: 'm2', address: addresses[1] ?? '', labDir, etcdBinDir: etcdBinDir('3.5'), slot }),
     ]);
     nodes['3.4'] = n34;
@@ -108,12 +108,15 @@ describe('lab node', () => {
     });
   }
 
-  it('keeps root home, /tmp and /run private to the node', async () => {
+  it('keeps root home, /tmp and /run private to the node, and shares only the host directories it is given', async () => {
     const each = node('3.4');
     expect((await each.exec('ls -A /root')).stdout).toBe('');
     const marker = `node-only-${randomBytes(4).toString('hex')}`;
     expect((await each.exec(['touch', `/tmp/${marker}`, `/var/tmp/${marker}`, `/run/${marker}`])).exitCode).toBe(0);
     for (const dir of ['/tmp', '/var/tmp', '/run']) expect(existsSync(join(dir, marker))).toBe(false);
+    // a host directory shared read-only (the lab's keys, under the host's /tmp) is there, and stays read-only
+    expect((await each.exec(['cat', `${keys.identityFile}.pub`])).stdout).toContain(keys.authorizedKey);
+    expect((await each.exec(['touch', join(keys.dir, marker)])).exitCode).not.toBe(0);
     expect(existsSync(canary)).toBe(true);
   });
 

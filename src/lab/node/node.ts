@@ -35,7 +35,16 @@ export interface BootNodeOptions {
   slot?: Pick<Slot, 'recordPid'>;
   /** more files the node has from boot (units to start with it, configuration) */
   seed?: SeedEntry[];
+  /** host directories the node sees too (the lab dir, for one): its /tmp and /root are its own */
+  binds?: NodeBind[];
   bootTimeoutMs?: number;
+}
+
+export interface NodeBind {
+  hostPath: string;
+  /** default: the same path as on the host */
+  nodePath?: string;
+  readOnly?: boolean;
 }
 
 export interface ExecOptions {
@@ -131,9 +140,21 @@ async function prepareScratch(options: BootNodeOptions): Promise<string> {
   await chmod(join(scratch, 'seed'), 0o755);
   await mkdir(join(scratch, 'var-lib-etcd'), { mode: 0o700 });
   await writeFile(join(scratch, 'setup.sh'), SETUP_SCRIPT);
+  await writeFile(join(scratch, 'binds.tsv'), bindsTable(options.binds ?? []));
   const ssh = options.ssh ? await sshdSeed(options.ssh, options.address) : [];
   await writeSeed(join(scratch, 'seed'), [...baseSeed(options.name), ...ssh, ...(options.seed ?? [])]);
   return scratch;
+}
+
+function bindsTable(binds: NodeBind[]): string {
+  return binds
+    .map(({ hostPath, nodePath = hostPath, readOnly }) => {
+      for (const path of [hostPath, nodePath]) {
+        if (!path.startsWith('/') || /[\t\n]/.test(path)) throw new OperatorError(`lab node bind ${JSON.stringify(path)}: give an absolute path without tabs or newlines`);
+      }
+      return `${hostPath}\t${nodePath}\t${readOnly ? 'ro' : 'rw'}\n`;
+    })
+    .join('');
 }
 
 function launch(scratch: string, cgroup: string, options: BootNodeOptions): ChildProcess {

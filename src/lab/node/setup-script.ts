@@ -74,6 +74,13 @@ if [ -n "\${NODE_ETCD_BIN:-}" ]; then
     mount --bind "$NODE_ETCD_BIN/$b" "$R/usr/bin/$b"
   done
 fi
+# host directories shared into the node (binds.tsv: host path, node path, ro|rw), placed where the node resolves the path
+tab=$(printf '\t')
+while IFS="$tab" read -r src dst mode; do
+  dst=$(chroot "$R" /bin/sh -c 'mkdir -p "$1" && readlink -f "$1"' sh "$dst")
+  mount --bind "$src" "$R$dst"
+  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$R$dst"; fi
+done < "$S/binds.tsv"
 mkdir "$R/run/etcd-runbook-seed"
 mount --bind "$S/seed" "$R/run/etcd-runbook-seed"
 chroot "$R" /bin/sh -c 'rm -rf /etc/systemd/system/*.wants /etc/systemd/system/*.requires && cp -a --remove-destination /run/etcd-runbook-seed/. /'
