@@ -172,6 +172,11 @@ describe('lab node', () => {
     expect(processesMarked(`NODE_SCRATCH=${scratch}`)).toEqual([]);
     expect(existsSync(scratch)).toBe(false);
     expect(readdirSync(join(cgroup2Root(), 'etcd-runbook')).filter((dir) => dir.startsWith(`${labDir.split('/').pop()}-m3-`))).toEqual([]);
+    // failing before systemd (in the setup script): the error carries the boot log
+    const missing = join(labDir, 'no-such-dir');
+    await expect(bootNode({ name: 'm3', address: addressFor(slot.index, 2), labDir, binds: [{ hostPath: missing }] })).rejects.toThrow(/did not boot.*boot log: .*no-such-dir/);
+    expect(existsSync(scratch)).toBe(false);
+    expect(readdirSync(join(cgroup2Root(), 'etcd-runbook')).filter((dir) => dir.startsWith(`${labDir.split('/').pop()}-m3-`))).toEqual([]);
   });
 
   it('stop() leaves no process, cgroup, mount or file of the node behind, and the host untouched', async () => {

@@ -98,11 +98,15 @@ export async function bootNode(options: BootNodeOptions): Promise<LabNode> {
   if (!LOOPBACK.test(options.address)) throw new OperatorError(`lab node ${options.name}: address ${options.address} is not a loopback address (127.x.y.z)`);
   if (process.getuid?.() !== 0) throw new OperatorError('lab nodes need root (namespaces, mounts, cgroups): run as root');
   const started = Date.now();
-  const scratch = await prepareScratch(options);
-  const cgroup = await createNodeCgroup(`${basename(options.labDir)}-${options.name}-${randomBytes(3).toString('hex')}`);
-  const launcher = launch(scratch, cgroup, options);
-  const teardown = stopper(launcher, cgroup, scratch);
+  const binds = bindsTable(options.binds ?? []);
+  const scratch = await claimScratch(options);
+  const parts: NodeParts = { scratch };
+  const teardown = stopper(parts);
   try {
+    await fillScratch(scratch, binds, options);
+    parts.cgroup = await createNodeCgroup(`${basename(options.labDir)}-${options.name}-${randomBytes(3).toString('hex')}`);
+    const launcher = launch(scratch, parts.cgroup, options);
+    parts.launcher = launcher;
     const pid = await pidOne(launcher, scratch);
     // PID 1 only: unshare reaps it and exits; a reaper killing unshare too would leave PID 1 a zombie
     options.slot?.recordPid(pid, scratch);
@@ -130,20 +134,30 @@ export async function bootNode(options: BootNodeOptions): Promise<LabNode> {
   }
 }
 
-async function prepareScratch(options: BootNodeOptions): Promise<string> {
+/** What a node is made of so far: its teardown undoes whatever exists. */
+interface NodeParts {
+  scratch: string;
+  cgroup?: string;
+  launcher?: ChildProcess;
+}
+
+async function claimScratch(options: BootNodeOptions): Promise<string> {
   await mkdir(join(options.labDir, 'nodes'), { recursive: true });
   const scratch = join(options.labDir, 'nodes', options.name);
   // not recursive: a second node of the same name in this lab is a mistake, not a reuse
   await mkdir(scratch, { mode: 0o755 });
+  return scratch;
+}
+
+async function fillScratch(scratch: string, binds: string, options: BootNodeOptions): Promise<void> {
   await Promise.all(['root', 'rw', 'seed'].map((dir) => mkdir(join(scratch, dir), { mode: 0o755 })));
   // `cp -a seed/. root/` gives the node's / the seed dir's mode
   await chmod(join(scratch, 'seed'), 0o755);
   await mkdir(join(scratch, 'var-lib-etcd'), { mode: 0o700 });
   await writeFile(join(scratch, 'setup.sh'), SETUP_SCRIPT);
-  await writeFile(join(scratch, 'binds.tsv'), bindsTable(options.binds ?? []));
+  await writeFile(join(scratch, 'binds.tsv'), binds);
   const ssh = options.ssh ? await sshdSeed(options.ssh, options.address) : [];
   await writeSeed(join(scratch, 'seed'), [...baseSeed(options.name), ...ssh, ...(options.seed ?? [])]);
-  return scratch;
 }
 
 function bindsTable(binds: NodeBind[]): string {
@@ -287,12 +301,19 @@ function checked(result: ExecResult, what: string): string {
 }
 
 /** The node's teardown, once however often it is called. */
-function stopper(launcher: ChildProcess, cgroup: string, scratch: string): () => Promise<void> {
+function stopper(parts: NodeParts): () => Promise<void> {
   let stopping: Promise<void> | undefined;
-  return () => (stopping ??= stop(launcher, cgroup, scratch));
+  return () => (stopping ??= stop(parts));
 }
 
-async function stop(launcher: ChildProcess, cgroup: string, scratch: string): Promise<void> {
+async function stop({ scratch, cgroup, launcher }: NodeParts): Promise<void> {
+  if (launcher) await killNode(launcher, scratch);
+  if (cgroup) await removeNodeCgroup(cgroup);
+  assertNothingMountedUnder(scratch);
+  await rm(scratch, { recursive: true, force: true });
+}
+
+async function killNode(launcher: ChildProcess, scratch: string): Promise<void> {
   const pid = childOf(launcher.pid);
   if (pid !== undefined && isRunning(pid) && environ(pid).includes(`NODE_SCRATCH=${scratch}`)) signalQuietly(pid, 'SIGKILL');
   // unshare reaps PID 1 and exits; killed first, it would leave PID 1 a zombie nobody reaps.
@@ -302,9 +323,6 @@ async function stop(launcher: ChildProcess, cgroup: string, scratch: string): Pr
     if (!(await waitExit(launcher, 5000))) throw new Error(`lab node launcher ${launcher.pid} did not exit after SIGKILL`);
   }
   untrack(launcher);
-  await removeNodeCgroup(cgroup);
-  assertNothingMountedUnder(scratch);
-  await rm(scratch, { recursive: true, force: true });
 }
 
 /** The node's mounts live in its own namespace; one seen here would mean rm -rf reaches through it. */
