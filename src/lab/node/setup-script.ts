@@ -43,10 +43,10 @@ not_symlinks() {
     if [ -L "$R$p" ]; then echo "node root: $p is a symlink on this host, which a write would follow out of the node" >&2; exit 1; fi
   done
 }
-not_symlinks /proc /proc/sys /sys /sys/fs/cgroup /dev /run /tmp /var/tmp /root
 mount -t tmpfs -o mode=0755 tmpfs "$S/rw"
 mkdir "$S/rw/upper" "$S/rw/work"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$S/rw/upper,workdir=$S/rw/work" "$R"
+not_symlinks /proc /sys /dev /run /tmp /var/tmp /root
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
 mount --bind "$R/proc/sys" "$R/proc/sys"
 mount -o remount,bind,ro "$R/proc/sys"
