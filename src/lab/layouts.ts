@@ -97,7 +97,7 @@ export async function writeSystemdEnv(root: string, vars: Record<string, string>
   await put(root, NODE_PATHS.systemd.envFile, formatEnv(vars), 0o600);
 }
 
-const SYSTEMD_UNIT = `[Unit]
+export const SYSTEMD_UNIT = `[Unit]
 Description=etcd key-value store
 Documentation=https://github.com/etcd-io/etcd
 After=network-online.target

@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OperatorError } from '../../util/errors.js';
+
+/**
+ * Each node gets a cgroup of its own in the host's cgroup2 hierarchy and a
+ * cgroup namespace rooted there: its systemd then manages its own subtree.
+ * Without this, two nodes' systemd would share one hierarchy, and stopping
+ * etcd.service in one node would kill the other node's etcd.
+ */
+export function cgroup2Root(): string {
+  // a pure cgroup2 host mounts it at /sys/fs/cgroup; a hybrid one (like these machines) at /sys/fs/cgroup/unified
+  for (const dir of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) if (existsSync(join(dir, 'cgroup.procs'))) return dir;
+  throw new OperatorError('no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified: lab nodes need one for their systemd');
+}
+
+export async function createNodeCgroup(id: string): Promise<string> {
+  const dir = join(cgroup2Root(), 'etcd-runbook', id);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * Remove the node's cgroup once its processes are gone (killing any that
+ * linger), deepest first: a cgroup directory is removed with rmdir only.
+ */
+export async function removeNodeCgroup(dir: string, timeoutMs = 5000): Promise<void> {
+  if (!existsSync(dir)) return;
+  const deadline = Date.now() + timeoutMs;
+  while (await populated(dir)) {
+    if (Date.now() > deadline) {
+      await writeFile(join(dir, 'cgroup.kill'), '1').catch(() => undefined);
+      if (Date.now() > deadline + timeoutMs) throw new Error(`cgroup ${dir} still has processes after cgroup.kill`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  for (const sub of await subtree(dir)) await rmdir(sub).catch(() => undefined);
+}
+
+async function populated(dir: string): Promise<boolean> {
+  const events = await readFile(join(dir, 'cgroup.events'), 'utf8').catch(() => 'populated 0');
+  return /^populated 1$/m.test(events);
+}
+
+/** Every cgroup under dir, children before their parent, dir last. */
+async function subtree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const nested = await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => subtree(join(dir, e.name))));
+  return [...nested.flat(), dir];
+}
