@@ -75,7 +75,12 @@ describe('replace-member on a 3-member systemd cluster', () => {
     await lab.kill('m3');
     await lab.kill('m2');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
-    const result = await run('--set', 'member=m3');
+    // replace-member applies to minority-lost: refused before a journal exists
+    const refused = await run('--set', 'member=m3');
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stderr).toMatch(/^etcd-runbook: refusing to run replace-member: it applies to minority-lost, and the cluster is quorum-lost now \(the runbook for quorum-lost is restore-quorum\); nothing was run\. To run it anyway, pass --override-applies-to replace-member$/);
+    // overridden, its own guard still refuses to change the membership without quorum
+    const result = await run('--set', 'member=m3', '--override-applies-to', 'replace-member');
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL quorum-held/);
     await expectNoStep(result.stdout, 'remove-member');
