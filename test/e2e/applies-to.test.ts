@@ -2,6 +2,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LabCluster } from '../../src/lab/cluster.js';
+import { changesMembershipOrRestores } from '../../src/runbook/preconditions.js';
+import type { RenderedRunbook } from '../../src/runbook/rendered.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { journalEvents } from '../helpers/journal.js';
 import { labFingerprint } from '../helpers/lab-fingerprint.js';
@@ -78,6 +80,24 @@ describe('appliesTo refusal on a healthy 3-member cluster', () => {
     expect(plan.stdout).toContain(`Warning: ${warning}\n`);
     expect(plan.stdout).toContain('Stop kube-apiserver, controller-manager and scheduler on every master');
     expect(plan.stderr).toBe(`etcd-runbook: warning: ${warning}`);
+  }, 120_000);
+
+  it('the 3.4 minimum applies to every shipped runbook that changes the member list or restores: all but backup', async () => {
+    const sets: Record<string, string[]> = {
+      backup: [],
+      'replace-member': ['--set', 'member=m3'],
+      'replace-master': ['--set', 'member=m3'],
+      'restore-quorum': [],
+      'single-survivor': ['--set', 'survivor=m1'],
+      'split-brain': [],
+    };
+    const classified: Record<string, boolean> = {};
+    for (const [id, extra] of Object.entries(sets)) {
+      const plan = await runCli(['plan', id, '--json', '--inventory', lab.inventoryPath, '--set', `backupDir=${backups()}`, ...extra]);
+      expect(plan.exitCode, `${id}: ${plan.stderr}`).toBe(0);
+      classified[id] = changesMembershipOrRestores(JSON.parse(plan.stdout) as RenderedRunbook);
+    }
+    expect(classified).toEqual({ backup: false, 'replace-member': true, 'replace-master': true, 'restore-quorum': true, 'single-survivor': true, 'split-brain': true });
   }, 120_000);
 
   it('with --override-applies-to split-brain it gets past the refusal, journals the override, and split-brain-now blocks the first step', async () => {
