@@ -192,7 +192,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
 
 /** The appliesTo judgement, thrown as the one-line refusal when the run may not start. */
 function refuseUnlessApplies(runbook: { id: string; appliesTo: readonly Verdict[] }, detection: ClusterReport, override: string | undefined): Exclude<AppliesToJudgement, { kind: 'refused' }> {
-  const judged = judgeAppliesTo(runbook, detection.verdict.verdict, override);
+  const judged = judgeAppliesTo(runbook, detection.verdict.verdict, override, detection.verdict.summary);
   if (judged.kind === 'refused') throw new OperatorError(judged.message, judged.exitCode);
   return judged;
 }

@@ -24,14 +24,15 @@ export type AppliesToJudgement =
  * is the override flag naming the runbook, so a flag meant for one runbook
  * never lets another through.
  */
-export function judgeAppliesTo(runbook: { id: string; appliesTo: readonly Verdict[] }, verdict: Verdict, override?: string): AppliesToJudgement {
+export function judgeAppliesTo(runbook: { id: string; appliesTo: readonly Verdict[] }, verdict: Verdict, override?: string, summary?: string): AppliesToJudgement {
   const flag = `${OVERRIDE_APPLIES_TO_FLAG} ${runbook.id}`;
   const named = judgeOverrideValue(runbook.id, override);
   if (!named.ok) return { kind: 'refused', exitCode: ExitCode.configError, message: named.message };
   if (runbook.appliesTo.includes(verdict)) return { kind: 'applies' };
   if (override === runbook.id) return { kind: 'overridden', verdict, appliesTo: [...runbook.appliesTo] };
   const fitting = RUNBOOK_FOR[verdict].recommended;
-  const instead = fitting ? ` (the runbook for ${verdict} is ${fitting})` : '';
+  // no runbook fits a cluster nothing answers from: what to check is the point
+  const instead = fitting ? ` (the runbook for ${verdict} is ${fitting})` : summary ? ` (${summary})` : '';
   return {
     kind: 'refused',
     exitCode: ExitCode.configError,

@@ -22,11 +22,12 @@ describe('judgeAppliesTo: a runbook runs only on a verdict in its appliesTo', ()
     });
   });
 
-  it('names every verdict of appliesTo, and no runbook when none fits the verdict', () => {
-    const judged = judgeAppliesTo(backup, 'unreachable');
+  it('names every verdict of appliesTo; where no runbook fits the verdict, what detection said instead', () => {
+    const judged = judgeAppliesTo(backup, 'unreachable', undefined, 'no endpoint answered (3 of 3 unreachable): check endpoints, certificates and network');
     expect(judged.kind === 'refused' && judged.message).toBe(
-      'refusing to run backup: it applies to healthy, minority-lost, and the cluster is unreachable now; nothing was run. To run it anyway, pass --override-applies-to backup',
+      'refusing to run backup: it applies to healthy, minority-lost, and the cluster is unreachable now (no endpoint answered (3 of 3 unreachable): check endpoints, certificates and network); nothing was run. To run it anyway, pass --override-applies-to backup',
     );
+    expect(judgeAppliesTo(backup, 'quorum-lost', undefined, 'summary not needed')).toMatchObject({ message: expect.stringContaining('quorum-lost now (the runbook for quorum-lost is restore-quorum);') });
   });
 
   it('the override naming the runbook lets it run, and says what it overrode', () => {
