@@ -8,7 +8,7 @@ import { probeCluster, silentRecheck, type ClientTls, type ProbeTarget } from '.
 import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { defaultJournalDir, Journal, readJournal, resumeState, latestJournal } from '../engine/journal.js';
 import { ScriptedOperator, type Operator, type ScriptedOperatorOptions } from '../engine/operator.js';
-import { initialState, nothingRanYet, reduce } from '../engine/reducer.js';
+import { initialState, reduce } from '../engine/reducer.js';
 import { Runner } from '../engine/runner.js';
 import { transcriptMarkdown, writeTranscript } from '../engine/transcript.js';
 import type { EngineEvent, RunState } from '../engine/types.js';
@@ -19,7 +19,7 @@ import type { GuardEnvironment, GuardMember } from '../runbook/guards.js';
 import { CommandFragment } from '../runbook/template.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
 import type { Runbook } from '../runbook/schema.js';
-import { changesMembershipOrRestores, judgeAppliesTo, judgeOverrideValue, judgeServerVersions, type AppliesToJudgement } from '../runbook/preconditions.js';
+import { appliesToJudgedOnResume, changesMembershipOrRestores, judgeAppliesTo, judgeOverrideValue, judgeServerVersions, type AppliesToJudgement } from '../runbook/preconditions.js';
 import { renderRunbook } from '../runbook/render.js';
 import type { RenderedRunbook } from '../runbook/rendered.js';
 import { NodeTransports } from '../transport/for-node.js';
@@ -209,22 +209,17 @@ function overrideEvent(runbook: string, applies: Extract<AppliesToJudgement, { k
 }
 
 /**
- * On resume, a run none of whose steps has run is judged as a new run, on
- * the cluster as it is now (a run started on a healthy cluster and left at
- * its first prompt does not get past the rule by being resumed). Once a
- * step ran, the cluster is mid-recovery (restore-quorum has stopped every
- * member: quorum lost, then minority lost as they come back) and its verdict
- * is expected to differ: the judgement made when the run started stands, as
- * does an override already journaled. Returns the events to journal: the
- * probe judged, and the override when one was given and needed.
+ * A resumed run that has not started yet is judged as a new one
+ * (appliesToJudgedOnResume), on a probe of the cluster now. Returns the
+ * events to journal: that probe, and the override when one was given and
+ * needed.
  */
 async function judgeResumedStart(state: RunState, target: ClusterTarget, override: string | undefined, operator: string): Promise<EngineEvent[]> {
-  const { appliesTo } = state.runbook;
   const named = judgeOverrideValue(state.runbook.id, override);
   if (!named.ok) throw new OperatorError(named.message, ExitCode.configError);
-  if (!appliesTo || state.appliesToOverride || !nothingRanYet(state)) return [];
+  if (!appliesToJudgedOnResume(state)) return [];
   const report = await probeThroughElection(() => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs }));
-  const applies = refuseUnlessApplies({ id: state.runbook.id, appliesTo }, report, override);
+  const applies = refuseUnlessApplies({ id: state.runbook.id, appliesTo: state.runbook.appliesTo ?? [] }, report, override);
   refuseOldServers(state.runbook, report);
   const probed: EngineEvent = { type: 'probe', at: new Date().toISOString(), report };
   return applies.kind === 'overridden' ? [probed, overrideEvent(state.runbook.id, applies, operator)] : [probed];

@@ -219,6 +219,8 @@ export function judgeQuorumChange(facts: QuorumChangeFacts): Judgement {
   if (!target) {
     // a removal already done (an earlier run removed it): nothing to remove, the quorum stays as it is
     if (change === 'remove' && members.length > 0) return { ok: true, message: `${facts.target} is not in the member list (${members.map((m) => m.name).join(', ')}): already removed, the quorum stays as it is` };
+    // stopping a member the list no longer holds (added back by its own run) counts toward no quorum
+    if (change === 'stop' && members.length > 0) return { ok: true, message: `${facts.target} is not in the member list (${members.map((m) => m.name).join(', ')}): stopping it leaves the quorum as it is` };
     return { ok: false, message: `refusing to ${verb} ${facts.target}: no such member in the member list (${members.map((m) => m.name).join(', ') || 'empty'})` };
   }
   const label = `${target.name}${target.id ? ` (${target.id})` : ''}`;

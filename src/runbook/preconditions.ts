@@ -1,4 +1,6 @@
 import type { ClusterReport, Verdict } from '../cluster/types.js';
+import { nothingRanYet } from '../engine/reducer.js';
+import type { RunState } from '../engine/types.js';
 import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { ExitCode } from '../util/errors.js';
 import type { RenderedRunbook } from './rendered.js';
@@ -53,6 +55,20 @@ export function planWarnings(runbook: { id: string; appliesTo: readonly Verdict[
   const versions = changesMembershipOrRestores(rendered) ? judgeServerVersions(report) : { ok: true as const };
   if (!versions.ok) warnings.push(`'run' refuses it: ${versions.message.replace(/^refusing before any change: /, '')}`);
   return warnings;
+}
+
+/**
+ * On resume, a run none of whose steps has run (nor been skipped) is judged
+ * as a new run, on the cluster as it is now: a run started and left at its
+ * first prompt does not get past the rule by being resumed. Once a step ran
+ * the cluster is mid-recovery (restore-quorum stops every member: quorum
+ * lost, then minority lost as they come back) and its verdict is expected to
+ * differ: the judgement made when the run started stands, as does an
+ * override already journaled. Journals from before appliesTo was kept are
+ * not judged.
+ */
+export function appliesToJudgedOnResume(state: RunState): boolean {
+  return state.runbook.appliesTo !== undefined && state.appliesToOverride === undefined && nothingRanYet(state);
 }
 
 /** The override's value must be the id of the runbook being run. */

@@ -3,6 +3,7 @@ import { stepLogLine } from '../../src/cli/step-log.js';
 import { replay } from '../../src/engine/journal.js';
 import { canApply, initialState, nothingRanYet, reduce } from '../../src/engine/reducer.js';
 import { transcriptMarkdown } from '../../src/engine/transcript.js';
+import { appliesToJudgedOnResume } from '../../src/runbook/preconditions.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 import { at, run, runStep, started } from './engine-fixtures.js';
 
@@ -37,6 +38,15 @@ describe('the appliesTo override in the engine', () => {
       { type: 'skipped', at: at(), step: 'check-health', reason: 'done by hand', operator: 'alice' },
     ]);
     expect(nothingRanYet(state)).toBe(false);
+  });
+
+  it('resume judges appliesTo again only for a run that has not started and holds no override', () => {
+    const fixture = { ...started, runbook: { ...started.runbook, appliesTo: ['minority-lost' as const] } };
+    expect(appliesToJudgedOnResume(initialState(fixture))).toBe(true);
+    expect(appliesToJudgedOnResume(reduce(initialState(fixture), override()))).toBe(false);
+    expect(appliesToJudgedOnResume(run(runStep('check-health', ['local'], [], false), initialState(fixture)))).toBe(false);
+    // a journal written before appliesTo was kept in it
+    expect(appliesToJudgedOnResume(initialState(started))).toBe(false);
   });
 
   it('must name the runbook of the run', () => {
