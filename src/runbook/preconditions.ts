@@ -1,7 +1,7 @@
 import type { ClusterReport, Verdict } from '../cluster/types.js';
+import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { nothingRanYet } from '../engine/reducer.js';
 import type { RunState } from '../engine/types.js';
-import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { ExitCode } from '../util/errors.js';
 import type { RenderedRunbook } from './rendered.js';
 
