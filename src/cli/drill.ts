@@ -179,7 +179,7 @@ function unattended(noColor: boolean | undefined): Recovery {
         .filter(([name]) => runbook.inputs.some((input) => input.name === name))
         .map(([name, value]) => `${name}=${value}`);
       const prepared = await prepareRun({ runbook, target, detection, sets, dryRun: false, journalDir: context.journalDir });
-      const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), first: prepared.started, noColor, channels: context.channels });
+      const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), opening: prepared.opening, noColor, channels: context.channels });
       return { attended: false, runbook: id, journal: outcome.journal };
     },
   };

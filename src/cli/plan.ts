@@ -3,6 +3,7 @@ import { probeThroughElection } from '../cluster/election.js';
 import { probeCluster } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
+import { planWarnings } from '../runbook/preconditions.js';
 import { renderRunbook } from '../runbook/render.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
 import type { Risk } from '../runbook/schema.js';
@@ -48,9 +49,12 @@ export async function planCommand(argv: string[]): Promise<number> {
   const now = new Date();
   const timestamp = runTimestamp(now);
   const rendered = renderRunbook(runbook, { inventory: target.config.inventory, report, inputs, run: { id: `${timestamp}-${runbook.id}-plan`, timestamp } });
+  const warnings = planWarnings(runbook, rendered, report);
+  // stdout stays the document asked for; the warnings go to stderr as well, for a plan piped into a ticket
+  for (const warning of warnings) process.stderr.write(`etcd-runbook: warning: ${warning}\n`);
   if (values.json) process.stdout.write(`${JSON.stringify(rendered, null, 2)}\n`);
-  else if (values.markdown) process.stdout.write(planMarkdown(rendered, { report, generatedAt: now.toISOString() }));
-  else process.stdout.write(planText(rendered, { report, color: colorEnabled(values['no-color']) }));
+  else if (values.markdown) process.stdout.write(planMarkdown(rendered, { report, generatedAt: now.toISOString(), warnings }));
+  else process.stdout.write(planText(rendered, { report, color: colorEnabled(values['no-color']), warnings }));
   return 0;
 }
 
@@ -81,6 +85,8 @@ const RISK_BADGE: Record<Risk, { text: string; color: Color }> = {
 export interface PlanTextOptions {
   report?: ClusterReport;
   color?: boolean;
+  /** what 'run' would refuse (planWarnings) */
+  warnings?: string[];
 }
 
 /** The plan for a terminal: step k of n, title, why, risk, per node the host and what runs, guards. */
@@ -90,6 +96,7 @@ export function planText(plan: RenderedRunbook, options: PlanTextOptions = {}): 
   lines.push(paint(`Runbook ${plan.id}: ${plan.title}`, 'bold', color));
   lines.push(plan.description);
   if (options.report) lines.push(`Cluster: ${options.report.verdict.verdict} — ${options.report.verdict.summary}`);
+  for (const warning of options.warnings ?? []) lines.push(paint(`Warning: ${warning}`, 'yellow', color));
   const inputs = Object.entries(plan.inputs);
   if (inputs.length > 0) lines.push(`Inputs: ${inputs.map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
   lines.push(paint('Nothing below has been executed.', 'gray', color));
@@ -160,6 +167,8 @@ export interface PlanMarkdownOptions {
   report?: ClusterReport;
   /** ISO time the plan was made */
   generatedAt: string;
+  /** what 'run' would refuse (planWarnings) */
+  warnings?: string[];
 }
 
 /** A change-ticket document: what was detected, then each step as a checklist item with its exact commands. */
@@ -173,6 +182,7 @@ export function planMarkdown(plan: RenderedRunbook, options: PlanMarkdownOptions
     out.push(`- Detected: **${v.verdict}** — ${mdText(v.summary)}`);
     out.push(`- Quorum: ${v.healthyVoting} of ${v.votingMembers} voting members healthy, quorum needs ${v.quorumSize}`);
   }
+  for (const warning of options.warnings ?? []) out.push(`- **Warning**: ${mdText(warning)}`);
   for (const [k, v] of Object.entries(plan.inputs)) out.push(`- Input \`${k}\`: \`${String(v)}\``);
   if (plan.sources.length > 0) out.push(`- Sources: ${plan.sources.map(mdText).join('; ')}`);
   out.push('');

@@ -5,7 +5,7 @@ import { ProbeChannels } from '../cluster/channels.js';
 import { EtcdClusterClient } from '../cluster/client.js';
 import { probeThroughElection } from '../cluster/election.js';
 import { probeCluster, silentRecheck, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
-import type { ClusterReport } from '../cluster/types.js';
+import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { defaultJournalDir, Journal, readJournal, resumeState, latestJournal } from '../engine/journal.js';
 import { ScriptedOperator, type Operator, type ScriptedOperatorOptions } from '../engine/operator.js';
 import { initialState, reduce } from '../engine/reducer.js';
@@ -19,7 +19,9 @@ import type { GuardEnvironment, GuardMember } from '../runbook/guards.js';
 import { CommandFragment } from '../runbook/template.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
 import type { Runbook } from '../runbook/schema.js';
+import { appliesToJudgedOnResume, changesMembershipOrRestores, judgeAppliesTo, judgeOverrideValue, judgeServerVersions, type AppliesToJudgement } from '../runbook/preconditions.js';
 import { renderRunbook } from '../runbook/render.js';
+import type { RenderedRunbook } from '../runbook/rendered.js';
 import { NodeTransports } from '../transport/for-node.js';
 import { colorEnabled } from '../util/color.js';
 import { ExitCode, OperatorError } from '../util/errors.js';
@@ -29,7 +31,7 @@ import { parseSets, runTimestamp } from './plan.js';
 import { checkSshLogins } from './ssh-logins.js';
 import { StepLog } from './step-log.js';
 
-export const runHelp = `Usage: etcd-runbook run <runbook|file.yaml> [--dry-run] [--yes] [--set name=value]... [connection flags]
+export const runHelp = `Usage: etcd-runbook run <runbook|file.yaml> [--dry-run] [--yes] [--set name=value]... [--override-applies-to RUNBOOK] [connection flags]
 
 Step through a runbook against this cluster: each step shows its host, the
 exact command and its guards, and runs only once confirmed. Every transition
@@ -41,12 +43,18 @@ an interrupted run. A Markdown transcript is written next to the journal.
   --yes                confirm every step without asking (guards still
                        apply and are never overridden): for drills and CI
   --set NAME=VALUE     a runbook input (e.g. --set member=m3)
+  --override-applies-to RUNBOOK
+                       run the runbook although the cluster's verdict is not one
+                       it applies to (its appliesTo); the value is the runbook's
+                       id. Without it such a run is refused before any step
+                       (a dry run too); with it, the override is journaled and
+                       shown in the step log, the view and the transcript
   --journal-dir DIR    where journals and transcripts go
                        (default $ETCD_RUNBOOK_JOURNAL_DIR or ~/.local/state/etcd-runbook/journal)
 
 ${connectionFlagsHelp}`;
 
-export const resumeHelp = `Usage: etcd-runbook resume [journal.jsonl] [--yes [--retry-unknown | --skip-unknown REASON] [--retry-failed]] [--journal-dir DIR]
+export const resumeHelp = `Usage: etcd-runbook resume [journal.jsonl] [--yes [--retry-unknown | --skip-unknown REASON] [--retry-failed]] [--override-applies-to RUNBOOK] [--journal-dir DIR]
 
 Continue an interrupted, aborted or failed run from its journal (default:
 the newest unfinished run in the journal dir). Steps that finished are not
@@ -58,13 +66,20 @@ which, having checked what the step did:
   --retry-unknown        run the unknown step again
   --skip-unknown REASON  mark it skipped (it did complete), with the reason
   --retry-failed         run the step that failed again (e.g. a copy cut off
-                         by a host that went away, once it is back)`;
+                         by a host that went away, once it is back)
+
+A run none of whose steps has run yet is judged as a new one: the cluster
+is probed and a verdict outside the runbook's appliesTo is refused unless
+--override-applies-to RUNBOOK names it (or the run's journal already holds
+that override). Once a step has run, the cluster is mid-recovery and its
+verdict is expected to differ: it is not judged again.`;
 
 const runFlags = {
   ...connectionFlags,
   'dry-run': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   set: { type: 'string', multiple: true },
+  'override-applies-to': { type: 'string' },
   'journal-dir': { type: 'string' },
 } as const;
 
@@ -95,12 +110,13 @@ export async function runCommand(argv: string[]): Promise<number> {
       sets: values.set ?? [],
       dryRun: Boolean(values['dry-run']),
       journalDir: values['journal-dir'],
+      overrideAppliesTo: values['override-applies-to'],
     });
     if (tui) {
       const { runInteractive } = await import('./interactive.js');
       return await runInteractive({ kind: 'run', prepared, target, noColor: values['no-color'] });
     }
-    return await drive(prepared.state, { ...prepared.options, operator: operator!, first: prepared.started, noColor: values['no-color'], channels });
+    return await drive(prepared.state, { ...prepared.options, operator: operator!, opening: prepared.opening, noColor: values['no-color'], channels });
   } finally {
     channels.close();
   }
@@ -114,18 +130,29 @@ export interface PrepareRunOptions {
   sets: string[];
   dryRun: boolean;
   journalDir?: string;
+  /** --override-applies-to: the runbook id, to run it on a verdict outside its appliesTo */
+  overrideAppliesTo?: string | undefined;
 }
 
 /** A run ready to drive: rendered runbook, journal created, run-started appended. */
 export interface PreparedRun {
   state: RunState;
   started: Extract<EngineEvent, { type: 'run-started' }>;
+  /** what the journal opened with: run-started, and the appliesTo override when there is one */
+  opening: EngineEvent[];
   options: Omit<DriveOptions, 'operator'>;
 }
 
-/** Render the runbook for this cluster, open its journal and record run-started. */
+/**
+ * Render the runbook for this cluster, open its journal and record
+ * run-started. Every run is prepared here (run, the view, the drill), so
+ * here it is refused, before a journal exists, when the runbook is not for
+ * the detected verdict (unless overridden) or a server is too old for it.
+ */
 export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
   const { runbook, target, detection } = options;
+  // before rendering: a runbook for another verdict may lack the detection values it defaults from
+  const applies = refuseUnlessApplies(runbook, detection, options.overrideAppliesTo);
   const journalDir = options.journalDir ?? defaultJournalDir();
   const now = await runStartTime(journalDir);
   const runId = newRunId(runbook.id, now);
@@ -135,6 +162,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
     inputs: parseSets(options.sets),
     run: { id: runId, timestamp: runTimestamp(now) },
   });
+  refuseOldServers(rendered, detection);
   const journal = await Journal.create(journalDir, runId);
   const started: Extract<EngineEvent, { type: 'run-started' }> = {
     type: 'run-started',
@@ -147,11 +175,54 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
     cluster: { inventory: target.config.inventory, endpoints: target.config.endpoints },
   };
   journal.append(started);
+  let state = initialState(started);
+  const opening: EngineEvent[] = [started];
+  if (applies.kind === 'overridden') {
+    const overridden = journal.append(overrideEvent(runbook.id, applies, started.operator));
+    state = reduce(state, overridden);
+    opening.push(overridden);
+  }
   return {
-    state: initialState(started),
+    state,
     started,
+    opening,
     options: { journal, inventory: target.config.inventory, endpoints: target.config.endpoints, tls: target.tls },
   };
+}
+
+/** The appliesTo judgement, thrown as the one-line refusal when the run may not start. */
+function refuseUnlessApplies(runbook: { id: string; appliesTo: readonly Verdict[] }, detection: ClusterReport, override: string | undefined): Exclude<AppliesToJudgement, { kind: 'refused' }> {
+  const judged = judgeAppliesTo(runbook, detection.verdict.verdict, override, detection.verdict.summary);
+  if (judged.kind === 'refused') throw new OperatorError(judged.message, judged.exitCode);
+  return judged;
+}
+
+/** A runbook that changes the member list or restores runs on etcd 3.4+ servers only. */
+function refuseOldServers(rendered: RenderedRunbook, detection: ClusterReport): void {
+  if (!changesMembershipOrRestores(rendered)) return;
+  const judged = judgeServerVersions(detection);
+  if (!judged.ok) throw new OperatorError(`${rendered.id}: ${judged.message}`, ExitCode.configError);
+}
+
+function overrideEvent(runbook: string, applies: Extract<AppliesToJudgement, { kind: 'overridden' }>, operator: string): EngineEvent {
+  return { type: 'applies-to-overridden', at: new Date().toISOString(), runbook, verdict: applies.verdict, appliesTo: applies.appliesTo, operator };
+}
+
+/**
+ * A resumed run that has not started yet is judged as a new one
+ * (appliesToJudgedOnResume), on a probe of the cluster now. Returns the
+ * events to journal: that probe, and the override when one was given and
+ * needed.
+ */
+async function judgeResumedStart(state: RunState, target: ClusterTarget, override: string | undefined, operator: string): Promise<EngineEvent[]> {
+  const named = judgeOverrideValue(state.runbook.id, override);
+  if (!named.ok) throw new OperatorError(named.message, ExitCode.configError);
+  if (!appliesToJudgedOnResume(state)) return [];
+  const report = await probeThroughElection(() => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs }));
+  const applies = refuseUnlessApplies({ id: state.runbook.id, appliesTo: state.runbook.appliesTo ?? [] }, report, override);
+  refuseOldServers(state.runbook, report);
+  const probed: EngineEvent = { type: 'probe', at: new Date().toISOString(), report };
+  return applies.kind === 'overridden' ? [probed, overrideEvent(state.runbook.id, applies, operator)] : [probed];
 }
 
 export async function resumeCommand(argv: string[]): Promise<number> {
@@ -162,6 +233,7 @@ export async function resumeCommand(argv: string[]): Promise<number> {
       'retry-unknown': { type: 'boolean' },
       'skip-unknown': { type: 'string' },
       'retry-failed': { type: 'boolean' },
+      'override-applies-to': { type: 'string' },
       'journal-dir': { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -183,23 +255,24 @@ export async function resumeCommand(argv: string[]): Promise<number> {
   if (state.status === 'succeeded') throw new OperatorError(`${path}: run ${state.runId} already succeeded; nothing to resume`);
   // refused before the journal is touched: a resume that cannot go on records nothing
   if (!values.yes && !wantsTui(false)) chooseOperator(false, 'resume');
+  const { inventory, endpoints } = first.cluster;
+  const { loadClientTls } = await import('../cluster/probe.js');
+  const tls = await loadClientTls(inventory.tls ?? {});
+  const target: ClusterTarget = { config: { inventory, endpoints, sources: [`journal ${path}`] }, targets: probeTargets({ inventory, endpoints, sources: [] }), tls };
+  const judged = await judgeResumedStart(state, target, values['override-applies-to'], operatorName());
   const journal = await Journal.open(path);
   const log = new StepLog(colorEnabled(values['no-color']));
   const quiet = wantsTui(Boolean(values.yes));
-  for (const event of resumeState(events, new Date().toISOString(), operatorName())) {
+  for (const event of [...resumeState(events, new Date().toISOString(), operatorName()), ...judged]) {
     state = reduce(state, journal.append(event));
     const line = log.line(event, state);
     if (line && !quiet) process.stdout.write(`${line}\n`);
   }
   const unknown = state.steps.find((step) => step.status === 'unknown');
   const forUnknown = values['retry-unknown'] ? { type: 'retry' as const } : values['skip-unknown'] !== undefined ? { type: 'skip' as const, reason: values['skip-unknown'] } : undefined;
-  const { inventory, endpoints } = first.cluster;
-  const { loadClientTls } = await import('../cluster/probe.js');
-  const tls = await loadClientTls(inventory.tls ?? {});
   if (wantsTui(Boolean(values.yes))) {
     const { runInteractive } = await import('./interactive.js');
-    const target: ClusterTarget = { config: { inventory, endpoints, sources: [`journal ${path}`] }, targets: probeTargets({ inventory, endpoints, sources: [] }), tls };
-    return runInteractive({ kind: 'run', prepared: { state, started: first, options: { journal, inventory, endpoints, tls } }, target, noColor: values['no-color'] });
+    return runInteractive({ kind: 'run', prepared: { state, started: first, opening: [first], options: { journal, inventory, endpoints, tls } }, target, noColor: values['no-color'] });
   }
   const failed = values['retry-failed'] ? state.steps.find((step) => step.status === 'failed') : undefined;
   const script = { ...(unknown && forUnknown ? { [unknown.id]: forUnknown } : {}), ...(failed ? { [failed.id]: { type: 'retry' as const } } : {}) };
@@ -214,8 +287,8 @@ export interface DriveOptions {
   inventory: Inventory;
   endpoints: string[];
   tls?: ClientTls;
-  /** the run-started event, printed before the runner starts */
-  first?: EngineEvent;
+  /** the run's opening events (run-started, an appliesTo override), printed before the runner starts */
+  opening?: EngineEvent[];
   noColor?: boolean;
   /** connections the detection opened, for the run's probes (their owner closes them) */
   channels?: ProbeChannels;
@@ -231,8 +304,8 @@ export async function driveRun(state: RunState, options: DriveOptions): Promise<
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
   process.once('SIGINT', onSigint);
-  if (options.first) {
-    const line = log.line(options.first, state);
+  for (const event of options.opening ?? []) {
+    const line = log.line(event, state);
     if (line) process.stdout.write(`${line}\n`);
   }
   const run = createRun(state, {

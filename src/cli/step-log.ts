@@ -1,3 +1,4 @@
+import { appliesToOverrideText } from '../engine/transcript.js';
 import type { EngineEvent, RunState } from '../engine/types.js';
 import { paint } from '../util/color.js';
 
@@ -44,6 +45,8 @@ export function stepLogLine(event: EngineEvent, state: RunState, color: boolean)
       return paint(`${event.dryRun ? 'DRY RUN — nothing that changes state will run. ' : ''}runbook ${event.runbook.id}: ${event.runbook.title} (run ${event.runId})`, 'bold', color);
     case 'run-resumed':
       return `resumed by ${event.operator}`;
+    case 'applies-to-overridden':
+      return paint(appliesToOverrideText(event), 'yellow', color);
     case 'guards-evaluated': {
       const lines = [`step ${index(event.step)}/${total}: ${title(event.step)}`];
       for (const g of event.outcomes) lines.push(`  guard ${g.ok ? paint('pass', 'green', color) : paint('FAIL', 'red', color)} ${g.check}: ${g.message}`);

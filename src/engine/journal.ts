@@ -56,6 +56,7 @@ import type { EngineEvent, EngineEventType, RunState } from './types.js';
 const EVENT_TYPES: ReadonlySet<EngineEventType> = new Set<EngineEventType>([
   'run-started',
   'run-resumed',
+  'applies-to-overridden',
   'guards-evaluated',
   'guard-overridden',
   'confirmed',
@@ -84,6 +85,7 @@ const FLUSHED_IN_BACKGROUND: ReadonlySet<EngineEventType> = new Set<EngineEventT
   // nothing is done to a node until the first target, whose flush carries them
   'run-started',
   'run-resumed',
+  'applies-to-overridden',
   'step-unknown',
   'step-finished',
   // operator decisions that no target-started follows at once

@@ -33,6 +33,8 @@ const DONE: ReadonlySet<StepStatus> = new Set(['succeeded', 'skipped', 'not-appl
 const SKIPPABLE: ReadonlySet<StepStatus> = new Set(['awaiting-confirmation', 'blocked', 'failed', 'unknown']);
 const RETRYABLE: ReadonlySet<StepStatus> = new Set(['failed', 'unknown', 'blocked']);
 const GUARDABLE: ReadonlySet<StepStatus> = new Set(['pending', 'awaiting-confirmation', 'blocked']);
+/** A step in these has not run, nor been skipped. */
+const NOTHING_RAN: ReadonlySet<StepStatus> = new Set<StepStatus>(['pending', 'awaiting-confirmation', 'blocked', 'not-applicable']);
 
 /** The output kept in state per node: the last 40 lines, at most 4 KiB. */
 export const TAIL_MAX_CHARS = 4096;
@@ -85,6 +87,11 @@ export function canApply(state: RunState, event: EngineEvent): Verdict {
       return OK;
     case 'run-resumed':
       return state.status === 'succeeded' ? refuse(`run ${state.runId} already succeeded: there is nothing to resume`) : OK;
+    case 'applies-to-overridden':
+      if (event.runbook !== state.runbook.id) return refuse(`the override names runbook ${event.runbook}, this run is of ${state.runbook.id}`);
+      if (state.status !== 'in-progress') return refuse(`run ${state.runId} has ended (${state.status}): resume it first`);
+      // the verdict a run is judged on is the one it starts from: once a step ran, the cluster is mid-recovery
+      return nothingRanYet(state) ? OK : refuse(`run ${state.runId} is under way: appliesTo is judged before its first step, not now`);
     case 'aborted':
       if (state.status !== 'in-progress') return refuse(`run ${state.runId} has already ended (${state.status})`);
       return event.reason.trim() ? OK : refuse('an abort needs a reason');
@@ -106,7 +113,7 @@ function canFinish(state: RunState, status: RunStatus): Verdict {
   return OK;
 }
 
-type StepEvent = Exclude<EngineEvent, { type: 'run-started' | 'probe' | 'run-resumed' | 'aborted' | 'run-finished' }>;
+type StepEvent = Exclude<EngineEvent, { type: 'run-started' | 'probe' | 'run-resumed' | 'applies-to-overridden' | 'aborted' | 'run-finished' }>;
 
 function canApplyToStep(state: RunState, event: StepEvent): Verdict {
   if (state.status !== 'in-progress') return refuse(`run ${state.runId} has ended (${state.status}): resume it first`);
@@ -211,6 +218,8 @@ export function reduce(state: RunState, event: EngineEvent): RunState {
       };
       return { ...rest, status: 'in-progress', resumes: [...(state.resumes ?? []), resume] };
     }
+    case 'applies-to-overridden':
+      return { ...state, appliesToOverride: { verdict: event.verdict, appliesTo: event.appliesTo, operator: event.operator, at: event.at } };
     case 'aborted':
       return {
         ...state,
@@ -338,6 +347,11 @@ export function appendTail(tail: string, chunk: string): string {
 }
 
 /* ---------- selectors ---------- */
+
+/** No step has run or been skipped yet: the run has not touched the cluster (nor has the operator by hand, for it). */
+export function nothingRanYet(state: RunState): boolean {
+  return state.steps.every((s) => NOTHING_RAN.has(s.status));
+}
 
 /** The step being worked on, or undefined once every step is done. */
 export function currentStep(state: RunState): StepState | undefined {

@@ -12,8 +12,8 @@ import { runEtcdAction } from './etcd-actions.js';
 import type { Journal } from './journal.js';
 import type { Operator, OperatorDecision } from './operator.js';
 import { redact } from './redact.js';
-import { canApply, currentStep, isFinished, reduce } from './reducer.js';
-import type { EngineEvent, GuardOutcome, RunState, StepStatus } from './types.js';
+import { canApply, currentStep, isFinished, nothingRanYet, reduce } from './reducer.js';
+import type { EngineEvent, GuardOutcome, RunState } from './types.js';
 import { conditionMet } from './wait-conditions.js';
 
 /**
@@ -30,9 +30,6 @@ import { conditionMet } from './wait-conditions.js';
  * when nothing that could change the cluster has run since.
  */
 export const GUARDS_FRESH_FOR_MS = 2000;
-
-/** A step in these has not run, nor been skipped. */
-const NOTHING_RAN: ReadonlySet<StepStatus> = new Set<StepStatus>(['pending', 'awaiting-confirmation', 'blocked', 'not-applicable']);
 
 export interface RunnerDeps {
   /** the real transport for a node ('local' or a member name) */
@@ -83,7 +80,7 @@ export class Runner {
     // the detection a run starts from serves its first guards while it is
     // fresh (an unattended run) — not once a step ran or was skipped (a
     // resumed run): its probe after that step may never have landed
-    if (state.lastProbe && state.steps.every((s) => NOTHING_RAN.has(s.status))) this.fresh = takenProbe(state.lastProbe);
+    if (state.lastProbe && nothingRanYet(state)) this.fresh = takenProbe(state.lastProbe);
   }
 
   get current(): RunState {

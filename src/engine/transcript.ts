@@ -26,6 +26,7 @@ export function transcriptMarkdown(state: RunState, options: TranscriptOptions =
   if (state.dryRun) {
     out.push('> **DRY RUN** — nothing on the cluster was changed: commands that change state were recorded, not executed; read-only probes ran.', '');
   }
+  if (state.appliesToOverride) out.push(`> **APPLIES-TO OVERRIDDEN** — ${inline(appliesToOverrideText({ runbook: state.runbook.id, ...state.appliesToOverride }))}.`, '');
   const rows: Array<[string, string]> = [
     ['Run', code(state.runId)],
     ['Runbook', `${code(state.runbook.id)} — ${cell(state.runbook.title)}`],
@@ -36,6 +37,7 @@ export function transcriptMarkdown(state: RunState, options: TranscriptOptions =
     ['Duration', state.finishedAt ? duration(state.startedAt, state.finishedAt) : '—'],
     ['Status', state.status + (state.abortReason ? ` — ${cell(state.abortReason)}` : '')],
   ];
+  if (state.appliesToOverride) rows.push(['appliesTo', `overridden by ${cell(state.appliesToOverride.operator)} at ${state.appliesToOverride.at}: ${state.appliesToOverride.appliesTo.join(', ')}; the cluster was ${state.appliesToOverride.verdict}`]);
   for (const r of state.resumes ?? []) rows.push(['Resumed', `${r.at} by ${cell(r.operator)} (was ${r.previousStatus})`]);
   const inputs = Object.entries(state.runbook.inputs);
   if (inputs.length > 0) rows.push(['Inputs', inputs.map(([k, v]) => `${k}=${code(redact(String(v)))}`).join(', ')]);
@@ -65,6 +67,11 @@ export function transcriptMarkdown(state: RunState, options: TranscriptOptions =
   }
   if (options.journalPath) out.push(`Journal: ${code(options.journalPath)}`, '');
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** One line for the step log, the transcript and the view: the runbook ran on a verdict it is not for, and who said so. */
+export function appliesToOverrideText(o: { runbook: string; verdict: string; appliesTo: readonly string[]; operator: string }): string {
+  return `appliesTo overridden by ${o.operator}: ${o.runbook} applies to ${o.appliesTo.join(', ')}, the cluster was ${o.verdict} when the run started (--override-applies-to ${o.runbook})`;
 }
 
 function reportLines(report: ClusterReport): string[] {

@@ -1,4 +1,4 @@
-import type { ClusterReport } from '../cluster/types.js';
+import type { ClusterReport, Verdict } from '../cluster/types.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { RenderedRunbook } from '../runbook/rendered.js';
 
@@ -92,6 +92,17 @@ export interface RunState {
   lastProbe?: ClusterReport;
   /** the detection the run started from (for the transcript) */
   detection?: ClusterReport;
+  /** the operator ran the runbook on a verdict outside its appliesTo (--override-applies-to) */
+  appliesToOverride?: AppliesToOverride;
+}
+
+export interface AppliesToOverride {
+  /** the verdict the run started on */
+  verdict: Verdict;
+  /** the runbook's appliesTo, which did not include it */
+  appliesTo: Verdict[];
+  operator: string;
+  at: string;
 }
 
 interface EventBase {
@@ -113,6 +124,8 @@ export type EngineEvent = EventBase &
         cluster?: { inventory: Inventory; endpoints: string[] };
       }
     | { type: 'run-resumed'; operator: string }
+    /** before any step ran: the runbook runs on a verdict outside its appliesTo, as the operator said (--override-applies-to) */
+    | { type: 'applies-to-overridden'; runbook: string; verdict: Verdict; appliesTo: Verdict[]; operator: string }
     | { type: 'guards-evaluated'; step: string; outcomes: GuardOutcome[] }
     | { type: 'guard-overridden'; step: string; check: string; reason: string; operator: string }
     | { type: 'confirmed'; step: string; operator: string }

@@ -1,5 +1,6 @@
 import type { ClusterReport, EndpointProbe, MemberState } from '../cluster/types.js';
 import { isLeader } from '../cluster/verdict.js';
+import { OVERRIDE_APPLIES_TO_FLAG } from '../runbook/preconditions.js';
 import type { ParamValue } from '../runbook/rendered.js';
 import type { WaitCondition } from '../runbook/schema.js';
 
@@ -70,9 +71,11 @@ function memberRejoined(report: ClusterReport, member: string, removed: string[]
   if (!held.met) return { met: false, detail: `${state.name} is healthy and voting, but ${held.detail}` };
   const down = report.verdict.members.filter((m) => !m.healthy && m !== state).map((m) => m.name);
   const others = down.map((name) => `; ${name} is still down: run replace-member again for it`).join('');
+  // with no member down the cluster counts as healthy, which replace-member is not for: the add-back says so
+  const override = down.length === 0 ? ` ${OVERRIDE_APPLIES_TO_FLAG} replace-member` : '';
   const gone = removed
     .filter((name) => name !== member && !findMember(report, name))
-    .map((name) => `; ${name} was removed from the member list while down: run replace-member --set member=${name} to add it back`)
+    .map((name) => `; ${name} was removed from the member list while down: run replace-member --set member=${name}${override} to add it back`)
     .join('');
   return { met: true, detail: `${state.name} is healthy and voting; ${held.detail}${others}${gone}` };
 }

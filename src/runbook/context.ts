@@ -132,24 +132,12 @@ export function buildContext(sources: ContextSources): ContextObject {
 
 /**
  * What replacing inputs.member (with inputs.alsoRemove, the other voting
- * members that are down, removed in the same step) needs beyond the member
- * record: otherDownVoters, the voting members detection found down besides
- * it when it is down too (alsoRemove's default); removal, the member and alsoRemove, every name
- * the remove step removes; initialCluster, the member list it joins: the live
- * list at detection (the inventory when no probe was made) without alsoRemove,
- * with the member at its inventory peer URLs.
+ * members that are down, removed in the same step when the operator names
+ * them) needs beyond the member record: removal, the member and alsoRemove,
+ * every name the remove step removes; initialCluster, the member list it
+ * joins: the live list at detection (the inventory when no probe was made)
+ * without alsoRemove, with the member at its inventory peer URLs.
  */
-/**
- * The voting members down besides `member`, when `member` is down too (or
- * already absent): a healthy member is never replaced together with dead
- * ones, that would shrink the cluster to its healthy rest (replace the dead
- * ones first).
- */
-function otherDownVoters(report: ClusterReport, member: string): string[] {
-  const self = report.verdict.members.find((m) => m.name === member);
-  if (self?.healthy) return [];
-  return report.verdict.members.filter((m) => !m.isLearner && !m.unstarted && !m.healthy && m.name !== '' && m.name !== member).map((m) => m.name);
-}
 
 function replacementRecord(inventory: Inventory, member: string, alsoRemove: string[], report?: ClusterReport): ContextObject {
   const self = inventory.members.find((m) => m.name === member);
@@ -161,7 +149,6 @@ function replacementRecord(inventory: Inventory, member: string, alsoRemove: str
   // inventory order first (as cluster.initialCluster), then members the inventory does not know
   const order = [...inventory.members.map((m) => m.name).filter((name) => joined.has(name)), ...[...joined.keys()].filter((name) => !inventory.members.some((m) => m.name === name))];
   return {
-    otherDownVoters: report ? otherDownVoters(report, member) : new Unset('no cluster probe was made'),
     removal: [member, ...alsoRemove.filter((name) => name !== member)],
     initialCluster: order.flatMap((name) => (joined.get(name) ?? []).map((url) => `${name}=${url}`)).join(','),
   };
@@ -452,7 +439,7 @@ export const FAN_OUT_TARGETS: ReadonlyArray<string> = ['each-member', 'each-surv
 export const REPEAT_MEMBER_SHAPE = object({ ...MEMBER_SHAPE.fields, initialCluster: value });
 
 /** target: the member being replaced, plus what its replacement needs (replacementRecord). */
-export const TARGET_SHAPE = object({ ...MEMBER_SHAPE.fields, initialCluster: value, removal: list(value), otherDownVoters: list(value) });
+export const TARGET_SHAPE = object({ ...MEMBER_SHAPE.fields, initialCluster: value, removal: list(value) });
 
 /**
  * The paths a step's templates may use. `perTarget` false is for the parts of
@@ -484,7 +471,7 @@ export function defaultShape(runbook: Pick<Runbook, 'inputs'>, index = 0): Shape
   const above = runbook.inputs.slice(0, index).map((i) => i.name);
   if (above.length > 0) fields.inputs = values(...above);
   else delete fields.inputs;
-  // target exists once inputs.member is resolved (an input below it may default to target.otherDownVoters)
+  // target exists once inputs.member is resolved (an input below it may default to a target value)
   if (above.includes('member')) fields.target = TARGET_SHAPE;
   return {
     shape: object(fields),

@@ -108,6 +108,22 @@ export function judgeQuorumHeld(verdict: VerdictResult): Judgement {
   return { ok: false, message: `quorum lost: ${counts}; use the restore path, never member replacement` };
 }
 
+/**
+ * split-brain's own first guard: the members do not form one cluster now
+ * (more than one cluster ID, more than one leader in one raft term, or one
+ * member's identity on several endpoints: the split-brain verdict). The
+ * runbook stops every apiserver and restores every member from one
+ * snapshot; on a cluster that is whole, that is an outage and a rewind.
+ */
+export function judgeSplitBrainNow(verdict: VerdictResult): Judgement {
+  if (verdict.verdict === 'split-brain') return { ok: true, message: `split brain: ${verdict.evidence.join('; ')}` };
+  const ids = verdict.clusterIds.length === 1 ? `one cluster ID ${verdict.clusterIds[0]}` : `${verdict.clusterIds.length} cluster IDs`;
+  return {
+    ok: false,
+    message: `refusing: the members are not split (${ids}, at most one leader per raft term; the cluster is ${verdict.verdict}: ${verdict.summary}): there is nothing for split-brain to repair, and its steps would stop every apiserver and restore every member from a snapshot`,
+  };
+}
+
 /** Whether each master's control plane (kube-apiserver…) runs: undefined where it cannot be told. */
 export interface ControlPlaneFacts {
   member: string;
@@ -203,6 +219,8 @@ export function judgeQuorumChange(facts: QuorumChangeFacts): Judgement {
   if (!target) {
     // a removal already done (an earlier run removed it): nothing to remove, the quorum stays as it is
     if (change === 'remove' && members.length > 0) return { ok: true, message: `${facts.target} is not in the member list (${members.map((m) => m.name).join(', ')}): already removed, the quorum stays as it is` };
+    // stopping a member the list no longer holds (added back by its own run) counts toward no quorum
+    if (change === 'stop' && members.length > 0) return { ok: true, message: `${facts.target} is not in the member list (${members.map((m) => m.name).join(', ')}): stopping it leaves the quorum as it is` };
     return { ok: false, message: `refusing to ${verb} ${facts.target}: no such member in the member list (${members.map((m) => m.name).join(', ') || 'empty'})` };
   }
   const label = `${target.name}${target.id ? ` (${target.id})` : ''}`;
@@ -839,6 +857,12 @@ export const GUARDS = {
     description: 'a quorum of voting members is healthy',
     gather: async (_params, env) => (await env.probe()).verdict,
     judge: (verdict) => judgeQuorumHeld(verdict),
+  }),
+  'split-brain-now': define({
+    name: 'split-brain-now',
+    description: 'the members do not form one cluster now: more than one cluster ID, or more than one leader in one raft term',
+    gather: async (_params, env) => (await env.probe()).verdict,
+    judge: (verdict) => judgeSplitBrainNow(verdict),
   }),
   'quorum-lost': define({
     name: 'quorum-lost',

@@ -41,6 +41,7 @@ export function renderRunbook(runbook: Runbook, sources: RenderSources): Rendere
     id: runbook.id,
     title: runbook.title,
     description: runbook.description,
+    appliesTo: runbook.appliesTo,
     sources: runbook.sources,
     inputs,
     steps: uniqueIds(runbook, runbook.steps.flatMap((entry, index) =>

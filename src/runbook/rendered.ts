@@ -1,3 +1,4 @@
+import type { Verdict } from '../cluster/types.js';
 import type { EtcdAction, Risk, StepKind, WaitCondition } from './schema.js';
 
 /**
@@ -54,6 +55,8 @@ export interface RenderedRunbook {
   id: string;
   title: string;
   description: string;
+  /** the verdicts it is for (absent in journals written before it was kept): resume judges them again */
+  appliesTo?: Verdict[];
   sources: string[];
   inputs: Record<string, ParamValue>;
   steps: RenderedStep[];

@@ -119,7 +119,7 @@ describe('bad input through the real CLI', () => {
       expectOneLineError(ca, 4, `etcd-runbook: ${path}: tls.cacert ${lab.pki.clientKey}: not a PEM certificate: give the CA's certificate (ca.crt)`);
     });
 
-    it('a CA that does not match, from the inventory: status exit 4 per endpoint; a run stops at its first guard with nothing saved', async () => {
+    it('a CA that does not match, from the inventory: status exit 4 per endpoint; a run is refused (unreachable), and overridden stops at its first guard with nothing saved', async () => {
       const { createPki } = await import('../../src/lab/pki.js');
       const other = await createPki(join(work, 'other-pki'), 'another cluster\'s CA');
       const path = await inventoryWith('wrong-ca.yaml', [`cacert: ${lab.pki.caCert}`, `cacert: ${other.caCert}`]);
@@ -128,7 +128,9 @@ describe('bad input through the real CLI', () => {
       expect(status.stdout).toContain('verdict: unreachable');
       for (const endpoint of lab.endpoints) expect(status.stdout).toContain(`· ${endpoint}: TLS: the server certificate is not signed by the CA given`);
       const backupDir = join(work, 'wrong-ca-backup');
-      const run = await runCli(['run', 'backup', '--yes', '--inventory', path, '--set', `backupDir=${backupDir}`, '--journal-dir', join(work, 'journal')]);
+      const refused = await runCli(['run', 'backup', '--yes', '--inventory', path, '--set', `backupDir=${backupDir}`, '--journal-dir', join(work, 'journal')]);
+      expectOneLineError(refused, 4, /^etcd-runbook: refusing to run backup: it applies to healthy, minority-lost, and the cluster is unreachable now \(no endpoint answered \(3 of 3 unreachable\): check endpoints, certificates and network\); nothing was run\. To run it anyway, pass --override-applies-to backup$/);
+      const run = await runCli(['run', 'backup', '--yes', '--inventory', path, '--set', `backupDir=${backupDir}`, '--journal-dir', join(work, 'journal'), '--override-applies-to', 'backup']);
       expect(run.exitCode).toBe(5);
       expect(run.stdout).toMatch(/guard FAIL quorum-held: .*no endpoint answered \(3 of 3 unreachable\)/);
       expect(await readdir(backupDir)).toEqual([]);

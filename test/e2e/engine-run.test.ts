@@ -128,12 +128,21 @@ describe('running runbooks for real', () => {
       const member = runbook.inputs.some((i) => i.name === 'member') ? ['--set', 'member=m3'] : [];
       // single-survivor keeps one member's data: name it (any member of a healthy lab would default)
       if (runbook.inputs.some((i) => i.name === 'survivor')) member.push('--set', 'survivor=m1');
-      const result = await runCli(['run', entry.id, '--dry-run', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, ...member, '--journal-dir', join(work, 'dry-journal')]);
+      const args = ['run', entry.id, '--dry-run', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backupDir}`, ...member, '--journal-dir', join(work, 'dry-journal')];
+      // a runbook not for a healthy cluster is refused, dry run or not (it rehearses what run would do): overridden here, and said so
+      const applies = entry.appliesTo.includes('healthy');
+      if (!applies) {
+        const refused = await runCli(args);
+        expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+        expect(refused.stderr).toContain(`pass --override-applies-to ${entry.id}`);
+      }
+      const result = await runCli(applies ? args : [...args, '--override-applies-to', entry.id]);
       expect(result.stdout).toContain('DRY RUN');
       expect(result.exitCode, result.stdout + result.stderr).toBe(0);
       expect(await labFingerprint(lab, [backupDir])).toEqual(before);
       const markdown = await readFile(journalOf(result.stdout).replace(/\.jsonl$/, '.md'), 'utf8');
       expect(markdown).toMatch(/dry run/i);
+      if (!applies) expect(markdown).toContain('**APPLIES-TO OVERRIDDEN**');
     }
   });
 
@@ -161,13 +170,17 @@ describe('running runbooks for real', () => {
     await expect(stat(dir)).rejects.toThrow();
   });
 
-  it('a failing guard stops the run before the step: backup refused on a quorum-lost cluster, nothing written', async () => {
+  it('a failing guard stops the run before the step: backup refused on a quorum-lost cluster (appliesTo, then overridden, quorum-held), nothing written', async () => {
     const dir = join(work, 'refused');
     await lab.kill('m3');
     await lab.kill('m2');
     try {
       expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
-      const result = await runCli(['run', 'backup', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${dir}`, '--journal-dir', journalDir()]);
+      // backup is not for a quorum-lost cluster: refused before a journal exists; overridden, its first guard stops it
+      const refused = await runCli(['run', 'backup', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${dir}`, '--journal-dir', journalDir()]);
+      expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+      expect(refused.stderr).toMatch(/refusing to run backup: it applies to healthy, minority-lost, and the cluster is quorum-lost now/);
+      const result = await runCli(['run', 'backup', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${dir}`, '--journal-dir', journalDir(), '--override-applies-to', 'backup']);
       expect(result.exitCode).toBe(5);
       expect(result.stdout).toMatch(/guard FAIL quorum-held/);
       expect(result.stdout).toMatch(/aborted by .*blocked/);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
+import { journalEvents } from '../helpers/journal.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
@@ -41,6 +42,18 @@ describe('replace-member on a 3-member systemd cluster', () => {
     // the snapshot's after-check: snapshot status on the file, its appended sha256 as the save checked it streaming in
     expect(result.stdout).toMatch(/check pass snapshot-verified: snapshot \S+ on local verified with etcd(ctl|utl) snapshot status: .*, sha256 integrity hash matches \(checked as etcd streamed it to the save; the file is unchanged since\)/);
 
+    // Kubernetes' order: the failed master's control plane, then its etcd, stopped before the member is removed
+    const events = await journalEvents(/journal: (\S+)/.exec(result.stdout)?.[1] as string);
+    const firstRun = (step: string) => events.findIndex((e) => e.type === 'target-started' && e.step === step);
+    expect(firstRun('stop-control-plane')).toBeGreaterThan(0);
+    expect(firstRun('stop-control-plane')).toBeLessThan(firstRun('stop-etcd'));
+    expect(firstRun('stop-etcd')).toBeLessThan(firstRun('remove-member'));
+    expect(result.stdout).toContain('control plane on m3 stopped');
+    // and started again once m3 is back and voting
+    expect(firstRun('start-control-plane')).toBeGreaterThan(firstRun('wait-healthy'));
+    expect(result.stdout).toContain('control plane on m3 started');
+    expect(await lab.isActive('m3', 'controlPlane'), 'control plane on m3').toBe(true);
+
     const status = await expectHealthyStatus(lab);
     const newId = status.endpoints.find((e) => e.name === 'm3')?.memberId;
     expect(newId).toBeDefined();
@@ -68,14 +81,22 @@ describe('replace-member on a 3-member systemd cluster', () => {
     expect(result.stdout).toMatch(/guard FAIL would-lose-quorum.*refusing to remove m1 .*1 of 3 voting members would remain started, quorum of the new 2-member configuration needs 2/);
     expect(result.stdout).toMatch(/aborted by .*blocked/);
     expect(await memberListText(lab)).toBe(before);
+    // refused at the first step that would change anything: m1's control plane and etcd were not stopped
+    await expectNoStep(result.stdout, 'stop-control-plane');
     await expectNoStep(result.stdout, 'remove-member');
+    expect(await lab.isActive('m1', 'controlPlane'), 'control plane on m1').toBe(true);
   });
 
   it('refuses on a quorum-lost cluster (2 of 3 down): stops before member remove, nothing removed', async () => {
     await lab.kill('m3');
     await lab.kill('m2');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
-    const result = await run('--set', 'member=m3');
+    // replace-member applies to minority-lost: refused before a journal exists
+    const refused = await run('--set', 'member=m3');
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stderr).toMatch(/^etcd-runbook: refusing to run replace-member: it applies to minority-lost, and the cluster is quorum-lost now \(the runbook for quorum-lost is restore-quorum\); nothing was run\. To run it anyway, pass --override-applies-to replace-member$/);
+    // overridden, its own guard still refuses to change the membership without quorum
+    const result = await run('--set', 'member=m3', '--override-applies-to', 'replace-member');
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL quorum-held/);
     await expectNoStep(result.stdout, 'remove-member');

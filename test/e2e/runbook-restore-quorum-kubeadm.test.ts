@@ -71,7 +71,11 @@ describe('restore-quorum on a 3-member kubeadm cluster', () => {
     expect(output).toMatch(/interrupted by the operator/);
     expect(output).not.toContain('run succeeded');
 
-    const again = await runCli(args(), {}, 180_000);
+    // the partly restored cluster is minority-lost, outside restore-quorum's appliesTo: a second run says so
+    const refused = await runCli(args(), {}, 60_000);
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stderr).toContain('pass --override-applies-to restore-quorum');
+    const again = await runCli([...args(), '--override-applies-to', 'restore-quorum'], {}, 180_000);
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain('run succeeded');
     // the partly restored cluster holds quorum, but the first run had stopped every control plane

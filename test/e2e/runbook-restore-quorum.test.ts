@@ -51,7 +51,12 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
   it('refuses on a cluster that holds quorum (one of three killed): nothing is taken down', async () => {
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
-    const result = await run();
+    // restore-quorum applies to quorum-lost: refused before a journal exists
+    const refused = await run();
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stderr).toMatch(/^etcd-runbook: refusing to run restore-quorum: it applies to quorum-lost, and the cluster is minority-lost now \(the runbook for minority-lost is replace-member\); nothing was run\. To run it anyway, pass --override-applies-to restore-quorum$/);
+    // overridden, its own guard still refuses to take a serving cluster down
+    const result = await run(lab.inventoryPath, '--override-applies-to', 'restore-quorum');
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL quorum-lost: .*quorum held \(2 of 3 voting members healthy, quorum needs 2\) and the control plane runs on m1, m2(, m3)?: a restore would stop a serving cluster/);
     await expectNoStep(result.stdout, 'stop-control-plane');

@@ -24,6 +24,7 @@ import {
   judgeSingleClusterId,
   judgeSingleLeader,
   judgeSnapshotVerified,
+  judgeSplitBrainNow,
   restoreToolFor,
   type GuardEnvironment,
 } from '../../src/runbook/guards.js';
@@ -48,6 +49,30 @@ describe('quorum-held', () => {
   it('fails on split brain', () => {
     const other = fakeCluster({ voting: 2, leader: 1, clusterId: OTHER_CLUSTER_ID });
     expect(judgeQuorumHeld(reportOf([three.up(0), other.up(1)]).verdict).message).toMatch(/^split brain/);
+  });
+});
+
+describe('split-brain-now', () => {
+  it('passes on two cluster IDs, naming them', () => {
+    const other = fakeCluster({ voting: 2, leader: 1, clusterId: OTHER_CLUSTER_ID });
+    const j = judgeSplitBrainNow(reportOf([three.up(0), other.up(1)]).verdict);
+    expect(j.ok).toBe(true);
+    expect(j.message).toMatch(new RegExp(`^split brain: 2 cluster IDs: .*${OTHER_CLUSTER_ID}`));
+  });
+  it('passes on two leaders in one raft term', () => {
+    const j = judgeSplitBrainNow(reportOf([three.up(0), three.up(1, { leaderId: three.id(1) }), three.up(2)]).verdict);
+    expect(j).toEqual({ ok: true, message: `split brain: 2 leaders in raft term 7: ${three.leaderId}, ${three.id(1)}` });
+  });
+  it('refuses a healthy cluster: nothing to repair, and says what the runbook would do', () => {
+    expect(judgeSplitBrainNow(reportOf([three.up(0), three.up(1), three.up(2)]).verdict)).toEqual({
+      ok: false,
+      message: `refusing: the members are not split (one cluster ID ${three.clusterId}, at most one leader per raft term; the cluster is healthy: all 3 members healthy, leader master-1 (term 7)): there is nothing for split-brain to repair, and its steps would stop every apiserver and restore every member from a snapshot`,
+    });
+  });
+  it('refuses a cluster that lost quorum: that is restore-quorum', () => {
+    const j = judgeSplitBrainNow(reportOf([three.stranded(0), three.down(1), three.down(2)]).verdict);
+    expect(j.ok).toBe(false);
+    expect(j.message).toMatch(/the cluster is quorum-lost/);
   });
 });
 
@@ -144,13 +169,14 @@ describe('would-lose-quorum', () => {
     );
     expect(judgeQuorumChange({ members, target: 'master-4', change: 'add', learner: true }).ok).toBe(true);
   });
-  it('a member absent from the list is already removed (a later run for a member removed while down); stopping one refuses, listing the known ones', () => {
+  it('a member absent from the list is already removed (a later run for a member removed while down), and stopping it leaves the quorum as it is', () => {
     const members = statesOf(reportOf([three.up(0), three.up(1), three.up(2)]));
     expect(judgeQuorumChange({ members, target: 'm9', change: 'remove' })).toEqual({
       ok: true,
       message: 'm9 is not in the member list (master-1, master-2, master-3): already removed, the quorum stays as it is',
     });
-    expect(judgeQuorumChange({ members, target: 'm9', change: 'stop' }).message).toBe('refusing to stop m9: no such member in the member list (master-1, master-2, master-3)');
+    expect(judgeQuorumChange({ members, target: 'm9', change: 'stop' })).toEqual({ ok: true, message: 'm9 is not in the member list (master-1, master-2, master-3): stopping it leaves the quorum as it is' });
+    expect(judgeQuorumChange({ members: [], target: 'm9', change: 'stop' }).ok).toBe(false);
     expect(judgeQuorumChange({ members: [], target: 'm9', change: 'remove' }).ok).toBe(false);
   });
   it('judges removing several members at once: two dead of five leave 3 started, quorum of the new 3-member configuration needs 2', () => {

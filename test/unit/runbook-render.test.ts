@@ -292,9 +292,18 @@ describe('replace-member with several members down', () => {
     members: inventory.members.map((m) => (m.node ? { ...m, node: { ...m.node, paths: { ...m.node.paths, envFile: '/etc/etcd/etcd.env' } } } : m)),
   };
   const sources = (over: Partial<RenderSources> = {}): RenderSources => ({ inventory: full, report: report(['m3']), inputs: {}, run, ...over });
-  it('removes the other voting members that are down in the same step, names them all, and joins the list without them', async () => {
+  it('removes no other member by default, though another voter is down (it may only be rebooting): the remove step\'s guard names it', async () => {
+    const rendered = renderRunbook(await findRunbook('replace-member'), sources({ report: report(['m2', 'm3']) }));
+    expect(rendered.inputs).toMatchObject({ member: 'm2', alsoRemove: '' });
+    const remove = rendered.steps.find((s) => s.id === 'remove-member');
+    expect(remove?.targets[0]?.etcd?.params).toEqual({ member: 'm2', also: '' });
+    expect(remove?.guards.find((g) => g.check === 'other-voters-healthy')?.params).toEqual({ member: 'm2', also: '' });
+    expect(resolveInputs(await findRunbook('replace-master'), sources({ report: report(['m2', 'm3']) }))).toMatchObject({ member: 'm2', alsoRemove: '' });
+  });
+
+  it('removes the other voting members that are down in the same step when told to, names them all, and joins the list without them', async () => {
     const runbook = await findRunbook('replace-member');
-    const rendered = renderRunbook(runbook, sources({ report: report(['m2', 'm3']) }));
+    const rendered = renderRunbook(runbook, sources({ report: report(['m2', 'm3']), inputs: { alsoRemove: 'm3' } }));
     expect(rendered.inputs).toMatchObject({ member: 'm2', alsoRemove: 'm3' });
     const remove = rendered.steps.find((s) => s.id === 'remove-member');
     expect(remove?.title).toBe('Remove m2,m3 from the member list (by ID, resolved from the live list)');

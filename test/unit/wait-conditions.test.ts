@@ -62,7 +62,7 @@ describe('wait conditions', () => {
     );
     const three = fakeCluster({ voting: 3 });
     expect(conditionMet('member-rejoined', { member: 'master-2', removed: 'master-4' }, reportOf([three.up(0), three.up(1), three.up(2)])).detail).toBe(
-      'master-2 is healthy and voting; 3 of 3 voting members healthy, quorum needs 2; master-4 was removed from the member list while down: run replace-member --set member=master-4 to add it back',
+      'master-2 is healthy and voting; 3 of 3 voting members healthy, quorum needs 2; master-4 was removed from the member list while down: run replace-member --set member=master-4 --override-applies-to replace-member to add it back',
     );
     expect(conditionMet('member-rejoined', { member: 'master-2', removed: '' }, reportOf([three.up(0), three.up(1), three.up(2)])).detail).not.toMatch(/removed/);
     // the member itself down: not met

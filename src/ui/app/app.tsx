@@ -178,7 +178,8 @@ function RunScreen({ run, health, size, confirmingAbandon }: { run: RunHandle; h
   const shown = { ...health, report: newest(health.report, state.lastProbe) };
   return (
     <Box flexDirection="column">
-      <Text dimColor wrap="truncate-end">
+      <Text dimColor={!state.appliesToOverride} color={state.appliesToOverride ? tone('yellow') : undefined} wrap="truncate-end">
+        {state.appliesToOverride ? `APPLIES-TO OVERRIDDEN (cluster was ${state.appliesToOverride.verdict}) · ` : ''}
         {state.runbook.id}: {state.runbook.title} · run {state.runId}
       </Text>
       <StepView state={state} asking={question !== undefined} decide={decide} health={shown} columns={size.columns} rows={stepRows(size, state.dryRun, confirmingAbandon)} isActive={!confirmingAbandon} />
