@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { portAnswers } from '../cluster/address.js';
 import type { ClusterClient } from '../cluster/client.js';
 import type { ClusterReport } from '../cluster/types.js';
 import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
@@ -14,7 +15,7 @@ import type { Operator, OperatorDecision } from './operator.js';
 import { redact } from './redact.js';
 import { canApply, currentStep, isFinished, nothingRanYet, reduce } from './reducer.js';
 import type { EngineEvent, GuardOutcome, RunState } from './types.js';
-import { conditionMet } from './wait-conditions.js';
+import { conditionMet, listParam, stoppedMemberNames, type WaitFacts } from './wait-conditions.js';
 
 /**
  * The runner drives the pure reducer with real effects (DESIGN §6): it asks
@@ -363,13 +364,22 @@ export class Runner {
     let polls = 0;
     while (Date.now() < deadline && !this.deps.signal?.aborted) {
       const report = polls++ === 0 ? await this.sharedPoll() : await this.newPoll();
-      const met = conditionMet(wait.until, wait.params, report);
+      const met = conditionMet(wait.until, wait.params, report, await this.waitFacts(wait, report));
       if (met.detail !== detail) say(`${met.detail}\n`);
       detail = met.detail;
       if (met.met) return { ok: true };
       await new Promise((resolve) => setTimeout(resolve, wait.intervalMs));
     }
     return { ok: false, error: `not ${wait.until} after ${step.timeoutMs} ms: ${detail}` };
+  }
+
+  /** The facts beyond the probe a condition asks for: peer ports, once the probe says members-stopped. */
+  private async waitFacts(wait: NonNullable<RenderedTarget['wait']>, report: ClusterReport): Promise<WaitFacts> {
+    if (wait.until !== 'members-stopped' || !conditionMet(wait.until, wait.params, report).met) return {};
+    const names = stoppedMemberNames(report, listParam(wait.params.members));
+    const members = this.deps.guardEnvironment.members.filter((member) => names.includes(member.name));
+    const listening = await Promise.all(members.map(async (member) => ((await portAnswers(member.peerURL)) ? [member.name] : [])));
+    return { peerListening: listening.flat() };
   }
 
   /** A wait's first poll: the shared probe (see `fresh`), journaled as it lands. */

@@ -18,7 +18,13 @@ export interface ConditionResult {
 /** How far (raft entries) a learner may trail the leader and still count as in sync. */
 export const DEFAULT_MAX_LAG = 100;
 
-export function conditionMet(until: WaitCondition, params: Record<string, ParamValue>, report: ClusterReport): ConditionResult {
+/** What a condition needs beyond the probe report (gathered by the runner only where one asks). */
+export interface WaitFacts {
+  /** members-stopped: the listed members whose peer port still accepts a connection */
+  peerListening?: string[];
+}
+
+export function conditionMet(until: WaitCondition, params: Record<string, ParamValue>, report: ClusterReport, facts: WaitFacts = {}): ConditionResult {
   switch (until) {
     case 'cluster-healthy':
       return clusterHealthy(report);
@@ -33,7 +39,7 @@ export function conditionMet(until: WaitCondition, params: Record<string, ParamV
     case 'single-cluster-id':
       return singleClusterId(report);
     case 'members-stopped':
-      return membersStopped(report, listParam(params.members));
+      return membersStopped(report, listParam(params.members), facts.peerListening ?? []);
   }
 }
 
@@ -108,13 +114,26 @@ function singleClusterId(report: ClusterReport): ConditionResult {
   return { met: true, detail: `${reachable.length} members answer: one cluster ID ${ids[0]}, one leader ${leaders[0]}` };
 }
 
-function membersStopped(report: ClusterReport, members: string[]): ConditionResult {
-  const names = members.length > 0 ? members : report.verdict.members.map((m) => m.name);
+/** The members the condition is about: those listed, or every member. */
+export function stoppedMemberNames(report: ClusterReport, members: string[]): string[] {
+  return members.length > 0 ? members : report.verdict.members.map((m) => m.name);
+}
+
+/**
+ * Stopped as the old-members-stopped guard judges it: neither port answers.
+ * etcd closes its client listener before its peer listener as it shuts down,
+ * so a closed client port alone would let the next step's guard find the
+ * peer port still open (seen on a loaded machine).
+ */
+function membersStopped(report: ClusterReport, members: string[], peerListening: string[]): ConditionResult {
+  const names = stoppedMemberNames(report, members);
   const running = names.filter((name) => findProbe(report, name)?.reachable);
   if (running.length > 0) return { met: false, detail: `still answering: ${running.join(', ')}` };
   // a silent member (its port open, nothing answering: frozen, or shutting down) still holds its data dir
   const silent = names.filter((name) => findProbe(report, name)?.silent);
   if (silent.length > 0) return { met: false, detail: `not answering but still listening (frozen or shutting down): ${silent.join(', ')}` };
+  const peers = names.filter((name) => peerListening.includes(name));
+  if (peers.length > 0) return { met: false, detail: `client port closed, peer port still listening (shutting down): ${peers.join(', ')}` };
   return { met: true, detail: `none of ${names.join(', ')} answers` };
 }
 

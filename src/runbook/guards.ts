@@ -1,6 +1,5 @@
-import { connect } from 'node:net';
 import type { ClusterClient } from '../cluster/client.js';
-import { socketAddress } from '../cluster/address.js';
+import { portAnswers } from '../cluster/address.js';
 import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
 import { answeringVoters, isLeader, mayBeElecting, quorumSize } from '../cluster/verdict.js';
@@ -786,26 +785,6 @@ async function sha256Of(transport: Transport, path: string): Promise<string> {
   const sha = digestIn(result.stdout);
   if (result.exitCode !== 0 || !sha) throw new Error(firstLine(result.stderr) || `sha256sum exit ${result.exitCode ?? 'killed'}`);
   return sha;
-}
-
-/** A TCP connection is accepted within the timeout (a frozen etcd still accepts: it counts as running). */
-export function portAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  let address: { host: string; port: number };
-  try {
-    address = socketAddress(new URL(url));
-  } catch {
-    return Promise.resolve(false);
-  }
-  return new Promise((resolve) => {
-    const socket = connect(address);
-    const done = (answered: boolean): void => {
-      socket.destroy();
-      resolve(answered);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 async function controlPlaneFacts(member: GuardMember, env: GuardEnvironment): Promise<ControlPlaneFacts> {

@@ -108,6 +108,15 @@ describe('wait conditions', () => {
     });
   });
 
+  it('members-stopped waits for the peer port too: etcd closes it after the client port as it shuts down', () => {
+    const report = reportOf([three.up(0), three.down(1), three.down(2)]);
+    expect(conditionMet('members-stopped', { members: 'master-2 master-3' }, report, { peerListening: ['master-3'] })).toMatchObject({
+      met: false,
+      detail: 'client port closed, peer port still listening (shutting down): master-3',
+    });
+    expect(conditionMet('members-stopped', { members: 'master-2 master-3' }, report, { peerListening: ['master-1'] }).met).toBe(true);
+  });
+
   it('throws at once when a required parameter is missing', () => {
     expect(() => conditionMet('member-healthy', {}, reportOf([three.up(0)]))).toThrow('wait member-healthy needs the parameter "member"');
   });
