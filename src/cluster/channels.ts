@@ -23,8 +23,8 @@ import type { ClientTls } from './tls.js';
  *    deadline again. "No answer for 4 s" is the same finding, made in no
  *    time, and a member that thaws answers that attempt at once.
  *
- * Still one client per endpoint, no retries, a deadline per endpoint
- * (DESIGN §4). close() when the run or view ends: open clients hold the
+ * Still one client per endpoint, no retries, a deadline per endpoint, so
+ * one frozen member cannot stall the others. close() when the run or view ends: open clients hold the
  * process up.
  */
 export class ProbeChannels {

@@ -9,7 +9,7 @@ import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
 import { classify } from './verdict.js';
 
 /**
- * Probing (DESIGN §4): every endpoint in parallel, one client per endpoint —
+ * Probing: every endpoint in parallel, one client per endpoint —
  * a shared client's retries would hide a dead endpoint behind a live one —
  * with no retries and a hard per-endpoint deadline, so a frozen member
  * (SIGSTOP, blackholed) costs at most the deadline and never stalls the verdict.
@@ -109,8 +109,8 @@ function channelCredentialsFor(tls: ClientTls): ChannelCredentials {
 
 /**
  * Probe the known endpoints; then probe, once, any member the live member
- * lists name that the caller did not know of (DESIGN §3: the live member list
- * fills in the rest), so `--endpoints` with one address still sees them all.
+ * lists name that the caller did not know of (the live member list fills
+ * in what discovery or flags left out), so `--endpoints` with one address still sees them all.
  */
 export async function probeCluster(targets: ProbeTarget[], options: ProbeOptions = {}): Promise<ClusterReport> {
   const started = Date.now();

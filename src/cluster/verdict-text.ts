@@ -2,7 +2,7 @@ import type { Color } from '../util/color.js';
 import type { Verdict, VerdictResult } from './types.js';
 import { ExitCode } from '../util/errors.js';
 
-/** The exit code `status` ends with, by verdict (DESIGN §2). */
+/** The exit code `status` ends with, by verdict (scripts branch on it). */
 export const EXIT_CODE_FOR: Record<Verdict, number> = {
   healthy: ExitCode.healthy,
   'minority-lost': ExitCode.minorityLost,

@@ -1,7 +1,7 @@
 import type { EndpointProbe, MemberInfo, MemberState, Verdict, VerdictResult } from './types.js';
 
 /**
- * The verdict (DESIGN §4): a pure function of what the probes saw.
+ * The verdict: a pure function of what the probes saw.
  *
  *  split brain   reachable members report more than one cluster ID, more than
  *                one leader in the same raft term, or several endpoints claim

@@ -14,7 +14,7 @@ import { messageOf } from '../util/errors.js';
 import { drillTiming, type DrillTiming } from './timing.js';
 
 /**
- * A disaster-recovery rehearsal on a real local cluster (DESIGN §9): a lab
+ * A disaster-recovery rehearsal on a real local cluster: a lab
  * started, sample data written, the fault injected and detected, then the
  * recovery — unattended through the engine or by an operator in the view,
  * whichever the `Recovery` does — and at the end: the verdict, whether every

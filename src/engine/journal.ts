@@ -24,7 +24,7 @@ import { EngineRuleError, initialState, reduce } from './reducer.js';
 import type { EngineEvent, EngineEventType, RunState } from './types.js';
 
 /**
- * The run's journal (DESIGN §6): every event, one JSON object per line, in
+ * The run's journal: every event, one JSON object per line, in
  * `<journal dir>/<run id>.jsonl`. The file is opened O_APPEND with mode 0600
  * (the directory 0700) and each line is written in one write before the
  * state moves, so the tool dying (a dropped SSH session, Ctrl-C, a crash)

@@ -4,7 +4,7 @@ import { redact } from './redact.js';
 import type { EngineEvent, GuardOutcome, RunState, RunStatus, StepState, StepStatus, TargetState } from './types.js';
 
 /**
- * The engine's pure reducer (DESIGN §6): `(state, event) → state`. No I/O,
+ * The engine's pure reducer: `(state, event) → state`. No I/O,
  * no clock (every time comes from the event), and the input is never
  * mutated: each transition returns new objects for what it changed.
  *

@@ -18,7 +18,7 @@ import type { EngineEvent, GuardOutcome, RunState } from './types.js';
 import { conditionMet, listParam, stoppedMemberNames, type WaitFacts } from './wait-conditions.js';
 
 /**
- * The runner drives the pure reducer with real effects (DESIGN §6): it asks
+ * The runner drives the pure reducer with real effects: it asks
  * the operator, evaluates guards against the live cluster, runs each step on
  * its nodes through a Transport or the etcd client, and appends every event
  * to the journal before the state moves on. It holds no recovery knowledge:

@@ -3,7 +3,7 @@ import type { Inventory } from '../inventory/schema.js';
 import type { RenderedRunbook } from '../runbook/rendered.js';
 
 /**
- * The engine's state and the events that move it (DESIGN §6). The reducer
+ * The engine's state and the events that move it. The reducer
  * (engine/reducer.ts) is a pure `(state, event) → state`; every event is
  * also the journal's line, so replaying the journal rebuilds the state.
  */

@@ -5,7 +5,7 @@ import type { ParamValue } from '../runbook/rendered.js';
 import type { WaitCondition } from '../runbook/schema.js';
 
 /**
- * What a `wait` step polls for (DESIGN §5), as pure functions of one probe
+ * What a `wait` step polls for, as pure functions of one probe
  * report. The runner probes, asks `conditionMet`, shows the detail when it
  * changes, and stops at met or the step's timeout.
  */

@@ -38,7 +38,8 @@ interface ContainerSpec {
  * Reads /etc/kubernetes/manifests/etcd.yaml: the etcd container's
  * command and args, its image tag, and the hostPath volumes, translating
  * container paths to host paths through the volume mounts (the data dir
- * is often re-pointed by editing only the hostPath, field note 004).
+ * is often re-pointed by editing only the hostPath, as Kubernetes' etcd
+ * restore guide does).
  */
 export function parseKubeadmManifest(text: string, fileName: string): KubeadmEtcd {
   const source = parseYamlSource(text, fileName);

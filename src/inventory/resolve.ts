@@ -35,7 +35,7 @@ const NO_DESCRIPTION =
   'or run this on a master that has /etc/kubernetes/manifests/etcd.yaml or an etcd.service unit';
 
 /**
- * The cluster description, from the first of (DESIGN §3): the inventory
+ * The cluster description, from the first of: the inventory
  * file, the etcdctl flags/environment, discovery on this master. TLS flags
  * override whatever the description says. Endpoints and TLS files are
  * checked here, before anything touches the network, so a typo is one

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The cluster description every command works from (DESIGN §3): which etcd
+ * The cluster description every command works from: which etcd
  * members exist, how to reach each member's node, and where its files are.
  * It comes from an inventory file, from etcdctl-style flags/env, or from
  * discovery on the local master; all three produce this one shape.

@@ -213,7 +213,7 @@ function etcdArgv(words: string[], where: string): string[] {
 }
 
 /**
- * Reads an EnvironmentFile with ETCD_* variables (field note 002's
+ * Reads an EnvironmentFile with ETCD_* variables (a binary install's
  * /etc/etcd/etcd.conf): `NAME=value`, `NAME="value"`, `#`/`;` comment
  * lines, a comment after the value, `export ` tolerated (the file is often
  * also sourced by shell scripts).

@@ -320,7 +320,7 @@ export class LabCluster {
 
   /**
    * The member's host is gone and a freshly installed one took its address
-   * and name (replace-master, field note 000): every process of the node is
+   * and name (what replace-master repairs): every process of the node is
    * killed (its kubelet first, then etcd and the other pods or stand-ins),
    * the old root is moved aside to <lab>/<name>/root.lost-<ms> (never
    * deleted: what a test compares the restored files with), and the new root

@@ -4,10 +4,11 @@ import { stringify } from 'yaml';
 import type { LabPki, MemberCert } from './pki.js';
 
 /**
- * What a lab node's root looks like, per field layout (DESIGN §3, field
- * notes 001/002 for systemd, 000/004 for kubeadm). Paths inside the
- * configuration files are the node's own ("/var/lib/etcd"); the lab's
- * launchers run etcd as if chrooted at the node root (node-scripts.ts).
+ * What a lab node's root looks like, per layout found on real masters
+ * (an etcd.service with /etc/etcd/etcd.conf as binary installs such as
+ * kubeasz make; kubeadm's static pods under /etc/kubernetes/manifests).
+ * Paths inside the configuration files are the node's own
+ * ("/var/lib/etcd"); the lab's launchers run etcd as if chrooted at the node root (node-scripts.ts).
  */
 export type LabLayout = 'systemd' | 'kubeadm';
 export const LAB_LAYOUTS: readonly LabLayout[] = ['systemd', 'kubeadm'];
@@ -28,7 +29,7 @@ export const NODE_PATHS = {
     pkiDir: '/etc/kubernetes/pki',
     etcdPki: '/etc/kubernetes/pki/etcd',
     kubeletService: '/usr/local/bin/kubelet-service',
-    /** the control-plane files replace-master copies (field note 000) */
+    /** the control-plane files replace-master copies onto a new host */
     adminConf: '/etc/kubernetes/admin.conf',
     kubeconfig: '/root/.kube/config',
     kubeletConfig: '/var/lib/kubelet/config.yaml',

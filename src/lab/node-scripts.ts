@@ -115,14 +115,14 @@ esac
 
 /**
  * What `systemctl start etcd` waits for with the Type=notify unit every etcd
- * install ships (Debian's, kubeasz's in field-notes/001): etcd sends READY=1
+ * install ships (Debian's, kubeasz's): etcd sends READY=1
  * once it has published itself to the cluster, so start returns then, or
  * fails when etcd exits first, or after systemd's default 90 s start timeout
  * (the service is then stopped). A member that cannot reach quorum keeps its
  * start waiting until enough others start: "the command may hang at first;
- * go on on the other nodes; once more than half are up it returns"
- * (field-notes/002, restore step 6). The lab reads readiness from the lines
- * etcd logged since this start (its zap and capnslog wording), polling every
+ * go on on the other nodes; once more than half are up it returns", as
+ * restore procedures that start every member together observe. The lab
+ * reads readiness from the lines etcd logged since this start (its zap and capnslog wording), polling every
  * 10 ms; the state is read from /proc by the shell itself (etcd is its child).
  */
 const ETCD_READY_WAIT = `    read -r up _ < /proc/uptime; deadline=$((\${up%.*} + 90))

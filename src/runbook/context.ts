@@ -75,8 +75,8 @@ const MEMBER_VALUE_FIELDS = [
 const PATH_FIELDS = ['dataDir', 'walDir', 'pkiDir', 'manifestsDir', 'unitFile', 'envFile', 'backupDir', 'etcdBinary', 'kubeconfig', 'kubeletDir', 'kubeletDropIn'] as const;
 
 /**
- * A kubeadm master's own files besides etcd's (field note 000: what
- * replace-master restores onto a new host): the inventory's paths, else
+ * A kubeadm master's own files besides etcd's (what replace-master
+ * restores onto a new host): the inventory's paths, else
  * kubeadm's standard ones on a kubeadm node.
  */
 const KUBEADM_HOST_PATHS = {

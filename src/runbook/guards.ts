@@ -13,7 +13,7 @@ import type { ParamValue, RenderedGuard } from './rendered.js';
 import { FILE_SHA256, SNAPSHOT_INTEGRITY, type FileVerdict, type FileVerdicts } from './file-verdicts.js';
 
 /**
- * The guards (DESIGN §10): named checks a step must pass before it may run.
+ * The guards: named checks a step must pass before it may run.
  * Each is a PURE judgement over facts (exported, unit-tested) plus a function
  * that gathers those facts from the live cluster and the nodes. Refusals say
  * exactly what is wrong and what to do, in the operator's words.
@@ -130,8 +130,8 @@ export interface ControlPlaneFacts {
 }
 
 /**
- * The restore path only where it cannot make things worse (DESIGN §10.1,
- * from the other side). restore-quorum stops every apiserver and every
+ * The restore path only where it cannot make things worse (the other side
+ * of "quorum lost means restore, never member replacement"). restore-quorum stops every apiserver and every
  * member and rebuilds the cluster: on a cluster that holds quorum, or may be
  * electing a leader (mayBeElecting), and still serves Kubernetes, that is an
  * outage replace-member would not cause, and a snapshot file given rewinds

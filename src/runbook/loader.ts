@@ -21,13 +21,15 @@ import {
   type RunbookInput,
   type RunbookStep,
 } from './schema.js';
+import { internalReference, operatorTexts } from './standalone-text.js';
 import { checkTemplate, templatePathsOrNone, type ShapeScope } from './template.js';
 import { embeddedRunbooks } from '../util/single-file.js';
 
 /**
- * Runbooks are data (DESIGN §5): read, validated by the schema, and checked
- * statically — every template against the context's shape, every guard name
- * against the registry — before one is shown. `lint` reports every problem;
+ * Runbooks are data: read, validated by the schema, and checked statically —
+ * every template against the context's shape, every guard name against the
+ * registry, every text an operator reads for citations of documents that do
+ * not ship — before one is shown. `lint` reports every problem;
  * loading refuses on the first (with a count of the others).
  */
 
@@ -48,7 +50,7 @@ export interface LintOptions {
   guardNames?: readonly string[];
 }
 
-/** Every problem in a runbook, in file order: YAML, schema, templates, guards, targets. */
+/** Every problem in a runbook, in file order: YAML, schema, templates, guards, targets, internal references. */
 export function lintRunbook(text: string, fileName: string, options: LintOptions = {}): Problem[] {
   return examineRunbook(text, fileName, options).problems;
 }
@@ -119,6 +121,11 @@ function examineRunbook(text: string, fileName: string, options: LintOptions): {
       checkStep(step, ['steps', index, 'steps', j], runbookView.inputs, guardNames, add, header.data);
     }
   });
+
+  for (const { path, text } of operatorTexts(input)) {
+    const cited = internalReference(text);
+    if (cited) add(path, `cites "${cited}", a document that does not ship with etcd-runbook: state the reason itself, and cite public pages (etcd.io, kubernetes.io) by URL in source`);
+  }
 
   problems.sort((a, b) => a.line - b.line);
   return result.success && problems.length === 0 ? { problems, runbook: result.data } : { problems };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * A runbook is data (DESIGN §5): `runbooks/*.yaml`, validated by this schema
+ * A runbook is data: `runbooks/*.yaml`, validated by this schema
  * before it is shown. Text fields that reach a node may hold `{{ path }}`
  * templates; in `run:` commands every interpolated value is shell-quoted by
  * the one quoting function (auto-escaping), so a runbook author cannot forget.
@@ -89,7 +89,7 @@ const stepBase = {
   check: guardRefSchema.optional(),
   /** only for these layouts (kubeadm/systemd); default: all */
   layouts: z.array(z.enum(['kubeadm', 'systemd'])).optional(),
-  /** where the step comes from: a field-note or upstream procedure */
+  /** where the step comes from: public upstream pages by URL (etcd.io, kubernetes.io), optionally the command they show */
   source: z.string().min(1).optional(),
   timeout: duration.optional(),
 };
@@ -218,7 +218,7 @@ export const runbookSchema = z
     title: z.string().min(1),
     description: z.string().min(1),
     appliesTo: z.array(z.enum(VERDICTS)).min(1),
-    /** the field procedures this runbook follows */
+    /** the public upstream procedures this runbook follows, by URL */
     sources: z.array(z.string().min(1)).default([]),
     inputs: z.array(inputSchema).default([]),
     steps: z.array(stepEntrySchema).min(1),

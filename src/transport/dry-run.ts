@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
 /**
- * The dry-run transport (DESIGN §6): reads go to the real node, everything
+ * The dry-run transport: reads go to the real node, everything
  * that would change it is recorded instead. The runner sends a dry run's
  * read-only steps to the real transport and every other command here, so
  * every `exec` on this transport is recorded and not run.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lintFiles } from '../../src/cli/lint.js';
 import { findRunbook, formatProblem, lintRunbook, listRunbooks, parseRunbook, shippedRunbookDir } from '../../src/runbook/loader.js';
+import { internalReference, operatorTexts } from '../../src/runbook/standalone-text.js';
 
 const fixture = (name: string) => `test/fixtures/runbooks/lint/${name}.yaml`;
 const lint = (name: string, guardNames?: string[]) => lintRunbook(readFileSync(fixture(name), 'utf8'), fixture(name), guardNames ? { guardNames } : {}).map(formatProblem);
@@ -148,6 +149,35 @@ steps:
     ]);
   });
 
+  it('refuses a why that cites an internal document, naming file, line and field', () => {
+    const text = readFileSync(fixture('valid'), 'utf8').replace('why: a stopped member cannot vote', 'why: a stopped member cannot vote (DESIGN §10.9)');
+    expect(lintRunbook(text, 'why.yaml').map(formatProblem)).toEqual([
+      'why.yaml:21: steps[1].why: cites "DESIGN §10.9", a document that does not ship with etcd-runbook: state the reason itself, and cite public pages (etcd.io, kubernetes.io) by URL in source',
+    ]);
+    expect(() => parseRunbook(text, 'why.yaml')).toThrow(/^why\.yaml:21: steps\[1\]\.why: cites "DESIGN §10\.9"/);
+  });
+
+  it('refuses internal references in every text an operator reads: sources, input descriptions, source, guard messages, repeated steps', () => {
+    const f = fixture('internal-references');
+    const cites = (line: number, field: string, cited: string) =>
+      `${f}:${line}: ${field}: cites "${cited}", a document that does not ship with etcd-runbook: state the reason itself, and cite public pages (etcd.io, kubernetes.io) by URL in source`;
+    expect(lint('internal-references')).toEqual([
+      cites(7, 'sources[0]', 'field-notes/001'),
+      cites(10, 'inputs[0].description', 'field-notes/002'),
+      cites(15, 'steps[0].why', 'DESIGN §10.9'),
+      cites(30, 'steps[1].guards[0].message', 'field note 004'),
+      cites(31, 'steps[1].source', 'field-notes/002'),
+      cites(39, 'steps[2].steps[0].why', '§10.5'),
+    ]);
+  });
+
+  it('lets a source cite public pages and the command they show', () => {
+    expect(internalReference('https://etcd.io/docs/v3.5/op-guide/recovery/ (etcdutl snapshot restore)')).toBeUndefined();
+    expect(internalReference('kubectl get pods --field-selector spec.nodeName=m1')).toBeUndefined();
+    expect(internalReference('see ../shared/DESIGN.md')).toBe('../shared/DESIGN.md');
+    expect(internalReference('Field notes: 002')).toBe('Field notes');
+  });
+
   it('reports a YAML syntax error and an empty file as problems', () => {
     expect(lintRunbook('id: x\ntitle: "open\n', 'y.yaml').map(formatProblem)[0]).toMatch(/^y\.yaml:2: \(yaml\): YAML syntax error: /);
     expect(lintRunbook('', 'e.yaml').map(formatProblem)).toEqual(['e.yaml:1: (top level): the file is empty: expected a runbook with id, title, appliesTo and steps']);
@@ -169,6 +199,18 @@ describe('shipped runbooks', () => {
     const entries = await listRunbooks();
     expect(entries.map((e) => e.id)).toContain('backup');
     expect(await lintFiles(entries.map((e) => e.file))).toEqual([]);
+  });
+
+  it('hold no citation of a document that does not ship, in any text an operator reads', async () => {
+    const { parse } = await import('yaml');
+    for (const { file } of await listRunbooks()) {
+      const texts = operatorTexts(parse(readFileSync(file, 'utf8')));
+      expect(texts.length).toBeGreaterThan(10);
+      expect(texts.filter(({ text }) => internalReference(text)).map(({ path }) => `${file} ${path.join('.')}`)).toEqual([]);
+      // every runbook and step source cites public pages by URL
+      const sources = texts.filter(({ path }) => path[0] === 'sources' || path[path.length - 1] === 'source');
+      expect(sources.filter(({ text }) => !/^https:\/\//.test(text)).map(({ path }) => `${file} ${path.join('.')}`)).toEqual([]);
+    }
   });
 
   it('finds a runbook by id, and names the known ones when there is none', async () => {

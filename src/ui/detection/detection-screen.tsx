@@ -16,7 +16,7 @@ export interface DetectionScreenProps {
 }
 
 /**
- * Discovery/detection (DESIGN §8.1): a spinner per member while probing,
+ * Discovery/detection: a spinner per member while probing,
  * then the health table and the verdict with its evidence.
  */
 export function DetectionScreen({ targets, report, changed, error, columns }: DetectionScreenProps) {

@@ -16,7 +16,7 @@ export interface RunbookPickerProps {
 }
 
 /**
- * The runbook picker (DESIGN §8.2): the recommended one first with the
+ * The runbook picker: the recommended one first with the
  * reason, then the others that apply, one line of description each.
  * Enter picks; digits do nothing (see useDigitSafeSelect).
  */

@@ -1,6 +1,5 @@
 /**
- * How the step view fills the terminal's rows (DESIGN §8.3, "works at
- * 80×24"). The header, the why, the target line, the compact health table
+ * How the step view fills the terminal's rows (it must work at 80×24). The header, the why, the target line, the compact health table
  * and the key line are always drawn; what is left goes, in this order, to
  * the commands (at least one line), the failing guards (each listed: they
  * are why a step is blocked), one line saying how many guards pass, the

@@ -31,7 +31,7 @@ export interface StepViewProps {
 const RISK_BADGE = { 'read-only': ['READ-ONLY', 'green'], changes: ['CHANGES STATE', 'yellow'], destructive: ['DESTRUCTIVE', 'red'] } as const;
 
 /**
- * The step view (DESIGN §8.3): step k of n, title, why, host(s), the exact
+ * The step view: step k of n, title, why, host(s), the exact
  * command, risk badge, guards with their reasons, one line per node with its
  * own spinner, a bounded output pane, the compact live health table, keys.
  * It fits `rows`: long guard and node lists condense to a line each (g shows

@@ -8,7 +8,7 @@ import type { RunOutcome } from '../session.js';
 import { useTone } from '../theme.js';
 
 /**
- * The summary (DESIGN §8.4): what ran, was skipped, failed; final verdict;
+ * The summary: what ran, was skipped, failed; final verdict;
  * journal and transcript. It fits `rows`: the outcome, the counts, the
  * verdict and the paths are always drawn; the list of steps gets what is
  * left — every failed, unknown and skipped step first, then the last steps
