@@ -59,10 +59,10 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
   const keys = knownKeys(300);
 
   /** replace-master with the backup runbook's dir; hostBackup its default (<backupDir>/hosts/m3) unless given */
-  const run = (hostBackup?: string) =>
+  const run = (hostBackup?: string, ...more: string[]) =>
     runCli(
       ['run', 'replace-master', '--yes', '--inventory', lab.inventoryPath, '--set', 'member=m3', ...(hostBackup ? ['--set', `hostBackup=${hostBackup}`] : []),
-        '--set', `backupDir=${backups}`, '--journal-dir', join(work, 'journal')],
+        '--set', `backupDir=${backups}`, '--journal-dir', join(work, 'journal'), ...more],
       {},
       180_000,
     );
@@ -126,12 +126,16 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     expect(plan.steps.map((s) => s.id)).not.toContain('host-files-m1-etcd-env-file');
   });
 
-  it('with quorum lost (m2 dead, m3 replaced) it stops at the snapshot guard: nothing removed, nothing restored', async () => {
+  it('with quorum lost (m2 dead, m3 replaced) it is refused before any step; overridden, it stops at the snapshot guard: nothing removed, nothing restored', async () => {
     await lab.kill('m2');
     lostRoot = await lab.replaceHost('m3');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
 
-    const result = await run();
+    const refused = await run();
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stderr).toContain('refusing to run replace-master: it applies to minority-lost, and the cluster is quorum-lost now (the runbook for quorum-lost is restore-quorum); nothing was run');
+
+    const result = await run(undefined, '--override-applies-to', 'replace-master');
     expect(result.exitCode, result.stdout + result.stderr).not.toBe(0);
     expect(result.stdout).toMatch(/quorum is lost; replacing a master cannot help, use restore-quorum/);
     expect(result.stdout).not.toMatch(/run succeeded/);
