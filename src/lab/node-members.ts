@@ -19,10 +19,36 @@ import type { Slot } from './slots.js';
 export const CONTROL_PLANE_UNITS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 
 /**
- * The kubelet and the control plane are stand-ins: a process that runs until
- * it is stopped, which is all restore-quorum's stop/start steps observe.
+ * The kubelet and the control plane are stand-ins. kube-apiserver acts
+ * where it matters: it writes to its --etcd-servers, renewing its lease
+ * every 2 s (as an apiserver renews its identity Lease), so whether it is
+ * stopped shows in etcd. The others are a process that runs until stopped,
+ * which is all the runbooks' stop/start steps observe.
  */
 const STAND_IN_UNITS = ['kubelet', ...CONTROL_PLANE_UNITS] as const;
+const APISERVER_BIN = '/usr/local/bin/kube-apiserver';
+
+/** Where a node's kube-apiserver stand-in renews its lease (`apiserver-<hostname>`). */
+export const APISERVER_LEASE_PREFIX = '/registry/leases/kube-system/apiserver-';
+
+const APISERVER_SCRIPT = `#!/bin/sh
+# etcd-runbook lab stand-in for kube-apiserver: renews its lease in etcd every 2 s
+for arg; do
+  case "$arg" in
+    --etcd-servers=*) servers=\${arg#*=} ;;
+    --etcd-cafile=*) cafile=\${arg#*=} ;;
+    --etcd-certfile=*) certfile=\${arg#*=} ;;
+    --etcd-keyfile=*) keyfile=\${arg#*=} ;;
+  esac
+done
+lease="${APISERVER_LEASE_PREFIX}$(hostname)"
+while :; do
+  ETCDCTL_API=3 etcdctl --endpoints="$servers" --cacert="$cafile" --cert="$certfile" --key="$keyfile" \\
+    --dial-timeout=2s --command-timeout=2s put "$lease" "renewed $(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/null ||
+    echo "lease renewal failed" >&2
+  sleep 2
+done
+`;
 
 export interface LabNodes {
   nodes: LabNode[];
@@ -50,7 +76,12 @@ export async function bootMemberNodes(labDir: string, slot: Slot, version: EtcdV
 /** etcd's files (PKI, env file, unit) and the stand-in units, written through the node. */
 export async function writeMemberNode(node: LabNode, member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<void> {
   checked(await node.exec(['install', '-d', '-m', '0700', NODE_PATHS.systemd.pkiDir]), node, 'mkdir pki');
-  const files: NodeFile[] = [...(await systemdNodeFiles(member, pki, cert, cluster)), ...STAND_IN_UNITS.map(standInUnit)];
+  const files: NodeFile[] = [
+    ...(await systemdNodeFiles(member, pki, cert, cluster)),
+    ...STAND_IN_UNITS.filter((unit) => unit !== 'kube-apiserver').map((unit) => standInUnit(unit, '/bin/sleep infinity')),
+    standInUnit('kube-apiserver', apiserverCommand(member)),
+    { path: APISERVER_BIN, content: APISERVER_SCRIPT, mode: 0o755 },
+  ];
   for (const file of files) await node.writeFile(file.path, file.content, file.mode);
   await systemctl(node, 'daemon-reload');
 }
@@ -65,12 +96,24 @@ export async function startMemberNode(node: LabNode): Promise<void> {
   await systemctl(node, 'start', ...STAND_IN_UNITS);
 }
 
-function standInUnit(name: string): NodeFile {
+/** The flags a kubeadm apiserver reaches etcd with; its own member, as kubeadm's talks to the local one. */
+function apiserverCommand(member: NodeMember): string {
+  const pki = NODE_PATHS.systemd.pkiDir;
+  return [
+    APISERVER_BIN,
+    `--etcd-servers=${member.clientURL}`,
+    `--etcd-cafile=${pki}/ca.crt`,
+    `--etcd-certfile=${pki}/server.crt`,
+    `--etcd-keyfile=${pki}/server.key`,
+  ].join(' ');
+}
+
+function standInUnit(name: string, execStart: string): NodeFile {
   const content = `[Unit]
 Description=${name} (etcd-runbook lab stand-in)
 
 [Service]
-ExecStart=/bin/sleep infinity
+ExecStart=${execStart}
 
 [Install]
 WantedBy=multi-user.target

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
-import { listing, processesIn } from './node-helpers.js';
+import { apiserverLease, expectLeaseRenewedAfter, listing, processesIn } from './node-helpers.js';
 
 const execFileP = promisify(execFile);
 
@@ -60,11 +60,17 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
     await lab.startKubelet('m3');
     expect(await lab.isActive('m3', 'kubelet')).toBe(true);
     // the control plane's commands are the node's systemctl, as the host runs them
+    // (and a stopped apiserver shows in etcd: its lease is no longer renewed)
+    await expectLeaseRenewedAfter(lab, 'm3', (await apiserverLease(lab, 'm3')).revision);
     await execFileP('/bin/sh', ['-c', m3.controlPlane?.stop ?? 'false']);
     expect((await node.exec('systemctl is-active kube-apiserver kube-controller-manager kube-scheduler')).stdout.split('\n').filter(Boolean)).toEqual(['inactive', 'inactive', 'inactive']);
     expect(await lab.isActive('m3', 'controlPlane')).toBe(false);
+    const stopped = await apiserverLease(lab, 'm3');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect((await apiserverLease(lab, 'm3')).modRevision).toBe(stopped.modRevision);
     await execFileP('/bin/sh', ['-c', m3.controlPlane?.start ?? 'false']);
     expect(await lab.isActive('m3', 'controlPlane')).toBe(true);
+    await expectLeaseRenewedAfter(lab, 'm3', stopped.revision);
     await expect(lab.replaceHost('m3')).rejects.toThrow(/not supported on real lab nodes yet/);
   }, 60_000);
 

@@ -8,6 +8,7 @@ import type { LabCluster, LabMember } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import type { LabNode } from '../../src/lab/node/node.js';
 import { runCli } from '../helpers/cli.js';
+import { apiserverLease, expectLeaseRenewedAfter } from './node-helpers.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
@@ -93,6 +94,9 @@ describe.each(['3.5', '3.4'] as const)('restore-quorum on 3 real systemd nodes, 
       expect(await lab.isActive(m.name, 'kubelet'), `kubelet on ${m.name}`).toBe(true);
       expect(await lab.isActive(m.name, 'controlPlane'), `control plane on ${m.name}`).toBe(true);
     }
+    // every apiserver writes to etcd again
+    const { revision } = await apiserverLease(lab, 'm1');
+    for (const m of lab.members) await expectLeaseRenewedAfter(lab, m.name, revision);
     // a restart keeps working with the written configuration
     await lab.restart('m2');
     await lab.waitHealthy(60_000);
