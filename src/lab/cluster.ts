@@ -13,8 +13,8 @@ import type { ClusterReport } from '../cluster/types.js';
 import { shellQuote } from '../util/shell.js';
 import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
 import type { EtcdVersion } from './etcd-versions.js';
-import { bootMemberNodes, inNodeCommand, notOnNodes, startMemberNode, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes } from './node-members.js';
-import type { LabNode } from './node/node.js';
+import { bootMemberNodes, inNodeCommand, notOnNodes, startMemberNode, stopNodes, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes } from './node-members.js';
+import { assertNothingMountedUnder, type LabNode } from './node/node.js';
 import { NODE_SSH_PORT } from './node/sshd.js';
 import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
 import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
@@ -77,6 +77,11 @@ export interface LabOptions {
   nodes?: boolean;
   /** the nodes' etcd release (nodes only; default 3.5, what masters run today) */
   etcd?: EtcdVersion;
+  /**
+   * nodes only: /var/lib/etcd on its own mount (a dedicated disk: a directory of the lab dir
+   * bind-mounted), which cannot be renamed; default a plain directory, as on a default master
+   */
+  dataDirMount?: boolean;
 }
 
 export interface ServiceCommands {
@@ -158,7 +163,7 @@ export class LabCluster {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
     if (options.nodes && layout !== 'systemd') throw new OperatorError(`the ${layout} layout is not supported on real lab nodes yet: use the systemd layout`);
-    if (options.etcd && !options.nodes) throw new OperatorError('an etcd version is chosen for real lab nodes only: start the lab with nodes');
+    if ((options.etcd || options.dataDirMount) && !options.nodes) throw new OperatorError('an etcd version or a data dir mount is chosen for real lab nodes only: start the lab with nodes');
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
       throw new OperatorError("the kubeadm lab needs the npm package (its lab kubelet runs on Node): use 'npm run drill -- --layout kubeadm', or --layout systemd with this executable");
@@ -173,7 +178,8 @@ export class LabCluster {
       const names = Array.from({ length: count }, (_, i) => ({ name: `m${i + 1}`, ip: addressFor(slot.index, i) }));
       for (const { name, ip } of names) certs.push(await issueMemberCert(pki, name, ip));
       if (options.nodes) {
-        const nodes = await bootMemberNodes(dir, slot, options.etcd ?? '3.5', names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) })));
+        const shapes = names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) }));
+        const nodes = await bootMemberNodes(dir, slot, { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false }, shapes);
         const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert));
         lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary: 'etcd' }, nodes);
         await lab.setUpNodes(certs, options.independent ?? false);
@@ -194,6 +200,8 @@ export class LabCluster {
       else {
         untrackPidsFile(slot.pidsFile);
         slot.release();
+        // a node whose teardown failed may have left a mount under the lab dir: keep it then
+        assertNothingMountedUnder(dir);
         await rm(dir, { recursive: true, force: true });
       }
       throw err;
@@ -279,6 +287,9 @@ export class LabCluster {
   /** SIGTERM and wait, as `systemctl stop etcd` (or the container runtime stopping the pod) does. */
   async stop(name: string): Promise<void> {
     const member = this.member(name);
+    const pid = this.pidOf(name);
+    // systemctl stop's SIGTERM would wait on a frozen etcd until the unit's stop timeout
+    if (member.node && member.state === 'frozen' && pid !== undefined) signal(pid, 'SIGCONT');
     if (member.layout === 'systemd') await sh(member.service.stop);
     else await this.signalAndWait(member, 'SIGTERM');
     member.state = 'stopped';
@@ -432,22 +443,13 @@ export class LabCluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // a node's teardown kills its PID 1, and with it everything it ran
-    if (this.nodes) await this.releaseAfter(Promise.allSettled(this.nodes.nodes.map((node) => node.stop())));
-    else await this.releaseAfter(this.stopHostProcesses());
-  }
-
-  /** The slot and (unless kept) the lab dir go once `stopping` is done, whether or not it failed. */
-  private async releaseAfter(stopping: Promise<unknown>): Promise<void> {
-    try {
-      const results = await stopping;
-      const failed = Array.isArray(results) ? results.find((r: PromiseSettledResult<unknown>) => r.status === 'rejected') : undefined;
-      if (failed) throw (failed as PromiseRejectedResult).reason;
-    } finally {
-      untrackPidsFile(this.slot.pidsFile);
-      this.slot.release();
-      if (!this.options.keep) await rm(this.dir, { recursive: true, force: true });
-    }
+    // a node's teardown kills its PID 1, and with it everything it ran; one that fails keeps the
+    // lab dir (its mounts might still be under it, and rm -rf would reach through them)
+    if (this.nodes) await stopNodes(this.nodes.nodes);
+    else await this.stopHostProcesses();
+    untrackPidsFile(this.slot.pidsFile);
+    this.slot.release();
+    if (!this.options.keep) await rm(this.dir, { recursive: true, force: true });
   }
 
   private async stopHostProcesses(): Promise<void> {

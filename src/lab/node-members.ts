@@ -57,20 +57,32 @@ export interface LabNodes {
 }
 
 /** Boot one node per member, in parallel; a boot that fails stops the ones that booted. */
-export async function bootMemberNodes(labDir: string, slot: Slot, version: EtcdVersion, members: NodeMember[]): Promise<LabNodes> {
-  const bin = etcdBinDir(version);
+export interface MemberNodeOptions {
+  version: EtcdVersion;
+  /** /var/lib/etcd on its own mount (node.ts etcdDataOnDisk) rather than a plain directory */
+  dataDirMount: boolean;
+}
+
+export async function bootMemberNodes(labDir: string, slot: Slot, options: MemberNodeOptions, members: NodeMember[]): Promise<LabNodes> {
+  const bin = etcdBinDir(options.version);
   const keys = await createNodeSshKeys(labDir);
   const knownHosts = await writeKnownHosts(keys, members.map((m) => m.ip));
   const boots = await Promise.allSettled(
-    members.map((m) => bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: false })),
+    members.map((m) => bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: options.dataDirMount })),
   );
   const nodes = boots.flatMap((b) => (b.status === 'fulfilled' ? [b.value] : []));
   const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
   if (failed) {
-    await Promise.allSettled(nodes.map((node) => node.stop()));
+    await stopNodes(nodes).catch(() => undefined);
     throw failed.reason;
   }
   return { nodes, keys, knownHosts };
+}
+
+/** Every node stopped, whatever the others do; the first failure is thrown once all are done. */
+export async function stopNodes(nodes: LabNode[]): Promise<void> {
+  const failed = (await Promise.allSettled(nodes.map((node) => node.stop()))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** etcd's files (PKI, env file, unit) and the stand-in units, written through the node. */

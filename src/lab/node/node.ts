@@ -342,7 +342,7 @@ async function killNode(launcher: ChildProcess, scratch: string): Promise<void> 
 }
 
 /** The node's mounts live in its own namespace; one seen here would mean rm -rf reaches through it. */
-function assertNothingMountedUnder(dir: string): void {
+export function assertNothingMountedUnder(dir: string): void {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((line) => line.split(' ')[4] ?? '')
