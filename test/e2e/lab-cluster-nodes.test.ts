@@ -22,7 +22,7 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
   }, 120_000);
   afterAll(() => lab?.close(), 60_000);
 
-  it('freeze and thaw act on etcd.service\'s main process; a kill lasts past the unit\'s RestartSec until startMember', async () => {
+  it('freeze and thaw act on etcd.service\'s main process; a kill lasts past the unit\'s RestartSec until startMember; a frozen member stops', async () => {
     lab.freeze('m2');
     expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
     lab.thaw('m2');
@@ -37,6 +37,14 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
     await lab.startMember('m2');
     await lab.waitHealthy();
     expect(lab.pidOf('m2')).toBeDefined();
+    // a frozen member stops at once (systemctl stop's SIGTERM would wait on it until the unit's stop timeout)
+    lab.freeze('m2');
+    const stopping = Date.now();
+    await lab.stop('m2');
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    expect(lab.pidOf('m2')).toBeUndefined();
+    await lab.startMember('m2');
+    await lab.waitHealthy();
   }, 60_000);
 
   it('stop, isActive, the env file and the data dir are the node\'s own; the host\'s /var/lib/etcd is untouched', async () => {
