@@ -287,9 +287,9 @@ export class LabCluster {
   /** SIGTERM and wait, as `systemctl stop etcd` (or the container runtime stopping the pod) does. */
   async stop(name: string): Promise<void> {
     const member = this.member(name);
-    const pid = this.pidOf(name);
     // systemctl stop's SIGTERM would wait on a frozen etcd until the unit's stop timeout
-    if (member.node && member.state === 'frozen' && pid !== undefined) signal(pid, 'SIGCONT');
+    const frozen = member.node && member.state === 'frozen' ? this.pidOf(name) : undefined;
+    if (frozen !== undefined) signal(frozen, 'SIGCONT');
     if (member.layout === 'systemd') await sh(member.service.stop);
     else await this.signalAndWait(member, 'SIGTERM');
     member.state = 'stopped';
@@ -351,13 +351,12 @@ export class LabCluster {
   /** The data dir moved aside (never deleted), as a disk loss would leave it. */
   async wipeDataDir(name: string): Promise<string> {
     const member = this.member(name);
+    const aside = `${member.dataDir}.wiped-${Date.now()}`;
     if (member.node) {
-      const aside = `${member.dataDir}.wiped-${Date.now()}`;
       const moved = await member.node.exec(['/bin/sh', '-c', 'if [ -e "$1" ]; then mv -- "$1" "$2"; fi', 'sh', member.dataDir, aside]);
       if (moved.exitCode !== 0) throw new Error(`${name}: moving ${member.dataDir} aside failed: ${moved.stderr.trim()}`);
       return aside;
     }
-    const aside = `${member.dataDir}.wiped-${Date.now()}`;
     await rename(member.dataDir, aside).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -438,7 +437,8 @@ export class LabCluster {
    * Everything the lab started is stopped: kubelets first (so nothing is
    * restarted meanwhile), then every recorded process (etcd, pods, whatever
    * a runbook started through the service scripts) with SIGTERM, SIGKILL
-   * for what is left after 1.5 s.
+   * for what is left after 1.5 s. On real nodes: every node stopped (its
+   * PID 1 killed, its cgroup and scratch dir removed).
    */
   async close(): Promise<void> {
     if (this.closed) return;

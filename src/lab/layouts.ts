@@ -109,10 +109,6 @@ export function systemdEnv(member: NodeMember, cluster: ClusterShape): Record<st
   };
 }
 
-export async function writeSystemdEnv(root: string, vars: Record<string, string>): Promise<void> {
-  await put(root, NODE_PATHS.systemd.envFile, formatEnv(vars), 0o600);
-}
-
 export const SYSTEMD_UNIT = `[Unit]
 Description=etcd key-value store
 Documentation=https://github.com/etcd-io/etcd

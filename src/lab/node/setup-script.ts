@@ -1,8 +1,8 @@
 /**
  * What runs (from <scratch>/setup.sh) as PID 1 of a node's fresh PID namespace, inside its private
  * mount namespace, before it becomes systemd. Every value comes in through
- * the environment (NODE_SCRATCH, NODE_NAME, NODE_ETCD_BIN), so nothing is
- * interpolated into the script.
+ * the environment (NODE_SCRATCH, NODE_NAME, NODE_ETCD_BIN, NODE_ETCD_DATA_BIND),
+ * so nothing is interpolated into the script.
  *
  * Why each mount:
  *  - the root is an overlay of the host's `/` whose upper layer is a tmpfs of
