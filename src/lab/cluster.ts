@@ -12,6 +12,10 @@ import { loadClientTls, probeCluster, type ClientTls } from '../cluster/probe.js
 import type { ClusterReport } from '../cluster/types.js';
 import { shellQuote } from '../util/shell.js';
 import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
+import type { EtcdVersion } from './etcd-versions.js';
+import { bootMemberNodes, inNodeCommand, notOnNodes, startMemberNode, stopNodes, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes } from './node-members.js';
+import { assertNothingMountedUnder, type LabNode } from './node/node.js';
+import { NODE_SSH_PORT } from './node/sshd.js';
 import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
 import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
 import { trackPidsFile, untrackPidsFile } from './processes.js';
@@ -43,6 +47,13 @@ const run = promisify(execFile);
  * Processes run detached with pidfiles, so they are stopped and started
  * through shell commands exactly as a runbook would; the lab's faults act
  * on the same pids.
+ *
+ * With `nodes`, each member is a real lab node instead (node-members.ts):
+ * systemd as PID 1, the systemd layout at its real paths, etcd, the kubelet
+ * and the control plane as units, sshd on the member's address, and an
+ * inventory that reaches each node over SSH as root with no command
+ * overrides and only the layout's own paths: the runbooks run what they
+ * run on a master.
  */
 export interface LabOptions {
   members?: number;
@@ -62,6 +73,15 @@ export interface LabOptions {
   ssh?: boolean;
   /** abandons the start (a drill interrupted meanwhile): it fails at once and cleans up after itself */
   signal?: AbortSignal;
+  /** one real lab node per member (systemd layout only for now); ssh is implied */
+  nodes?: boolean;
+  /** the nodes' etcd release (nodes only; default 3.5, what masters run today) */
+  etcd?: EtcdVersion;
+  /**
+   * nodes only: /var/lib/etcd on its own mount (a dedicated disk: a directory of the lab dir
+   * bind-mounted), which cannot be renamed; default a plain directory, as on a default master
+   */
+  dataDirMount?: boolean;
 }
 
 export interface ServiceCommands {
@@ -78,9 +98,12 @@ export interface LabMember {
   clientURL: string;
   peerURL: string;
   layout: LabLayout;
-  /** <lab>/<name>: the member's lab directory */
+  /** <lab>/<name>: the member's lab directory (on a real node: its scratch dir) */
   dir: string;
-  /** <lab>/<name>/root: the node's "/" */
+  /**
+   * <lab>/<name>/root: the node's "/". On a real node: '' — its files are
+   * not the host's; the paths below are the node's own, reached through `node`
+   */
   root: string;
   /** <root>/var/lib/etcd */
   dataDir: string;
@@ -90,7 +113,7 @@ export interface LabMember {
   envFile: string;
   /** kubeadm: <root>/etc/kubernetes/manifests */
   manifestsDir?: string;
-  /** where etcd's output goes */
+  /** where etcd's output goes (on a real node: '', it goes to the node's journal) */
   logFile: string;
   /** the node's service commands for etcd (what the inventory says) */
   service: ServiceCommands;
@@ -105,6 +128,8 @@ export interface LabMember {
   state: MemberRunState;
   /** the member's node sshd, when the lab was started with ssh */
   sshd?: LabSshd;
+  /** the member's real lab node (labs started with nodes) */
+  node?: LabNode;
 }
 
 const CLIENT_PORT = 2379;
@@ -120,9 +145,11 @@ export class LabCluster {
   startedAt = 0;
   private readonly slot: Slot;
   private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>>;
+  private readonly nodes?: LabNodes;
   private closed = false;
 
-  private constructor(dir: string, slot: Slot, pki: LabPki, members: LabMember[], options: LabOptions) {
+  private constructor(dir: string, slot: Slot, pki: LabPki, members: LabMember[], options: LabOptions, nodes?: LabNodes) {
+    this.nodes = nodes;
     this.dir = dir;
     this.slot = slot;
     this.pki = pki;
@@ -135,6 +162,8 @@ export class LabCluster {
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
+    if (options.nodes && layout !== 'systemd') throw new OperatorError(`the ${layout} layout is not supported on real lab nodes yet: use the systemd layout`);
+    if ((options.etcd || options.dataDirMount) && !options.nodes) throw new OperatorError('an etcd version or a data dir mount is chosen for real lab nodes only: start the lab with nodes');
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
       throw new OperatorError("the kubeadm lab needs the npm package (its lab kubelet runs on Node): use 'npm run drill -- --layout kubeadm', or --layout systemd with this executable");
@@ -144,21 +173,25 @@ export class LabCluster {
     const dir = await mkdtemp(join(tmpdir(), 'etcd-runbook-lab-'));
     let lab: LabCluster | undefined;
     try {
-      const etcdBinary = await resolveEtcd(options.etcdBinary ?? 'etcd');
       const pki = await createPki(join(dir, 'pki'));
-      const members: LabMember[] = [];
       const certs: MemberCert[] = [];
-      for (let i = 0; i < count; i++) {
-        const name = `m${i + 1}`;
-        const ip = addressFor(slot.index, i);
-        certs.push(await issueMemberCert(pki, name, ip));
-        members.push(memberFor(dir, name, ip, layout, certs[i] as MemberCert));
+      const names = Array.from({ length: count }, (_, i) => ({ name: `m${i + 1}`, ip: addressFor(slot.index, i) }));
+      for (const { name, ip } of names) certs.push(await issueMemberCert(pki, name, ip));
+      if (options.nodes) {
+        const shapes = names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) }));
+        const nodes = await bootMemberNodes(dir, slot, { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false }, shapes);
+        const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert));
+        lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary: 'etcd' }, nodes);
+        await lab.setUpNodes(certs, options.independent ?? false);
+      } else {
+        const etcdBinary = await resolveEtcd(options.etcdBinary ?? 'etcd');
+        const members = names.map(({ name, ip }, i) => memberFor(dir, name, ip, layout, certs[i] as MemberCert));
+        lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary });
+        await lab.writeNodes(certs, options.independent ?? false);
+        if (options.ssh) await lab.startSshds();
+        await lab.writeInventory();
+        await Promise.all(members.map((m) => lab!.bootNode(m)));
       }
-      lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary });
-      await lab.writeNodes(certs, options.independent ?? false);
-      if (options.ssh) await lab.startSshds();
-      await lab.writeInventory();
-      await Promise.all(members.map((m) => lab!.bootNode(m)));
       await lab.waitHealthy(options.startTimeoutMs ?? 30_000, options.independent ? 'each' : 'all', options.signal);
       lab.startedAt = Date.now();
       return lab;
@@ -167,6 +200,8 @@ export class LabCluster {
       else {
         untrackPidsFile(slot.pidsFile);
         slot.release();
+        // a node whose teardown failed may have left a mount under the lab dir: keep it then
+        assertNothingMountedUnder(dir);
         await rm(dir, { recursive: true, force: true });
       }
       throw err;
@@ -217,6 +252,7 @@ export class LabCluster {
   /** The running etcd's pid on the member's node (from its pidfile), if any. */
   pidOf(name: string): number | undefined {
     const member = this.member(name);
+    if (member.node) return unitPid(member.node, 'etcd', 'etcd');
     const pid = readEtcdPid(member);
     return pid !== undefined && isOurs(pid, this.dir) ? pid : undefined;
   }
@@ -226,7 +262,8 @@ export class LabCluster {
   /** SIGKILL: the member dies with no chance to clean up (a kubeadm node's kubelet leaves it dead). */
   async kill(name: string): Promise<void> {
     const member = this.member(name);
-    await this.signalAndWait(member, 'SIGKILL');
+    if (member.node) await this.killOnNode(member, member.node);
+    else await this.signalAndWait(member, 'SIGKILL');
     member.state = 'killed';
   }
 
@@ -250,6 +287,9 @@ export class LabCluster {
   /** SIGTERM and wait, as `systemctl stop etcd` (or the container runtime stopping the pod) does. */
   async stop(name: string): Promise<void> {
     const member = this.member(name);
+    // systemctl stop's SIGTERM would wait on a frozen etcd until the unit's stop timeout
+    const frozen = member.node && member.state === 'frozen' ? this.pidOf(name) : undefined;
+    if (frozen !== undefined) signal(frozen, 'SIGCONT');
     if (member.layout === 'systemd') await sh(member.service.stop);
     else await this.signalAndWait(member, 'SIGTERM');
     member.state = 'stopped';
@@ -312,6 +352,11 @@ export class LabCluster {
   async wipeDataDir(name: string): Promise<string> {
     const member = this.member(name);
     const aside = `${member.dataDir}.wiped-${Date.now()}`;
+    if (member.node) {
+      const moved = await member.node.exec(['/bin/sh', '-c', 'if [ -e "$1" ]; then mv -- "$1" "$2"; fi', 'sh', member.dataDir, aside]);
+      if (moved.exitCode !== 0) throw new Error(`${name}: moving ${member.dataDir} aside failed: ${moved.stderr.trim()}`);
+      return aside;
+    }
     await rename(member.dataDir, aside).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -331,6 +376,7 @@ export class LabCluster {
    */
   async replaceHost(name: string): Promise<string> {
     const member = this.member(name);
+    if (member.node) notOnNodes('replaceHost (a freshly installed host)');
     const run = join(member.root, 'run');
     const pidfiles = await readdir(run).catch(() => [] as string[]);
     const kubelet = readPid(join(run, 'kubelet.pid'));
@@ -362,13 +408,14 @@ export class LabCluster {
   async readEnvFile(name: string): Promise<Record<string, string>> {
     const member = this.member(name);
     if (member.layout !== 'systemd') throw new Error(`${name} is a ${member.layout} node: its settings are in ${member.envFile}`);
-    return parseEnvLines(await readFile(member.envFile, 'utf8'));
+    return parseEnvLines(member.node ? await member.node.readFile(member.envFile) : await readFile(member.envFile, 'utf8'));
   }
 
   async writeEnvFile(name: string, vars: Record<string, string>): Promise<void> {
     const member = this.member(name);
     if (member.layout !== 'systemd') throw new Error(`${name} is a ${member.layout} node: its settings are in ${member.envFile}`);
-    await writeFile(member.envFile, formatEnv(vars), { mode: 0o600 });
+    if (member.node) await member.node.writeFile(member.envFile, formatEnv(vars), 0o600);
+    else await writeFile(member.envFile, formatEnv(vars), { mode: 0o600 });
   }
 
   /** Wait until every member (or each member on its own, for independent clusters) is healthy. */
@@ -390,11 +437,22 @@ export class LabCluster {
    * Everything the lab started is stopped: kubelets first (so nothing is
    * restarted meanwhile), then every recorded process (etcd, pods, whatever
    * a runbook started through the service scripts) with SIGTERM, SIGKILL
-   * for what is left after 1.5 s.
+   * for what is left after 1.5 s. On real nodes: every node stopped (its
+   * PID 1 killed, its cgroup and scratch dir removed).
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // a node's teardown kills its PID 1, and with it everything it ran; one that fails keeps the
+    // lab dir (its mounts might still be under it, and rm -rf would reach through them)
+    if (this.nodes) await stopNodes(this.nodes.nodes);
+    else await this.stopHostProcesses();
+    untrackPidsFile(this.slot.pidsFile);
+    this.slot.release();
+    if (!this.options.keep) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async stopHostProcesses(): Promise<void> {
     const kubelets = this.members.map((m) => readPid(join(m.root, 'run', 'kubelet.pid'))).filter((pid): pid is number => pid !== undefined && isOurs(pid, this.dir));
     for (const pid of kubelets) signal(pid, 'SIGKILL');
     await waitFor(() => kubelets.every((pid) => !isRunning(pid)), 3000, '').catch(() => undefined);
@@ -409,17 +467,23 @@ export class LabCluster {
     await Promise.all(this.members.map((member) => member.sshd?.stop()));
     // whatever else was recorded (sshds that would not stop)
     for (const pid of liveRecordedPids(this.slot.pidsFile)) signal(pid, 'SIGKILL');
-    untrackPidsFile(this.slot.pidsFile);
-    this.slot.release();
-    if (!this.options.keep) await rm(this.dir, { recursive: true, force: true });
   }
 
   // ---- internals ----------------------------------------------------------
 
-  private async writeNodes(certs: MemberCert[], independent: boolean): Promise<void> {
+  /** Each member's initial cluster and token: one cluster, or (independent) a cluster each. */
+  private clusterShapes(independent: boolean): ClusterShape[] {
     const cluster = this.members.map((m) => `${m.name}=${m.peerURL}`).join(',');
     // one token for the whole cluster: the cluster ID is derived from it
     const token = `lab-${process.pid}-${Date.now()}`;
+    return this.members.map((member) => ({
+      initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,
+      token: independent ? `${token}-${member.name}` : token,
+    }));
+  }
+
+  private async writeNodes(certs: MemberCert[], independent: boolean): Promise<void> {
+    const shapes = this.clusterShapes(independent);
     const etcdVersion = this.layout === 'kubeadm' ? await etcdVersionOf(this.options.etcdBinary) : '';
     const kubeletJs = join(this.dir, 'bin', 'lab-kubelet.cjs');
     // the lab kubelet (kubeadm only) reads manifests with the yaml package from this install
@@ -430,10 +494,7 @@ export class LabCluster {
       yamlModule = createRequire(import.meta.url).resolve('yaml');
     }
     for (const [i, member] of this.members.entries()) {
-      const shape: ClusterShape = {
-        initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,
-        token: independent ? `${token}-${member.name}` : token,
-      };
+      const shape = shapes[i] as ClusterShape;
       const cert = certs[i] as MemberCert;
       const script = { root: member.root, labDir: this.dir, pidsFile: this.slot.pidsFile, etcdBinary: this.options.etcdBinary };
       if (member.layout === 'systemd') {
@@ -468,6 +529,28 @@ export class LabCluster {
     member.state = 'running';
   }
 
+  /** Each node's etcd files written through the node, the inventory, then every node started together. */
+  private async setUpNodes(certs: MemberCert[], independent: boolean): Promise<void> {
+    const nodeOf = (m: LabMember) => m.node as LabNode;
+    const shapes = this.clusterShapes(independent);
+    await Promise.all(this.members.map((m, i) => writeMemberNode(nodeOf(m), m, this.pki, certs[i] as MemberCert, shapes[i] as ClusterShape)));
+    await this.writeInventory();
+    await Promise.all(this.members.map((m) => startMemberNode(nodeOf(m))));
+    for (const m of this.members) m.state = 'running';
+  }
+
+  /**
+   * SIGKILL from the node's systemd, then the unit stopped: etcd.service
+   * restarts on failure (as on masters), and the fault must last, as a
+   * member that keeps crashing does.
+   */
+  private async killOnNode(member: LabMember, node: LabNode): Promise<void> {
+    const pid = this.pidOf(member.name);
+    await systemctl(node, 'kill', '--signal=SIGKILL', 'etcd');
+    await systemctl(node, 'stop', 'etcd');
+    if (pid !== undefined) await waitFor(() => !isRunning(pid), 10_000, `${member.name} (pid ${pid}) did not exit on SIGKILL within 10 s`);
+  }
+
   private async writeInventory(): Promise<void> {
     const inventory: Inventory = {
       apiVersion: 'etcd-runbook/v1',
@@ -478,19 +561,23 @@ export class LabCluster {
         name: m.name,
         peerURLs: [m.peerURL],
         clientURLs: [m.clientURL],
-        node: {
-          ...(m.sshd
-            ? {
-                host: m.sshd.host,
-                transport: 'ssh' as const,
-                ssh: { user: m.sshd.user, port: m.sshd.port, identityFile: m.sshd.identityFile, knownHosts: m.sshd.knownHostsFile },
-              }
-            : { host: 'local', transport: 'local' as const }),
-          ...nodeDescription(m),
-        },
+        node: m.node ? this.nodeEntry(m) : hostEntry(m),
       })),
     };
     await writeFile(this.inventoryPath, `# generated by the etcd-runbook lab in ${this.dir} (${this.layout} layout)\n${stringify(inventory)}`);
+  }
+
+  /** A real node: reached over SSH at its address as root, the layout's own paths, no command overrides. */
+  private nodeEntry(m: LabMember): InventoryNode {
+    const keys = this.nodes as LabNodes;
+    const p = NODE_PATHS.systemd;
+    return {
+      host: m.ip,
+      transport: 'ssh',
+      ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts },
+      layout: 'systemd',
+      paths: { dataDir: NODE_PATHS.dataDir, pkiDir: p.pkiDir, envFile: p.envFile, unitFile: p.unitFile },
+    };
   }
 
   /** One sshd per member node, on the member's own address; recorded for crash reaping. */
@@ -511,11 +598,47 @@ export class LabCluster {
   }
 }
 
+function urlsOf(ip: string): { clientURL: string; peerURL: string } {
+  return { clientURL: `https://${ip}:${CLIENT_PORT}`, peerURL: `https://${ip}:${PEER_PORT}` };
+}
+
+/**
+ * A member on a real node: the node's own paths, and the node's systemctl
+ * commands as the host runs them (nsenter into the node), so the lab's
+ * service methods and a test's `sh(member.service.stop)` act on the node.
+ */
+function nodeMemberFor(node: LabNode, cert: MemberCert): LabMember {
+  const p = NODE_PATHS.systemd;
+  const systemctlIn = (probe: string, units: readonly string[]): ServiceCommands => ({
+    start: inNodeCommand(node, ['systemctl', 'start', ...units]),
+    stop: inNodeCommand(node, ['systemctl', 'stop', ...units]),
+    isActive: inNodeCommand(node, ['systemctl', 'is-active', '--quiet', probe]),
+  });
+  return {
+    name: node.name,
+    ip: node.address,
+    ...urlsOf(node.address),
+    layout: 'systemd',
+    dir: node.scratch,
+    root: '',
+    dataDir: NODE_PATHS.dataDir,
+    pkiDir: p.pkiDir,
+    envFile: p.envFile,
+    logFile: '',
+    service: systemctlIn('etcd', ['etcd']),
+    kubelet: systemctlIn('kubelet', ['kubelet']),
+    controlPlane: systemctlIn('kube-apiserver', CONTROL_PLANE_UNITS),
+    cert: cert.cert,
+    key: cert.key,
+    state: 'stopped',
+    node,
+  };
+}
+
 function memberFor(labDir: string, name: string, ip: string, layout: LabLayout, cert: MemberCert): LabMember {
   const dir = join(labDir, name);
   const root = join(dir, 'root');
-  const clientURL = `https://${ip}:${CLIENT_PORT}`;
-  const peerURL = `https://${ip}:${PEER_PORT}`;
+  const { clientURL, peerURL } = urlsOf(ip);
   const common = { name, ip, clientURL, peerURL, layout, dir, root, dataDir: under(root, NODE_PATHS.dataDir), cert: cert.cert, key: cert.key, state: 'stopped' as const };
   if (layout === 'systemd') {
     const script = shellQuote(under(root, NODE_PATHS.systemd.service));
@@ -552,6 +675,20 @@ function memberFor(labDir: string, name: string, ip: string, layout: LabLayout, 
     kubelet: ((script: string): ServiceCommands => ({ start: `${script} start`, stop: `${script} stop`, isActive: `${script} is-active` }))(
       shellQuote(under(root, NODE_PATHS.kubeadm.kubeletService)),
     ),
+  };
+}
+
+/** A member run on this host: local, or its own lab sshd; its paths and commands (nodeDescription). */
+function hostEntry(m: LabMember): InventoryNode {
+  return {
+    ...(m.sshd
+      ? {
+          host: m.sshd.host,
+          transport: 'ssh' as const,
+          ssh: { user: m.sshd.user, port: m.sshd.port, identityFile: m.sshd.identityFile, knownHosts: m.sshd.knownHostsFile },
+        }
+      : { host: 'local', transport: 'local' as const }),
+    ...nodeDescription(m),
   };
 }
 

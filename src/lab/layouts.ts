@@ -56,17 +56,33 @@ export function under(root: string, nodePath: string): string {
 
 // ---- systemd ------------------------------------------------------------------------
 
+/** A file of a node: its own path, its bytes, its mode. */
+export interface NodeFile {
+  path: string;
+  content: string | Buffer;
+  mode: number;
+}
+
 export async function writeSystemdNode(root: string, member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<void> {
-  const p = NODE_PATHS.systemd;
-  const pkiDir = under(root, p.pkiDir);
-  await mkdir(pkiDir, { recursive: true, mode: 0o700 });
+  await mkdir(under(root, NODE_PATHS.systemd.pkiDir), { recursive: true, mode: 0o700 });
   await mkdir(under(root, '/var/lib'), { recursive: true });
-  await copyFile(pki.caCert, join(pkiDir, 'ca.crt'));
-  await copyFile(cert.cert, join(pkiDir, 'server.crt'));
-  await copyFile(cert.key, join(pkiDir, 'server.key'));
-  await chmod(join(pkiDir, 'server.key'), 0o600);
-  await writeSystemdEnv(root, systemdEnv(member, cluster));
-  await put(root, p.unitFile, SYSTEMD_UNIT);
+  for (const file of await systemdNodeFiles(member, pki, cert, cluster)) await put(root, file.path, file.content, file.mode);
+}
+
+/**
+ * etcd's files on a systemd master: the PKI, the ETCD_* env file and the
+ * unit, at the node's own paths; written under a lab root, or through a real
+ * lab node (node-members.ts).
+ */
+export async function systemdNodeFiles(member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<NodeFile[]> {
+  const p = NODE_PATHS.systemd;
+  return [
+    { path: `${p.pkiDir}/ca.crt`, content: await readFile(pki.caCert), mode: 0o644 },
+    { path: `${p.pkiDir}/server.crt`, content: await readFile(cert.cert), mode: 0o644 },
+    { path: `${p.pkiDir}/server.key`, content: await readFile(cert.key), mode: 0o600 },
+    { path: p.envFile, content: formatEnv(systemdEnv(member, cluster)), mode: 0o600 },
+    { path: p.unitFile, content: SYSTEMD_UNIT, mode: 0o644 },
+  ];
 }
 
 export function systemdEnv(member: NodeMember, cluster: ClusterShape): Record<string, string> {
@@ -92,10 +108,6 @@ export function systemdEnv(member: NodeMember, cluster: ClusterShape): Record<st
     ETCD_LOGGER: 'zap',
     ETCD_LOG_OUTPUTS: 'stderr',
   };
-}
-
-export async function writeSystemdEnv(root: string, vars: Record<string, string>): Promise<void> {
-  await put(root, NODE_PATHS.systemd.envFile, formatEnv(vars), 0o600);
 }
 
 export const SYSTEMD_UNIT = `[Unit]
@@ -307,7 +319,7 @@ ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELE
 // ---- helpers ------------------------------------------------------------------------
 
 /** Write a node file (its parent dirs made), at its real path under the root. */
-export async function put(root: string, nodePath: string, text: string, mode = 0o644): Promise<string> {
+export async function put(root: string, nodePath: string, text: string | Buffer, mode = 0o644): Promise<string> {
   const path = under(root, nodePath);
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, text, { mode });

@@ -12,6 +12,7 @@ import { cgroup2Root, removeNodeCgroup } from '../../src/lab/node/cgroup.js';
 import { bootNode, type LabNode } from '../../src/lab/node/node.js';
 import { createNodeSshKeys, writeKnownHosts, type NodeSshKeys } from '../../src/lab/node/sshd.js';
 import { addressFor, claimSlot, liveRecordedPids, reapStaleSlots, type Slot } from '../../src/lab/slots.js';
+import { listing, processesIn } from './node-helpers.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -103,7 +104,7 @@ describe('lab node', () => {
       if (version === '3.5') expect((await each.exec(['etcdutl', 'version'])).stdout).toContain('etcdutl version: 3.5.');
       expect((await each.exec(['test', '-d', '/var/lib/etcd/member'])).exitCode).toBe(0);
       // on disk in the lab dir, not in the node's RAM
-      expect(existsSync(join(each.etcdDataDir, 'member'))).toBe(true);
+      expect(existsSync(join(each.etcdDataDir ?? 'no data dir on disk', 'member'))).toBe(true);
       expect(listing('/var/lib/etcd')).toEqual(hostEtcdBefore);
     });
   }
@@ -242,10 +243,6 @@ function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
-function listing(dir: string): string[] | 'absent' {
-  return existsSync(dir) ? readdirSync(dir).sort() : 'absent';
-}
-
 /** Every process whose environment holds this entry. */
 function processesMarked(entry: string): string[] {
   return readdirSync('/proc').filter((pid) => {
@@ -255,18 +252,4 @@ function processesMarked(entry: string): string[] {
       return false;
     }
   });
-}
-
-/** Every process in one of these PID namespaces, as `pid comm`. */
-function processesIn(namespaces: string[]): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (namespaces.includes(readlinkSync(`/proc/${entry}/ns/pid`))) found.push(`${entry} ${readFileSync(`/proc/${entry}/comm`, 'utf8').trim()}`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
 }

@@ -29,6 +29,12 @@ export interface BootNodeOptions {
   labDir: string;
   /** where its /usr/bin/etcd* come from (etcd-versions.ts etcdBinDir); default the host's own */
   etcdBinDir?: string;
+  /**
+   * true (default): /var/lib/etcd is a directory of the lab dir on disk, bind-mounted (a data dir
+   * on its own mount, as with a dedicated disk); false: a plain directory of the node's root (in
+   * RAM), as on a default master, where the runbooks can rename the data dir
+   */
+  etcdDataOnDisk?: boolean;
   /** run sshd.service on the node's address with the lab's keys */
   ssh?: NodeSshKeys;
   /** record the node's processes there, so a crashed test's node is reaped */
@@ -65,10 +71,12 @@ export interface LabNode {
   address: string;
   /** the node's PID 1 (systemd) as the host sees it */
   pid: number;
+  /** the host's cgroup2 directory of the node: its systemd's root (units under system.slice/) */
+  cgroup: string;
   /** <labDir>/nodes/<name>: setup script, seed, boot log, the data dir */
   scratch: string;
-  /** the host directory that is the node's /var/lib/etcd */
-  etcdDataDir: string;
+  /** the host directory that is the node's /var/lib/etcd (etcdDataOnDisk only) */
+  etcdDataDir?: string;
   bootState: BootState;
   /** the units that failed when bootState is degraded */
   failedUnits: string[];
@@ -116,8 +124,9 @@ export async function bootNode(options: BootNodeOptions): Promise<LabNode> {
       name: options.name,
       address: options.address,
       pid,
+      cgroup: parts.cgroup,
       scratch,
-      etcdDataDir: join(scratch, 'var-lib-etcd'),
+      ...(options.etcdDataOnDisk === false ? {} : { etcdDataDir: join(scratch, 'var-lib-etcd') }),
       bootState,
       failedUnits: bootState === 'degraded' ? await failedUnits(exec) : [],
       bootMs: Date.now() - started,
@@ -177,7 +186,14 @@ function launch(scratch: string, cgroup: string, options: BootNodeOptions): Chil
     const child = spawn('/bin/sh', ['-c', LAUNCH_SCRIPT, 'sh', cgroup], {
       cwd: '/',
       // NODE_SCRATCH is also the marker slots.ts looks for in PID 1's environment before reaping it
-      env: { container: 'etcd-runbook', NODE_SCRATCH: scratch, NODE_NAME: options.name, NODE_ETCD_BIN: options.etcdBinDir ?? '', PATH: NODE_ENV.PATH },
+      env: {
+        container: 'etcd-runbook',
+        NODE_SCRATCH: scratch,
+        NODE_NAME: options.name,
+        NODE_ETCD_BIN: options.etcdBinDir ?? '',
+        NODE_ETCD_DATA_BIND: options.etcdDataOnDisk === false ? '0' : '1',
+        PATH: NODE_ENV.PATH,
+      },
       stdio: ['ignore', log, log],
     });
     track(child);
@@ -326,7 +342,7 @@ async function killNode(launcher: ChildProcess, scratch: string): Promise<void> 
 }
 
 /** The node's mounts live in its own namespace; one seen here would mean rm -rf reaches through it. */
-function assertNothingMountedUnder(dir: string): void {
+export function assertNothingMountedUnder(dir: string): void {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((line) => line.split(' ')[4] ?? '')

@@ -1,8 +1,8 @@
 /**
  * What runs (from <scratch>/setup.sh) as PID 1 of a node's fresh PID namespace, inside its private
  * mount namespace, before it becomes systemd. Every value comes in through
- * the environment (NODE_SCRATCH, NODE_NAME, NODE_ETCD_BIN), so nothing is
- * interpolated into the script.
+ * the environment (NODE_SCRATCH, NODE_NAME, NODE_ETCD_BIN, NODE_ETCD_DATA_BIND),
+ * so nothing is interpolated into the script.
  *
  * Why each mount:
  *  - the root is an overlay of the host's `/` whose upper layer is a tmpfs of
@@ -12,8 +12,10 @@
  *    empties /tmp at boot, and the host's /tmp holds other people's work;
  *  - /root is an empty tmpfs: none of the host's dotfiles (root's shell
  *    startup files run pyenv on these machines) are ever read in a node;
- *  - /var/lib/etcd is a directory of the lab dir on disk: large data is not
- *    held in RAM;
+ *  - /var/lib/etcd is a directory of the lab dir on disk, so large data is
+ *    not held in RAM (NODE_ETCD_DATA_BIND=1); else (0) it is a plain, empty
+ *    directory of the node's root, as on a default master, where a data dir
+ *    can be renamed (a mount point cannot: rename(2) says EBUSY);
  *  - /proc/sys and /sys are read-only, so systemd-sysctl and udev skip
  *    themselves instead of retuning the host's kernel (the network and many
  *    sysctls are the host's);
@@ -65,8 +67,13 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/var/tmp"
 mount -t tmpfs -o mode=0700 tmpfs "$R/root"
 not_symlinks /var /var/lib /var/lib/etcd /usr /usr/bin /usr/bin/etcd /usr/bin/etcdctl /usr/bin/etcdutl
-mkdir -p "$R/var/lib/etcd"
-mount --bind "$S/var-lib-etcd" "$R/var/lib/etcd"
+if [ "\${NODE_ETCD_DATA_BIND:-1}" = 1 ]; then
+  mkdir -p "$R/var/lib/etcd"
+  mount --bind "$S/var-lib-etcd" "$R/var/lib/etcd"
+else
+  # the host's /var/lib/etcd (the lower layer) may hold data: chrooted, so the node's copy only is emptied
+  chroot "$R" /bin/sh -c 'rm -rf /var/lib/etcd && mkdir -m 0700 /var/lib/etcd'
+fi
 if [ -n "\${NODE_ETCD_BIN:-}" ]; then
   for b in etcd etcdctl etcdutl; do
     [ -e "$NODE_ETCD_BIN/$b" ] || continue

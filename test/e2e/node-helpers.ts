@@ -1,0 +1,48 @@
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { expect } from 'vitest';
+import { singleEndpointClient } from '../../src/cluster/probe.js';
+import type { LabCluster } from '../../src/lab/cluster.js';
+import { APISERVER_LEASE_PREFIX } from '../../src/lab/node-members.js';
+
+/** What a lab node must leave untouched on the host, and what must be gone after it stops. */
+export function listing(dir: string): string[] | 'absent' {
+  return existsSync(dir) ? readdirSync(dir).sort() : 'absent';
+}
+
+/** Every process in one of these PID namespaces, as `pid comm`. */
+export function processesIn(namespaces: string[]): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (namespaces.includes(readlinkSync(`/proc/${entry}/ns/pid`))) found.push(`${entry} ${readFileSync(`/proc/${entry}/comm`, 'utf8').trim()}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** The mod revision of a node's apiserver lease (undefined: never written), and the cluster's revision, read through the first member. */
+export async function apiserverLease(lab: LabCluster, name: string): Promise<{ modRevision: number | undefined; revision: number }> {
+  const client = singleEndpointClient(lab.endpoints[0] as string, await lab.clientTls(), 10_000);
+  try {
+    const response = await client.get(`${APISERVER_LEASE_PREFIX}${name}`).exec();
+    const kv = response.kvs[0];
+    return { modRevision: kv ? Number(kv.mod_revision) : undefined, revision: Number(response.header.revision) };
+  } finally {
+    client.close();
+  }
+}
+
+/** The node's apiserver stand-in renews its lease (every 2 s) after `revision`: it runs and reaches etcd. */
+export async function expectLeaseRenewedAfter(lab: LabCluster, name: string, revision: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: number | undefined;
+  while (Date.now() < deadline) {
+    last = (await apiserverLease(lab, name)).modRevision;
+    if (last !== undefined && last > revision) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  expect(last, `${name}'s apiserver lease renewed after revision ${revision}`).toBeGreaterThan(revision);
+}
