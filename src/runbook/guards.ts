@@ -1028,7 +1028,7 @@ export const GUARDS = {
   }),
   'etcd-version-matches': define({
     name: 'etcd-version-matches',
-    description: 'etcd, etcdctl and etcdutl on the node agree on major.minor (and with the snapshot); names the restore tool',
+    description: 'etcd, etcdctl and etcdutl on the node agree on major.minor (and with the snapshot); the restore tool the step chose is there, in the servers\' major.minor',
     params: [
       p('node', 'the node'),
       p('snapshotVersion', 'the etcd version the snapshot came from', false),

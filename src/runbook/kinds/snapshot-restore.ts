@@ -1,9 +1,11 @@
+import { posix } from 'node:path';
 import type { ClusterReport } from '../../cluster/types.js';
 import type { Inventory, InventoryMember } from '../../inventory/schema.js';
 import type { Transport } from '../../transport/types.js';
 import { OperatorError } from '../../util/errors.js';
 import { shellJoin, shellQuote } from '../../util/shell.js';
 import { run, type KindIo, type KindResult } from './exec.js';
+import { ASIDE_ENTRY } from './move-aside.js';
 
 /**
  * The `snapshot-restore` step kind: the one place that decides how a member
@@ -224,16 +226,32 @@ export async function runSnapshotRestore(transport: Transport, plan: SnapshotRes
   return install(transport, plan, io);
 }
 
-/** Each restored dir takes its real name; an empty dir there (left by a move aside) goes first, anything else refuses. */
+/**
+ * Each restored dir takes its real name: renamed there (an empty dir in the
+ * way goes first). A dir holding only data moved aside inside it (a mount
+ * point, kinds/move-aside.ts) keeps its mount: the restored entries move
+ * into it, then the emptied restore dir goes. Anything else refuses.
+ */
 async function install(transport: Transport, plan: SnapshotRestorePlan, io: KindIo): Promise<KindResult> {
   for (const { from, to } of plan.install) {
-    const there = await transport.stat(to);
-    if (there && (there.type !== 'directory' || (await transport.readdir(to)).length > 0)) return { ok: false, error: `${to} on ${transport.node} is not empty: not putting the restored ${from} over it` };
-    const commands = [...(there ? [shellJoin(['rmdir', '--', to])] : []), ...installCommands({ ...plan, install: [{ from, to }] })];
+    const commands = await installOne(transport, from, to);
+    if (typeof commands === 'string') return { ok: false, error: commands };
     for (const command of commands) {
       const result = await run(transport, command, io);
       if (!result.ok) return result;
     }
   }
   return { ok: true, exitCode: 0 };
+}
+
+/** The commands that put one restored dir in place, or why not (exported for tests). */
+export async function installOne(transport: Transport, from: string, to: string): Promise<string[] | string> {
+  const there = await transport.stat(to);
+  const rename = shellJoin(['mv', '--', from, to]);
+  if (!there) return [rename];
+  const entries = there.type === 'directory' ? (await transport.readdir(to)).map((e) => e.name) : undefined;
+  if (!entries || !entries.every((e) => ASIDE_ENTRY.test(e))) return `${to} on ${transport.node} is not empty: not putting the restored ${from} over it`;
+  if (entries.length === 0) return [shellJoin(['rmdir', '--', to]), rename];
+  const restored = (await transport.readdir(from)).map((e) => posix.join(from, e.name));
+  return [shellJoin(['mv', '--', ...restored, `${to}/`]), shellJoin(['rmdir', '--', from])];
 }
