@@ -1034,11 +1034,14 @@ export const GUARDS = {
       p('snapshotVersion', 'the etcd version the snapshot came from', false),
       p('tool', 'the restore tool the step uses (etcdutl or etcdctl): it must be on the node', false),
       p('serverVersion', 'the etcd version the servers run', false),
+      p('toolPath', 'the command the step runs the tool as (the inventory\'s node.paths.etcdutl/etcdctl)', false),
     ],
     gather: async (params, env): Promise<VersionFacts> => {
       const node = str(params, 'node');
       const transport = env.transport(node);
-      const [etcd, etcdctl, etcdutl] = await Promise.all([versionOf(transport, 'etcd'), versionOf(transport, 'etcdctl'), versionOf(transport, 'etcdutl')]);
+      const toolPath = str(params, 'toolPath');
+      const command = (tool: string) => (toolPath && str(params, 'tool') === tool ? toolPath : tool);
+      const [etcd, etcdctl, etcdutl] = await Promise.all([versionOf(transport, 'etcd'), versionOf(transport, command('etcdctl')), versionOf(transport, command('etcdutl'))]);
       const snapshotVersion = str(params, 'snapshotVersion');
       const tool = str(params, 'tool');
       const serverVersion = str(params, 'serverVersion');

@@ -48,12 +48,26 @@ export function renderRunbook(runbook: Runbook, sources: RenderSources): Rendere
     appliesTo: runbook.appliesTo,
     sources: runbook.sources,
     inputs,
-    steps: uniqueIds(runbook, runbook.steps.flatMap((entry, index) =>
+    steps: toolsCheckedFirst(uniqueIds(runbook, runbook.steps.flatMap((entry, index) =>
       'repeat' in entry
         ? expandRepeat(runbook, entry, index, context, inputs, sources)
         : [renderStep(runbook, entry, { id: entry.id, where: `step ${entry.id} (steps[${index}])` }, context, inputs, sources)],
-    )),
+    ))),
   };
+}
+
+/**
+ * A restore tool missing on a node (kubeadm masters often have none) is
+ * found before anything is stopped: the restore steps' tool guards are also
+ * guards of the first step that may change the cluster.
+ */
+function toolsCheckedFirst(steps: RenderedStep[]): RenderedStep[] {
+  const first = steps.findIndex((s) => !s.leavesClusterAsIs);
+  const tools = steps.slice(first + 1).flatMap((s) => s.guards.filter((g) => g.check === 'etcd-version-matches' && g.params.tool !== undefined));
+  if (first < 0 || tools.length === 0) return steps;
+  const seen = new Set<string>();
+  const unique = tools.filter((g) => !seen.has(JSON.stringify(g.params)) && seen.add(JSON.stringify(g.params)));
+  return steps.map((s, i) => (i === first ? { ...s, guards: [...s.guards, ...unique] } : s));
 }
 
 // ---- repeat -----------------------------------------------------------------------
@@ -361,8 +375,9 @@ function kindGuards(target: RenderedTarget): RenderedGuard[] {
   const node = target.node;
   if (target.restore) {
     const { tool, serverVersion } = target.restore;
+    const toolPath = target.restore.argv[0] as string;
     const dirs = [...restoredDirs(target.restore), ...target.restore.install.map((i) => i.to)];
-    return [guard('etcd-version-matches', { node, tool, serverVersion }), ...dirs.map((path) => guard('data-dir-empty', { node, path }))];
+    return [guard('etcd-version-matches', { node, tool, serverVersion, ...(toolPath !== tool ? { toolPath } : {}) }), ...dirs.map((path) => guard('data-dir-empty', { node, path }))];
   }
   if (target.moveAside) return target.moveAside.dirs.map((d) => guard('can-move-aside', { node, path: d.path, aside: d.aside, asideInside: d.asideInside }));
   return [];

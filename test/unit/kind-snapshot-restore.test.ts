@@ -157,6 +157,8 @@ describe('restore-quorum rendered for a 3.5 cluster', () => {
     expect(restore?.guards.filter((g) => g.check === 'etcd-version-matches').map((g) => g.params)).toEqual(
       ['m1', 'm2', 'm3'].map((node) => ({ node, tool: 'etcdutl', serverVersion: '3.5.15' })),
     );
+    // checked before anything is stopped, too
+    expect(rendered.steps.find((s) => s.id === 'stop-control-plane')?.guards.filter((g) => g.check === 'etcd-version-matches').map((g) => g.params.node)).toEqual(['m1', 'm2', 'm3']);
     const aside = rendered.steps.find((s) => s.id === 'move-data-dirs-aside');
     expect(aside?.targets[2]?.moveAside?.dirs.map((d) => d.path)).toEqual(['/var/lib/etcd', '/var/lib/etcd-wal']);
     const md = planMarkdown(rendered, { report, generatedAt: '2026-12-06T05:00:00.000Z' });
