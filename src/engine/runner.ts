@@ -5,6 +5,8 @@ import type { ClusterReport } from '../cluster/types.js';
 import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
 import { SNAPSHOT_INTEGRITY } from '../runbook/file-verdicts.js';
 import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
+import { runMoveAside } from '../runbook/kinds/move-aside.js';
+import { runSnapshotRestore } from '../runbook/kinds/snapshot-restore.js';
 import { copyFile, copyTree, type CopyOptions } from '../transport/copy.js';
 import { DryRunTransport } from '../transport/dry-run.js';
 import type { Transport } from '../transport/types.js';
@@ -298,6 +300,10 @@ export class Runner {
     output: (stream: 'stdout' | 'stderr') => (chunk: string) => void,
   ): Promise<{ ok: boolean; exitCode?: number | null; error?: string }> {
     const transport = recordOnly ? this.dryRun(target.node) : this.deps.transport(target.node);
+    // a typed kind runs its plan; a dry run records the commands `plan` shows
+    const kindIo = { say: output('stdout'), sayError: output('stderr'), timeoutMs: step.timeoutMs, ...(this.deps.signal ? { signal: this.deps.signal } : {}) };
+    if (target.restore && !recordOnly) return runSnapshotRestore(transport, target.restore, kindIo);
+    if (target.moveAside && !recordOnly) return runMoveAside(transport, target.moveAside, kindIo);
     if (target.command !== undefined) {
       const result = await transport.exec(target.command, {
         timeoutMs: step.timeoutMs,

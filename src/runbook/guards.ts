@@ -1,3 +1,5 @@
+import { majorMinor, majorMinorText, restoreToolFor, type RestoreToolName } from './kinds/snapshot-restore.js';
+import { decideMoveAside, moveAsideFacts, ASIDE_ENTRY } from './kinds/move-aside.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { portAnswers } from '../cluster/address.js';
 import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
@@ -356,6 +358,8 @@ export function judgeDataDirEmpty(facts: DirFacts): Judgement {
   if (facts.kind === 'missing') return { ok: true, message: `data dir ${where} does not exist (etcd will create it)` };
   if (facts.kind !== 'directory') return { ok: false, message: `refusing: data dir ${where} is a ${facts.kind}, not a directory: move it aside` };
   if (facts.entries.length === 0) return { ok: true, message: `data dir ${where} is empty` };
+  // a mount point's old contents, moved aside inside it (kinds/move-aside.ts): etcd looks only for member/
+  if (facts.entries.every((e) => ASIDE_ENTRY.test(e))) return { ok: true, message: `data dir ${where} holds only earlier data moved aside (${facts.entries.join(', ')}): empty for etcd` };
   const shown = facts.entries.slice(0, 4).join(', ') + (facts.entries.length > 4 ? `, … (${facts.entries.length} entries)` : '');
   return {
     ok: false,
@@ -612,35 +616,41 @@ export interface VersionFacts {
   etcdutl?: string;
   /** the etcd version the snapshot was taken with, when known */
   snapshotVersion?: string;
+  /** the restore tool the step uses (kinds/snapshot-restore.ts chose it from the servers' version) */
+  tool?: RestoreToolName;
+  /** the etcd version the servers run */
+  serverVersion?: string;
 }
 
-export interface RestoreTool {
-  tool: 'etcdctl' | 'etcdutl';
-  /** the subcommand line, e.g. `etcdutl snapshot restore` */
-  command: string;
-  /** etcdutl 3.5+ can `--bump-revision --mark-compacted` */
-  canBumpRevision: boolean;
+/** The chosen tool is on the node, in the servers' major.minor; else what to install. */
+function judgeChosenTool(facts: VersionFacts, tool: RestoreToolName, found: string): Judgement | undefined {
+  const server = facts.serverVersion ?? facts.etcd ?? facts[tool] ?? '';
+  const line = majorMinorText(server);
+  const install = `install ${tool} ${line} on ${facts.node} (from the etcd v${line} release tarball, or copy /usr/local/bin/${tool} out of the registry.k8s.io/etcd image of the servers' version)`;
+  const have = facts[tool];
+  if (have === undefined) return { ok: false, message: `refusing: etcd ${server} restores with ${tool}, which ${facts.node} lacks (${found || 'no etcd tools found'}): ${install}` };
+  if (majorMinorText(have) !== line) return { ok: false, message: `refusing: ${tool} ${have} on ${facts.node} is not the servers' etcd ${server} (major.minor): ${install}` };
+  return undefined;
 }
 
-/** Guard 16: etcd 3.4 restores with `etcdctl snapshot restore`, 3.5+ with `etcdutl snapshot restore`. */
-export function restoreToolFor(version: string): RestoreTool {
-  const mm = majorMinor(version);
-  const modern = mm !== undefined && (mm.major > 3 || (mm.major === 3 && mm.minor >= 5));
-  return modern
-    ? { tool: 'etcdutl', command: 'etcdutl snapshot restore', canBumpRevision: true }
-    : { tool: 'etcdctl', command: 'etcdctl snapshot restore', canBumpRevision: false };
-}
+export { restoreToolFor, type RestoreTool } from './kinds/snapshot-restore.js';
 
+/** Guard 16 and 17: the restore tool matches the servers and the snapshot (major.minor); kinds/snapshot-restore.ts chooses it. */
 export function judgeEtcdVersion(facts: VersionFacts): Judgement {
   const tools = (['etcd', 'etcdctl', 'etcdutl'] as const).filter((t) => facts[t] !== undefined);
+  if (facts.tool) {
+    const refusal = judgeChosenTool(facts, facts.tool, tools.map((t) => `${t} ${facts[t]}`).join(', '));
+    if (refusal) return refusal;
+  }
   if (tools.length === 0) return { ok: false, message: `no etcd, etcdctl or etcdutl found on ${facts.node}` };
   const found = tools.map((t) => `${t} ${facts[t]}`).join(', ');
-  const lines = new Set(tools.map((t) => mmText(facts[t] ?? '')));
+  const lines = new Set(tools.map((t) => majorMinorText(facts[t] ?? '')));
   if (lines.size > 1) return { ok: false, message: `refusing: etcd tools on ${facts.node} disagree on major.minor (${found}): install matching versions` };
   const version = facts.etcd ?? facts.etcdutl ?? facts.etcdctl ?? '';
-  if (facts.snapshotVersion && mmText(facts.snapshotVersion) !== mmText(version)) {
+  if (facts.snapshotVersion && majorMinorText(facts.snapshotVersion) !== majorMinorText(version)) {
     return { ok: false, message: `refusing: the snapshot comes from etcd ${facts.snapshotVersion}, ${facts.node} has ${found}: restore with the same major.minor` };
   }
+  if (facts.tool) return { ok: true, message: `${facts.node}: ${found}; restore will use ${facts.tool} snapshot restore` };
   const wanted = restoreToolFor(version);
   if (wanted.tool === 'etcdutl' && facts.etcdutl === undefined) {
     const mm = majorMinor(version);
@@ -909,6 +919,16 @@ export const GUARDS = {
     gather: dirFacts,
     judge: (facts) => judgeDataDirAbsent(facts),
   }),
+  'can-move-aside': define({
+    name: 'can-move-aside',
+    description: 'the dir can be moved aside: nothing is at its .old-<timestamp> name yet; a mount point has its contents moved instead',
+    params: [p('node', 'the node'), p('path', 'the dir'), p('aside', 'where it moves (<path>.old-<timestamp>)'), p('asideInside', 'where a mount point\'s contents move (<path>/.old-<timestamp>)')],
+    gather: async (params, env) => moveAsideFacts(env.transport(str(params, 'node')), { path: str(params, 'path'), aside: str(params, 'aside'), asideInside: str(params, 'asideInside') }),
+    judge: (facts) => {
+      const { action, message } = decideMoveAside(facts);
+      return { ok: action.kind !== 'refuse', message };
+    },
+  }),
   'snapshot-verified': define({
     name: 'snapshot-verified',
     description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl) and its appended sha256 matches',
@@ -987,15 +1007,27 @@ export const GUARDS = {
   }),
   'etcd-version-matches': define({
     name: 'etcd-version-matches',
-    description: 'etcd, etcdctl and etcdutl on the node agree on major.minor (and with the snapshot); names the restore tool',
-    params: [p('node', 'the node'), p('snapshotVersion', 'the etcd version the snapshot came from', false)],
+    description: 'etcd, etcdctl and etcdutl on the node agree on major.minor (and with the snapshot); the restore tool the step chose is there, in the servers\' major.minor',
+    params: [
+      p('node', 'the node'),
+      p('snapshotVersion', 'the etcd version the snapshot came from', false),
+      p('tool', 'the restore tool the step uses (etcdutl or etcdctl): it must be on the node', false),
+      p('serverVersion', 'the etcd version the servers run', false),
+      p('toolPath', 'the command the step runs the tool as (the inventory\'s node.paths.etcdutl/etcdctl)', false),
+    ],
     gather: async (params, env): Promise<VersionFacts> => {
       const node = str(params, 'node');
       const transport = env.transport(node);
-      const [etcd, etcdctl, etcdutl] = await Promise.all([versionOf(transport, 'etcd'), versionOf(transport, 'etcdctl'), versionOf(transport, 'etcdutl')]);
+      const toolPath = str(params, 'toolPath');
+      const command = (tool: string) => (toolPath && str(params, 'tool') === tool ? toolPath : tool);
+      const [etcd, etcdctl, etcdutl] = await Promise.all([versionOf(transport, 'etcd'), versionOf(transport, command('etcdctl')), versionOf(transport, command('etcdutl'))]);
       const snapshotVersion = str(params, 'snapshotVersion');
+      const tool = str(params, 'tool');
+      const serverVersion = str(params, 'serverVersion');
       return {
         node,
+        ...(tool === 'etcdutl' || tool === 'etcdctl' ? { tool } : {}),
+        ...(serverVersion ? { serverVersion } : {}),
         ...(etcd ? { etcd } : {}),
         ...(etcdctl ? { etcdctl } : {}),
         ...(etcdutl ? { etcdutl } : {}),
@@ -1037,16 +1069,6 @@ export async function evaluateGuard(guard: RenderedGuard, env: GuardEnvironment)
 }
 
 // ---- helpers ------------------------------------------------------------------
-
-function majorMinor(version: string): { major: number; minor: number } | undefined {
-  const match = /(\d+)\.(\d+)/.exec(version);
-  return match ? { major: Number(match[1]), minor: Number(match[2]) } : undefined;
-}
-
-function mmText(version: string): string {
-  const mm = majorMinor(version);
-  return mm ? `${mm.major}.${mm.minor}` : version;
-}
 
 function firstLine(text: string): string {
   const lines = text

@@ -180,6 +180,13 @@ function checkStep(
       plain(at('from', 'path'), step.from.path);
       plain(at('to', 'path'), step.to.path);
       break;
+    case 'snapshot-restore':
+    case 'move-aside': {
+      if (step.target === 'local') add(at('target'), `a ${step.kind} step runs on a member (its data dir, its tools): use each-member, member, survivor or a repeat's member`);
+      const fields = step.kind === 'move-aside' ? { path: step.path } : { snapshot: step.snapshot, initialCluster: step.initialCluster, token: step.token, bumpRevision: step.bumpRevision, markCompacted: step.markCompacted, skipHashCheck: step.skipHashCheck, ownerFrom: step.ownerFrom };
+      params(base, fields);
+      break;
+    }
     case 'etcd':
       params(at('with'), step.with);
       for (const name of ETCD_ACTION_PARAMS[step.action]) {

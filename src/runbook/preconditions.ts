@@ -113,7 +113,7 @@ const MEMBERSHIP_ACTIONS: ReadonlySet<string> = new Set(['member-add', 'member-r
 export function changesMembershipOrRestores(runbook: RenderedRunbook): boolean {
   return runbook.steps.some(
     (step) =>
-      (step.kind as string) === 'snapshot-restore' ||
+      step.kind === 'snapshot-restore' ||
       step.targets.some((t) => (t.etcd !== undefined && MEMBERSHIP_ACTIONS.has(t.etcd.action)) || (t.command !== undefined && /snapshot restore|--force-new-cluster/.test(t.command))),
   );
 }

@@ -4,6 +4,8 @@ import { listParam } from '../engine/wait-conditions.js';
 import { OperatorError } from '../util/errors.js';
 import { buildContext, withMember, withRepeat, type RunInfo } from './context.js';
 import { GUARDS } from './guards.js';
+import { describeMoveAside, planMoveAside } from './kinds/move-aside.js';
+import { describeSnapshotRestore, planSnapshotRestore, restoredDirs, serverVersionOf } from './kinds/snapshot-restore.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
 import type { EtcdAction, GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep } from './schema.js';
 import { renderTemplate, TemplateError, templatePathsOrNone, type ContextObject } from './template.js';
@@ -31,6 +33,8 @@ export const DEFAULT_TIMEOUT_MS: Record<RunbookStep['kind'], number> = {
   copy: 30 * 60_000,
   /** the operator takes the time it takes (not enforced) */
   manual: 0,
+  'snapshot-restore': 10 * 60_000,
+  'move-aside': 5 * 60_000,
 };
 export const DEFAULT_WAIT_INTERVAL_MS = 2_000;
 
@@ -44,12 +48,26 @@ export function renderRunbook(runbook: Runbook, sources: RenderSources): Rendere
     appliesTo: runbook.appliesTo,
     sources: runbook.sources,
     inputs,
-    steps: uniqueIds(runbook, runbook.steps.flatMap((entry, index) =>
+    steps: toolsCheckedFirst(uniqueIds(runbook, runbook.steps.flatMap((entry, index) =>
       'repeat' in entry
         ? expandRepeat(runbook, entry, index, context, inputs, sources)
         : [renderStep(runbook, entry, { id: entry.id, where: `step ${entry.id} (steps[${index}])` }, context, inputs, sources)],
-    )),
+    ))),
   };
+}
+
+/**
+ * A restore tool missing on a node (kubeadm masters often have none) is
+ * found before anything is stopped: the restore steps' tool guards are also
+ * guards of the first step that may change the cluster.
+ */
+function toolsCheckedFirst(steps: RenderedStep[]): RenderedStep[] {
+  const first = steps.findIndex((s) => !s.leavesClusterAsIs);
+  const tools = steps.slice(first + 1).flatMap((s) => s.guards.filter((g) => g.check === 'etcd-version-matches' && g.params.tool !== undefined));
+  if (first < 0 || tools.length === 0) return steps;
+  const seen = new Set<string>();
+  const unique = tools.filter((g) => !seen.has(JSON.stringify(g.params)) && seen.add(JSON.stringify(g.params)));
+  return steps.map((s, i) => (i === first ? { ...s, guards: [...s.guards, ...unique] } : s));
 }
 
 // ---- repeat -----------------------------------------------------------------------
@@ -263,9 +281,45 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
       case 'manual':
         out.instruction = fill('instruction', step.instruction, ctx);
         break;
+      case 'snapshot-restore': {
+        const member = memberOf(t);
+        const value = (field: string, v: string | number | boolean | undefined): string | undefined => (v === undefined ? undefined : fill(field, String(v), ctx));
+        try {
+          out.restore = planSnapshotRestore({
+            member,
+            serverVersion: serverVersionOf(member, sources.inventory, sources.report),
+            snapshot: fill('snapshot', step.snapshot, ctx),
+            initialCluster: fill('initialCluster', step.initialCluster, ctx),
+            token: fill('token', step.token, ctx),
+            into: step.into ?? '',
+            bumpRevision: Number(value('bumpRevision', step.bumpRevision) ?? 0),
+            ...(step.markCompacted !== undefined ? { markCompacted: value('markCompacted', step.markCompacted) === 'true' } : {}),
+            skipHashCheck: value('skipHashCheck', step.skipHashCheck) === 'true',
+            ...(step.ownerFrom !== undefined ? { ownerFrom: fill('ownerFrom', step.ownerFrom, ctx) } : {}),
+            install: step.install ?? false,
+          });
+        } catch (err) {
+          if (err instanceof OperatorError) throw new OperatorError(`runbook ${runbook.id}: ${where}: ${err.message}`);
+          throw err;
+        }
+        out.command = describeSnapshotRestore(out.restore);
+        break;
+      }
+      case 'move-aside': {
+        const walDir = step.withWalDir ? memberOf(t).node?.paths?.walDir : undefined;
+        out.moveAside = planMoveAside([fill('path', step.path, ctx), ...(walDir ? [walDir] : [])], sources.run.timestamp, step.recreate ?? false);
+        out.command = describeMoveAside(out.moveAside);
+        break;
+      }
     }
     return out;
   });
+
+  /** The member a typed kind acts on: its steps run on members only (lint says so). */
+  function memberOf(t: TargetNode): InventoryMember {
+    if (!t.member) throw new OperatorError(`runbook ${runbook.id}: ${where}: a ${step.kind} step runs on a member, not on ${t.node}`);
+    return t.member;
+  }
 
   const renderGuard = (ref: GuardRef, field: string): RenderedGuard[] => {
     const usesMember = [...Object.values(ref.with ?? {}), ref.message ?? ''].some(
@@ -283,7 +337,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
     return [one(single)];
   };
 
-  const guards = step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`));
+  const guards = [...step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`)), ...targets.flatMap(kindGuards)];
   const rendered: RenderedStep = {
     id: placement.id,
     title: fill('title', step.title, single),
@@ -305,6 +359,30 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
   return rendered;
 }
 
+/**
+ * The checks a typed kind carries wherever it is used, shown as guards:
+ * the restore tool is on the node in the servers' major.minor and the dirs
+ * it creates are empty or missing; a move aside goes over nothing and knows
+ * whether the dir is a mount point before anything moves.
+ */
+function kindGuards(target: RenderedTarget): RenderedGuard[] {
+  const guard = (check: keyof typeof GUARDS, params: Record<string, ParamValue>): RenderedGuard => ({
+    check,
+    params,
+    overridable: false,
+    description: `${GUARDS[check].description} (${target.node})`,
+  });
+  const node = target.node;
+  if (target.restore) {
+    const { tool, serverVersion } = target.restore;
+    const toolPath = target.restore.argv[0] as string;
+    const dirs = [...restoredDirs(target.restore), ...target.restore.install.map((i) => i.to)];
+    return [guard('etcd-version-matches', { node, tool, serverVersion, ...(toolPath !== tool ? { toolPath } : {}) }), ...dirs.map((path) => guard('data-dir-empty', { node, path }))];
+  }
+  if (target.moveAside) return target.moveAside.dirs.map((d) => guard('can-move-aside', { node, path: d.path, aside: d.aside, asideInside: d.asideInside }));
+  return [];
+}
+
 /** The etcd actions that only read the cluster. */
 const READING_ACTIONS: ReadonlySet<EtcdAction> = new Set(['snapshot-save', 'member-list', 'status']);
 
@@ -322,6 +400,8 @@ function leavesClusterAsIs(step: RunbookStep | NestedStep): boolean {
       return READING_ACTIONS.has(step.action);
     case 'copy':
     case 'wait':
+    case 'snapshot-restore':
+    case 'move-aside':
       return true;
     case 'manual':
       return false;

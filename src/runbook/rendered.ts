@@ -1,4 +1,6 @@
 import type { Verdict } from '../cluster/types.js';
+import type { MoveAsidePlan } from './kinds/move-aside.js';
+import type { SnapshotRestorePlan } from './kinds/snapshot-restore.js';
 import type { EtcdAction, Risk, StepKind, WaitCondition } from './schema.js';
 
 /**
@@ -24,7 +26,13 @@ export interface RenderedTarget {
   node: string;
   /** where it runs, as shown to the operator: "local", "root@10.0.0.2" */
   host: string;
+  /**
+   * The shell command; for a typed kind (restore, moveAside), what `plan`
+   * shows and the journal records: the runner executes the kind's plan.
+   */
   command?: string;
+  restore?: SnapshotRestorePlan;
+  moveAside?: MoveAsidePlan;
   etcd?: { action: EtcdAction; params: Record<string, ParamValue> };
   copy?: { fromNode: string; fromPath: string; toPath: string; recursive: boolean };
   wait?: { until: WaitCondition; params: Record<string, ParamValue>; intervalMs: number };

@@ -12,7 +12,7 @@ import { z } from 'zod';
 
 export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable'] as const;
 export const RISKS = ['read-only', 'changes', 'destructive'] as const;
-export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual'] as const;
+export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual', 'snapshot-restore', 'move-aside'] as const;
 
 /**
  * Where a step runs:
@@ -147,6 +147,40 @@ function stepKinds<T extends z.ZodType<string>>(target: T) {
       })
       .strict(),
     z.object({ ...base, kind: z.literal('manual'), instruction: template }).strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('snapshot-restore'),
+        /** the snapshot file on the target member's node */
+        snapshot: template,
+        /** restore into <dataDir><into> (and <walDir><into>), e.g. ".restore"; omitted: into the dirs themselves */
+        into: z.string().regex(/^[A-Za-z0-9._-]*$/, 'must be a plain suffix such as .restore').optional(),
+        initialCluster: template,
+        /** the new cluster's --initial-cluster-token */
+        token: template,
+        /** etcdutl only (3.5+): --bump-revision N; 0 or omitted: no bump (etcdctl 3.4 never bumps, and the step says so) */
+        bumpRevision: z.union([template, z.number()]).optional(),
+        /** default: with the bump (--bump-revision needs it) */
+        markCompacted: z.union([template, z.boolean()]).optional(),
+        skipHashCheck: z.union([template, z.boolean()]).optional(),
+        /** the restored dirs take this dir's owner when it exists (the old data dir, moved aside) */
+        ownerFrom: template.optional(),
+        /** once restored, <dir><into> is renamed <dir> (an empty dir there is removed first; anything else refuses) */
+        install: z.boolean().optional(),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('move-aside'),
+        /** the dir moved to <path>.old-<run timestamp> (a mount point: its contents, into <path>/.old-<run timestamp>/) */
+        path: template,
+        /** the target member's WAL dir (node.paths.walDir), when it has one, moves with it */
+        withWalDir: z.boolean().optional(),
+        /** make the dir again afterwards, empty, mode 0700, owned like the old one (a joining member starts in it) */
+        recreate: z.boolean().optional(),
+      })
+      .strict(),
   ]);
 }
 
