@@ -5,7 +5,7 @@ import type { ProbeChannels } from './channels.js';
 import { failureOf, outcomeWithin, startHandshake, type HandshakeFailure } from './handshake.js';
 import { toHexId } from './ids.js';
 import { secureContextFor, type ClientTls } from './tls.js';
-import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
+import type { ClusterReport, EndpointProbe, MemberInfo, RaisedAlarm } from './types.js';
 import { classify } from './verdict.js';
 
 /**
@@ -247,11 +247,16 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   }
 }
 
-/** "memberID:8e9e05c52164694d alarm:NOSPACE " → NOSPACE (etcd's AlarmMember.String()). */
-export function alarmsIn(errors: string[]): string[] {
+/**
+ * "memberID:9480572042457873191 alarm:NOSPACE " → NOSPACE raised on member
+ * 839195a1c1ba0e27 (etcd's AlarmMember.String(): the ID in decimal).
+ */
+export function alarmsIn(errors: string[]): RaisedAlarm[] {
   return errors.flatMap((error) => {
     const match = /alarm:\s*([A-Z_]+)/.exec(error);
-    return match?.[1] ? [match[1]] : [];
+    if (!match?.[1]) return [];
+    const id = /memberID:\s*(\d+)/.exec(error)?.[1];
+    return [{ alarm: match[1], memberId: id === undefined ? undefined : toHexId(id) }];
   });
 }
 

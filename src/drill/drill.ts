@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { ProbeChannels } from '../cluster/channels.js';
 import type { ClientTls } from '../cluster/tls.js';
 import type { ClusterReport, Verdict } from '../cluster/types.js';
+import { quorumHeld } from '../cluster/verdict.js';
 import { readJournal } from '../engine/journal.js';
 import type { EngineEvent, RunStatus } from '../engine/types.js';
 import { LabCluster } from '../lab/cluster.js';
@@ -99,9 +100,6 @@ export interface DrillResult {
 
 export const DEFAULT_SAMPLE_COUNT = 300;
 
-/** Verdicts of a cluster whose one quorum answers reads: the sample is read back only through one. */
-const READS_THROUGH_QUORUM: ReadonlySet<Verdict> = new Set<Verdict>(['healthy', 'minority-lost']);
-
 /** Faults that leave an established cluster behind (a field cluster's members have long been connected). */
 const SETTLE_BEFORE: ReadonlySet<Fault> = new Set(['minority', 'quorum', 'frozen']);
 
@@ -181,7 +179,8 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recovery: Recove
   // learner's promotion; one that did not (aborted, failed, none) is judged at once, as it was left
   const finalVerdict = await waitForVerdict(lab, 'healthy', runStatus === 'succeeded' ? 5000 : 0);
   if (finalVerdict !== 'healthy') reasons.push(`the cluster is ${finalVerdict}, not healthy`);
-  const readable = READS_THROUGH_QUORUM.has(finalVerdict);
+  // the sample is read back only through a quorum that answers reads
+  const readable = quorumHeld(finalVerdict);
   let sample: SampleCheck | undefined;
   if (!readable) {
     reasons.push(`the sample data was not read back: a ${finalVerdict} cluster has no quorum to read it through`);

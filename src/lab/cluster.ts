@@ -62,6 +62,8 @@ export interface LabOptions {
   ssh?: boolean;
   /** abandons the start (a drill interrupted meanwhile): it fails at once and cleans up after itself */
   signal?: AbortSignal;
+  /** etcd's --quota-backend-bytes on every member: a small one lets a test fill the cluster to the NOSPACE alarm */
+  quotaBackendBytes?: number;
 }
 
 export interface ServiceCommands {
@@ -119,7 +121,7 @@ export class LabCluster {
   /** when the cluster was first healthy */
   startedAt = 0;
   private readonly slot: Slot;
-  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>>;
+  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes'>;
   private closed = false;
 
   private constructor(dir: string, slot: Slot, pki: LabPki, members: LabMember[], options: LabOptions) {
@@ -129,7 +131,7 @@ export class LabCluster {
     this.members = members;
     this.layout = options.layout ?? 'systemd';
     this.inventoryPath = join(dir, 'inventory.yaml');
-    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd' };
+    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd', quotaBackendBytes: options.quotaBackendBytes };
   }
 
   static async start(options: LabOptions = {}): Promise<LabCluster> {
@@ -171,6 +173,11 @@ export class LabCluster {
       }
       throw err;
     }
+  }
+
+  /** etcd's --quota-backend-bytes on every member, when the lab set one */
+  get quotaBackendBytes(): number | undefined {
+    return this.options.quotaBackendBytes;
   }
 
   /** The client TLS material, as the probe wants it. */
@@ -433,6 +440,7 @@ export class LabCluster {
       const shape: ClusterShape = {
         initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,
         token: independent ? `${token}-${member.name}` : token,
+        quotaBackendBytes: this.options.quotaBackendBytes,
       };
       const cert = certs[i] as MemberCert;
       const script = { root: member.root, labDir: this.dir, pidsFile: this.slot.pidsFile, etcdBinary: this.options.etcdBinary };

@@ -10,7 +10,7 @@ import { z } from 'zod';
  * (runbook/context.ts): an unknown variable is a lint error, never a blank.
  */
 
-export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable'] as const;
+export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable', 'alarm'] as const;
 export const RISKS = ['read-only', 'changes', 'destructive'] as const;
 export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual'] as const;
 
