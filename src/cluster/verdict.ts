@@ -70,7 +70,6 @@ export const ALARM_EFFECTS: Record<string, { short: string; blocks: string }> = 
   },
 };
 
-const MAINTENANCE_GUIDE = 'https://etcd.io/docs/v3.5/op-guide/maintenance/';
 
 export function classify(probes: EndpointProbe[]): VerdictResult {
   const reachable = probes.filter((p) => p.reachable);
@@ -130,7 +129,7 @@ type Base = Omit<VerdictResult, 'verdict' | 'summary' | 'evidence' | 'recommende
 /**
  * Quorum holds but an alarm is active. CORRUPT: the member is replaced from
  * the healthy majority's data (replace-member), never restored from. NOSPACE:
- * etcd's maintenance guide (snapshot, compact, defragment, disarm).
+ * reclaim-space, etcd's maintenance guide (snapshot, compact, defragment, disarm).
  */
 function alarmResult(base: Base, unhealthy: MemberState[]): VerdictResult {
   const byAlarm = new Map<string, ActiveAlarm[]>();
@@ -158,8 +157,8 @@ function alarmResult(base: Base, unhealthy: MemberState[]): VerdictResult {
     verdict: 'alarm',
     summary: `alarm ${named.join('; ')}: ${quorum}`,
     evidence,
+    recommendedRunbook: 'reclaim-space',
     alternatives: ['backup', ...lost],
-    advice: `no runbook ships for NOSPACE yet; as etcd's maintenance guide says (${MAINTENANCE_GUIDE}): take a snapshot, compact to the current revision, defragment one member at a time (the leader last), then etcdctl alarm disarm; if the data itself exceeds the quota, raise --quota-backend-bytes`,
     ...base,
   };
 }

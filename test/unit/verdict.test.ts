@@ -618,13 +618,12 @@ describe('classify: alarms', () => {
     expect(v.warnings).toEqual([]);
   });
 
-  it('proposes no runbook for NOSPACE while none ships, and says what to do instead (etcd maintenance guide)', () => {
+  it('proposes reclaim-space for NOSPACE, with backup beside it', () => {
     const c = fakeCluster({ voting: 3 });
     const v = classify(everywhere(c, 3, [{ alarm: 'NOSPACE', memberId: c.id(1) }]));
-    expect(v.recommendedRunbook).toBeUndefined();
+    expect(v.recommendedRunbook).toBe('reclaim-space');
     expect(v.alternatives).toEqual(['backup']);
-    expect(v.advice).toMatch(/snapshot.*compact.*defragment.*alarm disarm.*--quota-backend-bytes/);
-    expect(v.advice).toContain('https://etcd.io/docs/v3.5/op-guide/maintenance/');
+    expect(v.advice).toBeUndefined();
   });
 
   it('names the CORRUPT member and proposes replacing it from the healthy majority, never a restore from it', () => {
