@@ -7,7 +7,7 @@ import { quorumHeld } from '../cluster/verdict.js';
 import { readJournal } from '../engine/journal.js';
 import type { EngineEvent, RunStatus } from '../engine/types.js';
 import { LabCluster } from '../lab/cluster.js';
-import { EXPECTED_VERDICT, injectFault, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
+import { EXPECTED_VERDICT, injectFault, labShapeFor, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { killAllTracked } from '../lab/processes.js';
 import { BALLAST_PREFIX, ballastKeyCount, checkSample, countBallast, sampleEntries, writeBallast, writeSample, type SampleCheck } from '../lab/sample-data.js';
@@ -110,14 +110,15 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
   try {
     say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout${options.ssh ? ', nodes over SSH' : ''})…`);
     const lab = await cleanup.track(
-      LabCluster.start({
-        members: options.members,
-        layout: options.layout,
-        ssh: options.ssh,
-        keep: options.keep,
-        independent: options.fault === 'split-brain',
-        signal: cleanup.startAborted,
-      }),
+      LabCluster.start(
+        labShapeFor(options.fault, {
+          members: options.members,
+          layout: options.layout,
+          ssh: options.ssh,
+          keep: options.keep,
+          signal: cleanup.startAborted,
+        }),
+      ),
     );
     // the drill's detection and the run's probes share connections, as one `etcd-runbook run` does
     let channels: ProbeChannels | undefined;
@@ -253,6 +254,8 @@ export function describeFault(fault: Fault, victims: string[], members: number):
       return `${who} frozen (SIGSTOP): sockets open, answers nothing`;
     case 'split-brain':
       return `${members} single-member clusters on the cluster's addresses`;
+    case 'nospace':
+      return `filled through the API to its space quota: NOSPACE raised on ${who}, every write refused`;
   }
 }
 

@@ -9,15 +9,14 @@ import { clientFor, fillToNoSpace } from './sample-data.js';
  * The faults a drill or test injects, and the verdict each must produce.
  * The same code drives the drill, the end-to-end tests and the benchmarks.
  */
-export const FAULTS = ['none', 'minority', 'quorum', 'frozen', 'split-brain'] as const;
+export const FAULTS = ['none', 'minority', 'quorum', 'frozen', 'split-brain', 'nospace'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /**
- * Faults for tests and the lab only, not (yet) for the drill: NOSPACE has no
- * runbook to recover with (reclaim-space), and CORRUPT's replace-member is not
- * rehearsed on an alarm.
+ * Faults for tests and the lab only, not for the drill: the corrupt member's
+ * replace-member (with the alarm disarmed after) is not rehearsed.
  */
-export const LAB_FAULTS = [...FAULTS, 'nospace', 'corrupt'] as const;
+export const LAB_FAULTS = [...FAULTS, 'corrupt'] as const;
 export type LabFault = (typeof LAB_FAULTS)[number];
 
 export const EXPECTED_VERDICT: Record<LabFault, Verdict> = {
@@ -40,10 +39,15 @@ export interface FaultedLab {
   victims: string[];
 }
 
-/** Start a lab shaped for the fault (split brain needs independent clusters, nospace a small quota) and inject it. */
-export async function startFaultedLab(fault: LabFault, options: LabOptions = {}): Promise<FaultedLab> {
+/** What the lab must be started with for the fault: independent clusters for split brain, a small quota for nospace. */
+export function labShapeFor(fault: LabFault, options: LabOptions = {}): LabOptions {
   const quota = fault === 'nospace' ? { quotaBackendBytes: options.quotaBackendBytes ?? NOSPACE_LAB_QUOTA_BYTES } : {};
-  const lab = await LabCluster.start({ ...options, ...quota, independent: fault === 'split-brain' });
+  return { ...options, ...quota, independent: fault === 'split-brain' };
+}
+
+/** Start a lab shaped for the fault and inject it. */
+export async function startFaultedLab(fault: LabFault, options: LabOptions = {}): Promise<FaultedLab> {
+  const lab = await LabCluster.start(labShapeFor(fault, options));
   try {
     return { lab, fault, victims: await injectFault(lab, fault) };
   } catch (err) {
