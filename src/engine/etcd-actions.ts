@@ -24,6 +24,16 @@ export interface EtcdActionOptions {
   defragmentTimeoutMs?: number;
 }
 
+/**
+ * NOSPACE again right after compaction, defragmentation and disarming: what
+ * is left is live data, and it fills the quota. Running the same steps again
+ * would loop; the quota has to grow.
+ */
+const QUOTA_TOO_SMALL =
+  'etcd still refuses writes (database space exceeded) after compaction and defragmentation: the live data itself fills the quota. ' +
+  'Raise --quota-backend-bytes on every member where its flags are set (systemd: ETCD_QUOTA_BACKEND_BYTES in the env file, e.g. /etc/etcd/etcd.conf; ' +
+  'kubeadm: --quota-backend-bytes in /etc/kubernetes/manifests/etcd.yaml; etcd advises at most 8 GiB), restart the members one at a time, then etcdctl alarm disarm';
+
 /** A member's defragmentation rewrites its whole database file: minutes for a few GiB. */
 const DEFRAGMENT_TIMEOUT_MS = 10 * 60_000;
 const HEALTH_POLL_MS = 500;
@@ -87,8 +97,13 @@ export async function runEtcdAction(client: ClusterClient, action: EtcdAction, p
       }
       case 'write-probe': {
         const key = required(params, 'key', action);
-        const revision = await client.writeProbe(key);
-        return { ok: true, summary: `wrote ${key} (revision ${revision}) and deleted it: the cluster takes writes`, detail: { revision } };
+        try {
+          const revision = await client.writeProbe(key);
+          return { ok: true, summary: `wrote ${key} (revision ${revision}) and deleted it: the cluster takes writes`, detail: { revision } };
+        } catch (err) {
+          if (/database space exceeded/i.test(messageOf(err))) return { ok: false, summary: QUOTA_TOO_SMALL };
+          throw err;
+        }
       }
     }
   } catch (err) {

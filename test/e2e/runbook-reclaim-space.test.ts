@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { injectFault, NOSPACE_LAB_QUOTA_BYTES } from '../../src/lab/faults.js';
+import { writeBallast } from '../../src/lab/sample-data.js';
 import { runCli } from '../helpers/cli.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
@@ -65,5 +66,40 @@ describe('runbook reclaim-space on a real NOSPACE cluster', () => {
     expect(result.exitCode).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL quorum-held/);
     expect(result.stdout).not.toMatch(/compacted the keyspace history/);
+  });
+});
+
+/**
+ * When the live data itself fills the quota (here: the quota lowered under
+ * it, as after a restart with a smaller --quota-backend-bytes), compaction
+ * and defragmentation win nothing back: the run stops at the write probe and
+ * says to raise the quota, instead of looping.
+ */
+describe('runbook reclaim-space when the live data fills the quota', () => {
+  let lab: LabCluster;
+  let work: string;
+
+  beforeAll(async () => {
+    ({ lab, work } = await startKeyedLab({ members: 3 }, 'reclaim-full', knownKeys(4)));
+    // 6 MiB of distinct keys: live data, which no compaction frees
+    await writeBallast(lab.endpoints, await lab.clientTls(), 6);
+    for (const member of lab.members) {
+      await lab.writeEnvFile(member.name, { ...(await lab.readEnvFile(member.name)), ETCD_QUOTA_BACKEND_BYTES: String(4 * 1024 * 1024) });
+      await lab.restart(member.name);
+    }
+    await lab.waitHealthy();
+  });
+  afterAll(async () => {
+    await stopKeyedLab(lab, work);
+  });
+
+  it('stops at the write probe and says to raise --quota-backend-bytes where the flags are set', async () => {
+    const put = await execa('etcdctl', [...lab.etcdctlFlags(), 'put', 'k', 'v'], { reject: false });
+    expect(put.stderr).toMatch(/database space exceeded/);
+    const result = await runCli(['run', 'reclaim-space', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`,
+      '--journal-dir', join(work, 'journal')], {}, 180_000);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/defragmented one at a time: /);
+    expect(result.stdout).toMatch(/the live data itself fills the quota\. Raise --quota-backend-bytes on every member .*ETCD_QUOTA_BACKEND_BYTES in the env file.*\/etc\/kubernetes\/manifests\/etcd\.yaml/);
   });
 });
