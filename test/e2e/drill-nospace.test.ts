@@ -28,4 +28,11 @@ describe('drill --yes --fault nospace', () => {
     expect(stdout).toContain('300/300 sample keys intact');
     expect(stdout).toContain('drill passed');
   }, 160_000);
+
+  it('3 members (kubeadm: the quota set in the static-pod manifest): reclaim-space recovers too', async () => {
+    const { report, stdout, exitCode } = await drillYes(work, 3, 'nospace', '--layout', 'kubeadm');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'reclaim-space');
+    expect(report.layout).toBe('kubeadm');
+  }, 160_000);
 });
