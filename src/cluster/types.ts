@@ -68,6 +68,8 @@ export interface ActiveAlarm extends RaisedAlarm {
   member: string;
   /** what the alarm stops, in an operator's words */
   blocks: string;
+  /** the member it was raised on is no longer in the member list (replaced): etcd keeps the alarm until it is disarmed */
+  removed?: boolean;
 }
 
 export interface MemberState {

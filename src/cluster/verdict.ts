@@ -140,7 +140,7 @@ function alarmResult(base: Base, unhealthy: MemberState[]): VerdictResult {
     ...[...byAlarm].map(([alarm, raised]) => `${alarm} raised on ${raised.map(memberWithId).join(', ')}: ${ALARM_EFFECTS[alarm]?.blocks ?? 'active'}`),
     ...unhealthy.map(describeMember),
   ];
-  const corrupt = byAlarm.get('CORRUPT')?.[0];
+  const corrupt = byAlarm.get('CORRUPT')?.find((a) => !a.removed);
   const lost = unhealthy.length > 0 ? ['replace-member'] : [];
   if (corrupt) {
     return {
@@ -150,6 +150,18 @@ function alarmResult(base: Base, unhealthy: MemberState[]): VerdictResult {
       recommendedRunbook: 'replace-member',
       alternatives: [],
       advice: `replace ${corrupt.member} from the healthy majority (run replace-member --set member=${corrupt.member}), never restore from its data; then disarm the alarm (etcdctl alarm disarm)`,
+      ...base,
+    };
+  }
+  if (!byAlarm.has('NOSPACE')) {
+    // a CORRUPT member already replaced: etcd keeps its alarm (and refuses writes) until it is disarmed
+    const stale = base.alarms.map((a) => a.memberId ?? a.member).join(', ');
+    return {
+      verdict: 'alarm',
+      summary: `alarm ${named.join('; ')}: ${quorum}`,
+      evidence,
+      alternatives: lost,
+      advice: `the alarm was raised on ${stale}, no longer a member (replaced): etcd refuses writes until it is disarmed: etcdctl alarm disarm`,
       ...base,
     };
   }
@@ -172,14 +184,17 @@ function activeAlarms(reachable: EndpointProbe[], members: MemberState[]): Activ
     if (!effects || found.has(key)) continue;
     const name = members.find((m) => m.id !== undefined && m.id === raised.memberId)?.name
       ?? reachable.find((p) => p.memberId !== undefined && p.memberId === raised.memberId)?.name;
-    found.set(key, { ...raised, member: name ?? raised.memberId ?? 'a member', blocks: effects.blocks });
+    // a member list that names members by ID, and not this one: it was removed since
+    const removed = raised.memberId !== undefined && members.some((m) => m.id !== undefined) && !members.some((m) => m.id === raised.memberId);
+    found.set(key, { ...raised, member: name ?? raised.memberId ?? 'a member', blocks: effects.blocks, ...(removed ? { removed } : {}) });
   }
   // members in name order: etcd lists them in no order of its own
   return [...found.values()].sort((a, b) => a.member.localeCompare(b.member));
 }
 
 function memberWithId(alarm: ActiveAlarm): string {
-  return alarm.memberId && alarm.memberId !== alarm.member ? `${alarm.member} (${alarm.memberId})` : alarm.member;
+  const named = alarm.memberId && alarm.memberId !== alarm.member ? `${alarm.member} (${alarm.memberId})` : alarm.member;
+  return alarm.removed ? `${named} (no longer in the member list)` : named;
 }
 
 function describeAlarm(alarm: ActiveAlarm): string {

@@ -653,11 +653,28 @@ describe('classify: alarms', () => {
     expect(v.verdict).toBe('alarm');
   });
 
-  it('names an alarm by member ID when the member list does not name the member', () => {
+  it('names an alarm by member ID when the member list does not name the member, and says it is no longer listed', () => {
     const c = fakeCluster({ voting: 3 });
     const v = classify(everywhere(c, 3, [{ alarm: 'NOSPACE', memberId: 'abc123' }]));
-    expect(v.alarms[0]?.member).toBe('abc123');
+    expect(v.alarms[0]).toMatchObject({ member: 'abc123', removed: true });
     expect(v.summary).toMatch(/^alarm NOSPACE on abc123 /);
+    expect(v.evidence[0]).toMatch(/^NOSPACE raised on abc123 \(no longer in the member list\): /);
+    expect(v.recommendedRunbook).toBe('reclaim-space');
+  });
+
+  it('a CORRUPT member already replaced (its ID gone from the member list): still an alarm, no runbook, says to disarm it', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'CORRUPT', memberId: 'f492e0aa3a8d6d36' }]));
+    expect(v.verdict).toBe('alarm');
+    expect(v.recommendedRunbook).toBeUndefined();
+    expect(v.advice).toBe('the alarm was raised on f492e0aa3a8d6d36, no longer a member (replaced): etcd refuses writes until it is disarmed: etcdctl alarm disarm');
+  });
+
+  it('a replaced CORRUPT member beside one still listed: replace the listed one', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'CORRUPT', memberId: 'f492e0aa3a8d6d36' }, { alarm: 'CORRUPT', memberId: c.id(1) }]));
+    expect(v.recommendedRunbook).toBe('replace-member');
+    expect(v.advice).toMatch(/^replace master-2 /);
   });
 
   it('wins over a lost minority, whose members stay in the evidence, with replace-member among the alternatives', () => {
