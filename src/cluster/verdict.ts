@@ -70,7 +70,6 @@ export const ALARM_EFFECTS: Record<string, { short: string; blocks: string }> = 
   },
 };
 
-
 export function classify(probes: EndpointProbe[]): VerdictResult {
   const reachable = probes.filter((p) => p.reachable);
   const clusterIds = unique(reachable.map((p) => p.clusterId));
@@ -140,39 +139,24 @@ function alarmResult(base: Base, unhealthy: MemberState[]): VerdictResult {
     ...[...byAlarm].map(([alarm, raised]) => `${alarm} raised on ${raised.map(memberWithId).join(', ')}: ${ALARM_EFFECTS[alarm]?.blocks ?? 'active'}`),
     ...unhealthy.map(describeMember),
   ];
-  const corrupt = byAlarm.get('CORRUPT')?.find((a) => !a.removed);
   const lost = unhealthy.length > 0 ? ['replace-member'] : [];
+  return { verdict: 'alarm', summary: `alarm ${named.join('; ')}: ${quorum}`, evidence, ...alarmRunbooks(byAlarm, lost), ...base };
+}
+
+/** What to propose for the alarms active; `lost`: what members lost as well call for. */
+function alarmRunbooks(byAlarm: Map<string, ActiveAlarm[]>, lost: string[]): Pick<VerdictResult, 'recommendedRunbook' | 'alternatives' | 'advice'> {
+  const corrupt = byAlarm.get('CORRUPT')?.find((a) => !a.removed);
   if (corrupt) {
     return {
-      verdict: 'alarm',
-      summary: `alarm ${named.join('; ')}: ${quorum}`,
-      evidence,
       recommendedRunbook: 'replace-member',
       alternatives: [],
       advice: `replace ${corrupt.member} from the healthy majority (run replace-member --set member=${corrupt.member}), never restore from its data; then disarm the alarm (etcdctl alarm disarm)`,
-      ...base,
     };
   }
-  if (!byAlarm.has('NOSPACE')) {
-    // a CORRUPT member already replaced: etcd keeps its alarm (and refuses writes) until it is disarmed
-    const stale = base.alarms.map((a) => a.memberId ?? a.member).join(', ');
-    return {
-      verdict: 'alarm',
-      summary: `alarm ${named.join('; ')}: ${quorum}`,
-      evidence,
-      alternatives: lost,
-      advice: `the alarm was raised on ${stale}, no longer a member (replaced): etcd refuses writes until it is disarmed: etcdctl alarm disarm`,
-      ...base,
-    };
-  }
-  return {
-    verdict: 'alarm',
-    summary: `alarm ${named.join('; ')}: ${quorum}`,
-    evidence,
-    recommendedRunbook: 'reclaim-space',
-    alternatives: ['backup', ...lost],
-    ...base,
-  };
+  if (byAlarm.has('NOSPACE')) return { recommendedRunbook: 'reclaim-space', alternatives: ['backup', ...lost] };
+  // only CORRUPT members already replaced: etcd keeps their alarms (and refuses writes) until they are disarmed
+  const stale = [...byAlarm.values()].flat().map((a) => a.memberId ?? a.member).join(', ');
+  return { alternatives: lost, advice: `the alarm was raised on ${stale}, no longer a member (replaced): etcd refuses writes until it is disarmed: etcdctl alarm disarm` };
 }
 
 /** Each NOSPACE or CORRUPT alarm once (every member reports every member's alarms), named by its member. */
