@@ -1,20 +1,43 @@
-import type { HandshakeAttempt } from './handshake.js';
+import { availableParallelism, loadavg } from 'node:os';
+import { handshakesInFlight, type HandshakeAttempt } from './handshake.js';
 
 /**
  * The adaptive per-endpoint deadline (DESIGN §4). A probe connects to every
- * member at once; once some have answered, a member still silent after
- * several times the slowest of their answers is judged frozen, instead of
- * being waited for up to the whole deadline (`--timeout`, the ceiling).
+ * member at once; once some have answered (their status, connection
+ * included), a member still silent after several times the slowest of those
+ * answers is judged frozen, instead of being waited for up to the whole
+ * deadline (`--timeout`, the ceiling). A connection alone is no answer: a
+ * member that connects and then cannot say its status in time sets no pace.
  *
  * It bounds the connection (TCP and TLS handshake) only: the Go runtime
  * answers a handshake whatever raft is doing, so a member busy in an
  * election, or slow to serve a read, still connects at once and then gets
  * the whole deadline for its calls. What stays silent here sends not one
  * byte back: SIGSTOPped, blackholed, or a host too starved to say hello.
- * The floor keeps one fast answer from judging the others on a busy machine.
+ *
+ * The floor keeps one fast answer from judging the others on a busy machine,
+ * and it grows when the slowness may be ours: with the host's load past its
+ * CPUs (an answer then waits for a CPU on either side), and with the TLS
+ * handshakes this process has in flight (each costs it CPU time, one after
+ * the other: the last to be served is late through no fault of its member).
  */
 export const FROZEN_AFTER_FACTOR = 5;
 export const FROZEN_AFTER_FLOOR_MS = 250;
+/** what each other handshake in flight in this process may add to an answer */
+export const PER_HANDSHAKE_IN_FLIGHT_MS = 20;
+
+/**
+ * The floor for this moment: FROZEN_AFTER_FLOOR_MS times the host's load per
+ * CPU (when over 1), plus PER_HANDSHAKE_IN_FLIGHT_MS per other handshake this
+ * process has in flight.
+ */
+export function floorFor(loadPerCpu: number, otherHandshakes: number): number {
+  return Math.ceil(FROZEN_AFTER_FLOOR_MS * Math.max(1, loadPerCpu) + PER_HANDSHAKE_IN_FLIGHT_MS * Math.max(0, otherHandshakes));
+}
+
+function currentFloor(): number {
+  return floorFor((loadavg()[0] ?? 0) / availableParallelism(), handshakesInFlight() - 1);
+}
 
 /**
  * How long after its attempt began a member that has not answered is judged
@@ -43,6 +66,7 @@ export class AnswerClock {
     return new AnswerClock(this.answeredMs);
   }
 
+  /** A member said its status `ms` after its probe began. */
   answered(ms: number): void {
     this.answeredMs.push(ms);
     for (const listener of [...this.listeners]) listener();
@@ -97,9 +121,13 @@ export class AnswerClock {
   async outcomeOf(attempt: HandshakeAttempt, ceilingMs: number): Promise<string | undefined> {
     for (;;) {
       const outcome = attempt.outcome();
-      if (outcome !== undefined) return this.settled(attempt, outcome);
-      const left = frozenAfterMs(this.answeredMs, ceilingMs) - (Date.now() - attempt.startedAt);
-      if (left <= 0) return undefined;
+      if (outcome !== undefined) return outcome;
+      const left = frozenAfterMs(this.answeredMs, ceilingMs, FROZEN_AFTER_FACTOR, currentFloor()) - (Date.now() - attempt.startedAt);
+      if (left <= 0) {
+        // timers run before the I/O of the same turn: an answer already in may not have been read yet
+        await new Promise((resolve) => setImmediate(resolve));
+        return attempt.outcome();
+      }
       // whichever comes first: its own outcome, its limit, or another member's answer (a new limit)
       await this.firstOf(attempt, left);
     }
@@ -118,15 +146,6 @@ export class AnswerClock {
     });
   }
 
-  private readonly counted = new WeakSet<HandshakeAttempt>();
-
-  private settled(attempt: HandshakeAttempt, outcome: string): string {
-    if (outcome === '' && !this.counted.has(attempt)) {
-      this.counted.add(attempt);
-      this.answered(attempt.tookMs() ?? Date.now() - attempt.startedAt);
-    }
-    return outcome;
-  }
 }
 
 function urlKey(url: string): string {

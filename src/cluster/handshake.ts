@@ -29,6 +29,13 @@ export interface HandshakeFailure {
   silent: boolean;
 }
 
+/** Handshakes this process has started and not yet seen answered, refused or given up on. */
+let inFlight = 0;
+
+export function handshakesInFlight(): number {
+  return inFlight;
+}
+
 export function startHandshake(endpoint: string, tls: ClientTls | undefined, describe: (err: unknown) => string): HandshakeAttempt {
   const startedAt = Date.now();
   let url: URL;
@@ -45,9 +52,17 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
   socket.unref();
   let outcome: string | undefined;
   let tookMs: number | undefined;
+  inFlight++;
+  let counted = true;
+  const done = () => {
+    if (counted) inFlight--;
+    counted = false;
+  };
+  socket.once('close', done);
   const settled = new Promise<string>((resolve) => {
     const settle = (value: string) => {
       if (outcome !== undefined) return;
+      done();
       outcome = value;
       tookMs = Date.now() - startedAt;
       socket.destroy();
@@ -57,7 +72,17 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
     // `on`, not `once`: a second error on a socket being torn down must not go unhandled
     socket.on('error', (err) => settle(describe(err)));
   });
-  return { endpoint, startedAt, outcome: () => outcome, tookMs: () => tookMs, settled, destroy: () => socket.destroy() };
+  return {
+    endpoint,
+    startedAt,
+    outcome: () => outcome,
+    tookMs: () => tookMs,
+    settled,
+    destroy: () => {
+      done();
+      socket.destroy();
+    },
+  };
 }
 
 function settledAttempt(endpoint: string, startedAt: number, error: string): HandshakeAttempt {

@@ -152,7 +152,7 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   const warm = channels?.lend(target.endpoint);
   if (channels && warm) {
     const result = emptyProbe(target);
-    await fillWithin(warm, result, deadlineMs, left(), options.clock);
+    await fillWithin(warm, result, deadlineMs, left(), options.clock, started);
     // answered now, or silent on an open connection for the whole deadline: that is the finding
     if (result.reachable || result.silent) {
       if (!result.reachable) channels.drop(target.endpoint, warm);
@@ -179,7 +179,7 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   // a client kept for later probes (whose deadlines differ) gets a backstop
   // past any of them: the probe's own timer decides, as always
   const client = singleEndpointClient(target.endpoint, options.tls ?? channels?.tls, channels ? KEPT_CLIENT_BACKSTOP_MS : left());
-  await fillWithin(client, result, deadlineMs, left(), clock);
+  await fillWithin(client, result, deadlineMs, left(), clock, started);
   result.latencyMs = Date.now() - started;
   if (channels && result.reachable) channels.keep(target.endpoint, client);
   else client.close();
@@ -200,9 +200,9 @@ function emptyProbe(target: ProbeTarget): EndpointProbe {
 }
 
 /** Fill the probe from the member's answers within `ms`; what went wrong is written into it. */
-async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: number, ms: number, clock?: AnswerClock): Promise<void> {
+async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: number, ms: number, clock?: AnswerClock, startedAt = Date.now()): Promise<void> {
   try {
-    await withDeadline(fillProbe(client, result, clock), Math.max(1, ms));
+    await withDeadline(fillProbe(client, result, clock, startedAt), Math.max(1, ms));
   } catch (err) {
     if (!result.reachable) {
       result.error = describeProbeError(err, deadlineMs);
@@ -218,7 +218,7 @@ async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: numb
   }
 }
 
-async function fillProbe(client: Etcd3, result: EndpointProbe, clock?: AnswerClock): Promise<void> {
+async function fillProbe(client: Etcd3, result: EndpointProbe, clock: AnswerClock | undefined, startedAt: number): Promise<void> {
   // all three asked at once (one round trip); the read is judged by what status says
   const statusCall = client.maintenance.status();
   const membersCall = client.cluster.memberList({ linearizable: false });
@@ -228,6 +228,8 @@ async function fillProbe(client: Etcd3, result: EndpointProbe, clock?: AnswerClo
   readCall.catch(() => undefined);
   const status = await statusCall;
   result.reachable = true;
+  // the pace the silent members are judged by (AnswerClock)
+  clock?.answered(Date.now() - startedAt);
   result.memberId = toHexId(status.header.member_id);
   result.clusterId = toHexId(status.header.cluster_id);
   result.revision = Number(status.header.revision);

@@ -83,17 +83,18 @@ describe('detection on a real 3-member cluster', () => {
     await lab.waitHealthy();
     lab.freeze('m2');
     try {
+      // a deadline well past the floor, which grows with this machine's load
+      const deadline = 4 * DEFAULT_PROBE_DEADLINE_MS;
       const started = Date.now();
-      const report = await lab.probe();
+      const report = await lab.probe(deadline);
       const elapsed = Date.now() - started;
       // once the others have answered, the frozen member is judged at the floor, not at the deadline
-      expect(elapsed).toBeLessThan(DEFAULT_PROBE_DEADLINE_MS);
+      expect(elapsed).toBeLessThan(deadline / 2);
       const frozen = report.endpoints.find((e) => e.expectedName === 'm2');
       expect(frozen?.reachable).toBe(false);
       expect(frozen?.silent).toBe(true);
       expect(frozen?.error).toMatch(/^no answer within \d+ ms while the members that answered took at most \d+ ms \(member frozen/);
       expect(frozen?.latencyMs).toBeGreaterThanOrEqual(FROZEN_AFTER_FLOOR_MS - 5);
-      expect(frozen?.latencyMs).toBeLessThan(DEFAULT_PROBE_DEADLINE_MS);
       expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
       const cli = await status();
       expect(cli.json.verdict).toBe('minority-lost');
