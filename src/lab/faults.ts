@@ -102,8 +102,15 @@ async function fillLabToNoSpace(lab: LabCluster): Promise<string[]> {
   const quota = lab.quotaBackendBytes;
   if (quota === undefined) throw new Error('the nospace fault needs a lab started with quotaBackendBytes');
   await fillToNoSpace(lab.endpoints, await lab.clientTls(), quota * 4);
-  const report = await lab.probe();
-  return [...new Set(report.verdict.alarms.filter((a) => a.alarm === 'NOSPACE').map((a) => a.member))];
+  // each member raises its own NOSPACE as it applies the last writes: wait (bounded) until the set stops growing
+  let raised = '';
+  for (let i = 0; i < 10; i++) {
+    const now = (await lab.probe()).verdict.alarms.filter((a) => a.alarm === 'NOSPACE').map((a) => a.member).join(',');
+    if (now !== '' && now === raised) break;
+    raised = now;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return raised === '' ? [] : raised.split(',');
 }
 
 /** What etcd raises when its periodic hash check finds a member's data differs, raised by hand (etcd's AlarmRequest ACTIVATE). */
