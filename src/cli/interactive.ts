@@ -4,7 +4,6 @@ import { render } from 'ink';
 import type { ProbeChannels } from '../cluster/channels.js';
 import { probeThroughElection } from '../cluster/election.js';
 import type { ClusterReport } from '../cluster/types.js';
-import { RUNBOOK_FOR } from '../cluster/verdict.js';
 import { sshMembers } from '../inventory/schema.js';
 import { loadCatalogue, shippedRunbookDir, type RunbookCatalogue } from '../runbook/loader.js';
 import { App } from '../ui/app/app.js';
@@ -179,7 +178,8 @@ export function runbookChoices(report: ClusterReport, catalogue: RunbookCatalogu
   const problems = [...catalogue.problems];
   const loaded = catalogue.runbooks.map((r) => r.runbook);
   const { verdict, summary } = report.verdict;
-  const table = RUNBOOK_FOR[verdict];
+  // the verdict's own choice: an alarm's runbook depends on which alarm
+  const table = { recommended: report.verdict.recommendedRunbook, alternatives: report.verdict.alternatives };
   const byId = new Map(loaded.map((r) => [r.id, r]));
   const order = [...(table.recommended ? [table.recommended] : []), ...table.alternatives, ...loaded.filter((r) => r.appliesTo.includes(verdict)).map((r) => r.id)];
   const choices: RunbookChoice[] = [];

@@ -15,11 +15,13 @@ Probe every member in parallel (one client per endpoint, bounded by a
 deadline) and print the health table and the verdict.
 
 Exit code: 0 healthy, 1 minority lost, 2 quorum lost, 3 split brain,
-4 unreachable or configuration error.
+4 unreachable or configuration error, 6 alarm (quorum held, but NOSPACE or
+CORRUPT is active).
 
   --json               one JSON object: verdict (healthy | minority-lost |
-                       quorum-lost | split-brain | unreachable), evidence,
-                       per-member details
+                       quorum-lost | split-brain | unreachable | alarm),
+                       evidence, alarms (each with its member and what it
+                       blocks), advice, per-member details
   --watch              refresh until Ctrl-C (exit code: the last verdict's)
   --interval DURATION  refresh period for --watch (default 2s)
 
@@ -114,6 +116,8 @@ export function statusJson(report: ClusterReport, target: ClusterTarget): Record
     warnings: verdict.warnings,
     recommendedRunbook: verdict.recommendedRunbook ?? null,
     alternatives: verdict.alternatives,
+    alarms: verdict.alarms,
+    advice: verdict.advice ?? null,
     quorum: { votingMembers: verdict.votingMembers, healthyVoting: verdict.healthyVoting, quorumSize: verdict.quorumSize },
     clusterIds: verdict.clusterIds,
     leaders: verdict.leaders,

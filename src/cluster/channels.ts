@@ -1,4 +1,5 @@
 import type { Etcd3 } from 'etcd3';
+import type { AnswerClock } from './answer-clock.js';
 import { failureOf, startHandshake, outcomeWithin, type HandshakeAttempt, type HandshakeFailure } from './handshake.js';
 import type { ClientTls } from './tls.js';
 
@@ -60,19 +61,27 @@ export class ProbeChannels {
    * Connect within `deadlineMs`, counting the time an attempt left open by an
    * earlier probe has already waited. Probes of the endpoint at the same
    * time (the run's, the client's ranking) share its one attempt. Undefined
-   * when it answered.
+   * when it answered. With a clock, a silent attempt is given up on as soon
+   * as the clock judges it frozen (see AnswerClock).
    */
-  async handshake(endpoint: string, deadlineMs: number, describe: (err: unknown) => string, silentError: (ms: number) => string): Promise<HandshakeFailure | undefined> {
+  async handshake(
+    endpoint: string,
+    deadlineMs: number,
+    describe: (err: unknown) => string,
+    silentError: (ms: number) => string,
+    clock?: AnswerClock,
+  ): Promise<HandshakeFailure | undefined> {
+    const wait = (attempt: HandshakeAttempt, ms: number) => (clock ? clock.outcomeOf(attempt, ms) : outcomeWithin(attempt, ms - (Date.now() - attempt.startedAt)));
     const earlier = this.waiting.get(endpoint);
     if (earlier) {
-      const outcome = await outcomeWithin(earlier, deadlineMs - (Date.now() - earlier.startedAt));
+      const outcome = await wait(earlier, deadlineMs);
       if (outcome === undefined) return failureOf(outcome, silentError(Date.now() - earlier.startedAt));
       // answered since (thawed), or refused or reset since (killed): either way, ask it again now
       this.forget(earlier);
     }
     const attempt = startHandshake(endpoint, this.tls, describe);
     if (!this.closed && !this.waiting.has(endpoint)) this.waiting.set(endpoint, attempt);
-    const outcome = await outcomeWithin(attempt, deadlineMs);
+    const outcome = await wait(attempt, deadlineMs);
     // left open for the next probe while silent, unless another probe's attempt already is
     if (outcome !== undefined) this.forget(attempt);
     else if (this.waiting.get(endpoint) !== attempt) attempt.destroy();

@@ -8,7 +8,7 @@ import { fromHexId, toHexId } from './ids.js';
 import type { ProbeChannels } from './channels.js';
 import { describeProbeError, probeEndpoint, singleEndpointClient, type ClientTls } from './probe.js';
 import { StreamedIntegrity, type SnapshotIntegrity } from './snapshot-format.js';
-import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
+import type { ClusterReport, EndpointProbe, MemberInfo, RaisedAlarm } from './types.js';
 import { isLeader } from './verdict.js';
 
 /**
@@ -64,6 +64,14 @@ export interface ClusterClient {
   snapshotSave(localPath: string, opts?: { onProgress?: (progress: SnapshotProgress) => void; signal?: AbortSignal }): Promise<SnapshotResult>;
   /** a fresh probe of every endpoint (what `status` shows) */
   status(): Promise<EndpointProbe[]>;
+  /** compact the keyspace history up to the current revision, physically (the space is free when it returns) */
+  compact(): Promise<{ revision: number; endpoint: string }>;
+  /** defragment the backend of the member at this endpoint (that member only; it answers nothing meanwhile) */
+  defragment(endpoint: string, timeoutMs: number): Promise<void>;
+  /** deactivate every active alarm, as `etcdctl alarm disarm` does; the alarms there were */
+  alarmDisarm(): Promise<RaisedAlarm[]>;
+  /** write a key and delete it: proves the cluster takes writes; the revision of the write */
+  writeProbe(key: string): Promise<number>;
   /** the endpoint the last successful call went through */
   currentEndpoint(): string | undefined;
   close(): Promise<void>;
@@ -216,6 +224,50 @@ export class EtcdClusterClient implements ClusterClient {
       // the rename moves ctime only; a write by anything else since the flush would have moved mtime or size
       const { written, ...rest } = saved;
       return { path: localPath, endpoint, ...rest, ...(placed && unwrittenSince(written, placed) ? { identity: placed } : {}) };
+    });
+  }
+
+  compact(): Promise<{ revision: number; endpoint: string }> {
+    return this.call('compact', { allowUnhealthy: false }, async ({ client, endpoint }) => {
+      const revision = Number((await client.maintenance.status(this.deadline())).header.revision);
+      try {
+        await client.kv.compact({ revision, physical: true }, this.deadline());
+      } catch (err) {
+        // a compaction to this revision already done (a retry) is done
+        if (!/required revision has been compacted/i.test(messageOf(err))) throw new EtcdAnswer(messageOf(err));
+      }
+      return { revision, endpoint };
+    });
+  }
+
+  async defragment(endpoint: string, timeoutMs: number): Promise<void> {
+    try {
+      await this.clientFor(endpoint).maintenance.defragment({ deadline: Date.now() + timeoutMs });
+    } catch (err) {
+      throw new OperatorError(`defragment ${endpoint} failed: ${explainEtcdError(err)}`);
+    }
+  }
+
+  alarmDisarm(): Promise<RaisedAlarm[]> {
+    return this.call('alarm disarm', { allowUnhealthy: false }, async ({ client }) => {
+      const { alarms } = await client.maintenance.alarm({ action: 'Get', alarm: 'None', memberID: '0' }, this.deadline());
+      for (const alarm of alarms) {
+        await client.maintenance.alarm({ action: 'Deactivate', alarm: alarm.alarm, memberID: alarm.memberID }, this.deadline());
+      }
+      return alarms.map((a) => ({ alarm: String(a.alarm).toUpperCase(), memberId: toHexId(a.memberID) }));
+    });
+  }
+
+  writeProbe(key: string): Promise<number> {
+    return this.call('write probe', { allowUnhealthy: false }, async ({ client }) => {
+      try {
+        const put = await client.put(key).value(new Date().toISOString()).exec();
+        await client.delete().key(key).exec();
+        return Number(put.header.revision);
+      } catch (err) {
+        // etcd's refusal (NOSPACE, corrupt cluster) is the finding, not an endpoint to move on from
+        throw new EtcdAnswer(messageOf(err));
+      }
     });
   }
 

@@ -15,6 +15,8 @@ export interface HandshakeAttempt {
   readonly startedAt: number;
   /** undefined while nobody answered; then '' (connected) or the one-line error */
   outcome(): string | undefined;
+  /** how long the outcome took to come, once it has */
+  tookMs(): number | undefined;
   /** resolves with the outcome once there is one */
   readonly settled: Promise<string>;
   destroy(): void;
@@ -25,6 +27,13 @@ export interface HandshakeFailure {
   error: string;
   /** nobody answered (as opposed to a refusal or a TLS error) */
   silent: boolean;
+}
+
+/** Handshakes this process has started and not yet seen answered, refused or given up on. */
+let inFlight = 0;
+
+export function handshakesInFlight(): number {
+  return inFlight;
 }
 
 export function startHandshake(endpoint: string, tls: ClientTls | undefined, describe: (err: unknown) => string): HandshakeAttempt {
@@ -42,10 +51,20 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
   // an attempt kept open across probes (see ProbeChannels) never holds the process up
   socket.unref();
   let outcome: string | undefined;
+  let tookMs: number | undefined;
+  inFlight++;
+  let counted = true;
+  const done = () => {
+    if (counted) inFlight--;
+    counted = false;
+  };
+  socket.once('close', done);
   const settled = new Promise<string>((resolve) => {
     const settle = (value: string) => {
       if (outcome !== undefined) return;
+      done();
       outcome = value;
+      tookMs = Date.now() - startedAt;
       socket.destroy();
       resolve(value);
     };
@@ -53,11 +72,21 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
     // `on`, not `once`: a second error on a socket being torn down must not go unhandled
     socket.on('error', (err) => settle(describe(err)));
   });
-  return { endpoint, startedAt, outcome: () => outcome, settled, destroy: () => socket.destroy() };
+  return {
+    endpoint,
+    startedAt,
+    outcome: () => outcome,
+    tookMs: () => tookMs,
+    settled,
+    destroy: () => {
+      done();
+      socket.destroy();
+    },
+  };
 }
 
 function settledAttempt(endpoint: string, startedAt: number, error: string): HandshakeAttempt {
-  return { endpoint, startedAt, outcome: () => error, settled: Promise.resolve(error), destroy: () => undefined };
+  return { endpoint, startedAt, outcome: () => error, tookMs: () => 0, settled: Promise.resolve(error), destroy: () => undefined };
 }
 
 /** What an attempt's outcome means to a probe: nothing (it answered), its error, or silence (said by `silence`). */

@@ -1,12 +1,13 @@
 import { Channel, connectivityState, credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { noop } from 'cockatiel';
-import { Etcd3, type IOptions } from 'etcd3';
+import { Etcd3, type IMemberListResponse, type IOptions } from 'etcd3';
+import { AnswerClock } from './answer-clock.js';
 import type { ProbeChannels } from './channels.js';
 import { failureOf, outcomeWithin, startHandshake, type HandshakeFailure } from './handshake.js';
 import { toHexId } from './ids.js';
 import { secureContextFor, type ClientTls } from './tls.js';
-import type { ClusterReport, EndpointProbe, MemberInfo } from './types.js';
-import { classify } from './verdict.js';
+import type { ClusterReport, EndpointProbe, MemberInfo, RaisedAlarm } from './types.js';
+import { classify, quorumSize } from './verdict.js';
 
 /**
  * Probing: every endpoint in parallel, one client per endpoint —
@@ -27,12 +28,18 @@ export { loadClientTls, type ClientTls } from './tls.js';
 
 export interface ProbeOptions {
   tls?: ClientTls;
-  /** the whole probe of one endpoint, connection included */
+  /** the whole probe of one endpoint, connection included: the ceiling (--timeout) */
   deadlineMs?: number;
   /** a shorter deadline for some endpoints (see silentRecheck) */
   deadlineFor?: (endpoint: string) => number | undefined;
   /** connections kept between the probes of one run or view (see ProbeChannels) */
   channels?: ProbeChannels;
+  /**
+   * the answers of the other endpoints probed with this one: a silent endpoint
+   * is judged frozen once they have answered (see AnswerClock); probeCluster
+   * makes one per round
+   */
+  clock?: AnswerClock;
 }
 
 export const DEFAULT_PROBE_DEADLINE_MS = 1200;
@@ -114,8 +121,9 @@ function channelCredentialsFor(tls: ClientTls): ChannelCredentials {
  */
 export async function probeCluster(targets: ProbeTarget[], options: ProbeOptions = {}): Promise<ClusterReport> {
   const started = Date.now();
-  const known = await Promise.all(targets.map((target) => probeEndpoint(target, options)));
-  const extra = await Promise.all(membersNotProbed(known).map((target) => probeEndpoint(target, options)));
+  const clock = new AnswerClock();
+  const known = await Promise.all(targets.map((target) => probeEndpoint(target, { ...options, clock })));
+  const extra = await Promise.all(membersNotProbed(known).map((target) => probeEndpoint(target, { ...options, clock: clock.next() })));
   const endpoints = [...known, ...extra];
   return {
     probedAt: new Date(started).toISOString(),
@@ -144,7 +152,7 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   const warm = channels?.lend(target.endpoint);
   if (channels && warm) {
     const result = emptyProbe(target);
-    await fillWithin(warm, result, deadlineMs, left());
+    await fillWithin(warm, result, deadlineMs, left(), options.clock, started);
     // answered now, or silent on an open connection for the whole deadline: that is the finding
     if (result.reachable || result.silent) {
       if (!result.reachable) channels.drop(target.endpoint, warm);
@@ -155,19 +163,23 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
     channels.drop(target.endpoint, warm);
   }
   const result = emptyProbe(target);
+  const { clock } = options;
+  const silence = (ms: number) => silentError(ms, deadlineMs, clock);
   const handshake = channels
-    ? await channels.handshake(target.endpoint, left(), (err) => describeProbeError(err, deadlineMs), silentError)
-    : await handshakeWithin(target.endpoint, options.tls, deadlineMs);
+    ? await channels.handshake(target.endpoint, left(), (err) => describeProbeError(err, deadlineMs), silence, clock)
+    : await handshakeWithin(target.endpoint, options.tls, deadlineMs, clock);
   if (handshake) {
     result.error = handshake.error;
     result.silent = handshake.silent;
+    if (handshake.silent) clock?.markFrozen(target.endpoint);
+    else clock?.markDown(target.endpoint);
     result.latencyMs = Date.now() - started;
     return result;
   }
   // a client kept for later probes (whose deadlines differ) gets a backstop
   // past any of them: the probe's own timer decides, as always
   const client = singleEndpointClient(target.endpoint, options.tls ?? channels?.tls, channels ? KEPT_CLIENT_BACKSTOP_MS : left());
-  await fillWithin(client, result, deadlineMs, left());
+  await fillWithin(client, result, deadlineMs, left(), clock, started);
   result.latencyMs = Date.now() - started;
   if (channels && result.reachable) channels.keep(target.endpoint, client);
   else client.close();
@@ -188,13 +200,15 @@ function emptyProbe(target: ProbeTarget): EndpointProbe {
 }
 
 /** Fill the probe from the member's answers within `ms`; what went wrong is written into it. */
-async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: number, ms: number): Promise<void> {
+async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: number, ms: number, clock?: AnswerClock, startedAt = Date.now()): Promise<void> {
   try {
-    await withDeadline(fillProbe(client, result), Math.max(1, ms));
+    await withDeadline(fillProbe(client, result, clock, startedAt), Math.max(1, ms));
   } catch (err) {
     if (!result.reachable) {
       result.error = describeProbeError(err, deadlineMs);
       result.silent = err instanceof DeadlineExceeded;
+      if (result.silent) clock?.markFrozen(result.endpoint);
+      else clock?.markDown(result.endpoint);
     } else if (!result.healthy && !result.healthError) {
       // it answered status, so it is not frozen: the read is what hung
       result.healthError = err instanceof DeadlineExceeded
@@ -204,7 +218,7 @@ async function fillWithin(client: Etcd3, result: EndpointProbe, deadlineMs: numb
   }
 }
 
-async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
+async function fillProbe(client: Etcd3, result: EndpointProbe, clock: AnswerClock | undefined, startedAt: number): Promise<void> {
   // all three asked at once (one round trip); the read is judged by what status says
   const statusCall = client.maintenance.status();
   const membersCall = client.cluster.memberList({ linearizable: false });
@@ -214,6 +228,8 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   readCall.catch(() => undefined);
   const status = await statusCall;
   result.reachable = true;
+  // the pace the silent members are judged by (AnswerClock)
+  clock?.answered(Date.now() - startedAt);
   result.memberId = toHexId(status.header.member_id);
   result.clusterId = toHexId(status.header.cluster_id);
   result.revision = Number(status.header.revision);
@@ -232,7 +248,9 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   // write on every member); the status errors already list active alarms,
   // and a probe must leave the cluster exactly as it found it.
   result.alarms = alarmsIn(errors);
-  const read = result.leaderId === undefined ? withDeadline(readCall, NO_LEADER_READ_MS) : readCall;
+  const read = result.leaderId === undefined
+    ? withDeadline(readCall, NO_LEADER_READ_MS)
+    : unlessReadCannotComplete(readCall, membersCall, result.leaderId, result.memberId, clock);
   const [members, health] = await Promise.allSettled([membersCall, read]);
   if (members.status === 'fulfilled') {
     result.members = members.value.members.map(toMemberInfo);
@@ -240,6 +258,8 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   }
   if (health.status === 'fulfilled') {
     result.healthy = true;
+  } else if (health.reason instanceof ReadCannotComplete) {
+    result.healthError = health.reason.message;
   } else if (health.reason instanceof DeadlineExceeded) {
     result.healthError = `no leader, and a linearizable read did not complete within ${NO_LEADER_READ_MS} ms (quorum lost?)`;
   } else {
@@ -247,11 +267,50 @@ async function fillProbe(client: Etcd3, result: EndpointProbe): Promise<void> {
   }
 }
 
-/** "memberID:8e9e05c52164694d alarm:NOSPACE " → NOSPACE (etcd's AlarmMember.String()). */
-export function alarmsIn(errors: string[]): string[] {
+/**
+ * The read, given up as soon as this probe knows it cannot complete: a
+ * linearizable read goes through the leader and needs a quorum's heartbeat
+ * answers. So once the leader the member follows is judged frozen
+ * (AnswerClock), or fewer than a quorum of the voting members can still
+ * answer (the others refused or were judged frozen), no read completes
+ * before a new leader is elected or members come back, and waiting out the
+ * whole deadline for it is what made such a cluster cost every probe its
+ * ceiling. The member still answers: it counts as a voter that may be
+ * electing (cluster/election.ts re-probes such a verdict).
+ */
+function unlessReadCannotComplete(read: Promise<void>, members: Promise<IMemberListResponse>, leaderId: string, self: string | undefined, clock?: AnswerClock): Promise<void> {
+  if (!clock) return read;
+  const never = new Promise<never>(() => undefined);
+  // without the member list neither the leader's address nor the voters are known: the read has its deadline as before
+  const cannot = members.catch(() => undefined).then(async (list) => {
+    if (!list) return never;
+    const voters = list.members.filter((m) => !m.isLearner && m.clientURLs.length > 0);
+    const leader = list.members.find((m) => toHexId(m.ID) === leaderId);
+    const leaderFrozen = leaderId !== self && leader && leader.clientURLs.length > 0
+      ? Promise.race(leader.clientURLs.map((url) => clock.whenFrozen(url))).then(() => `its leader ${leader.name || leaderId} does not answer (frozen?): no linearizable read completes until a new leader is elected`)
+      : never;
+    const needed = quorumSize(list.members.filter((m) => !m.isLearner).length);
+    const noQuorum = clock.whenFewerThan(voters.map((m) => m.clientURLs), needed)
+      .then((left) => `only ${left} of ${list.members.filter((m) => !m.isLearner).length} voting members answer, ${needed} needed: no linearizable read can complete`);
+    throw new ReadCannotComplete(await Promise.race([leaderFrozen, noQuorum]));
+  });
+  cannot.catch(() => undefined);
+  read.catch(() => undefined);
+  return Promise.race([read, cannot]);
+}
+
+class ReadCannotComplete extends Error {}
+
+/**
+ * "memberID:9480572042457873191 alarm:NOSPACE " → NOSPACE raised on member
+ * 839195a1c1ba0e27 (etcd's AlarmMember.String(): the ID in decimal).
+ */
+export function alarmsIn(errors: string[]): RaisedAlarm[] {
   return errors.flatMap((error) => {
     const match = /alarm:\s*([A-Z_]+)/.exec(error);
-    return match?.[1] ? [match[1]] : [];
+    if (!match?.[1]) return [];
+    const id = /memberID:\s*(\d+)/.exec(error)?.[1];
+    return [{ alarm: match[1], memberId: id === undefined ? undefined : toHexId(id) }];
   });
 }
 
@@ -284,15 +343,18 @@ class DeadlineExceeded extends Error {}
  * One connection attempt (see startHandshake) with a deadline we own; the
  * socket is destroyed either way. Undefined when the endpoint answered.
  */
-export async function handshakeWithin(endpoint: string, tls: ClientTls | undefined, deadlineMs: number): Promise<HandshakeFailure | undefined> {
+export async function handshakeWithin(endpoint: string, tls: ClientTls | undefined, deadlineMs: number, clock?: AnswerClock): Promise<HandshakeFailure | undefined> {
   const attempt = startHandshake(endpoint, tls, (err) => describeProbeError(err, deadlineMs));
-  const outcome = await outcomeWithin(attempt, deadlineMs);
+  const outcome = clock ? await clock.outcomeOf(attempt, deadlineMs) : await outcomeWithin(attempt, deadlineMs);
   attempt.destroy();
-  return failureOf(outcome, silentError(deadlineMs));
+  return failureOf(outcome, silentError(Math.min(Date.now() - attempt.startedAt, deadlineMs), deadlineMs, clock));
 }
 
-function silentError(deadlineMs: number): string {
-  return describeProbeError(new DeadlineExceeded(), deadlineMs);
+/** Silence for `ms`: the whole deadline, or judged frozen early beside the members that answered (AnswerClock). */
+function silentError(ms: number, deadlineMs: number, clock?: AnswerClock): string {
+  const slowest = clock?.slowestAnswerMs();
+  if (slowest === undefined || ms >= deadlineMs) return describeProbeError(new DeadlineExceeded(), ms);
+  return `no answer within ${ms} ms while the members that answered took at most ${slowest} ms (member frozen, overloaded or blackholed?)`;
 }
 
 /**

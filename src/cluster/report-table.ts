@@ -37,7 +37,9 @@ export function healthWord(probe: EndpointProbe): string {
 }
 
 function errorsOf(probe: EndpointProbe): string {
-  return [probe.error, probe.healthError, ...probe.memberErrors, ...probe.alarms.map((a) => `alarm:${a}`)]
+  // every member lists every member's alarms: each is shown on the row of the member it was raised on
+  const own = probe.alarms.filter((a) => a.memberId === undefined || a.memberId === probe.memberId);
+  return [probe.error, probe.healthError, ...probe.memberErrors, ...own.map((a) => `alarm:${a.alarm}`)]
     .filter((e): e is string => Boolean(e))
     .join(', ');
 }

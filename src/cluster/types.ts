@@ -35,8 +35,12 @@ export interface EndpointProbe {
   dbSize?: number;
   dbSizeInUse?: number;
   isLearner?: boolean;
-  /** alarms raised on this member (NOSPACE, CORRUPT) */
-  alarms: string[];
+  /**
+   * the alarms active in the cluster as this member reports them (etcd keeps
+   * them cluster-wide: every member lists every member's alarms), each with
+   * the member it was raised on
+   */
+  alarms: RaisedAlarm[];
   /** errors the member itself reports in its status */
   memberErrors: string[];
   /** a linearizable read through this member succeeded */
@@ -49,7 +53,24 @@ export interface EndpointProbe {
   silent?: boolean;
 }
 
-export type Verdict = 'healthy' | 'minority-lost' | 'quorum-lost' | 'split-brain' | 'unreachable';
+/** One of etcd's alarms (NOSPACE, CORRUPT) and the member it was raised on. */
+export interface RaisedAlarm {
+  alarm: string;
+  /** hex; undefined when the member's answer did not say */
+  memberId?: string;
+}
+
+export type Verdict = 'healthy' | 'minority-lost' | 'quorum-lost' | 'split-brain' | 'unreachable' | 'alarm';
+
+/** An alarm that makes the cluster untrustworthy, as the verdict reports it. */
+export interface ActiveAlarm extends RaisedAlarm {
+  /** the member's name, or its ID when the member list does not name it */
+  member: string;
+  /** what the alarm stops, in an operator's words */
+  blocks: string;
+  /** the member it was raised on is no longer in the member list (replaced): etcd keeps the alarm until it is disarmed */
+  removed?: boolean;
+}
 
 export interface MemberState {
   id?: string;
@@ -70,8 +91,12 @@ export interface VerdictResult {
   summary: string;
   /** the facts behind it, one line each */
   evidence: string[];
-  /** warnings that do not change the verdict (alarms, members missing from the inventory) */
+  /** warnings that do not change the verdict (other alarms, members missing from the inventory) */
   warnings: string[];
+  /** NOSPACE and CORRUPT alarms active, whatever the verdict (the `alarm` verdict when quorum holds) */
+  alarms: ActiveAlarm[];
+  /** what to do when no runbook fits, in one line */
+  advice?: string;
   /** the runbook id to propose, undefined when none fits */
   recommendedRunbook?: string;
   /** runbooks that also apply */

@@ -9,6 +9,7 @@ export const EXIT_CODE_FOR: Record<Verdict, number> = {
   'quorum-lost': ExitCode.quorumLost,
   'split-brain': ExitCode.splitBrain,
   unreachable: ExitCode.configError,
+  alarm: ExitCode.alarm,
 };
 
 export const VERDICT_COLOR: Record<Verdict, Color> = {
@@ -17,6 +18,7 @@ export const VERDICT_COLOR: Record<Verdict, Color> = {
   'quorum-lost': 'red',
   'split-brain': 'magenta',
   unreachable: 'red',
+  alarm: 'red',
 };
 
 /** The verdict block under the table: headline, evidence, warnings, what to do. */
@@ -28,5 +30,6 @@ export function verdictLines(verdict: VerdictResult): string[] {
     const others = verdict.alternatives.length > 0 ? ` (also: ${verdict.alternatives.join(', ')})` : '';
     lines.push(`recommended runbook: ${verdict.recommendedRunbook}${others}`);
   }
+  if (verdict.advice) lines.push(`what to do: ${verdict.advice}`);
   return lines;
 }

@@ -1,4 +1,4 @@
-import type { EndpointProbe, MemberInfo, MemberState, Verdict, VerdictResult } from './types.js';
+import type { ActiveAlarm, EndpointProbe, MemberInfo, MemberState, Verdict, VerdictResult } from './types.js';
 
 /**
  * The verdict: a pure function of what the probes saw.
@@ -9,8 +9,11 @@ import type { EndpointProbe, MemberInfo, MemberState, Verdict, VerdictResult } f
  *                kubeasz restore bug);
  *  quorum lost   fewer than ⌊N/2⌋+1 of the N voting members healthy, or no
  *                member can complete a linearizable read;
+ *  alarm         quorum held, but a NOSPACE or CORRUPT alarm is active: writes
+ *                (or one member's data) cannot be trusted, whatever else holds;
+ *                members also lost are named in its evidence;
  *  minority lost quorum held, some member unhealthy, unreachable or unstarted;
- *  healthy       every member healthy, one leader, one cluster ID;
+ *  healthy       every member healthy, one leader, one cluster ID, no alarm;
  *  unreachable   no endpoint answered at all: nothing to judge by.
  */
 export function quorumSize(votingMembers: number): number {
@@ -35,6 +38,11 @@ export function mayBeElecting(verdict: VerdictResult): boolean {
   return verdict.verdict === 'quorum-lost' && answeringVoters(verdict) >= verdict.quorumSize;
 }
 
+/** A quorum of the voting members serves linearizable reads: healthy, minority lost, or an alarm (which stops writes, not reads). */
+export function quorumHeld(verdict: Verdict): boolean {
+  return verdict === 'healthy' || verdict === 'minority-lost' || verdict === 'alarm';
+}
+
 /** Voting members that answered the probe, healthy or not. */
 export function answeringVoters(verdict: VerdictResult): number {
   return verdict.members.filter((m) => !m.isLearner && m.reachable).length;
@@ -46,6 +54,20 @@ export const RUNBOOK_FOR: Record<Verdict, { recommended?: string; alternatives: 
   'quorum-lost': { recommended: 'restore-quorum', alternatives: ['single-survivor'] },
   'split-brain': { recommended: 'split-brain', alternatives: [] },
   unreachable: { alternatives: [] },
+  // which alarm decides: see alarmRunbooks
+  alarm: { alternatives: [] },
+};
+
+/** The alarms that make a cluster untrustworthy, and what each stops (seen on etcd 3.4 and 3.5). */
+export const ALARM_EFFECTS: Record<string, { short: string; blocks: string }> = {
+  NOSPACE: {
+    short: 'writes refused: the database reached its space quota',
+    blocks: 'the backend database reached its space quota (--quota-backend-bytes): etcd refuses every write (put, transaction, lease grant: Kubernetes can change nothing); reads and deletes still work',
+  },
+  CORRUPT: {
+    short: "a member's data disagrees with the others; writes refused",
+    blocks: "this member's data disagrees with the other members': never take a snapshot or restore from it; etcd refuses every write until the alarm is disarmed",
+  },
 };
 
 export function classify(probes: EndpointProbe[]): VerdictResult {
@@ -62,8 +84,11 @@ export function classify(probes: EndpointProbe[]): VerdictResult {
     votingMembers: voting.length,
     healthyVoting,
     quorumSize: quorumSize(voting.length),
+    alarms: activeAlarms(reachable, members),
     warnings: warningsFor(probes, members),
   };
+  // an alarm is named whatever the verdict; the alarm verdict says it in its evidence instead
+  const withAlarms: Base = { ...base, warnings: [...base.alarms.map(describeAlarm), ...base.warnings] };
 
   if (reachable.length === 0) {
     return result('unreachable', base, `no endpoint answered (${probes.length} of ${probes.length} unreachable): check endpoints, certificates and network`,
@@ -72,7 +97,7 @@ export function classify(probes: EndpointProbe[]): VerdictResult {
 
   const splitEvidence = splitBrainEvidence(reachable, clusterIds);
   if (splitEvidence.length > 0) {
-    return result('split-brain', base, `members disagree about the cluster: ${splitEvidence[0]}`, splitEvidence);
+    return result('split-brain', withAlarms, `members disagree about the cluster: ${splitEvidence[0]}`, splitEvidence);
   }
 
   const unhealthy = members.filter((m) => !m.healthy);
@@ -80,8 +105,10 @@ export function classify(probes: EndpointProbe[]): VerdictResult {
   if (!anyHealthy || healthyVoting < base.quorumSize) {
     const lost = voting.length - healthyVoting;
     const summary = `${lost} of ${voting.length} voting members ${describeLoss(voting.filter((m) => !m.healthy))}: quorum lost (${healthyVoting} healthy, ${base.quorumSize} needed)`;
-    return result('quorum-lost', base, summary, unhealthy.map(describeMember));
+    return result('quorum-lost', withAlarms, summary, unhealthy.map(describeMember));
   }
+
+  if (base.alarms.length > 0) return alarmResult(base, unhealthy);
 
   if (unhealthy.length > 0) {
     const summary = `${unhealthy.length} of ${members.length} members ${describeLoss(unhealthy)}: quorum held (${healthyVoting} of ${voting.length} voting members healthy, ${base.quorumSize} needed)`;
@@ -96,7 +123,67 @@ export function classify(probes: EndpointProbe[]): VerdictResult {
     [`cluster ID ${clusterIds[0]}`, `leader ${newest?.leaderId ?? '?'}`]);
 }
 
-type Base = Omit<VerdictResult, 'verdict' | 'summary' | 'evidence' | 'recommendedRunbook' | 'alternatives'>;
+type Base = Omit<VerdictResult, 'verdict' | 'summary' | 'evidence' | 'recommendedRunbook' | 'alternatives' | 'advice'>;
+
+/**
+ * Quorum holds but an alarm is active. CORRUPT: the member is replaced from
+ * the healthy majority's data (replace-member), never restored from. NOSPACE:
+ * reclaim-space, etcd's maintenance guide (snapshot, compact, defragment, disarm).
+ */
+function alarmResult(base: Base, unhealthy: MemberState[]): VerdictResult {
+  const byAlarm = new Map<string, ActiveAlarm[]>();
+  for (const alarm of base.alarms) byAlarm.set(alarm.alarm, [...(byAlarm.get(alarm.alarm) ?? []), alarm]);
+  const named = [...byAlarm].map(([alarm, raised]) => `${alarm} on ${raised.map((a) => a.member).join(', ')} (${ALARM_EFFECTS[alarm]?.short ?? 'active'})`);
+  const quorum = `quorum held (${base.healthyVoting} of ${base.votingMembers} voting members healthy, ${base.quorumSize} needed)`;
+  const evidence = [
+    ...[...byAlarm].map(([alarm, raised]) => `${alarm} raised on ${raised.map(memberWithId).join(', ')}: ${ALARM_EFFECTS[alarm]?.blocks ?? 'active'}`),
+    ...unhealthy.map(describeMember),
+  ];
+  const lost = unhealthy.length > 0 ? ['replace-member'] : [];
+  return { verdict: 'alarm', summary: `alarm ${named.join('; ')}: ${quorum}`, evidence, ...alarmRunbooks(byAlarm, lost), ...base };
+}
+
+/** What to propose for the alarms active; `lost`: what members lost as well call for. */
+function alarmRunbooks(byAlarm: Map<string, ActiveAlarm[]>, lost: string[]): Pick<VerdictResult, 'recommendedRunbook' | 'alternatives' | 'advice'> {
+  const corrupt = byAlarm.get('CORRUPT')?.find((a) => !a.removed);
+  if (corrupt) {
+    return {
+      recommendedRunbook: 'replace-member',
+      alternatives: [],
+      advice: `replace ${corrupt.member} from the healthy majority (run replace-member --set member=${corrupt.member}), never restore from its data; then disarm the alarm (etcdctl alarm disarm)`,
+    };
+  }
+  if (byAlarm.has('NOSPACE')) return { recommendedRunbook: 'reclaim-space', alternatives: ['backup', ...lost] };
+  // only CORRUPT members already replaced: etcd keeps their alarms (and refuses writes) until they are disarmed
+  const stale = [...byAlarm.values()].flat().map((a) => a.memberId ?? a.member).join(', ');
+  return { alternatives: lost, advice: `the alarm was raised on ${stale}, no longer a member (replaced): etcd refuses writes until it is disarmed: etcdctl alarm disarm` };
+}
+
+/** Each NOSPACE or CORRUPT alarm once (every member reports every member's alarms), named by its member. */
+function activeAlarms(reachable: EndpointProbe[], members: MemberState[]): ActiveAlarm[] {
+  const found = new Map<string, ActiveAlarm>();
+  for (const raised of reachable.flatMap((p) => p.alarms)) {
+    const effects = ALARM_EFFECTS[raised.alarm];
+    const key = `${raised.alarm}/${raised.memberId ?? ''}`;
+    if (!effects || found.has(key)) continue;
+    const name = members.find((m) => m.id !== undefined && m.id === raised.memberId)?.name
+      ?? reachable.find((p) => p.memberId !== undefined && p.memberId === raised.memberId)?.name;
+    // a member list that names members by ID, and not this one: it was removed since
+    const removed = raised.memberId !== undefined && members.some((m) => m.id !== undefined) && !members.some((m) => m.id === raised.memberId);
+    found.set(key, { ...raised, member: name ?? raised.memberId ?? 'a member', blocks: effects.blocks, ...(removed ? { removed } : {}) });
+  }
+  // members in name order: etcd lists them in no order of its own
+  return [...found.values()].sort((a, b) => a.member.localeCompare(b.member));
+}
+
+function memberWithId(alarm: ActiveAlarm): string {
+  const named = alarm.memberId && alarm.memberId !== alarm.member ? `${alarm.member} (${alarm.memberId})` : alarm.member;
+  return alarm.removed ? `${named} (no longer in the member list)` : named;
+}
+
+function describeAlarm(alarm: ActiveAlarm): string {
+  return `alarm ${alarm.alarm} raised on ${memberWithId(alarm)}: ${alarm.blocks}`;
+}
 
 function result(verdict: Verdict, base: Base, summary: string, evidence: string[]): VerdictResult {
   const runbooks = RUNBOOK_FOR[verdict];
@@ -209,8 +296,9 @@ function describeLoss(members: MemberState[]): string {
 
 function warningsFor(probes: EndpointProbe[], members: MemberState[]): string[] {
   const warnings: string[] = [];
+  const otherAlarms = new Set(probes.flatMap((p) => p.alarms).filter((a) => !ALARM_EFFECTS[a.alarm]).map((a) => `${a.alarm} raised on ${a.memberId ?? 'a member'}`));
+  for (const alarm of otherAlarms) warnings.push(`alarm ${alarm}`);
   for (const probe of probes) {
-    for (const alarm of probe.alarms) warnings.push(`${label(probe)}: alarm ${alarm} raised`);
     for (const error of probe.memberErrors) warnings.push(`${label(probe)}: reports "${error}"`);
     const counted = members.some((m) => m.endpoint !== undefined && sameUrl(m.endpoint, probe.endpoint));
     if (!counted && probe.reachable) warnings.push(`${label(probe)} answered but is not in the member list (removed member still running?)`);

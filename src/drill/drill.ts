@@ -3,10 +3,11 @@ import { basename, join } from 'node:path';
 import { ProbeChannels } from '../cluster/channels.js';
 import type { ClientTls } from '../cluster/tls.js';
 import type { ClusterReport, Verdict } from '../cluster/types.js';
+import { quorumHeld } from '../cluster/verdict.js';
 import { readJournal } from '../engine/journal.js';
 import type { EngineEvent, RunStatus } from '../engine/types.js';
 import { LabCluster } from '../lab/cluster.js';
-import { EXPECTED_VERDICT, injectFault, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
+import { EXPECTED_VERDICT, injectFault, labShapeFor, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { killAllTracked } from '../lab/processes.js';
 import { BALLAST_PREFIX, ballastKeyCount, checkSample, countBallast, sampleEntries, writeBallast, writeSample, type SampleCheck } from '../lab/sample-data.js';
@@ -99,9 +100,6 @@ export interface DrillResult {
 
 export const DEFAULT_SAMPLE_COUNT = 300;
 
-/** Verdicts of a cluster whose one quorum answers reads: the sample is read back only through one. */
-const READS_THROUGH_QUORUM: ReadonlySet<Verdict> = new Set<Verdict>(['healthy', 'minority-lost']);
-
 /** Faults that leave an established cluster behind (a field cluster's members have long been connected). */
 const SETTLE_BEFORE: ReadonlySet<Fault> = new Set(['minority', 'quorum', 'frozen']);
 
@@ -112,14 +110,15 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
   try {
     say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout${options.ssh ? ', nodes over SSH' : ''})…`);
     const lab = await cleanup.track(
-      LabCluster.start({
-        members: options.members,
-        layout: options.layout,
-        ssh: options.ssh,
-        keep: options.keep,
-        independent: options.fault === 'split-brain',
-        signal: cleanup.startAborted,
-      }),
+      LabCluster.start(
+        labShapeFor(options.fault, {
+          members: options.members,
+          layout: options.layout,
+          ssh: options.ssh,
+          keep: options.keep,
+          signal: cleanup.startAborted,
+        }),
+      ),
     );
     // the drill's detection and the run's probes share connections, as one `etcd-runbook run` does
     let channels: ProbeChannels | undefined;
@@ -181,7 +180,8 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recovery: Recove
   // learner's promotion; one that did not (aborted, failed, none) is judged at once, as it was left
   const finalVerdict = await waitForVerdict(lab, 'healthy', runStatus === 'succeeded' ? 5000 : 0);
   if (finalVerdict !== 'healthy') reasons.push(`the cluster is ${finalVerdict}, not healthy`);
-  const readable = READS_THROUGH_QUORUM.has(finalVerdict);
+  // the sample is read back only through a quorum that answers reads
+  const readable = quorumHeld(finalVerdict);
   let sample: SampleCheck | undefined;
   if (!readable) {
     reasons.push(`the sample data was not read back: a ${finalVerdict} cluster has no quorum to read it through`);
@@ -254,6 +254,8 @@ export function describeFault(fault: Fault, victims: string[], members: number):
       return `${who} frozen (SIGSTOP): sockets open, answers nothing`;
     case 'split-brain':
       return `${members} single-member clusters on the cluster's addresses`;
+    case 'nospace':
+      return `filled through the API to its space quota: NOSPACE raised on ${who}, every write refused`;
   }
 }
 

@@ -17,16 +17,20 @@ const TITLES: Record<Fault, string> = {
   quorum: 'a majority dies (killed): quorum is lost, writes stop',
   frozen: 'a member hangs (SIGSTOP): open sockets, no answers',
   'split-brain': 'split brain: every member its own single-member cluster',
+  nospace: 'database space exceeded (NOSPACE): every write refused',
   none: 'no fault: a healthy cluster, take a verified backup',
 };
 
 /** Most useful first: the failure met most often in the field. */
-const ORDER: Fault[] = ['minority', 'quorum', 'frozen', 'split-brain', 'none'];
+const ORDER: Fault[] = ['minority', 'quorum', 'frozen', 'split-brain', 'nospace', 'none'];
+
+/** An alarm's runbook depends on which alarm: the fault says which. */
+const RUNBOOK_OF_FAULT: Partial<Record<Fault, string>> = { nospace: 'reclaim-space' };
 
 export function scenarios(): Scenario[] {
   return ORDER.filter((f) => FAULTS.includes(f)).map((fault) => {
     const verdict = EXPECTED_VERDICT[fault];
-    const runbook = RUNBOOK_FOR[verdict].recommended ?? 'none';
+    const runbook = RUNBOOK_OF_FAULT[fault] ?? RUNBOOK_FOR[verdict].recommended ?? 'none';
     return { fault, title: TITLES[fault], detail: `verdict ${verdict} → runbook ${runbook}` };
   });
 }

@@ -1,5 +1,6 @@
 import type { ClusterClient, SnapshotResult } from '../cluster/client.js';
-import type { MemberInfo } from '../cluster/types.js';
+import type { EndpointProbe, MemberInfo } from '../cluster/types.js';
+import { isLeader } from '../cluster/verdict.js';
 import type { ParamValue } from '../runbook/rendered.js';
 import type { EtcdAction } from '../runbook/schema.js';
 import { messageOf } from '../util/errors.js';
@@ -19,7 +20,23 @@ export interface EtcdActionResult {
 export interface EtcdActionOptions {
   /** the snapshot a snapshot-save wrote, with what it checked of the bytes as they streamed in */
   onSnapshotSaved?: (saved: SnapshotResult) => void;
+  /** one member's defragmentation, and then its return to health */
+  defragmentTimeoutMs?: number;
 }
+
+/**
+ * NOSPACE again right after compaction, defragmentation and disarming: what
+ * is left is live data, and it fills the quota. Running the same steps again
+ * would loop; the quota has to grow.
+ */
+const QUOTA_TOO_SMALL =
+  'etcd still refuses writes (database space exceeded) after compaction and defragmentation: the live data itself fills the quota. ' +
+  'Raise --quota-backend-bytes on every member where its flags are set (systemd: ETCD_QUOTA_BACKEND_BYTES in the env file, e.g. /etc/etcd/etcd.conf; ' +
+  'kubeadm: --quota-backend-bytes in /etc/kubernetes/manifests/etcd.yaml; etcd advises at most 8 GiB), restart the members one at a time, then etcdctl alarm disarm';
+
+/** A member's defragmentation rewrites its whole database file: minutes for a few GiB. */
+const DEFRAGMENT_TIMEOUT_MS = 10 * 60_000;
+const HEALTH_POLL_MS = 500;
 
 export async function runEtcdAction(client: ClusterClient, action: EtcdAction, params: Record<string, ParamValue>, options: EtcdActionOptions = {}): Promise<EtcdActionResult> {
   try {
@@ -67,10 +84,70 @@ export async function runEtcdAction(client: ClusterClient, action: EtcdAction, p
         );
         return { ok: probes.some((p) => p.reachable), summary: lines.join('; '), detail: probes };
       }
+      case 'compact': {
+        const { revision, endpoint } = await client.compact();
+        return { ok: true, summary: `compacted the keyspace history up to revision ${revision} (through ${endpoint}): older versions of every key are gone, the space is free inside the database file`, detail: { revision } };
+      }
+      case 'defragment':
+        return await defragmentEach(client, options.defragmentTimeoutMs ?? DEFRAGMENT_TIMEOUT_MS);
+      case 'alarm-disarm': {
+        const alarms = await client.alarmDisarm();
+        const said = alarms.length === 0 ? 'no alarm was active' : `disarmed ${alarms.map((a) => `${a.alarm} on ${a.memberId ?? '?'}`).join(', ')}`;
+        return { ok: true, summary: said, detail: alarms };
+      }
+      case 'write-probe': {
+        const key = required(params, 'key', action);
+        try {
+          const revision = await client.writeProbe(key);
+          return { ok: true, summary: `wrote ${key} (revision ${revision}) and deleted it: the cluster takes writes`, detail: { revision } };
+        } catch (err) {
+          if (/database space exceeded/i.test(messageOf(err))) return { ok: false, summary: QUOTA_TOO_SMALL };
+          throw err;
+        }
+      }
     }
   } catch (err) {
     return { ok: false, summary: messageOf(err) };
   }
+}
+
+/**
+ * Defragment every member that answers, one at a time, as etcd's maintenance
+ * guide says: a member answers nothing while its file is rewritten, so the
+ * followers go first and the leader last (one leader change at most), and
+ * each must be healthy again before the next starts. The DB size before and
+ * after is said per member.
+ */
+async function defragmentEach(client: ClusterClient, timeoutMs: number): Promise<EtcdActionResult> {
+  const probes = await client.status();
+  const order = [...probes.filter((p) => p.reachable && !isLeader(p)), ...probes.filter((p) => p.reachable && isLeader(p))];
+  const skipped = probes.filter((p) => !p.reachable).map((p) => `${p.name ?? p.expectedName ?? p.endpoint} (unreachable, not defragmented)`);
+  const said: string[] = [];
+  for (const member of order) {
+    const name = `${member.name ?? member.endpoint}${isLeader(member) ? ' (leader)' : ''}`;
+    try {
+      await client.defragment(member.endpoint, timeoutMs);
+      const after = await healthyAgain(client, member.endpoint, timeoutMs);
+      said.push(`${name} ${mib(member.dbSize)} → ${mib(after.dbSize)}`);
+    } catch (err) {
+      return { ok: false, summary: [...said, `${name}: ${messageOf(err)}`].join('; ') };
+    }
+  }
+  return { ok: order.length > 0, summary: `defragmented one at a time: ${[...said, ...skipped].join('; ') || 'no member answers'}` };
+}
+
+async function healthyAgain(client: ClusterClient, endpoint: string, timeoutMs: number): Promise<EndpointProbe> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = (await client.status()).find((p) => p.endpoint === endpoint);
+    if (probe?.healthy) return probe;
+    if (Date.now() >= until) throw new Error(`not healthy again within ${Math.round(timeoutMs / 1000)} s after defragmenting: ${probe?.healthError ?? probe?.error ?? 'no answer'}`);
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
+  }
+}
+
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? '?' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /**

@@ -80,6 +80,7 @@ function reportLines(report: ClusterReport): string[] {
   if (v.evidence.length > 0) out.push('Evidence:', ...v.evidence.map((e) => `- ${inline(e)}`), '');
   if (v.warnings.length > 0) out.push('Warnings:', ...v.warnings.map((w) => `- ${inline(w)}`), '');
   if (v.recommendedRunbook) out.push(`Recommended runbook: ${code(v.recommendedRunbook)}`, '');
+  if (v.advice) out.push(`What to do: ${inline(v.advice)}`, '');
   if (v.members.length > 0) {
     out.push('| member | id | endpoint | voting | reachable | healthy | problem |', '|---|---|---|---|---|---|---|');
     for (const m of v.members) {

@@ -1,5 +1,5 @@
 import type { ClusterReport, EndpointProbe, MemberState } from '../cluster/types.js';
-import { isLeader } from '../cluster/verdict.js';
+import { isLeader, quorumHeld } from '../cluster/verdict.js';
 import { OVERRIDE_APPLIES_TO_FLAG } from '../runbook/preconditions.js';
 import type { ParamValue } from '../runbook/rendered.js';
 import type { WaitCondition } from '../runbook/schema.js';
@@ -50,7 +50,7 @@ function clusterHealthy(report: ClusterReport): ConditionResult {
 
 function quorum(report: ClusterReport): ConditionResult {
   const v = report.verdict;
-  const met = v.verdict === 'healthy' || v.verdict === 'minority-lost';
+  const met = quorumHeld(v.verdict);
   return { met, detail: `${v.healthyVoting} of ${v.votingMembers} voting members healthy, quorum needs ${v.quorumSize}${met ? '' : ` (${v.verdict})`}` };
 }
 

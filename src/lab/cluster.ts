@@ -82,6 +82,8 @@ export interface LabOptions {
    * bind-mounted), which cannot be renamed; default a plain directory, as on a default master
    */
   dataDirMount?: boolean;
+  /** etcd's --quota-backend-bytes on every member: a small one lets a test fill the cluster to the NOSPACE alarm */
+  quotaBackendBytes?: number;
 }
 
 export interface ServiceCommands {
@@ -144,7 +146,7 @@ export class LabCluster {
   /** when the cluster was first healthy */
   startedAt = 0;
   private readonly slot: Slot;
-  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>>;
+  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes'>;
   private readonly nodes?: LabNodes;
   private closed = false;
 
@@ -156,7 +158,7 @@ export class LabCluster {
     this.members = members;
     this.layout = options.layout ?? 'systemd';
     this.inventoryPath = join(dir, 'inventory.yaml');
-    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd' };
+    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd', quotaBackendBytes: options.quotaBackendBytes };
   }
 
   static async start(options: LabOptions = {}): Promise<LabCluster> {
@@ -206,6 +208,11 @@ export class LabCluster {
       }
       throw err;
     }
+  }
+
+  /** etcd's --quota-backend-bytes on every member, when the lab set one */
+  get quotaBackendBytes(): number | undefined {
+    return this.options.quotaBackendBytes;
   }
 
   /** The client TLS material, as the probe wants it. */
@@ -479,6 +486,7 @@ export class LabCluster {
     return this.members.map((member) => ({
       initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,
       token: independent ? `${token}-${member.name}` : token,
+      quotaBackendBytes: this.options.quotaBackendBytes,
     }));
   }
 

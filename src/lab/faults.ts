@@ -1,33 +1,53 @@
 import type { ProbeChannels } from '../cluster/channels.js';
+import { fromHexId } from '../cluster/ids.js';
 import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { quorumSize } from '../cluster/verdict.js';
 import { LabCluster, type LabOptions } from './cluster.js';
+import { clientFor, fillToNoSpace } from './sample-data.js';
 
 /**
  * The faults a drill or test injects, and the verdict each must produce.
  * The same code drives the drill, the end-to-end tests and the benchmarks.
  */
-export const FAULTS = ['none', 'minority', 'quorum', 'frozen', 'split-brain'] as const;
+export const FAULTS = ['none', 'minority', 'quorum', 'frozen', 'split-brain', 'nospace'] as const;
 export type Fault = (typeof FAULTS)[number];
 
-export const EXPECTED_VERDICT: Record<Fault, Verdict> = {
+/**
+ * Faults for tests and the lab only, not for the drill: the corrupt member's
+ * replace-member (with the alarm disarmed after) is not rehearsed.
+ */
+export const LAB_FAULTS = [...FAULTS, 'corrupt'] as const;
+export type LabFault = (typeof LAB_FAULTS)[number];
+
+export const EXPECTED_VERDICT: Record<LabFault, Verdict> = {
   none: 'healthy',
   minority: 'minority-lost',
   quorum: 'quorum-lost',
   frozen: 'minority-lost',
   'split-brain': 'split-brain',
+  nospace: 'alarm',
+  corrupt: 'alarm',
 };
+
+/** The quota a nospace lab starts with unless told otherwise: filled in a second or two. */
+export const NOSPACE_LAB_QUOTA_BYTES = 8 * 1024 * 1024;
 
 export interface FaultedLab {
   lab: LabCluster;
-  fault: Fault;
+  fault: LabFault;
   /** the members the fault hit */
   victims: string[];
 }
 
-/** Start a lab shaped for the fault (split brain needs independent clusters) and inject it. */
-export async function startFaultedLab(fault: Fault, options: LabOptions = {}): Promise<FaultedLab> {
-  const lab = await LabCluster.start({ ...options, independent: fault === 'split-brain' });
+/** What the lab must be started with for the fault: independent clusters for split brain, a small quota for nospace. */
+export function labShapeFor(fault: LabFault, options: LabOptions = {}): LabOptions {
+  const quota = fault === 'nospace' ? { quotaBackendBytes: options.quotaBackendBytes ?? NOSPACE_LAB_QUOTA_BYTES } : {};
+  return { ...options, ...quota, independent: fault === 'split-brain' };
+}
+
+/** Start a lab shaped for the fault and inject it. */
+export async function startFaultedLab(fault: LabFault, options: LabOptions = {}): Promise<FaultedLab> {
+  const lab = await LabCluster.start(labShapeFor(fault, options));
   try {
     return { lab, fault, victims: await injectFault(lab, fault) };
   } catch (err) {
@@ -39,10 +59,13 @@ export async function startFaultedLab(fault: Fault, options: LabOptions = {}): P
 /**
  * minority: kill the most members quorum survives (1 of 3, 2 of 5);
  * quorum: kill just enough to lose it (2 of 3, 3 of 5), the first member survives;
- * frozen: SIGSTOP one member, which keeps its sockets open but answers nothing.
+ * frozen: SIGSTOP one member, which keeps its sockets open but answers nothing;
+ * nospace: writes through the API until etcd refuses one (the lab needs a small
+ * quotaBackendBytes), the victims being the members that raised NOSPACE;
+ * corrupt: the CORRUPT alarm raised on one member through the maintenance API.
  * The last members are hit, so m1 is always a survivor.
  */
-export async function injectFault(lab: LabCluster, fault: Fault): Promise<string[]> {
+export async function injectFault(lab: LabCluster, fault: LabFault): Promise<string[]> {
   const names = lab.members.map((m) => m.name);
   const n = names.length;
   const tolerable = n - quorumSize(n);
@@ -66,7 +89,42 @@ export async function injectFault(lab: LabCluster, fault: Fault): Promise<string
       lab.freeze(victim);
       return [victim];
     }
+    case 'nospace':
+      return fillLabToNoSpace(lab);
+    case 'corrupt': {
+      const victim = names[n - 1];
+      return victim === undefined ? [] : [await raiseCorrupt(lab, victim)];
+    }
   }
+}
+
+async function fillLabToNoSpace(lab: LabCluster): Promise<string[]> {
+  const quota = lab.quotaBackendBytes;
+  if (quota === undefined) throw new Error('the nospace fault needs a lab started with quotaBackendBytes');
+  await fillToNoSpace(lab.endpoints, await lab.clientTls(), quota * 4);
+  // each member raises its own NOSPACE as it applies the last writes: wait (bounded) until the set stops growing
+  let raised = '';
+  for (let i = 0; i < 10; i++) {
+    const now = (await lab.probe()).verdict.alarms.filter((a) => a.alarm === 'NOSPACE').map((a) => a.member).join(',');
+    if (now !== '' && now === raised) break;
+    raised = now;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return raised === '' ? [] : raised.split(',');
+}
+
+/** What etcd raises when its periodic hash check finds a member's data differs, raised by hand (etcd's AlarmRequest ACTIVATE). */
+async function raiseCorrupt(lab: LabCluster, name: string): Promise<string> {
+  const report = await lab.probe();
+  const memberId = report.endpoints.find((p) => p.name === name)?.memberId;
+  if (!memberId) throw new Error(`${name} did not answer: no member ID to raise CORRUPT on`);
+  const client = clientFor(lab.endpoints, await lab.clientTls());
+  try {
+    await client.maintenance.alarm({ action: 'Activate', alarm: 'Corrupt', memberID: fromHexId(memberId) });
+  } finally {
+    client.close();
+  }
+  return name;
 }
 
 /**

@@ -47,6 +47,8 @@ export interface NodeMember {
 export interface ClusterShape {
   initialCluster: string;
   token: string;
+  /** etcd's --quota-backend-bytes, when the lab sets one (etcd's default otherwise: 2 GiB) */
+  quotaBackendBytes?: number;
 }
 
 /** The real path of a node path under the node root. */
@@ -107,6 +109,7 @@ export function systemdEnv(member: NodeMember, cluster: ClusterShape): Record<st
     ETCD_PEER_KEY_FILE: `${pki}/server.key`,
     ETCD_LOGGER: 'zap',
     ETCD_LOG_OUTPUTS: 'stderr',
+    ...(cluster.quotaBackendBytes === undefined ? {} : { ETCD_QUOTA_BACKEND_BYTES: String(cluster.quotaBackendBytes) }),
   };
 }
 
@@ -210,6 +213,7 @@ export function etcdManifest(member: NodeMember, cluster: ClusterShape, etcdVers
     '--peer-client-cert-auth=true',
     `--peer-key-file=${pki}/peer.key`,
     `--peer-trusted-ca-file=${pki}/ca.crt`,
+    ...(cluster.quotaBackendBytes === undefined ? [] : [`--quota-backend-bytes=${cluster.quotaBackendBytes}`]),
     '--snapshot-count=10000',
     `--trusted-ca-file=${pki}/ca.crt`,
   ];

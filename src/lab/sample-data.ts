@@ -33,7 +33,7 @@ export function valueFor(key: string, seed: string): string {
   return JSON.stringify({ key, seed, sha256: sum });
 }
 
-function clientFor(endpoints: string[], tls: ClientTls | undefined): Etcd3 {
+export function clientFor(endpoints: string[], tls: ClientTls | undefined): Etcd3 {
   const options: IOptions = { hosts: endpoints, defaultCallOptions: () => ({ deadline: Date.now() + 5000 }) };
   if (tls) options.credentials = { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert };
   return new Etcd3(options);
@@ -82,6 +82,39 @@ export async function writeBallast(endpoints: string[], tls: ClientTls | undefin
       await client.kv.txn({ compare: [], success, failure: [] });
     }
     return count;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Fill the cluster to its space quota as a cluster without compaction fills
+ * in the field: the same few keys rewritten (their history grows, the live
+ * data stays small, so compaction and defragmentation can win the space back)
+ * until etcd refuses a write with "database space exceeded" — the NOSPACE
+ * alarm is then raised. Bounded: a cluster that never refuses is an error.
+ * Returns how many bytes were written.
+ */
+export const NOSPACE_PREFIX = '/registry/events/drill-nospace/';
+const NOSPACE_VALUE_BYTES = 16 * 1024;
+
+export async function fillToNoSpace(endpoints: string[], tls: ClientTls | undefined, maxBytes: number): Promise<number> {
+  const client = clientFor(endpoints, tls);
+  let written = 0;
+  try {
+    while (written < maxBytes) {
+      const success = Array.from({ length: BALLAST_PUTS_PER_TXN }, (_, j) => ({
+        request_put: { key: Buffer.from(`${NOSPACE_PREFIX}${j.toString().padStart(2, '0')}`), value: Buffer.from(randomBytes(NOSPACE_VALUE_BYTES / 2).toString('hex')) },
+      }));
+      try {
+        await client.kv.txn({ compare: [], success, failure: [] });
+      } catch (err) {
+        if (/database space exceeded/i.test(String((err as Error).message))) return written;
+        throw err;
+      }
+      written += BALLAST_PUTS_PER_TXN * NOSPACE_VALUE_BYTES;
+    }
+    throw new Error(`wrote ${written} bytes and etcd still accepts writes: is --quota-backend-bytes set?`);
   } finally {
     client.close();
   }

@@ -4,7 +4,7 @@ import type { ClusterClient } from '../cluster/client.js';
 import { portAnswers } from '../cluster/address.js';
 import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
-import { answeringVoters, isLeader, mayBeElecting, quorumSize } from '../cluster/verdict.js';
+import { answeringVoters, isLeader, mayBeElecting, quorumHeld, quorumSize } from '../cluster/verdict.js';
 import { listParam } from '../engine/wait-conditions.js';
 import type { GuardOutcome } from '../engine/types.js';
 import { digestIn, sha256Command, sha256OfStdinCommand } from '../transport/sha256.js';
@@ -100,10 +100,10 @@ function str(params: Params, name: string): string {
 // Pure judgements
 // ============================================================================
 
-/** Guard 1: quorum holds (healthy or minority lost). */
+/** Guard 1: quorum holds (healthy, minority lost, or an alarm). */
 export function judgeQuorumHeld(verdict: VerdictResult): Judgement {
   const counts = `${verdict.healthyVoting} of ${verdict.votingMembers} voting members healthy, quorum needs ${verdict.quorumSize}`;
-  if (verdict.verdict === 'healthy' || verdict.verdict === 'minority-lost') return { ok: true, message: `quorum held: ${counts}` };
+  if (quorumHeld(verdict.verdict)) return { ok: true, message: `quorum held: ${counts}` };
   if (verdict.verdict === 'split-brain') return { ok: false, message: `split brain, not one cluster: ${verdict.summary}` };
   if (verdict.verdict === 'unreachable') return { ok: false, message: `no member answers: ${verdict.summary}` };
   return { ok: false, message: `quorum lost: ${counts}; use the restore path, never member replacement` };
@@ -168,7 +168,7 @@ export function judgeQuorumLost(verdict: VerdictResult, controlPlanes: ControlPl
 
 /** The cluster may still serve: quorum held, or a quorum answers and may be electing a leader. */
 function mayBeServing(verdict: VerdictResult): boolean {
-  return verdict.verdict === 'healthy' || verdict.verdict === 'minority-lost' || mayBeElecting(verdict);
+  return quorumHeld(verdict.verdict) || mayBeElecting(verdict);
 }
 
 function quorumCounts(verdict: VerdictResult): string {

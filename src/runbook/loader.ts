@@ -250,6 +250,10 @@ const ETCD_ACTION_PARAMS: Record<EtcdAction, string[]> = {
   'member-promote': ['member'],
   'member-list': [],
   status: [],
+  compact: [],
+  defragment: [],
+  'alarm-disarm': [],
+  'write-probe': ['key'],
 };
 
 /** The parameters wait conditions cannot run without (engine/wait-conditions.ts). */

@@ -10,7 +10,7 @@ import { z } from 'zod';
  * (runbook/context.ts): an unknown variable is a lint error, never a blank.
  */
 
-export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable'] as const;
+export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable', 'alarm'] as const;
 export const RISKS = ['read-only', 'changes', 'destructive'] as const;
 export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual', 'snapshot-restore', 'move-aside'] as const;
 
@@ -34,7 +34,18 @@ export const TARGETS = ['local', 'each-member', 'each-surviving-member', 'member
 export const REPEAT_OVER = ['each-member', 'each-other-member'] as const;
 
 /** etcd API actions, through the cluster client (no shell). */
-export const ETCD_ACTIONS = ['snapshot-save', 'member-remove', 'member-add', 'member-promote', 'member-list', 'status'] as const;
+export const ETCD_ACTIONS = [
+  'snapshot-save',
+  'member-remove',
+  'member-add',
+  'member-promote',
+  'member-list',
+  'status',
+  'compact',
+  'defragment',
+  'alarm-disarm',
+  'write-probe',
+] as const;
 
 /** Conditions a `wait` step polls until true or the timeout. */
 export const WAIT_CONDITIONS = [

@@ -12,6 +12,8 @@ export const ExitCode = {
   configError: 4,
   /** a runbook step failed or the operator aborted */
   runFailed: 5,
+  /** quorum held, but a NOSPACE or CORRUPT alarm is active */
+  alarm: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

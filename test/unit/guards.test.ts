@@ -50,6 +50,12 @@ describe('quorum-held', () => {
     const other = fakeCluster({ voting: 2, leader: 1, clusterId: OTHER_CLUSTER_ID });
     expect(judgeQuorumHeld(reportOf([three.up(0), other.up(1)]).verdict).message).toMatch(/^split brain/);
   });
+  it('passes under an alarm: a CORRUPT member is replaced, and NOSPACE reclaimed, through the quorum', () => {
+    const alarms = [{ alarm: 'CORRUPT', memberId: three.id(1) }];
+    const verdict = reportOf([three.up(0, { alarms }), three.up(1, { alarms }), three.up(2, { alarms })]).verdict;
+    expect(verdict.verdict).toBe('alarm');
+    expect(judgeQuorumHeld(verdict)).toEqual({ ok: true, message: 'quorum held: 3 of 3 voting members healthy, quorum needs 2' });
+  });
 });
 
 describe('split-brain-now', () => {

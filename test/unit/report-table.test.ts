@@ -90,10 +90,19 @@ describe('healthTable', () => {
   it('lists health errors, member errors and alarms in ERRORS', () => {
     const c = fakeCluster({ voting: 3 });
     const table = healthTable(
-      reportOf([c.up(0, { alarms: ['NOSPACE'], memberErrors: ['slow fdatasync'] }), c.up(1), c.stranded(2)]),
+      reportOf([c.up(0, { alarms: [{ alarm: 'NOSPACE', memberId: c.id(0) }], memberErrors: ['slow fdatasync'] }), c.up(1), c.stranded(2)]),
     );
     expect(rowWith(table, 'master-1').ERRORS).toBe('slow fdatasync, alarm:NOSPACE');
     expect(rowWith(table, 'master-3')).toMatchObject({ HEALTH: 'unhealthy', ERRORS: NO_LEADER, 'IS LEADER': 'false' });
+  });
+
+  it('shows an alarm on the row of the member it was raised on, not on every member that reports it', () => {
+    const c = fakeCluster({ voting: 3 });
+    const alarms = [{ alarm: 'NOSPACE', memberId: c.id(1) }];
+    const table = healthTable(reportOf([c.up(0, { alarms }), c.up(1, { alarms }), c.up(2, { alarms })]));
+    expect(rowWith(table, 'master-2').ERRORS).toBe('alarm:NOSPACE');
+    expect(rowWith(table, 'master-1').ERRORS).toBe('');
+    expect(rowWith(table, 'master-3').ERRORS).toBe('');
   });
 
   it('marks a learner', () => {

@@ -53,6 +53,7 @@ function report(unhealthy: string[]): ClusterReport {
       summary: unhealthy.length === 0 ? 'all 3 members healthy' : `${unhealthy.join(', ')} down, quorum held`,
       evidence: [],
       warnings: [],
+      alarms: [],
       alternatives: [],
       votingMembers: 3,
       healthyVoting: healthy,

@@ -488,15 +488,13 @@ describe('classify: warnings', () => {
     expect(v.warnings).toEqual(['etcd-x (https://10.0.0.9:2379) is not in the member list and does not answer']);
   });
 
-  it('raises alarms as warnings without changing the verdict', () => {
+  it('warns once about an alarm other than NOSPACE or CORRUPT, whoever reports it, without changing the verdict', () => {
     const c = fakeCluster({ voting: 3 });
-    const v = classify([c.up(0, { alarms: ['NOSPACE'] }), c.up(1, { alarms: ['NOSPACE', 'CORRUPT'] }), c.up(2)]);
+    const alarms = [{ alarm: 'SOMETHING_NEW', memberId: c.id(0) }];
+    const v = classify([c.up(0, { alarms }), c.up(1, { alarms }), c.up(2)]);
     expect(v.verdict).toBe('healthy');
-    expect(v.warnings).toEqual([
-      'master-1 (https://10.0.0.1:2379): alarm NOSPACE raised',
-      'master-2 (https://10.0.0.2:2379): alarm NOSPACE raised',
-      'master-2 (https://10.0.0.2:2379): alarm CORRUPT raised',
-    ]);
+    expect(v.alarms).toEqual([]);
+    expect(v.warnings).toEqual([`alarm SOMETHING_NEW raised on ${c.id(0)}`]);
   });
 
   it("passes a member's own status errors on as warnings", () => {
@@ -507,8 +505,8 @@ describe('classify: warnings', () => {
 
   it('labels a warning with the bare endpoint when no name is known', () => {
     const c = fakeCluster({ voting: 3 });
-    const v = classify([c.up(0, { name: undefined, alarms: ['NOSPACE'] }), c.up(1), c.up(2)]);
-    expect(v.warnings).toEqual(['https://10.0.0.1:2379: alarm NOSPACE raised']);
+    const v = classify([c.up(0, { name: undefined, memberErrors: ['slow fdatasync'] }), c.up(1), c.up(2)]);
+    expect(v.warnings).toEqual(['https://10.0.0.1:2379: reports "slow fdatasync"']);
   });
 });
 
@@ -597,5 +595,120 @@ describe('classify: whose member list counts', () => {
       ['master-2', undefined],
       ['master-3', `unreachable: ${REFUSED}`],
     ]);
+  });
+});
+
+describe('classify: alarms', () => {
+  // etcd keeps alarms cluster-wide: every member's status lists every member's alarms
+  const everywhere = (c: ReturnType<typeof fakeCluster>, n: number, alarms: Array<{ alarm: string; memberId?: string }>) =>
+    Array.from({ length: n }, (_, i) => c.up(i, { alarms }));
+
+  it('calls a cluster with every member healthy but NOSPACE raised "alarm", never healthy, and names the members', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'NOSPACE', memberId: c.id(0) }, { alarm: 'NOSPACE', memberId: c.id(2) }]));
+    expect(v.verdict).toBe('alarm');
+    expect(v.summary).toBe('alarm NOSPACE on master-1, master-3 (writes refused: the database reached its space quota): quorum held (3 of 3 voting members healthy, 2 needed)');
+    expect(v.alarms.map((a) => [a.alarm, a.member, a.memberId])).toEqual([
+      ['NOSPACE', 'master-1', c.id(0)],
+      ['NOSPACE', 'master-3', c.id(2)],
+    ]);
+    expect(v.evidence).toHaveLength(1);
+    expect(v.evidence[0]).toMatch(new RegExp(`^NOSPACE raised on master-1 \\(${c.id(0)}\\), master-3 \\(${c.id(2)}\\): .*etcd refuses every write`));
+    // in the verdict, not repeated among the warnings
+    expect(v.warnings).toEqual([]);
+  });
+
+  it('proposes reclaim-space for NOSPACE, with backup beside it', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'NOSPACE', memberId: c.id(1) }]));
+    expect(v.recommendedRunbook).toBe('reclaim-space');
+    expect(v.alternatives).toEqual(['backup']);
+    expect(v.advice).toBeUndefined();
+  });
+
+  it('names the CORRUPT member and proposes replacing it from the healthy majority, never a restore from it', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'CORRUPT', memberId: c.id(1) }]));
+    expect(v.verdict).toBe('alarm');
+    expect(v.summary).toMatch(/^alarm CORRUPT on master-2 \(/);
+    expect(v.evidence[0]).toMatch(/^CORRUPT raised on master-2 .*disagrees with the other members'.*never take a snapshot or restore from it/);
+    expect(v.recommendedRunbook).toBe('replace-member');
+    expect(v.alternatives).toEqual([]);
+    expect(v.advice).toMatch(/^replace master-2 from the healthy majority \(run replace-member --set member=master-2\), never restore from its data/);
+  });
+
+  it('with NOSPACE and CORRUPT both active, names both and proposes replacing the corrupt member', () => {
+    const c = fakeCluster({ voting: 5 });
+    const v = classify(everywhere(c, 5, [{ alarm: 'NOSPACE', memberId: c.id(0) }, { alarm: 'CORRUPT', memberId: c.id(4) }]));
+    expect(v.verdict).toBe('alarm');
+    expect(v.summary).toMatch(/NOSPACE on master-1 .*; CORRUPT on master-5 /);
+    expect(v.recommendedRunbook).toBe('replace-member');
+  });
+
+  it('counts an alarm once however many members report it, and also when only one member answers with it', () => {
+    const c = fakeCluster({ voting: 3 });
+    const alarms = [{ alarm: 'NOSPACE', memberId: c.id(2) }];
+    const v = classify([c.up(0, { alarms }), c.up(1), c.up(2, { alarms })]);
+    expect(v.alarms).toHaveLength(1);
+    expect(v.verdict).toBe('alarm');
+  });
+
+  it('names an alarm by member ID when the member list does not name the member, and says it is no longer listed', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'NOSPACE', memberId: 'abc123' }]));
+    expect(v.alarms[0]).toMatchObject({ member: 'abc123', removed: true });
+    expect(v.summary).toMatch(/^alarm NOSPACE on abc123 /);
+    expect(v.evidence[0]).toMatch(/^NOSPACE raised on abc123 \(no longer in the member list\): /);
+    expect(v.recommendedRunbook).toBe('reclaim-space');
+  });
+
+  it('a CORRUPT member already replaced (its ID gone from the member list): still an alarm, no runbook, says to disarm it', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'CORRUPT', memberId: 'f492e0aa3a8d6d36' }]));
+    expect(v.verdict).toBe('alarm');
+    expect(v.recommendedRunbook).toBeUndefined();
+    expect(v.advice).toBe('the alarm was raised on f492e0aa3a8d6d36, no longer a member (replaced): etcd refuses writes until it is disarmed: etcdctl alarm disarm');
+  });
+
+  it('a replaced CORRUPT member beside one still listed: replace the listed one', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify(everywhere(c, 3, [{ alarm: 'CORRUPT', memberId: 'f492e0aa3a8d6d36' }, { alarm: 'CORRUPT', memberId: c.id(1) }]));
+    expect(v.recommendedRunbook).toBe('replace-member');
+    expect(v.advice).toMatch(/^replace master-2 /);
+  });
+
+  it('wins over a lost minority, whose members stay in the evidence, with replace-member among the alternatives', () => {
+    const c = fakeCluster({ voting: 3 });
+    const alarms = [{ alarm: 'NOSPACE', memberId: c.id(0) }];
+    const v = classify([c.up(0, { alarms }), c.up(1, { alarms }), c.down(2)]);
+    expect(v.verdict).toBe('alarm');
+    expect(v.summary).toMatch(/quorum held \(2 of 3 voting members healthy, 2 needed\)/);
+    expect(v.evidence.slice(1)).toEqual([`master-3 ${c.id(2)} (voting member, https://10.0.0.3:2379): unreachable: ${REFUSED}`]);
+    expect(v.alternatives).toEqual(['backup', 'replace-member']);
+  });
+
+  it('loses to a lost quorum, and the alarm is still named among the warnings', () => {
+    const c = fakeCluster({ voting: 3 });
+    const alarms = [{ alarm: 'NOSPACE', memberId: c.id(0) }];
+    const v = classify([c.up(0, { alarms }), c.down(1), c.down(2)]);
+    expect(v.verdict).toBe('quorum-lost');
+    expect(v.recommendedRunbook).toBe('restore-quorum');
+    expect(v.alarms).toHaveLength(1);
+    expect(v.warnings[0]).toMatch(/^alarm NOSPACE raised on master-1 \(/);
+  });
+
+  it('loses to split brain, and the alarm is still named among the warnings', () => {
+    const c = fakeCluster({ voting: 3 });
+    const alarms = [{ alarm: 'CORRUPT', memberId: c.id(0) }];
+    const v = classify([c.up(0, { alarms }), c.up(1, { clusterId: OTHER_CLUSTER_ID }), c.up(2)]);
+    expect(v.verdict).toBe('split-brain');
+    expect(v.warnings[0]).toMatch(/^alarm CORRUPT raised on master-1 /);
+  });
+
+  it('is not raised by an unreachable endpoint (it reports no alarms) nor by a learner-only alarm-free cluster', () => {
+    const c = fakeCluster({ voting: 3, learners: 1 });
+    const v = classify([c.up(0), c.up(1), c.up(2), c.up(3)]);
+    expect(v.verdict).toBe('healthy');
+    expect(v.alarms).toEqual([]);
   });
 });

@@ -145,7 +145,8 @@ function newest(a: ClusterReport | undefined, b: ClusterReport | undefined): Clu
 /** Runbooks (two lines each) that fit under the detection at this height. */
 function pickerRoom(rows: number, report: ClusterReport | undefined, dryRun: boolean, problems: number): number {
   const members = report?.endpoints.length ?? 3;
-  const evidence = report ? report.verdict.evidence.length + report.verdict.warnings.length : 1;
+  // the advice line (what to do when no runbook fits) counts as one more
+  const evidence = report ? report.verdict.evidence.length + report.verdict.warnings.length + (report.verdict.advice ? 1 : 0) : 1;
   // a frame as tall as the terminal scrolls it: keep one row spare
   const used = (dryRun ? 1 : 0) + members + 4 + 2 + evidence * 2 + 1 + problems + 1 + 1 + 1;
   return Math.floor((rows - used) / 2);
