@@ -59,10 +59,13 @@ describe('runbook reclaim-space on a real NOSPACE cluster', () => {
     expect((await readdir(join(work, 'backups'))).some((f) => /^snapshot-.*\.db$/.test(f))).toBe(true);
   });
 
-  it('refuses on a cluster without quorum: nothing compacted or disarmed (quorum-held)', async () => {
+  it('refuses on a cluster without quorum: nothing compacted or disarmed (appliesTo, then quorum-held)', async () => {
     await lab.kill('m3');
     await lab.kill('m2');
-    const result = await run(['--journal-dir', join(work, 'journal-refused')]);
+    const refused = await run(['--journal-dir', join(work, 'journal-refused')]);
+    expect(refused.exitCode).toBe(4);
+    expect(refused.stderr).toContain('refusing to run reclaim-space: it applies to alarm, and the cluster is quorum-lost now');
+    const result = await run(['--journal-dir', join(work, 'journal-refused'), '--override-applies-to', 'reclaim-space']);
     expect(result.exitCode).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL quorum-held/);
     expect(result.stdout).not.toMatch(/compacted the keyspace history/);
