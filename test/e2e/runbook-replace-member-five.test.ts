@@ -77,7 +77,7 @@ describe('replace-member on a 5-member systemd cluster', () => {
     // unless overridden, as the first run said; its remove step finds m4 absent and the rest adds it back
     const plain = await run('--set', 'member=m4');
     expect(plain.exitCode, plain.stdout + plain.stderr).toBe(4);
-    expect(plain.stderr).toContain('refusing to run replace-member: it applies to minority-lost, and the cluster is healthy now');
+    expect(plain.stderr).toContain('refusing to run replace-member: it applies to minority-lost, alarm, and the cluster is healthy now');
     const m4 = await run('--set', 'member=m4', '--override-applies-to', 'replace-member');
     expect(m4.exitCode, m4.stdout + m4.stderr).toBe(0);
     expect(m4.stdout).toMatch(/m4 is not in the member list: already removed, nothing to do/);

@@ -94,7 +94,7 @@ describe('replace-member on a 3-member systemd cluster', () => {
     // replace-member applies to minority-lost: refused before a journal exists
     const refused = await run('--set', 'member=m3');
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
-    expect(refused.stderr).toMatch(/^etcd-runbook: refusing to run replace-member: it applies to minority-lost, and the cluster is quorum-lost now \(the runbook for quorum-lost is restore-quorum\); nothing was run\. To run it anyway, pass --override-applies-to replace-member$/);
+    expect(refused.stderr).toMatch(/^etcd-runbook: refusing to run replace-member: it applies to minority-lost, alarm, and the cluster is quorum-lost now \(the runbook for quorum-lost is restore-quorum\); nothing was run\. To run it anyway, pass --override-applies-to replace-member$/);
     // overridden, its own guard still refuses to change the membership without quorum
     const result = await run('--set', 'member=m3', '--override-applies-to', 'replace-member');
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
