@@ -110,14 +110,15 @@ async function up(argv: string[]): Promise<number> {
     stdio: ['ignore', log, log, 'ipc'],
   });
   closeSync(log);
-  const interrupted = () => holder.kill('SIGTERM');
+  // Ctrl-C while it starts: the holder, cut off, abandons the start and cleans up after itself
+  const interrupted = () => holder.connected && holder.disconnect();
   process.once('SIGINT', interrupted);
   try {
     const state = await new Promise<LabState>((resolve, reject) => {
       holder.once('message', (message: { state?: LabState; error?: string }) => (message.state ? resolve(message.state) : reject(new OperatorError(`lab up: ${message.error ?? 'no answer'}`))));
       holder.once('exit', (code, signal) => reject(new OperatorError(`lab up: the lab's holder exited (${code ?? signal}) before the lab was up: see ${holderLogPath()}`)));
     });
-    holder.disconnect();
+    if (holder.connected) holder.disconnect();
     holder.unref();
     process.stdout.write(`lab up: ${state.nodes.length} nodes (${state.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}), etcd ${state.etcd}\n`);
     process.stdout.write(`lab dir: ${state.labDir}\ninventory: ${state.inventory}\n`);
@@ -143,7 +144,7 @@ async function hold(argv: string[]): Promise<number> {
     process.off('disconnect', orphaned);
     process.send?.({ state });
   } catch (err) {
-    process.send?.({ error: (err as Error).message });
+    if (process.connected) process.send?.({ error: (err as Error).message });
     removeLabState();
     return 1;
   }

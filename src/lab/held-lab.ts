@@ -151,7 +151,13 @@ function serve(lab: LabCluster, socket: Socket, closeServer: () => void): void {
     buffer += chunk;
     const end = buffer.indexOf('\n');
     if (end < 0) return;
-    const request = JSON.parse(buffer.slice(0, end)) as HolderRequest;
+    let request: HolderRequest;
+    try {
+      request = JSON.parse(buffer.slice(0, end)) as HolderRequest;
+    } catch {
+      socket.end(`${JSON.stringify({ ok: false, error: 'not a lab request' } satisfies HolderReply)}\n`);
+      return;
+    }
     void answer(lab, request).then((reply) => {
       socket.end(`${JSON.stringify(reply)}\n`);
       if (request.op === 'down' && reply.ok) {
