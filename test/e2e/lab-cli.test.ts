@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { listing, processesIn } from './node-helpers.js';
+import { listing, nodeSystemdsOf, processesIn } from './node-helpers.js';
 
 /**
  * `etcd-runbook lab` as a person practising by hand (or a script) uses it:
@@ -92,22 +92,4 @@ async function statusUntil(inventory: string, code: number): Promise<CliResult> 
     if (result.exitCode === code || Date.now() > deadline) return result;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-}
-
-/** Every systemd in a PID namespace other than the host's that belongs to this lab (its marker names the lab dir). */
-function nodeSystemdsOf(labDir: string): string[] {
-  const host = readlinkSync('/proc/self/ns/pid');
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return (
-          readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd' &&
-          readlinkSync(`/proc/${pid}/ns/pid`) !== host &&
-          readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`NODE_SCRATCH=${labDir}/`)
-        );
-      } catch {
-        return false;
-      }
-    });
 }
