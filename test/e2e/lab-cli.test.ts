@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { slotDir } from '../../src/lab/slots.js';
 import { listing, nodeSystemdsOf, processesIn } from './node-helpers.js';
 
 /**
@@ -93,3 +94,26 @@ async function statusUntil(inventory: string, code: number): Promise<CliResult> 
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
+
+describe('lab down after the lab\'s holder was SIGKILLed (1 node, etcd 3.4)', () => {
+  const stateHome = mkdtempSync(join(tmpdir(), 'lab-cli-state-'));
+  const env = { XDG_STATE_HOME: stateHome };
+  const lab = (args: string[], timeoutMs = 60_000) => runCli(['lab', ...args], env, timeoutMs);
+  afterAll(async () => {
+    await lab(['down'], 90_000);
+    rmSync(stateHome, { recursive: true, force: true });
+  }, 120_000);
+
+  it('stops the node from the state file, releases its address block and removes the lab dir', async () => {
+    const up = await lab(['up', '--members', '1', '--etcd', '3.4'], 120_000);
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect((await lab(['exec', 'm1', '--', 'etcd', '--version'])).stdout).toMatch(/^etcd Version: 3\.4\./m);
+    const state = JSON.parse(readFileSync(join(stateHome, 'etcd-runbook', 'lab.json'), 'utf8')) as { holderPid: number; labDir: string; slot: number };
+    process.kill(state.holderPid, 'SIGKILL');
+    expect(await lab(['down'], 90_000)).toMatchObject({ exitCode: 0, stdout: `lab down: 1 nodes stopped, ${state.labDir} removed` });
+    expect(nodeSystemdsOf(state.labDir)).toEqual([]);
+    expect(existsSync(state.labDir)).toBe(false);
+    const lock = join(slotDir(), `slot-${state.slot}.lock`);
+    expect(existsSync(lock) && readFileSync(lock, 'utf8') === String(state.holderPid), `${lock} still held by the dead holder`).toBe(false);
+  }, 150_000);
+});
