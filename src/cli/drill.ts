@@ -9,6 +9,7 @@ import { ScriptedOperator } from '../engine/operator.js';
 import { FAULTS, type Fault } from '../lab/faults.js';
 import type { LabCluster } from '../lab/cluster.js';
 import type { LabLayout } from '../lab/layouts.js';
+import { ETCD_VERSIONS, type EtcdVersion } from '../lab/etcd-versions.js';
 import { describeCheck } from '../lab/sample-data.js';
 import { findRunbook, loadCatalogue, type RunbookCatalogue } from '../runbook/loader.js';
 import { colorEnabled, paint } from '../util/color.js';
@@ -21,7 +22,7 @@ const MAX_BALLAST_MIB = 1024;
 
 export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}]
                          [--layout systemd|kubeadm] [--ssh] [--yes] [--keep] [--report FILE]
-                         [--data-mib N]
+                         [--data-mib N] [--etcd 3.4|3.5]
 
 A disaster-recovery rehearsal on a real etcd cluster: starts one on loopback
 (TLS with its own PKI, members on 127.0.0.11, .12, …, each laid out like a
@@ -49,6 +50,10 @@ it ends (Ctrl-C included); the lab directory is removed unless --keep.
                   sample data survived (the form to schedule as a nightly drill)
   --keep          keep the lab directory (PKI, data, logs, inventory, journal,
                   transcript) and print where it is
+  --etcd V        rehearse on real lab nodes (systemd as PID 1, etcd under
+                  systemctl, sshd; needs root) running etcd 3.5 or 3.4;
+                  systemd layout only. Without it: the lab's etcd runs as host
+                  processes with the host's etcd
   --data-mib N    also write N MiB of ballast (4 KiB values) before the fault, so
                   etcd's own work (snapshot, a learner catching up, the restore)
                   is the size of your cluster's and the timings are realistic;
@@ -72,6 +77,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       yes: { type: 'boolean', short: 'y' },
       report: { type: 'string' },
       'data-mib': { type: 'string', default: '0' },
+      etcd: { type: 'string' },
       'journal-dir': { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -90,6 +96,10 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(ballastMib) || ballastMib < 0 || ballastMib > MAX_BALLAST_MIB) {
     throw new OperatorError(`--data-mib ${values['data-mib']}: a whole number of MiB from 0 to ${MAX_BALLAST_MIB} (the lab's members share this machine's disk)`);
   }
+  const etcd = values.etcd as EtcdVersion | undefined;
+  if (etcd !== undefined && !ETCD_VERSIONS.includes(etcd)) throw new OperatorError(`--etcd ${values.etcd}: choose ${ETCD_VERSIONS.join(' or ')}`);
+  if (etcd !== undefined && layout === 'kubeadm') throw new OperatorError('--etcd with --layout kubeadm: the kubeadm layout is not supported on lab nodes yet; use --layout systemd');
+  if (etcd !== undefined && process.getuid?.() !== 0) throw new OperatorError('--etcd rehearses on lab nodes, which need root (namespaces, mounts, cgroups): run as root, or drop --etcd');
   if (values.fault !== undefined && !FAULTS.includes(values.fault as Fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
   const color = colorEnabled(values['no-color']);
   const terminal = Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -109,7 +119,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
   }
 
   const recovery = attended ? inView(values['no-color']) : unattended(values['no-color']);
-  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recovery);
+  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), etcd, keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recovery);
   say('');
   for (const line of reportText(result, color)) say(line);
   if (values.report) await writeReport(values.report, result);

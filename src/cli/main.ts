@@ -15,6 +15,7 @@ const commands: Record<string, { load: () => Promise<Command>; summary: string }
   run: { load: async () => (await import('./run.js')).runCommand, summary: 'step through a runbook, each step confirmed (--dry-run records instead)' },
   resume: { load: async () => (await import('./run.js')).resumeCommand, summary: 'continue an interrupted run from its journal' },
   lint: { load: async () => (await import('./lint.js')).lintCommand, summary: 'validate runbook files (errors name file, line and field)' },
+  lab: { load: async () => (await import('./lab.js')).labCommand, summary: 'a lab of real nodes to practise on by hand: up, exec, fault, down (root)' },
   drill: { load: async () => (await import('./drill.js')).drillCommand, summary: 'rehearse a recovery on a real local cluster: fault, runbook, time to healthy' },
 };
 

@@ -9,6 +9,7 @@ import type { EngineEvent, RunStatus } from '../engine/types.js';
 import { LabCluster } from '../lab/cluster.js';
 import { EXPECTED_VERDICT, injectFault, labShapeFor, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
+import type { EtcdVersion } from '../lab/etcd-versions.js';
 import { killAllTracked } from '../lab/processes.js';
 import { BALLAST_PREFIX, ballastKeyCount, checkSample, countBallast, sampleEntries, writeBallast, writeSample, type SampleCheck } from '../lab/sample-data.js';
 import { messageOf } from '../util/errors.js';
@@ -27,6 +28,8 @@ export interface DrillOptions {
   fault: Fault;
   layout: LabLayout;
   ssh: boolean;
+  /** rehearse on real lab nodes (systemd as PID 1) running this etcd release; none: the host-process lab */
+  etcd?: EtcdVersion;
   /** keep the lab directory (PKI, data, logs, journal, transcript) */
   keep: boolean;
   /** sample keys written before the fault */
@@ -108,13 +111,15 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
   const cleanup = new DrillCleanup(options.keep, say);
   cleanup.install();
   try {
-    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout${options.ssh ? ', nodes over SSH' : ''})…`);
+    const where = options.etcd ? `, real lab nodes with etcd ${options.etcd}` : options.ssh ? ', nodes over SSH' : '';
+    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout${where})…`);
     const lab = await cleanup.track(
       LabCluster.start(
         labShapeFor(options.fault, {
           members: options.members,
           layout: options.layout,
           ssh: options.ssh,
+          ...(options.etcd ? { nodes: true, etcd: options.etcd } : {}),
           keep: options.keep,
           signal: cleanup.startAborted,
         }),

@@ -210,6 +210,11 @@ export class LabCluster {
     }
   }
 
+  /** the lab's loopback address block (slots.ts): its lock and pids file say who holds it */
+  get slotIndex(): number {
+    return this.slot.index;
+  }
+
   /** etcd's --quota-backend-bytes on every member, when the lab set one */
   get quotaBackendBytes(): number | undefined {
     return this.options.quotaBackendBytes;

@@ -4,7 +4,7 @@ import { OperatorError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import { etcdBinDir, type EtcdVersion } from './etcd-versions.js';
 import { NODE_PATHS, systemdNodeFiles, type ClusterShape, type NodeFile, type NodeMember } from './layouts.js';
-import { bootNode, type LabNode } from './node/node.js';
+import { bootNode, nsenterArgs, type LabNode } from './node/node.js';
 import { createNodeSshKeys, writeKnownHosts, type NodeSshKeys } from './node/sshd.js';
 import type { LabPki, MemberCert } from './pki.js';
 import type { Slot } from './slots.js';
@@ -143,7 +143,7 @@ export async function systemctl(node: LabNode, ...args: string[]): Promise<void>
  * node's start/stop/is-active commands as the lab and its tests run them.
  */
 export function inNodeCommand(node: LabNode, command: readonly string[]): string {
-  return ['nsenter', '-t', String(node.pid), '-a', '-r', '-w', '--', ...command].map(shellQuote).join(' ');
+  return ['nsenter', ...nsenterArgs(node.pid, command)].map(shellQuote).join(' ');
 }
 
 /** The unit's processes named `comm`, by their host pids, from the node's cgroup (sync: no exec into the node). */

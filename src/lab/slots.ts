@@ -81,7 +81,8 @@ function reapIfStale(lock: string): boolean {
   } catch {
     return false;
   }
-  if (Number.isFinite(owner) && isAlive(owner)) return false;
+  // a zombie owner (killed, its parent not yet reaping) is dead too: it holds nothing
+  if (Number.isFinite(owner) && isAlive(owner) && isRunning(owner)) return false;
   killRecordedPids(`${lock}.pids`, 'SIGKILL');
   rmSync(`${lock}.pids`, { force: true });
   rmSync(lock, { force: true });

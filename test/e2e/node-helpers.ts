@@ -46,3 +46,21 @@ export async function expectLeaseRenewedAfter(lab: LabCluster, name: string, rev
   }
   expect(last, `${name}'s apiserver lease renewed after revision ${revision}`).toBeGreaterThan(revision);
 }
+
+/** Every systemd in a PID namespace other than the host's that belongs to this lab (its marker names the lab dir). */
+export function nodeSystemdsOf(labDir: string): string[] {
+  const host = readlinkSync('/proc/self/ns/pid');
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd' &&
+          readlinkSync(`/proc/${pid}/ns/pid`) !== host &&
+          readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`NODE_SCRATCH=${labDir}/`)
+        );
+      } catch {
+        return false;
+      }
+    });
+}

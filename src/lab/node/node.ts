@@ -91,7 +91,7 @@ export interface LabNode {
 }
 
 /** What a command in a node sees: root's, and nothing of the caller's environment. */
-const NODE_ENV = {
+export const NODE_ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   HOME: '/root',
   USER: 'root',
@@ -211,10 +211,15 @@ async function pidOne(launcher: ChildProcess, scratch: string): Promise<number> 
   while (Date.now() < deadline) {
     if (exited(launcher)) throw new Error(`its launcher exited (${launcher.exitCode ?? launcher.signalCode})`);
     const pid = childOf(launcher.pid);
-    if (pid !== undefined && comm(pid) === 'systemd' && environ(pid).includes(`NODE_SCRATCH=${scratch}`)) return pid;
+    if (pid !== undefined && isNodePid(pid, scratch)) return pid;
     await sleep(10);
   }
   throw new Error('systemd did not start as its PID 1 within 10 s');
+}
+
+/** The pid is a node's PID 1 still: systemd, with the node's scratch dir as its marker (a reused pid never is). */
+export function isNodePid(pid: number, scratch: string): boolean {
+  return comm(pid) === 'systemd' && environ(pid).includes(`NODE_SCRATCH=${scratch}`);
 }
 
 function childOf(pid: number | undefined): number | undefined {
@@ -262,14 +267,18 @@ async function failedUnits(exec: LabNode['exec']): Promise<string[]> {
 }
 
 /**
- * nsenter into every namespace of PID 1 and its root: the command runs as a
- * process of the node. (nsenter skips the namespaces it already shares, the
- * network among them.)
+ * nsenter's arguments to run argv in every namespace of the node's PID 1 and
+ * its root: the command runs as a process of the node. (nsenter skips the
+ * namespaces it already shares, the network among them.) Run it with NODE_ENV.
  */
+export function nsenterArgs(pid: number, argv: readonly string[]): string[] {
+  return ['-t', String(pid), '-a', '-r', '-w', '--', ...argv];
+}
+
 function execIn(pid: number, command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', ['-t', String(pid), '-a', '-r', '-w', '--', ...argv], { cwd: '/', env: NODE_ENV, stdio: 'pipe' });
+    const child = spawn('nsenter', nsenterArgs(pid, argv), { cwd: '/', env: NODE_ENV, stdio: 'pipe' });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
