@@ -57,9 +57,14 @@ export function planEditConfig(member: InventoryMember, flags: EtcdFlags, timest
     const dir = node.paths?.manifestsDir;
     if (!dir) throw say('no manifests dir: set node.paths.manifestsDir in the inventory (e.g. /etc/kubernetes/manifests)');
     const live = posix.join(dir, 'etcd.yaml');
-    if (manifest === 'running') return { format: 'static-pod', flags, ...files(live), whenMissing: 'etcd.yaml must be in the manifests dir' };
-    const parked = posix.join(posix.dirname(posix.normalize(dir)), 'etcd.yaml.stopped');
-    return { format: 'static-pod', flags, ...files(parked), refuseIfExists: live, whenMissing: 'the stop step parks etcd.yaml there; copy it from a healthy master and set its name and addresses first' };
+    const parent = posix.dirname(posix.normalize(dir));
+    if (manifest === 'running') {
+      // the kubelet reads every file in the manifests dir but dotfiles: the backup goes beside the dir, the temp file is hidden
+      return { format: 'static-pod', flags, path: live, backup: posix.join(parent, `etcd.yaml.bak-${timestamp}`), temp: posix.join(dir, `.etcd.yaml.tmp-${timestamp}`), whenMissing: 'etcd is not running from the manifests dir' };
+    }
+    const parked = posix.join(parent, 'etcd.yaml.stopped');
+    // the backup is named after the manifest, beside it, not after its parked name
+    return { format: 'static-pod', flags, ...files(parked), backup: posix.join(parent, `etcd.yaml.bak-${timestamp}`), refuseIfExists: live, whenMissing: 'the stop step parks etcd.yaml there; copy it from a healthy master and set its name and addresses first' };
   }
   throw say('no layout: set node.layout (kubeadm or systemd) in the inventory');
 }
@@ -275,7 +280,7 @@ export async function runEditConfig(transport: Transport, plan: EditConfigPlan, 
     return fail(messageOf(err));
   }
   if (after === before) {
-    io.say(`${where} already sets ${plan.flags.map(([f]) => `--${f}`).join(', ')}: nothing to change\n`);
+    io.say(`${where} already sets ${plan.flags.map(([f]) => `--${f}`).join(', ')}: nothing to change\n${flagLines(plan, after)}`);
     return { ok: true, exitCode: 0 };
   }
   io.say(`${unifiedDiff(plan.path, before, after)}\n`);
@@ -284,8 +289,19 @@ export async function runEditConfig(transport: Transport, plan: EditConfigPlan, 
   if (await transport.stat(plan.temp)) await transport.unlink(plan.temp);
   await writeFileAs(transport, plan.temp, after, stat, io);
   await transport.rename(plan.temp, plan.path);
-  io.say(`${where} written; backup: ${plan.backup}\n`);
+  io.say(`${where} written; backup: ${plan.backup}\n${flagLines(plan, after)}`);
   return { ok: true, exitCode: 0 };
+}
+
+/** The lines of the file that set the plan's flags, as the file now has them (the step log's proof). */
+function flagLines(plan: EditConfigPlan, text: string): string {
+  const names = new Set(plan.flags.map(([flag]) => flag));
+  const sets = (line: string) => {
+    if (plan.format === 'static-pod') return names.has(FLAG_ITEM.exec(line)?.[3] ?? '');
+    const key = ENV_LINE.exec(line)?.[2];
+    return plan.flags.some(([flag]) => envName(flag) === key);
+  };
+  return splitLines(text).filter(sets).map((l) => `${l}\n`).join('');
 }
 
 /** A new file with the text, the mode and the owner of the file it stands for. */
