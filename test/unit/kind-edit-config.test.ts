@@ -62,6 +62,7 @@ describe('setManifestFlags', () => {
 
   it('quotes a value YAML would otherwise misread, and refuses a manifest without an etcd command', () => {
     expect(setManifestFlags(MANIFEST, [['name', 'a: b']])).toContain('    - "--name=a: b"\n');
+    expect(setManifestFlags(MANIFEST, [['initial-cluster', 'm1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380']])).toContain('    - --initial-cluster=m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380\n');
     expect(() => setManifestFlags('kind: Pod\n', [['name', 'm1']], '/etc/kubernetes/manifests/etcd.yaml')).toThrow(/no "- etcd" command line in \/etc\/kubernetes\/manifests\/etcd.yaml/);
   });
 });

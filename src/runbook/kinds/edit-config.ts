@@ -156,9 +156,13 @@ export function setManifestFlags(text: string, flags: EtcdFlags, path = 'the man
   return joinLines([...lines.slice(0, start), ...command, ...lines.slice(end)], text);
 }
 
-/** A plain YAML scalar when it reads back as the same string, else double-quoted. */
+/**
+ * A plain YAML scalar when it reads back as the same string (a block
+ * sequence item starting `--`: commas and brackets inside are plain text),
+ * else double-quoted.
+ */
 function yamlItem(value: string): string {
-  return /: |\s#|^\s|\s$|["'\\{}[\],&*!|>%@`]/.test(value) || value.endsWith(':') ? JSON.stringify(value) : value;
+  return /: |\s#|^\s|\s$|["'\\\t]/.test(value) || value.endsWith(':') || !value.startsWith('--') ? JSON.stringify(value) : value;
 }
 
 // ---- lines and diff -------------------------------------------------------------------------
