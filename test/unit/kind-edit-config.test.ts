@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runEditConfig, setEnvFlags, setManifestFlags, unifiedDiff, type EditConfigPlan } from '../../src/runbook/kinds/edit-config.js';
+import { runEditConfig, setDropInFlags, setEnvFlags, setManifestFlags, unifiedDiff, type EditConfigPlan } from '../../src/runbook/kinds/edit-config.js';
 import { LocalTransport } from '../../src/transport/local.js';
 
 const ENV = `# etcd, written by the installer
@@ -110,5 +110,43 @@ describe('runEditConfig', () => {
     const plan: EditConfigPlan = { format: 'static-pod', path: join(dir, 'etcd.yaml.stopped'), flags: [['name', 'm1']], backup: 'b', temp: 't', refuseIfExists: live, whenMissing: 'park it' };
     expect((await runEditConfig(new LocalTransport('local'), plan, io)).error).toMatch(/is still in the manifests dir: stop etcd first/);
     expect((await runEditConfig(new LocalTransport('local'), { ...plan, refuseIfExists: undefined }, io)).error).toMatch(/etcd.yaml.stopped on local is missing: park it/);
+  });
+});
+
+describe('setDropInFlags', () => {
+  const UNIT = `[Unit]
+Description=Etcd Server
+
+[Service]
+Type=notify
+ExecStart=/opt/kube/bin/etcd \\
+  --name=etcd-10.0.0.1 \\
+  --data-dir=/var/lib/etcd \\
+  --initial-cluster-state new \\
+  --initial-cluster=etcd-10.0.0.1=https://10.0.0.1:2380,etcd-10.0.0.2=https://10.0.0.2:2380
+Restart=always
+`;
+
+  it('resets ExecStart and declares it again with each flag set, in both --flag=value and --flag value forms, a missing flag added', () => {
+    const out = setDropInFlags(UNIT, '', [['initial-cluster-state', 'existing'], ['initial-cluster-token', 'restore-1']]);
+    expect(out).toBe(`# written by etcd-runbook: etcd's flags for the recovered cluster (ExecStart reset, then declared again)
+[Service]
+ExecStart=
+ExecStart=/opt/kube/bin/etcd \\
+  --name=etcd-10.0.0.1 \\
+  --data-dir=/var/lib/etcd \\
+  --initial-cluster-state=existing \\
+  --initial-cluster=etcd-10.0.0.1=https://10.0.0.1:2380,etcd-10.0.0.2=https://10.0.0.2:2380 \\
+  --initial-cluster-token=restore-1
+`);
+  });
+
+  it('edits the drop-in it wrote before rather than the unit, and systemd reads the result back as the same command', async () => {
+    const first = setDropInFlags(UNIT, '', [['initial-cluster-state', 'existing']]);
+    const second = setDropInFlags(UNIT, first, [['name', 'etcd a']]);
+    expect(second).toContain('  "--name=etcd a" \\\n');
+    expect(second).toContain('--initial-cluster-state=existing');
+    const { parseSystemdUnit } = await import('../../src/inventory/systemd.js');
+    expect(parseSystemdUnit(`${UNIT}\n${second}`, 'etcd.service').execStart).toContain('--name=etcd a');
   });
 });

@@ -3,10 +3,12 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { InventoryMember } from '../../inventory/schema.js';
+import { parseSystemdUnit } from '../../inventory/systemd.js';
+import { shellJoin } from '../../util/shell.js';
 import type { FileStat, Transport } from '../../transport/types.js';
 import { OperatorError, messageOf } from '../../util/errors.js';
 import type { RenderedRunbook } from '../rendered.js';
-import type { KindIo, KindResult } from './exec.js';
+import { run, type KindIo, type KindResult } from './exec.js';
 
 /**
  * The `edit-config` step kind: set etcd flags where the member's
@@ -19,7 +21,7 @@ import type { KindIo, KindResult } from './exec.js';
  * and unrelated lines stay as they were.
  */
 
-export type ConfigFormat = 'env-file' | 'static-pod';
+export type ConfigFormat = 'env-file' | 'static-pod' | 'unit-drop-in';
 
 /** etcd flag names, without the dashes: name, initial-cluster, … */
 export type EtcdFlags = Array<[flag: string, value: string]>;
@@ -37,7 +39,12 @@ export interface EditConfigPlan {
   refuseIfExists?: string;
   /** what the operator does when the file is missing */
   whenMissing: string;
+  /** unit-drop-in: the unit whose ExecStart the drop-in declares again */
+  unitFile?: string;
 }
+
+/** The drop-in etcd-runbook writes: last in lexical order, so its ExecStart is the one systemd runs. */
+export const DROP_IN_NAME = '99-etcd-runbook.conf';
 
 /** Where a member's flags live, from its layout; `stopped`: kubeadm's manifest parked out of the manifests dir. */
 export function planEditConfig(member: InventoryMember, flags: EtcdFlags, timestamp: string, manifest: 'stopped' | 'running'): EditConfigPlan {
@@ -50,7 +57,13 @@ export function planEditConfig(member: InventoryMember, flags: EtcdFlags, timest
   const files = (path: string) => ({ path, backup: `${path}.bak-${timestamp}`, temp: `${path}.tmp-${timestamp}` });
   if (node?.layout === 'systemd') {
     const envFile = node.paths?.envFile;
-    if (!envFile) throw say('no env file: set node.paths.envFile in the inventory (e.g. /etc/etcd/etcd.conf)');
+    const unitFile = node.paths?.unitFile;
+    // no env file: the flags are on ExecStart (kubeasz, binary installs), declared again by a drop-in
+    if (!envFile && unitFile) {
+      const path = posix.join('/etc/systemd/system', `${posix.basename(unitFile)}.d`, DROP_IN_NAME);
+      return { format: 'unit-drop-in', flags, ...files(path), unitFile, whenMissing: `the unit ${unitFile} is missing: copy it from a healthy member first` };
+    }
+    if (!envFile) throw say('no env file and no unit file: set node.paths.envFile (e.g. /etc/etcd/etcd.conf) or node.paths.unitFile in the inventory');
     return { format: 'env-file', flags, ...files(envFile), whenMissing: 'copy the env file from a healthy member first' };
   }
   if (node?.layout === 'kubeadm') {
@@ -69,9 +82,51 @@ export function planEditConfig(member: InventoryMember, flags: EtcdFlags, timest
   throw say('no layout: set node.layout (kubeadm or systemd) in the inventory');
 }
 
-/** The file's new text: pure, for plan (a diff) and for the run. */
-export function applyEdit(format: ConfigFormat, text: string, flags: EtcdFlags, path = 'the file'): string {
+/** The file's new text: pure, for plan (a diff) and for the run; a drop-in also needs its unit's text. */
+export function applyEdit(format: ConfigFormat, text: string, flags: EtcdFlags, path = 'the file', unitText?: string): string {
+  if (format === 'unit-drop-in') return setDropInFlags(unitText ?? '', text, flags, path);
   return format === 'env-file' ? setEnvFlags(text, flags) : setManifestFlags(text, flags, path);
+}
+
+// ---- unit drop-in ---------------------------------------------------------------------
+
+/**
+ * A drop-in that resets ExecStart and declares it again: the command the
+ * unit (with this drop-in, when there is one) runs now, with each flag set
+ * (`--flag=value` or `--flag value` replaced, a missing flag added).
+ */
+export function setDropInFlags(unitText: string, dropInText: string, flags: EtcdFlags, path = 'the drop-in'): string {
+  const current = parseSystemdUnit(`${unitText}\n${dropInText}`, path).execStart;
+  const [binary, ...args] = current;
+  const wanted = new Map(flags);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i] as string;
+    const match = /^--?([a-z0-9-]+)(=.*)?$/.exec(word);
+    const flag = match?.[1];
+    if (flag === undefined || !wanted.has(flag)) {
+      out.push(word);
+      continue;
+    }
+    // `--flag value`: the value is the next word
+    if (match?.[2] === undefined && i + 1 < args.length && !(args[i + 1] as string).startsWith('-')) i++;
+    if (out.some((w) => w.startsWith(`--${flag}=`))) continue;
+    out.push(`--${flag}=${wanted.get(flag) as string}`);
+  }
+  for (const [flag, value] of wanted) if (!out.some((w) => w.startsWith(`--${flag}=`))) out.push(`--${flag}=${value}`);
+  const lines = [binary as string, ...out].map(unitWord);
+  return [
+    '# written by etcd-runbook: etcd\'s flags for the recovered cluster (ExecStart reset, then declared again)',
+    '[Service]',
+    'ExecStart=',
+    `ExecStart=${lines.join(' \\\n  ')}`,
+    '',
+  ].join('\n');
+}
+
+/** A word as systemd's ExecStart reads it back: bare when plain, else double-quoted (`${VAR}` in the unit's own words kept as is). */
+function unitWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./${}-]+$/.test(word) ? word : `"${word.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 // ---- env file -----------------------------------------------------------------------
@@ -247,15 +302,18 @@ function lineOps(a: string[], b: string[]): LineOp[] {
 
 /** What `plan` shows when the file cannot be read at plan time: the flags, as they will read in the file. */
 export function describeEditConfig(plan: EditConfigPlan): string {
-  const shown = plan.flags.map(([flag, value]) => (plan.format === 'env-file' ? `${envName(flag)}=${envValue(value, '"')}` : `- ${yamlItem(`--${flag}=${value}`)}`));
-  return [`# edit ${plan.path} (backup ${plan.backup}), setting:`, ...shown.map((l) => `#   ${l}`)].join('\n');
+  const shown = plan.flags.map(([flag, value]) =>
+    plan.format === 'env-file' ? `${envName(flag)}=${envValue(value, '"')}` : plan.format === 'static-pod' ? `- ${yamlItem(`--${flag}=${value}`)}` : unitWord(`--${flag}=${value}`),
+  );
+  const what = plan.format === 'unit-drop-in' ? `write ${plan.path} (ExecStart of ${plan.unitFile ?? 'the unit'} declared again), setting:` : `edit ${plan.path} (backup ${plan.backup}), setting:`;
+  return [`# ${what}`, ...shown.map((l) => `#   ${l}`), ...(plan.format === 'unit-drop-in' ? ['systemctl daemon-reload'] : [])].join('\n');
 }
 
 /** The diff `plan` shows when the file can be read now, else the flags to set; an error in the file is said, not thrown. */
-export function describeEditOf(plan: EditConfigPlan, text: string | undefined): string {
+export function describeEditOf(plan: EditConfigPlan, text: string | undefined, unitText?: string): string {
   if (text === undefined) return describeEditConfig(plan);
   try {
-    const diff = unifiedDiff(plan.path, text, applyEdit(plan.format, text, plan.flags, plan.path));
+    const diff = unifiedDiff(plan.path, text, applyEdit(plan.format, text, plan.flags, plan.path, unitText));
     return diff === '' ? `# ${plan.path} already sets these flags: nothing to change` : diff;
   } catch (err) {
     return `${describeEditConfig(plan)}\n# as it is now: ${messageOf(err)}`;
@@ -273,13 +331,17 @@ export async function runEditConfig(transport: Transport, plan: EditConfigPlan, 
   const where = `${plan.path} on ${transport.node}`;
   const fail = (error: string): KindResult => ({ ok: false, error });
   if (plan.refuseIfExists && (await transport.stat(plan.refuseIfExists))) return fail(`${plan.refuseIfExists} on ${transport.node} is still in the manifests dir: stop etcd first (the kubelet would run the pod mid-edit)`);
-  const stat = await transport.stat(plan.path);
+  const unit = plan.unitFile ? await readText(transport, plan.unitFile) : undefined;
+  if (plan.unitFile && unit === undefined) return fail(`${plan.unitFile} on ${transport.node} is missing: ${plan.whenMissing}`);
+  const found = await transport.stat(plan.path);
+  // a drop-in is new the first time: it stands for the unit (mode 0644, root's)
+  const stat: FileStat | undefined = found ?? (plan.format === 'unit-drop-in' ? { type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtimeMs: 0 } : undefined);
   if (!stat) return fail(`${where} is missing: ${plan.whenMissing}`);
   if (stat.type !== 'file') return fail(`${where} is a ${stat.type}, not a file`);
-  const before = (await transport.readFile(plan.path)).toString('utf8');
+  const before = found ? (await transport.readFile(plan.path)).toString('utf8') : '';
   let after: string;
   try {
-    after = applyEdit(plan.format, before, plan.flags, where);
+    after = applyEdit(plan.format, before, plan.flags, where, unit);
   } catch (err) {
     return fail(messageOf(err));
   }
@@ -288,24 +350,33 @@ export async function runEditConfig(transport: Transport, plan: EditConfigPlan, 
     return { ok: true, exitCode: 0 };
   }
   io.say(`${unifiedDiff(plan.path, before, after)}\n`);
-  if (await transport.stat(plan.backup)) io.say(`backup ${plan.backup} is already there (an earlier attempt): kept as it is\n`);
+  if (!found) await transport.mkdir(posix.dirname(plan.path), 0o755).catch(() => undefined);
+  else if (await transport.stat(plan.backup)) io.say(`backup ${plan.backup} is already there (an earlier attempt): kept as it is\n`);
   else await writeFileAs(transport, plan.backup, before, stat, io);
   if (await transport.stat(plan.temp)) await transport.unlink(plan.temp);
   await writeFileAs(transport, plan.temp, after, stat, io);
   await transport.rename(plan.temp, plan.path);
-  io.say(`${where} written; backup: ${plan.backup}\n${flagLines(plan, after)}`);
+  io.say(`${where} written${found ? `; backup: ${plan.backup}` : ''}\n${flagLines(plan, after)}`);
+  // systemd reads a unit's drop-ins again only when told to
+  if (plan.format === 'unit-drop-in') return run(transport, shellJoin(['systemctl', 'daemon-reload']), io);
   return { ok: true, exitCode: 0 };
 }
 
 /** The lines of the file that set the plan's flags, as the file now has them (the step log's proof). */
 function flagLines(plan: EditConfigPlan, text: string): string {
+  if (plan.format === 'unit-drop-in') return text;
   const names = new Set(plan.flags.map(([flag]) => flag));
   const sets = (line: string) => {
+    if (plan.format === 'unit-drop-in') return line.startsWith('ExecStart=');
     if (plan.format === 'static-pod') return names.has(FLAG_ITEM.exec(line)?.[3] ?? '');
     const key = ENV_LINE.exec(line)?.[2];
     return plan.flags.some(([flag]) => envName(flag) === key);
   };
   return splitLines(text).filter(sets).map((l) => `${l}\n`).join('');
+}
+
+async function readText(transport: Transport, path: string): Promise<string | undefined> {
+  return (await transport.stat(path)) ? (await transport.readFile(path)).toString('utf8') : undefined;
 }
 
 /** A new file with the text, the mode and the owner of the file it stands for. */
@@ -336,6 +407,11 @@ export async function withLocalDiffs(plan: RenderedRunbook, read: (path: string)
         step.targets.map(async (target) => {
           const edit = target.editConfig;
           if (!edit || target.host !== 'local') return target;
+          if (edit.unitFile) {
+            // a drop-in not written yet is empty: the diff is the whole drop-in, from the unit as it is
+            const unit = await read(edit.unitFile);
+            return unit === undefined ? target : { ...target, command: `${describeEditOf(edit, (await read(edit.path)) ?? '', unit)}\nsystemctl daemon-reload` };
+          }
           const text = (await read(edit.path)) ?? (edit.refuseIfExists ? await read(edit.refuseIfExists) : undefined);
           return { ...target, command: describeEditOf(edit, text) };
         }),
