@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { probeThroughElection } from '../cluster/election.js';
 import { probeCluster } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
+import { withLocalDiffs } from '../runbook/kinds/edit-config.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
 import { planWarnings } from '../runbook/preconditions.js';
 import { renderRunbook } from '../runbook/render.js';
@@ -48,7 +50,8 @@ export async function planCommand(argv: string[]): Promise<number> {
   const report = await probeThroughElection(() => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs }));
   const now = new Date();
   const timestamp = runTimestamp(now);
-  const rendered = renderRunbook(runbook, { inventory: target.config.inventory, report, inputs, run: { id: `${timestamp}-${runbook.id}-plan`, timestamp } });
+  // a config edit on this machine shows as the diff it would make to the file as it is now
+  const rendered = await withLocalDiffs(renderRunbook(runbook, { inventory: target.config.inventory, report, inputs, run: { id: `${timestamp}-${runbook.id}-plan`, timestamp } }), readIfThere);
   const warnings = planWarnings(runbook, rendered, report);
   // stdout stays the document asked for; the warnings go to stderr as well, for a plan piped into a ticket
   for (const warning of warnings) process.stderr.write(`etcd-runbook: warning: ${warning}\n`);
@@ -56,6 +59,11 @@ export async function planCommand(argv: string[]): Promise<number> {
   else if (values.markdown) process.stdout.write(planMarkdown(rendered, { report, generatedAt: now.toISOString(), warnings }));
   else process.stdout.write(planText(rendered, { report, color: colorEnabled(values['no-color']), warnings }));
   return 0;
+}
+
+/** A file's text, or undefined when it cannot be read here. */
+async function readIfThere(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
 }
 
 /** `--set a=b --set c=d` → { a: 'b', c: 'd' }; a value may contain '='. */
@@ -119,6 +127,7 @@ export function planText(plan: RenderedRunbook, options: PlanTextOptions = {}): 
 
 function targetLines(step: RenderedStep, target: RenderedTarget): string[] {
   const where = target.node === target.host ? target.host : `${target.node} (${target.host})`;
+  if (target.editConfig && target.command !== undefined) return [`on ${where}: edit ${target.editConfig.path}`, ...target.command.split('\n').map((l) => `  ${l}`)];
   if (target.command !== undefined) return [`on ${where}:`, ...target.command.split('\n').map((l) => `  $ ${l}`)];
   if (target.etcd) return [`on ${where}: etcd ${target.etcd.action}${paramText(target.etcd.params)}`];
   if (target.copy) {
@@ -196,7 +205,7 @@ export function planMarkdown(plan: RenderedRunbook, options: PlanMarkdownOptions
     if (step.targets.length === 0) out.push('_Not applicable: no node of this cluster has the layout this step is for._', '');
     for (const target of step.targets) {
       const heading = `**${mdText(target.node)}** (${mdText(target.host)})`;
-      if (target.command !== undefined) out.push(`${heading}:`, '', ...fenced(target.command, 'sh'), '');
+      if (target.command !== undefined) out.push(`${heading}:`, '', ...fenced(target.command, target.editConfig ? 'diff' : 'sh'), '');
       else if (target.instruction !== undefined) out.push(`${heading}, by hand (confirm when done): ${mdText(target.instruction)}`, '');
       else out.push(`${heading}: ${mdText(targetLines(step, target).join(' ').replace(/^on [^:]+: /, ''))}`, '');
     }

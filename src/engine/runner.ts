@@ -5,6 +5,7 @@ import type { ClusterReport } from '../cluster/types.js';
 import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
 import { SNAPSHOT_INTEGRITY } from '../runbook/file-verdicts.js';
 import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
+import { runEditConfig } from '../runbook/kinds/edit-config.js';
 import { runMoveAside } from '../runbook/kinds/move-aside.js';
 import { runSnapshotRestore } from '../runbook/kinds/snapshot-restore.js';
 import { copyFile, copyTree, type CopyOptions } from '../transport/copy.js';
@@ -304,6 +305,7 @@ export class Runner {
     const kindIo = { say: output('stdout'), sayError: output('stderr'), timeoutMs: step.timeoutMs, ...(this.deps.signal ? { signal: this.deps.signal } : {}) };
     if (target.restore && !recordOnly) return runSnapshotRestore(transport, target.restore, kindIo);
     if (target.moveAside && !recordOnly) return runMoveAside(transport, target.moveAside, kindIo);
+    if (target.editConfig && !recordOnly) return runEditConfig(transport, target.editConfig, kindIo);
     if (target.command !== undefined) {
       const result = await transport.exec(target.command, {
         timeoutMs: step.timeoutMs,

@@ -181,10 +181,11 @@ function checkStep(
       plain(at('to', 'path'), step.to.path);
       break;
     case 'snapshot-restore':
-    case 'move-aside': {
+    case 'move-aside':
+    case 'edit-config': {
       if (step.target === 'local') add(at('target'), `a ${step.kind} step runs on a member (its data dir, its tools): use each-member, member, survivor or a repeat's member`);
-      const fields = step.kind === 'move-aside' ? { path: step.path } : { snapshot: step.snapshot, initialCluster: step.initialCluster, token: step.token, bumpRevision: step.bumpRevision, markCompacted: step.markCompacted, skipHashCheck: step.skipHashCheck, ownerFrom: step.ownerFrom };
-      params(base, fields);
+      const fields = step.kind === 'edit-config' ? step.set : step.kind === 'move-aside' ? { path: step.path } : { snapshot: step.snapshot, initialCluster: step.initialCluster, token: step.token, bumpRevision: step.bumpRevision, markCompacted: step.markCompacted, skipHashCheck: step.skipHashCheck, ownerFrom: step.ownerFrom };
+      params(step.kind === 'edit-config' ? at('set') : base, fields);
       break;
     }
     case 'etcd':

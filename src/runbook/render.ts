@@ -4,6 +4,7 @@ import { listParam } from '../engine/wait-conditions.js';
 import { OperatorError } from '../util/errors.js';
 import { buildContext, withMember, withRepeat, type RunInfo } from './context.js';
 import { GUARDS } from './guards.js';
+import { describeEditConfig, planEditConfig } from './kinds/edit-config.js';
 import { describeMoveAside, planMoveAside } from './kinds/move-aside.js';
 import { describeSnapshotRestore, planSnapshotRestore, restoredDirs, serverVersionOf } from './kinds/snapshot-restore.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
@@ -35,6 +36,7 @@ export const DEFAULT_TIMEOUT_MS: Record<RunbookStep['kind'], number> = {
   manual: 0,
   'snapshot-restore': 10 * 60_000,
   'move-aside': 5 * 60_000,
+  'edit-config': 30_000,
 };
 export const DEFAULT_WAIT_INTERVAL_MS = 2_000;
 
@@ -311,6 +313,17 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
         out.command = describeMoveAside(out.moveAside);
         break;
       }
+      case 'edit-config': {
+        const flags = Object.entries(step.set).map(([flag, value]): [string, string] => [flag, fill(`set.${flag}`, String(value), ctx)]);
+        try {
+          out.editConfig = planEditConfig(memberOf(t), flags, sources.run.timestamp, step.manifest ?? 'stopped');
+        } catch (err) {
+          if (err instanceof OperatorError) throw new OperatorError(`runbook ${runbook.id}: ${where}: ${err.message}`);
+          throw err;
+        }
+        out.command = describeEditConfig(out.editConfig);
+        break;
+      }
     }
     return out;
   });
@@ -403,6 +416,9 @@ function leavesClusterAsIs(step: RunbookStep | NestedStep): boolean {
     case 'snapshot-restore':
     case 'move-aside':
       return true;
+    case 'edit-config':
+      // a running static pod's manifest: the kubelet restarts etcd on the change
+      return step.manifest !== 'running';
     case 'manual':
       return false;
   }

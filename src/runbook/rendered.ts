@@ -1,4 +1,5 @@
 import type { Verdict } from '../cluster/types.js';
+import type { EditConfigPlan } from './kinds/edit-config.js';
 import type { MoveAsidePlan } from './kinds/move-aside.js';
 import type { SnapshotRestorePlan } from './kinds/snapshot-restore.js';
 import type { EtcdAction, Risk, StepKind, WaitCondition } from './schema.js';
@@ -33,6 +34,7 @@ export interface RenderedTarget {
   command?: string;
   restore?: SnapshotRestorePlan;
   moveAside?: MoveAsidePlan;
+  editConfig?: EditConfigPlan;
   etcd?: { action: EtcdAction; params: Record<string, ParamValue> };
   copy?: { fromNode: string; fromPath: string; toPath: string; recursive: boolean };
   wait?: { until: WaitCondition; params: Record<string, ParamValue>; intervalMs: number };

@@ -12,7 +12,7 @@ import { z } from 'zod';
 
 export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable', 'alarm'] as const;
 export const RISKS = ['read-only', 'changes', 'destructive'] as const;
-export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual', 'snapshot-restore', 'move-aside'] as const;
+export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual', 'snapshot-restore', 'move-aside', 'edit-config'] as const;
 
 /**
  * Where a step runs:
@@ -190,6 +190,16 @@ function stepKinds<T extends z.ZodType<string>>(target: T) {
         withWalDir: z.boolean().optional(),
         /** make the dir again afterwards, empty, mode 0700, owned like the old one (a joining member starts in it) */
         recreate: z.boolean().optional(),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('edit-config'),
+        /** etcd flags (without the dashes) and their values, set where the member's configuration lives: env file or static-pod manifest */
+        set: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be an etcd flag name such as initial-cluster-state'), z.union([template, z.number()])),
+        /** kubeadm: the manifest parked out of the manifests dir while etcd is stopped (default), or the live one (the kubelet restarts the pod) */
+        manifest: z.enum(['stopped', 'running']).optional(),
       })
       .strict(),
   ]);

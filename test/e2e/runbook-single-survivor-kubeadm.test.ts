@@ -46,14 +46,14 @@ describe('single-survivor on a 3-member kubeadm cluster', () => {
     expect(status.endpoints).toHaveLength(3);
     await expectKeysOnEveryMember(lab, keys);
 
-    // each joiner's manifest lists the members it met: m2 and itself for m1, all three for m3
-    const peer = (name: string) => `${name}=${lab.member(name).peerURL}`;
+    // every manifest ends with the whole member list and existing: a member whose data dir is lost
+    // later rejoins this cluster instead of bootstrapping one of its own (the survivor's said one member, new)
+    const all = lab.members.map((m) => `${m.name}=${m.peerURL}`).join(',');
     const manifest = async (name: string) => readFile(join(lab.member(name).manifestsDir as string, 'etcd.yaml'), 'utf8');
-    expect(await manifest('m2')).toContain(`- --initial-cluster=${peer('m2')}\n`);
-    expect(await manifest('m1')).toContain(`- --initial-cluster=${peer('m2')},${peer('m1')}\n`);
-    expect(await manifest('m3')).toContain(`- --initial-cluster=${peer('m2')},${peer('m1')},${peer('m3')}\n`);
     for (const m of lab.members) {
       const text = await manifest(m.name);
+      expect(text, m.name).toContain(`- --initial-cluster=${all}\n`);
+      expect(text, m.name).toContain('- --initial-cluster-state=existing\n');
       expect(text.match(/--initial-cluster-state=/g), m.name).toHaveLength(1);
       expect(text).toMatch(/- --initial-cluster-token=lab-restore-\d{8}T\d{6}Z\n/);
       // etcd and the apiserver stand-in are back in the manifests dir, and the kubelet runs them

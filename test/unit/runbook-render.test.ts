@@ -312,7 +312,7 @@ describe('replace-member with several members down', () => {
     expect(remove?.guards.find((g) => g.check === 'would-lose-quorum')?.params).toEqual({ member: 'm2', also: 'm3', change: 'remove' });
     expect(remove?.check?.params).toEqual({ member: 'm2', also: 'm3' });
     // m2 joins a member list without m3 (etcd refuses a joiner whose initial-cluster differs from the list)
-    expect(rendered.steps.find((s) => s.id === 'write-config-systemd')?.targets[0]?.command).toContain('set_var ETCD_INITIAL_CLUSTER m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380 &&');
+    expect(initialClusterWritten(rendered)).toBe('m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380');
     expect(rendered.steps.find((s) => s.id === 'wait-healthy')?.targets[0]?.wait?.params).toEqual({ member: 'm2', removed: 'm3' });
   });
 
@@ -323,8 +323,7 @@ describe('replace-member with several members down', () => {
       'snapshot',
       'wait-stopped',
       'move-data-dir-aside',
-      'write-config-systemd',
-      'write-config-kubeadm',
+      'write-config',
       'verify-initial-cluster',
       'wait-in-sync',
       'wait-healthy',
@@ -336,7 +335,7 @@ describe('replace-member with several members down', () => {
     const none = renderRunbook(runbook, sources({ report: report(['m2', 'm3']), inputs: { alsoRemove: '' } }));
     expect(none.inputs.alsoRemove).toBe('');
     expect(none.steps.find((s) => s.id === 'remove-member')?.title).toBe('Remove m2 from the member list (by ID, resolved from the live list)');
-    expect(none.steps.find((s) => s.id === 'write-config-systemd')?.targets[0]?.command).toContain('set_var ETCD_INITIAL_CLUSTER m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380 &&');
+    expect(initialClusterWritten(none)).toBe('m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380');
     expect(() => renderRunbook(runbook, sources({ report: report(['m2', 'm3']), inputs: { alsoRemove: 'm3,m9' } }))).toThrow(
       'input "alsoRemove": the value given "m3,m9" names m9, not a member in the inventory (members: m1, m2, m3)',
     );
@@ -358,11 +357,15 @@ describe('replace-member with several members down', () => {
     live.verdict.members = live.verdict.members.filter((m) => m.name !== 'm3');
     const rendered = renderRunbook(runbook, sources({ report: live, inputs: { member: 'm3' } }));
     expect(rendered.inputs).toMatchObject({ member: 'm3', alsoRemove: '' });
-    const kubeadm = rendered.steps.find((s) => s.id === 'write-config-kubeadm')?.targets[0]?.command;
-    expect(kubeadm).toContain('-v cluster=m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380 ');
+    expect(initialClusterWritten(rendered)).toBe('m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380');
     // the live list, not the inventory: with m2 gone too, m3 joins m1 alone
     live.endpoints = live.endpoints.map((e) => ({ ...e, members: list.slice(0, 1) }));
     const alone = renderRunbook(runbook, sources({ report: live, inputs: { member: 'm3' } }));
-    expect(alone.steps.find((s) => s.id === 'write-config-kubeadm')?.targets[0]?.command).toContain('-v cluster=m1=https://10.0.0.1:2380,m3=https://10.0.0.3:2380 ');
+    expect(initialClusterWritten(alone)).toBe('m1=https://10.0.0.1:2380,m3=https://10.0.0.3:2380');
   });
 });
+
+/** The --initial-cluster the write-config step sets (edit-config). */
+function initialClusterWritten(rendered: { steps: Array<{ id: string; targets: Array<{ editConfig?: { flags: Array<[string, string]> } }> }> }): string | undefined {
+  return rendered.steps.find((s) => s.id === 'write-config')?.targets[0]?.editConfig?.flags.find(([flag]) => flag === 'initial-cluster')?.[1];
+}
