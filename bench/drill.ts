@@ -8,6 +8,7 @@ import { LabCluster } from '../src/lab/cluster.js';
 import type { DrillResult } from '../src/drill/drill.js';
 import type { DrillTiming } from '../src/drill/timing.js';
 import type { BenchRow } from './types.js';
+import { median } from './median.js';
 
 /**
  * The drill's figures, each against a baseline from the same run:
@@ -210,10 +211,6 @@ function peakRss(command: string, args: string[]): Promise<{ peakBytes: number; 
   });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 function round(n: number): number {
   return Math.round(n * 10) / 10;

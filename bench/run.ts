@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { quietIpServerNameWarning } from '../src/util/warnings.js';
 import { benchCopy } from './copy.js';
 import { benchDrill, benchFirstFrame } from './drill.js';
+import { benchLabUp } from './lab-up.js';
 import type { BenchRow } from './types.js';
 import { benchVerdict } from './verdict.js';
 
@@ -15,6 +16,7 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['verdict', () => benchVerdict()],
   ['copy', () => benchCopy({ sizeBytes: Number(process.env.BENCH_COPY_MB ?? 1024) * 1024 * 1024 })],
   ['drill', () => benchDrill()],
+  ['lab', () => benchLabUp()],
   ['frame', () => benchFirstFrame()],
 ];
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LabCluster } from '../src/lab/cluster.js';
 import type { BenchRow } from './types.js';
+import { median } from './median.js';
 
 const run = promisify(execFile);
 
@@ -74,7 +75,3 @@ export async function benchVerdict(rounds = 3): Promise<BenchRow[]> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
