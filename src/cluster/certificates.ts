@@ -83,9 +83,9 @@ export function serverCertificateProblem(
       message: `${whose} does not name ${host}, the address it was reached at (its SANs: ${sans}): re-issue it with ${host} among its SANs` };
   }
   if (verifyError === undefined) return undefined;
-  const ca = caFile ? `the CA in ${caFile}` : "the system's CAs (no --cacert given)";
+  const ca = caFile ? `--cacert is ${caFile}` : 'no --cacert given';
   return { kind: 'other-ca', subject: facts.subject, issuer: facts.issuer,
-    message: `${whose} is signed by ${facts.issuer}, not by ${ca} (${verifyError}): wrong --cacert, or a certificate from another CA?` };
+    message: `TLS: the server certificate is not signed by the CA given (--cacert or tls.cacert): wrong CA? (${facts.subject} is issued by ${facts.issuer}; ${ca}; ${verifyError})` };
 }
 
 /** YYYY-MM-DD in UTC: the date an operator compares with `openssl x509 -enddate`. */

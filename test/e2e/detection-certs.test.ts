@@ -61,3 +61,25 @@ describe('certificates on a real 3-member cluster', () => {
     expect(result.stdout).toBe('');
   });
 });
+
+/** The kubeadm layout: the server certificate is etcd's own file beside peer.crt, read from the static-pod manifest. */
+describe('an expired server certificate on a kubeadm lab', () => {
+  let lab: LabCluster;
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
+  });
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  it('status --json names m3 and the date its certificate expired', async () => {
+    expect(await injectFault(lab, 'expired-certs')).toEqual(['m3']);
+    const date = new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+    const result = await runCli(['status', '--inventory', lab.inventoryPath, '--json']);
+    expect(result.exitCode).toBe(1);
+    const json = JSON.parse(result.stdout) as { verdict: string; evidence: string[] };
+    expect(json.verdict).toBe('minority-lost');
+    expect(json.evidence.join('\n')).toMatch(new RegExp(`^m3 .*: unreachable: TLS: the server certificate \\(CN=m3\\) expired ${date} `, 'm'));
+  });
+});
