@@ -85,7 +85,7 @@ export class ProbeChannels {
     // left open for the next probe while silent, unless another probe's attempt already is
     if (outcome !== undefined) this.forget(attempt);
     else if (this.waiting.get(endpoint) !== attempt) attempt.destroy();
-    return failureOf(outcome, silentError(Date.now() - attempt.startedAt));
+    return failureOf(outcome, silentError(Date.now() - attempt.startedAt), attempt.certificate());
   }
 
   private forget(attempt: HandshakeAttempt): void {

@@ -1,6 +1,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { socketAddress } from './address.js';
+import { certificateFacts, serverCertificateProblem, type CertificateProblem } from './certificates.js';
 import { secureContextFor, type ClientTls } from './tls.js';
 
 /**
@@ -19,6 +20,8 @@ export interface HandshakeAttempt {
   tookMs(): number | undefined;
   /** resolves with the outcome once there is one */
   readonly settled: Promise<string>;
+  /** what was wrong with the certificate the member presented, once refused for it */
+  certificate(): CertificateProblem | undefined;
   destroy(): void;
 }
 
@@ -27,6 +30,8 @@ export interface HandshakeFailure {
   error: string;
   /** nobody answered (as opposed to a refusal or a TLS error) */
   silent: boolean;
+  /** the member's server certificate was refused: why, with its dates or SANs */
+  certificate?: CertificateProblem;
 }
 
 /** Handshakes this process has started and not yet seen answered, refused or given up on. */
@@ -45,13 +50,15 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
     return settledAttempt(endpoint, startedAt, `not a URL: ${endpoint}`);
   }
   const { host, port } = socketAddress(url);
+  // verified below, not by node: a refused certificate is then still there to read (its dates, its SANs)
   const socket: Socket = url.protocol === 'https:'
-    ? tlsConnect({ host, port, ...(tls ? { secureContext: secureContextFor(tls) } : {}), servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'] })
+    ? tlsConnect({ host, port, ...(tls ? { secureContext: secureContextFor(tls) } : {}), servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'], rejectUnauthorized: false })
     : netConnect({ host, port });
   // an attempt kept open across probes (see ProbeChannels) never holds the process up
   socket.unref();
   let outcome: string | undefined;
   let tookMs: number | undefined;
+  let certificate: CertificateProblem | undefined;
   inFlight++;
   let counted = true;
   const done = () => {
@@ -68,7 +75,10 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
       socket.destroy();
       resolve(value);
     };
-    socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => settle(''));
+    socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      certificate = url.protocol === 'https:' ? refusedCertificate(socket as TLSSocket, host, tls?.caFile) : undefined;
+      settle(certificate?.message ?? '');
+    });
     // `on`, not `once`: a second error on a socket being torn down must not go unhandled
     socket.on('error', (err) => settle(describe(err)));
   });
@@ -78,6 +88,7 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
     outcome: () => outcome,
     tookMs: () => tookMs,
     settled,
+    certificate: () => certificate,
     destroy: () => {
       done();
       socket.destroy();
@@ -85,14 +96,28 @@ export function startHandshake(endpoint: string, tls: ClientTls | undefined, des
   };
 }
 
+/**
+ * The verification node would have made (the chain by OpenSSL, the host by
+ * checkServerIdentity, both in authorizationError), named from the
+ * certificate itself. Undefined when it passed.
+ */
+function refusedCertificate(socket: TLSSocket, host: string, caFile: string | undefined): CertificateProblem | undefined {
+  if (socket.authorized) return undefined;
+  const reason = String(socket.authorizationError ?? 'unverified');
+  const cert = socket.getPeerX509Certificate();
+  const problem = cert ? serverCertificateProblem(certificateFacts(cert), new Date(), host, reason, caFile) : undefined;
+  return problem ?? { kind: 'other-ca', subject: '', issuer: '', message: `TLS: the server certificate was refused (${reason})` };
+}
+
 function settledAttempt(endpoint: string, startedAt: number, error: string): HandshakeAttempt {
-  return { endpoint, startedAt, outcome: () => error, tookMs: () => 0, settled: Promise.resolve(error), destroy: () => undefined };
+  return { endpoint, startedAt, outcome: () => error, tookMs: () => 0, settled: Promise.resolve(error), certificate: () => undefined, destroy: () => undefined };
 }
 
 /** What an attempt's outcome means to a probe: nothing (it answered), its error, or silence (said by `silence`). */
-export function failureOf(outcome: string | undefined, silence: string): HandshakeFailure | undefined {
+export function failureOf(outcome: string | undefined, silence: string, certificate?: CertificateProblem): HandshakeFailure | undefined {
   if (outcome === undefined) return { error: silence, silent: true };
-  return outcome === '' ? undefined : { error: outcome, silent: false };
+  if (outcome === '') return undefined;
+  return certificate ? { error: outcome, silent: false, certificate } : { error: outcome, silent: false };
 }
 
 /** The attempt's outcome if it comes within `ms`, else undefined (still silent). */

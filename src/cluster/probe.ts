@@ -171,6 +171,7 @@ export async function probeEndpoint(target: ProbeTarget, options: ProbeOptions =
   if (handshake) {
     result.error = handshake.error;
     result.silent = handshake.silent;
+    if (handshake.certificate) result.certificate = handshake.certificate;
     if (handshake.silent) clock?.markFrozen(target.endpoint);
     else clock?.markDown(target.endpoint);
     result.latencyMs = Date.now() - started;
@@ -347,7 +348,7 @@ export async function handshakeWithin(endpoint: string, tls: ClientTls | undefin
   const attempt = startHandshake(endpoint, tls, (err) => describeProbeError(err, deadlineMs));
   const outcome = clock ? await clock.outcomeOf(attempt, deadlineMs) : await outcomeWithin(attempt, deadlineMs);
   attempt.destroy();
-  return failureOf(outcome, silentError(Math.min(Date.now() - attempt.startedAt, deadlineMs), deadlineMs, clock));
+  return failureOf(outcome, silentError(Math.min(Date.now() - attempt.startedAt, deadlineMs), deadlineMs, clock), attempt.certificate());
 }
 
 /** Silence for `ms`: the whole deadline, or judged frozen early beside the members that answered (AnswerClock). */

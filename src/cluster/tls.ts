@@ -9,6 +9,8 @@ import { createSecureContext, type SecureContext } from 'node:tls';
  */
 export interface ClientTls {
   ca: Buffer;
+  /** where the CA came from: named when a member's certificate is signed by another */
+  caFile?: string;
   cert?: Buffer;
   key?: Buffer;
 }
@@ -20,7 +22,7 @@ export async function loadClientTls(files: { cacert?: string; cert?: string; key
     files.cert ? readFile(files.cert) : undefined,
     files.key ? readFile(files.key) : undefined,
   ]);
-  return { ca, cert, key };
+  return { ca, caFile: files.cacert, cert, key };
 }
 
 const contexts = new WeakMap<ClientTls, SecureContext>();

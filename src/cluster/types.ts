@@ -1,3 +1,5 @@
+import type { CertificateProblem } from './certificates.js';
+
 /**
  * What the probes saw, per endpoint, and the cluster as a whole. Plain data:
  * the verdict is a pure function of it, and `status --json` prints it.
@@ -51,6 +53,8 @@ export interface EndpointProbe {
   latencyMs: number;
   /** nothing answered within the deadline (frozen, overloaded or blackholed), as opposed to a refusal or an error */
   silent?: boolean;
+  /** its server certificate was refused: expired, not yet valid, wrong SANs or another CA (and the dates or names) */
+  certificate?: CertificateProblem;
 }
 
 /** One of etcd's alarms (NOSPACE, CORRUPT) and the member it was raised on. */

@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
+import { certificateFacts, validityProblem } from '../cluster/certificates.js';
 import { OperatorError } from '../util/errors.js';
 import { discoverLocal } from './discover.js';
 import { loadInventoryFile } from './file.js';
@@ -181,6 +182,9 @@ async function checkTlsContents(tls: TlsFiles, label: (field: TlsField) => strin
   if (tls.cacert !== undefined) await certOf('cacert', tls.cacert);
   if (tls.cert === undefined || tls.key === undefined) return;
   const cert = await certOf('cert', tls.cert);
+  // out of its dates, every member refuses it with a bare "bad certificate": say so once, before any probe
+  const dated = validityProblem(certificateFacts(cert), new Date(), `${label('cert')} ${tls.cert}: the client certificate`);
+  if (dated) throw new OperatorError(dated.message);
   let key: KeyObject;
   try {
     key = createPrivateKey(await readFile(tls.key));

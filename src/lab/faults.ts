@@ -2,7 +2,12 @@ import type { ProbeChannels } from '../cluster/channels.js';
 import { fromHexId } from '../cluster/ids.js';
 import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { quorumSize } from '../cluster/verdict.js';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { LabCluster, type LabOptions } from './cluster.js';
+import { NODE_PATHS, under } from './layouts.js';
+import { notOnNodes } from './node-members.js';
+import { issueMemberCert } from './pki.js';
 import { clientFor, fillToNoSpace } from './sample-data.js';
 
 /**
@@ -14,9 +19,10 @@ export type Fault = (typeof FAULTS)[number];
 
 /**
  * Faults for tests and the lab only, not for the drill: the corrupt member's
- * replace-member (with the alarm disarmed after) is not rehearsed.
+ * replace-member (with the alarm disarmed after) is not rehearsed, nor yet
+ * the renewal of an expired certificate.
  */
-export const LAB_FAULTS = [...FAULTS, 'corrupt'] as const;
+export const LAB_FAULTS = [...FAULTS, 'corrupt', 'expired-certs'] as const;
 export type LabFault = (typeof LAB_FAULTS)[number];
 
 export const EXPECTED_VERDICT: Record<LabFault, Verdict> = {
@@ -27,6 +33,8 @@ export const EXPECTED_VERDICT: Record<LabFault, Verdict> = {
   'split-brain': 'split-brain',
   nospace: 'alarm',
   corrupt: 'alarm',
+  // the member still runs, but no client can complete a handshake with it
+  'expired-certs': 'minority-lost',
 };
 
 /** The quota a nospace lab starts with unless told otherwise: filled in a second or two. */
@@ -62,7 +70,8 @@ export async function startFaultedLab(fault: LabFault, options: LabOptions = {})
  * frozen: SIGSTOP one member, which keeps its sockets open but answers nothing;
  * nospace: writes through the API until etcd refuses one (the lab needs a small
  * quotaBackendBytes), the victims being the members that raised NOSPACE;
- * corrupt: the CORRUPT alarm raised on one member through the maintenance API.
+ * corrupt: the CORRUPT alarm raised on one member through the maintenance API;
+ * expired-certs: one member's server certificate re-issued valid only in the past, and the member restarted.
  * The last members are hit, so m1 is always a survivor.
  */
 export async function injectFault(lab: LabCluster, fault: LabFault): Promise<string[]> {
@@ -95,6 +104,53 @@ export async function injectFault(lab: LabCluster, fault: LabFault): Promise<str
       const victim = names[n - 1];
       return victim === undefined ? [] : [await raiseCorrupt(lab, victim)];
     }
+    case 'expired-certs': {
+      const victim = names[n - 1];
+      return victim === undefined ? [] : [await expireServerCert(lab, victim)];
+    }
+  }
+}
+
+/** How long ago the expired certificate ended: its date is plain in the output, and never today. */
+const EXPIRED_DAYS_AGO = 7;
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * The systemd lab serves peers with its server certificate. etcd serves no
+ * client until it has joined its peers, so with that one expired too the
+ * member would only be silent: the peer side keeps a valid copy (as
+ * kubeadm's separate peer.crt does).
+ */
+async function keepPeerCert(lab: LabCluster, name: string, pkiDir: string): Promise<void> {
+  await copyFile(join(pkiDir, 'server.crt'), join(pkiDir, 'peer.crt'));
+  await copyFile(join(pkiDir, 'server.key'), join(pkiDir, 'peer.key'));
+  const onNode = NODE_PATHS.systemd.pkiDir;
+  const env = await lab.readEnvFile(name);
+  await lab.writeEnvFile(name, { ...env, ETCD_PEER_CERT_FILE: `${onNode}/peer.crt`, ETCD_PEER_KEY_FILE: `${onNode}/peer.key` });
+}
+
+/**
+ * The member's server certificate replaced by one from the same CA, with
+ * the same subject and SANs, valid for a year that ended a week ago (as a
+ * kubeadm certificate nobody renewed), and the member restarted to load it.
+ * Waits (bounded) until a probe is refused for it.
+ */
+async function expireServerCert(lab: LabCluster, name: string): Promise<string> {
+  const member = lab.member(name);
+  if (member.node) notOnNodes('the expired-certs fault');
+  const notAfter = new Date(Date.now() - EXPIRED_DAYS_AGO * DAY_MS);
+  const expired = await issueMemberCert(lab.pki, name, member.ip, { notBefore: new Date(notAfter.getTime() - 365 * DAY_MS), notAfter }, `member-${name}-expired`);
+  const pkiDir = member.layout === 'kubeadm' ? under(member.root, NODE_PATHS.kubeadm.etcdPki) : member.pkiDir;
+  if (member.layout === 'systemd') await keepPeerCert(lab, name, pkiDir);
+  await copyFile(expired.cert, join(pkiDir, 'server.crt'));
+  await copyFile(expired.key, join(pkiDir, 'server.key'));
+  await lab.restart(name);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const probe = (await lab.probe()).endpoints.find((p) => p.endpoint === member.clientURL);
+    if (probe?.certificate?.kind === 'expired') return name;
+    if (Date.now() >= deadline) throw new Error(`${name} restarted with an expired certificate, but no probe was refused for it: ${probe?.error ?? 'not probed'}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 

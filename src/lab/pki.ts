@@ -36,13 +36,25 @@ export async function createPki(dir: string, caName = 'etcd-runbook lab CA'): Pr
 }
 
 /** A cert for one member: server and client auth, SANs for its address and loopback. */
-export async function issueMemberCert(pki: LabPki, name: string, ip: string): Promise<MemberCert> {
-  return issue(pki, `member-${name}`, {
+export async function issueMemberCert(pki: LabPki, name: string, ip: string, validity?: Validity, file = `member-${name}`): Promise<MemberCert> {
+  return issue(pki, file, {
     commonName: name,
     ips: [ip, '127.0.0.1'],
     dns: ['localhost'],
     usage: 'serverAuth,clientAuth',
+    validity,
   });
+}
+
+/** A client cert for the tool, under its own file name (e.g. one valid only in the past). */
+export async function issueClientCert(pki: LabPki, file: string, validity?: Validity): Promise<MemberCert> {
+  return issue(pki, file, { commonName: 'etcd-runbook', ips: [], dns: [], usage: 'clientAuth', validity });
+}
+
+/** Explicit validity dates, past ones included (an expired certificate for a fault or a test). */
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
 }
 
 interface CertRequest {
@@ -50,6 +62,7 @@ interface CertRequest {
   ips: string[];
   dns: string[];
   usage: string;
+  validity?: Validity;
 }
 
 async function issue(pki: LabPki, file: string, request: CertRequest): Promise<MemberCert> {
@@ -69,9 +82,37 @@ async function issue(pki: LabPki, file: string, request: CertRequest): Promise<M
   // openssl only needs '/' and '=' escaped inside values.
   const cn = request.commonName.replace(/[/=\\]/g, (c) => `\\${c}`);
   await openssl(['req', '-new', '-key', key, '-out', csr, '-subj', `/CN=${cn}`]);
-  await openssl(['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial',
+  if (request.validity) await signWithDates(pki, csr, cert, ext, request.validity);
+  else await openssl(['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial',
     '-out', cert, '-days', DAYS, '-extfile', ext]);
   return { cert, key };
+}
+
+/**
+ * `openssl x509 -days` cannot start in the past, and its -not_before /
+ * -not_after need OpenSSL 3.4; `openssl ca` takes -startdate/-enddate on
+ * every version, given a minimal CA database of its own.
+ */
+async function signWithDates(pki: LabPki, csr: string, cert: string, ext: string, validity: Validity): Promise<void> {
+  const db = join(pki.dir, 'ca-db');
+  await mkdir(db, { recursive: true, mode: 0o700 });
+  const config = join(db, 'ca.cnf');
+  await writeFile(join(db, 'index.txt'), '', { flag: 'a' });
+  // openssl ca rewrites the serial file after each certificate: written only once
+  await writeFile(join(db, 'serial'), '1000\n', { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  await writeFile(config, [
+    '[ca]', 'default_ca = lab', '[lab]', `database = ${db}/index.txt`, `new_certs_dir = ${db}`, `serial = ${db}/serial`,
+    'default_md = sha256', 'unique_subject = no', 'policy = any', '[any]', 'commonName = supplied', '',
+  ].join('\n'));
+  await openssl(['ca', '-batch', '-config', config, '-cert', pki.caCert, '-keyfile', pki.caKey, '-in', csr, '-out', cert,
+    '-notext', '-extfile', ext, '-startdate', asn1Time(validity.notBefore), '-enddate', asn1Time(validity.notAfter)]);
+}
+
+/** YYYYMMDDHHMMSSZ (GeneralizedTime, which openssl ca accepts for any year) */
+function asn1Time(date: Date): string {
+  return `${date.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
 }
 
 async function newKey(path: string): Promise<void> {
