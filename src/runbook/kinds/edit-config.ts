@@ -1,3 +1,4 @@
+import { structuredPatch } from 'diff';
 import { posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -234,70 +235,20 @@ function joinLines(lines: string[], original: string): string {
 }
 
 /**
- * A unified diff of two texts (`diff -u` style, 3 lines of context), from
- * the longest common subsequence of their lines: config files are a few
- * hundred lines at most.
+ * A unified diff of two texts (`diff -u` style, 3 lines of context), as
+ * `plan` and the step log show an edit: jsdiff's hunks under one `---`/`+++`
+ * pair naming the file.
  */
 export function unifiedDiff(path: string, before: string, after: string, context = 3): string {
-  const a = splitLines(before);
-  const b = splitLines(after);
-  const ops = lineOps(a, b);
-  const hunks: string[] = [];
-  let i = 0;
-  while (i < ops.length) {
-    if (ops[i]?.op === ' ') {
-      i++;
-      continue;
-    }
-    let from = Math.max(0, i - context);
-    let to = i;
-    // extend while changes are within 2*context of each other
-    for (let j = i; j < ops.length; j++) {
-      if (ops[j]?.op !== ' ') to = j;
-      else if (j - to > 2 * context) break;
-    }
-    to = Math.min(ops.length - 1, to + context);
-    const slice = ops.slice(from, to + 1);
-    const aStart = (ops[from]?.a ?? 0) + 1;
-    const bStart = (ops[from]?.b ?? 0) + 1;
-    const aLen = slice.filter((o) => o.op !== '+').length;
-    const bLen = slice.filter((o) => o.op !== '-').length;
-    hunks.push(`@@ -${aLen === 0 ? aStart - 1 : aStart},${aLen} +${bLen === 0 ? bStart - 1 : bStart},${bLen} @@`, ...slice.map((o) => `${o.op}${o.text}`));
-    from = to + 1;
-    i = from;
-  }
+  const { hunks } = structuredPatch(path, path, before, after, undefined, undefined, { context });
   if (hunks.length === 0) return '';
-  return [`--- ${path}`, `+++ ${path}`, ...hunks].join('\n');
-}
-
-interface LineOp {
-  op: ' ' | '-' | '+';
-  text: string;
-  /** index of the line in a (for ' ' and '-') or where it would be */
-  a: number;
-  b: number;
-}
-
-function lineOps(a: string[], b: string[]): LineOp[] {
-  const n = a.length;
-  const m = b.length;
-  // lcs[i][j]: length of the LCS of a[i..] and b[j..]
-  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
-      const row = lcs[i] as number[];
-      row[j] = a[i] === b[j] ? (lcs[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(lcs[i + 1]?.[j] ?? 0, row[j + 1] ?? 0);
-    }
-  }
-  const ops: LineOp[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) ops.push({ op: ' ', text: a[i++] as string, a: i - 1, b: j++ });
-    else if (j < m && (i === n || (lcs[i]?.[j + 1] ?? 0) > (lcs[i + 1]?.[j] ?? 0))) ops.push({ op: '+', text: b[j++] as string, a: i, b: j - 1 });
-    else ops.push({ op: '-', text: a[i++] as string, a: i - 1, b: j });
-  }
-  return ops;
+  // the format's quirk: an empty side's range starts one line lower
+  const start = (at: number, lines: number): number => (lines === 0 ? at - 1 : at);
+  return [
+    `--- ${path}`,
+    `+++ ${path}`,
+    ...hunks.flatMap((h) => [`@@ -${start(h.oldStart, h.oldLines)},${h.oldLines} +${start(h.newStart, h.newLines)},${h.newLines} @@`, ...h.lines]),
+  ].join('\n');
 }
 
 /** What `plan` shows when the file cannot be read at plan time: the flags, as they will read in the file. */
