@@ -121,6 +121,7 @@ export function statusJson(report: ClusterReport, target: ClusterTarget): Record
     quorum: { votingMembers: verdict.votingMembers, healthyVoting: verdict.healthyVoting, quorumSize: verdict.quorumSize },
     clusterIds: verdict.clusterIds,
     leaders: verdict.leaders,
+    sides: verdict.sides ?? null,
     members: verdict.members,
     endpoints: report.endpoints,
     probedAt: report.probedAt,

@@ -1,3 +1,4 @@
+import type { Side } from './sides.js';
 import type { CertificateProblem } from './certificates.js';
 
 /**
@@ -111,6 +112,8 @@ export interface VerdictResult {
   members: MemberState[];
   clusterIds: string[];
   leaders: string[];
+  /** split brain only: each cluster ID's side (members, revision, DB size, leader) */
+  sides?: Side[];
 }
 
 export interface ClusterReport {

@@ -1,4 +1,5 @@
 import type { ActiveAlarm, EndpointProbe, MemberInfo, MemberState, Verdict, VerdictResult } from './types.js';
+import { sideEvidence, splitSides } from './sides.js';
 
 /**
  * The verdict: a pure function of what the probes saw.
@@ -97,7 +98,9 @@ export function classify(probes: EndpointProbe[]): VerdictResult {
 
   const splitEvidence = splitBrainEvidence(reachable, clusterIds);
   if (splitEvidence.length > 0) {
-    return result('split-brain', withAlarms, `members disagree about the cluster: ${splitEvidence[0]}`, splitEvidence);
+    const sides = splitSides(probes);
+    const sideLines = sides.length > 1 ? sides.map((side) => sideEvidence(side, probes.length)) : [];
+    return { ...result('split-brain', withAlarms, `members disagree about the cluster: ${splitEvidence[0]}`, [...splitEvidence, ...sideLines]), sides };
   }
 
   const unhealthy = members.filter((m) => !m.healthy);

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { chooseSide, sideReasonFor, splitSides, type Side } from '../cluster/sides.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { listParam } from '../engine/wait-conditions.js';
 import type { Inventory, InventoryMember } from '../inventory/schema.js';
@@ -12,7 +13,8 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  *
  *   inventory   the inventory as loaded (cluster, tls, members[…] with node and paths)
  *   cluster     name, token, newToken, initialCluster, endpoints, memberCount
- *   detection   verdict, leader, healthyMembers, unhealthyMembers, unstartedMemberIds, highestRevisionMember
+ *   detection   verdict, leader, healthyMembers, unhealthyMembers, unstartedMemberIds, highestRevisionMember,
+ *               sideMember (the default side's newest member: the side with the most members, ties the higher revision), sideReason
  *   inputs      the runbook's inputs, resolved
  *   tls         cacert, cert, key (this tool's client credentials)
  *   run         id, timestamp
@@ -20,7 +22,7 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  *   local       the member whose node is this machine (node.host: local), when there is one
  *   member      the member a step runs on (steps whose target is a member; bound per node when fanning out)
  *   target      the member named by inputs.member (runbooks that declare that input)
- *   survivor    the member named by inputs.survivor (runbooks that declare that input)
+ *   survivor    the member named by inputs.survivor (runbooks that declare that input), plus side: why its side is restored from
  *   <as>        inside a `repeat` (`as: joiner`): the pass's member record plus
  *               initialCluster, the member list it joins (name=peerURL,…)
  *
@@ -123,11 +125,19 @@ export function buildContext(sources: ContextSources): ContextObject {
         ? memberRecord(inventory, index, report)
         : new Unset(`inputs.${input} "${String(name)}" is not a member in the inventory (${members.map((m) => m.name).join(', ')})`);
   }
+  const survivor = context.survivor;
+  if (report && inputs.survivor !== undefined && isRecord(survivor)) {
+    survivor.side = sideReasonFor(reportSides(report), String(inputs.survivor), report.endpoints.length) ?? new Unset(`${String(inputs.survivor)} is on no side: it did not answer`);
+  }
   const target = context.target;
-  if (target !== undefined && !(target instanceof Unset) && !Array.isArray(target) && typeof target === 'object' && !(target instanceof CommandFragment)) {
+  if (isRecord(target)) {
     Object.assign(target, replacementRecord(inventory, String(inputs.member), listParam(inputs.alsoRemove), report));
   }
   return context;
+}
+
+function isRecord(value: ContextValue | undefined): value is ContextObject {
+  return value !== undefined && !(value instanceof Unset) && !Array.isArray(value) && typeof value === 'object' && !(value instanceof CommandFragment);
 }
 
 /**
@@ -328,7 +338,7 @@ function clusterRecord(inventory: Inventory, run: RunInfo): ContextObject {
 function detectionRecord(report?: ClusterReport): ContextObject {
   if (!report) {
     const none = new Unset('no cluster probe was made');
-    return { verdict: none, leader: none, healthyMembers: none, unhealthyMembers: none, unstartedMemberIds: none, highestRevisionMember: none };
+    return { verdict: none, leader: none, healthyMembers: none, unhealthyMembers: none, unstartedMemberIds: none, highestRevisionMember: none, sideMember: none, sideReason: none };
   }
   const { verdict } = report;
   const nameOf = (id: string): string | undefined =>
@@ -352,7 +362,19 @@ function detectionRecord(report?: ClusterReport): ContextObject {
     unhealthyMembers: verdict.members.filter((m) => !m.healthy && !m.unstarted && m.name).map((m) => m.name),
     unstartedMemberIds: verdict.members.filter((m) => m.unstarted && m.id).map((m) => m.id as string),
     highestRevisionMember: newestName ?? new Unset('no reachable member reported a revision'),
+    ...sideRecord(report),
   };
+}
+
+/** The sides of the report (one on a whole cluster): revisions only compare within one. */
+export function reportSides(report: ClusterReport): Side[] {
+  return report.verdict.sides ?? splitSides(report.endpoints);
+}
+
+function sideRecord(report: ClusterReport): ContextObject {
+  const choice = chooseSide(reportSides(report), report.endpoints.length);
+  const none = new Unset('no reachable member reported a cluster ID');
+  return { sideMember: choice?.side.source ?? none, sideReason: choice?.reason ?? none };
 }
 
 function toContextValue(value: unknown): ContextValue {
@@ -418,6 +440,8 @@ function baseFields(runbook: Pick<Runbook, 'inputs'>): Record<string, Shape> {
       unhealthyMembers: list(value),
       unstartedMemberIds: list(value),
       highestRevisionMember: value,
+      sideMember: value,
+      sideReason: value,
     }),
     inputs: values(...runbook.inputs.map((i) => i.name)),
     tls: values('cacert', 'cert', 'key'),
@@ -453,7 +477,7 @@ export function stepShape(runbook: Pick<Runbook, 'inputs'>, step: { target: stri
   if (repeat) fields[repeat.as] = REPEAT_MEMBER_SHAPE;
   if (declares(runbook, 'member')) fields.target = TARGET_SHAPE;
   else absent.target = 'target is the member named by inputs.member: declare an input named "member"';
-  if (declares(runbook, 'survivor')) fields.survivor = MEMBER_SHAPE;
+  if (declares(runbook, 'survivor')) fields.survivor = object({ ...MEMBER_SHAPE.fields, side: value });
   else absent.survivor = 'survivor is the member named by inputs.survivor: declare an input named "survivor"';
   if (step.target === 'local') absent.member = `${MEMBER_ABSENT}; this step's target is local: use local.… or tools.…`;
   else if (!perTarget && FAN_OUT_TARGETS.includes(step.target)) absent.member = `this step runs on ${step.target}, so member is not one member here: use it in the per-node fields (run, with, instruction, paths) or in guards`;

@@ -1,8 +1,9 @@
+import { findSide, listSides } from '../cluster/sides.js';
 import type { ClusterReport } from '../cluster/types.js';
 import type { Inventory, InventoryMember } from '../inventory/schema.js';
 import { listParam } from '../engine/wait-conditions.js';
 import { OperatorError } from '../util/errors.js';
-import { buildContext, withMember, withRepeat, type RunInfo } from './context.js';
+import { buildContext, reportSides, withMember, withRepeat, type RunInfo } from './context.js';
 import { GUARDS } from './guards.js';
 import { describeEditConfig, planEditConfig } from './kinds/edit-config.js';
 import { describeMoveAside, planMoveAside } from './kinds/move-aside.js';
@@ -157,7 +158,7 @@ export function resolveInputs(runbook: Runbook, sources: RenderSources): Record<
     const base = buildContext({ inventory: sources.inventory, report: sources.report, inputs: { ...resolved }, run: sources.run });
     const given = sources.inputs[input.name];
     if (given !== undefined) {
-      resolved[input.name] = coerce(input, given, 'the value given', sources.inventory);
+      resolved[input.name] = coerce(input, sideChoice(input, given, sources.report), 'the value given', sources.inventory);
       continue;
     }
     if (input.default === undefined) {
@@ -181,6 +182,20 @@ export function resolveInputs(runbook: Runbook, sources: RenderSources): Record<
     resolved[input.name] = coerce(input, text, `its default ${input.default}`, sources.inventory);
   }
   return resolved;
+}
+
+/**
+ * An input that defaults to the chosen side's member (a split brain's
+ * source) also takes a side's cluster ID, for its newest member; a member
+ * on no side (it did not answer) is refused, naming the sides.
+ */
+function sideChoice(input: RunbookInput, given: string, report: ClusterReport | undefined): string {
+  if (!report || typeof input.default !== 'string' || !input.default.includes('detection.sideMember')) return given;
+  const sides = reportSides(report);
+  if (sides.length < 2) return given;
+  const side = findSide(sides, given);
+  if (!side) throw new OperatorError(`--set ${input.name}=${given}: no side holds it; give a member or cluster ID of one of: ${listSides(sides, report.endpoints.length)}`);
+  return side.clusterId === given ? side.source : given;
 }
 
 function placeholder(input: RunbookInput): string {

@@ -366,7 +366,11 @@ describe('classify: split brain', () => {
     const expected =
       `2 cluster IDs: ${OTHER_CLUSTER_ID} (master-1 (https://10.0.0.1:2379)); ` +
       `${CLUSTER_ID} (master-2 (https://10.0.0.2:2379), master-3 (https://10.0.0.3:2379))`;
-    expect(v.evidence).toEqual([expected]);
+    expect(v.evidence).toEqual([
+      expected,
+      `side ${OTHER_CLUSTER_ID}: master-1 (1 of 3 members), revision 15022, DB size 20 kB, leader master-1`,
+      `side ${CLUSTER_ID}: master-2, master-3 (2 of 3 members), revision 15022, DB size 20 kB, leader master-2`,
+    ]);
     expect(v.summary).toBe(`members disagree about the cluster: ${expected}`);
     expect(v.clusterIds).toEqual([OTHER_CLUSTER_ID, CLUSTER_ID]);
     expect(v.recommendedRunbook).toBe('split-brain');
