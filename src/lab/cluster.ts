@@ -59,8 +59,11 @@ export interface LabOptions {
   members?: number;
   /** systemd (default) or kubeadm */
   layout?: LabLayout;
-  /** independent single-member clusters instead of one cluster (split brain) */
-  independent?: boolean;
+  /**
+   * independent clusters instead of one (split brain): true for one cluster
+   * per member, or groups of member names (`[['m1', 'm2'], ['m3']]`), one cluster each
+   */
+  independent?: boolean | string[][];
   /** keep the directory after close */
   keep?: boolean;
   etcdBinary?: string;
@@ -484,18 +487,25 @@ export class LabCluster {
   // ---- internals ----------------------------------------------------------
 
   /** Each member's initial cluster and token: one cluster, or (independent) a cluster each. */
-  private clusterShapes(independent: boolean): ClusterShape[] {
-    const cluster = this.members.map((m) => `${m.name}=${m.peerURL}`).join(',');
-    // one token for the whole cluster: the cluster ID is derived from it
+  private clusterShapes(independent: boolean | string[][]): ClusterShape[] {
+    // one token per cluster: the cluster ID is derived from it
     const token = `lab-${process.pid}-${Date.now()}`;
-    return this.members.map((member) => ({
-      initialCluster: independent ? `${member.name}=${member.peerURL}` : cluster,
-      token: independent ? `${token}-${member.name}` : token,
-      quotaBackendBytes: this.options.quotaBackendBytes,
-    }));
+    const groupOf = (name: string): string[] => {
+      if (independent === false) return this.members.map((m) => m.name);
+      if (independent === true) return [name];
+      return independent.find((g) => g.includes(name)) ?? [name];
+    };
+    return this.members.map((member) => {
+      const group = groupOf(member.name);
+      return {
+        initialCluster: this.members.filter((m) => group.includes(m.name)).map((m) => `${m.name}=${m.peerURL}`).join(','),
+        token: independent === false ? token : `${token}-${group.join('-')}`,
+        quotaBackendBytes: this.options.quotaBackendBytes,
+      };
+    });
   }
 
-  private async writeNodes(certs: MemberCert[], independent: boolean): Promise<void> {
+  private async writeNodes(certs: MemberCert[], independent: boolean | string[][]): Promise<void> {
     const shapes = this.clusterShapes(independent);
     const etcdVersion = this.layout === 'kubeadm' ? await etcdVersionOf(this.options.etcdBinary) : '';
     const kubeletJs = join(this.dir, 'bin', 'lab-kubelet.cjs');
@@ -543,7 +553,7 @@ export class LabCluster {
   }
 
   /** Each node's etcd files written through the node, the inventory, then every node started together. */
-  private async setUpNodes(certs: MemberCert[], independent: boolean): Promise<void> {
+  private async setUpNodes(certs: MemberCert[], independent: boolean | string[][]): Promise<void> {
     const nodeOf = (m: LabMember) => m.node as LabNode;
     const shapes = this.clusterShapes(independent);
     await Promise.all(this.members.map((m, i) => writeMemberNode(nodeOf(m), m, this.pki, certs[i] as MemberCert, shapes[i] as ClusterShape)));
