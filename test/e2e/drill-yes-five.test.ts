@@ -27,7 +27,9 @@ describe('drill --yes, 5 members', () => {
     expectPassed(report, 'replace-member');
     expect(report.victims).toEqual(['m5']);
     expect(report.layout).toBe('kubeadm');
-    expect(stdout).toMatch(/Edit the etcd static-pod manifest of m5/);
+    // one edit-config step for both layouts: on kubeadm it edits m5's parked etcd.yaml, shown as a diff
+    expect(stdout).toMatch(/Write the etcd configuration of m5 with initial-cluster-state existing/);
+    expect(stdout).toMatch(/--- \S*\/m5\/root\/etc\/kubernetes\/\S*etcd\.yaml\S*\n\s*\[m5\] \+\+\+ /);
   }, 160_000);
 
   it('frozen (systemd): the SIGSTOPped member is stopped and replaced', async () => {
