@@ -115,6 +115,7 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
       // the drop-in where current packages put it; none under /etc/systemd/system, and that is said
       await expect(stat(join(backups, 'hosts', member.name, under(member.root, NODE_PATHS.kubeadm.kubeletDropIn)))).rejects.toThrow();
       expect(firstBackup.stdout).toContain(`${member.name}:${under(member.root, NODE_PATHS.kubeadm.kubeletDropIn)} is not there: nothing to copy (optional)`);
+      expect(firstBackup.stdout).toContain(`${under(member.root, NODE_PATHS.kubeadm.kubeletPackageDropIn)}\n`); // found, by ls -l
       expect(files, member.name).toBeGreaterThanOrEqual(SAME_BYTES.length - (member.name === JOINED ? 1 : 0));
       // the kubelet's current-certificate link came along as a link (expectSameTree compares links by target)
       expect(await readlink(join(backups, 'hosts', member.name, under(member.root, KUBELET_CURRENT))), member.name).toBe(KUBELET_DATED);
@@ -141,8 +142,8 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     const result = await runCli(['plan', 'backup', '--json', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'planned')}`]);
     expect(result.exitCode, result.stderr).toBe(0);
     const plan = JSON.parse(result.stdout) as { steps: Array<{ id: string; targets: unknown[] }> };
-    // 6 plain steps and the 8 kubeadm host-file steps per member; no systemd-only step is counted
-    expect(plan.steps).toHaveLength(6 + 3 * 8);
+    // 6 plain steps and the 9 kubeadm host-file steps per member; no systemd-only step is counted
+    expect(plan.steps).toHaveLength(6 + 3 * 9);
     expect(plan.steps.filter((s) => s.targets.length === 0).map((s) => s.id)).toEqual([]);
     expect(plan.steps.map((s) => s.id)).not.toContain('host-files-m1-etcd-env-file');
   });

@@ -237,7 +237,7 @@ describe('plan output', () => {
     const plan = renderRunbook(backup, sources({ inventory: described, inputs: { backupDir: '/srv/my backups' } }));
     const json = JSON.parse(JSON.stringify(plan)) as typeof plan;
     expect(json).toEqual(plan);
-    const systemd = (m: string): Array<[string, string, number]> => ['make-dirs-kubeadm', 'make-dirs-systemd', 'kubernetes-dir', 'kubeconfig', 'kubelet-config', 'kubelet-flags', 'kubelet-pki', 'kubelet-drop-in', 'kubelet-drop-in-etc', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].map((id) => [`host-files-${m}-${id}`, 'changes', ['make-dirs-systemd', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].includes(id) ? 1 : 0] as [string, string, number]);
+    const systemd = (m: string): Array<[string, string, number]> => ['make-dirs-kubeadm', 'make-dirs-systemd', 'kubernetes-dir', 'kubeconfig', 'kubelet-config', 'kubelet-flags', 'kubelet-pki', 'find-kubelet-drop-in', 'kubelet-drop-in', 'kubelet-drop-in-etc', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].map((id) => [`host-files-${m}-${id}`, id === 'find-kubelet-drop-in' ? 'read-only' : 'changes', ['make-dirs-systemd', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].includes(id) ? 1 : 0] as [string, string, number]);
     const kubeadm = (m: string): Array<[string, string, number]> => systemd(m).map(([id, risk, n]) => [id, risk, n === 1 ? 0 : 1]);
     // a pass keeps only the steps its member's layout has (none with no target)
     const kept = (steps: Array<Array<string | number>>) => steps.filter(([, , n]) => n === 1);
