@@ -131,7 +131,7 @@ function targetLines(step: RenderedStep, target: RenderedTarget): string[] {
   if (target.command !== undefined) return [`on ${where}:`, ...target.command.split('\n').map((l) => `  $ ${l}`)];
   if (target.etcd) return [`on ${where}: etcd ${target.etcd.action}${paramText(target.etcd.params)}`];
   if (target.copy) {
-    return [`on ${where}: copy ${target.copy.fromNode}:${target.copy.fromPath} → ${target.node}:${target.copy.toPath}${target.copy.recursive ? ' (recursive)' : ''}, sha256 checked at the destination`];
+    return [`on ${where}: copy ${target.copy.fromNode}:${target.copy.fromPath} → ${target.node}:${target.copy.toPath}${target.copy.recursive ? ' (recursive)' : ''}${target.copy.optional ? ' (if it is there)' : ''}, sha256 checked at the destination`];
   }
   if (target.wait) {
     return [`on ${where}: wait until ${target.wait.until}${paramText(target.wait.params)} (every ${seconds(target.wait.intervalMs)}, up to ${seconds(step.timeoutMs)})`];

@@ -338,6 +338,11 @@ export class Runner {
     if (target.copy) {
       const from = { transport: this.deps.transport(target.copy.fromNode), path: target.copy.fromPath };
       const to = { transport, path: target.copy.toPath };
+      // stat only reads: a dry run says what a real one would skip
+      if (target.copy.optional && !(await from.transport.stat(from.path))) {
+        output('stdout')(`${target.copy.fromNode}:${target.copy.fromPath} is not there: nothing to copy (optional)\n`);
+        return { ok: true };
+      }
       if (recordOnly) {
         output('stdout')(`(dry run: not executed) copy ${target.copy.fromNode}:${target.copy.fromPath} → ${target.node}:${target.copy.toPath}\n`);
         return { ok: true };

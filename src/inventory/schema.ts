@@ -56,8 +56,10 @@ export const nodePathsSchema = z
     kubeconfig: z.string().min(1).optional(),
     /** kubeadm: the kubelet's state and config dir (default /var/lib/kubelet) */
     kubeletDir: z.string().min(1).optional(),
-    /** kubeadm: the kubelet's systemd drop-in (default /etc/systemd/system/kubelet.service.d/10-kubeadm.conf) */
+    /** kubeadm: the kubelet's systemd drop-in as older packages placed it (default /etc/systemd/system/kubelet.service.d/10-kubeadm.conf) */
     kubeletDropIn: z.string().min(1).optional(),
+    /** kubeadm: the kubelet's systemd drop-in as current packages place it (default /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf) */
+    kubeletPackageDropIn: z.string().min(1).optional(),
   })
   .strict();
 

@@ -737,6 +737,7 @@ function nodeDescription(m: LabMember): Pick<InventoryNode, 'layout' | 'paths' |
       kubeconfig: under(m.root, k.kubeconfig),
       kubeletDir: under(m.root, posix.dirname(k.kubeletConfig)),
       kubeletDropIn: under(m.root, k.kubeletDropIn),
+      kubeletPackageDropIn: under(m.root, k.kubeletPackageDropIn),
     },
     kubelet: m.kubelet,
   };

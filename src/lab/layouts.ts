@@ -33,7 +33,13 @@ export const NODE_PATHS = {
     adminConf: '/etc/kubernetes/admin.conf',
     kubeconfig: '/root/.kube/config',
     kubeletConfig: '/var/lib/kubelet/config.yaml',
+    kubeletFlags: '/var/lib/kubelet/kubeadm-flags.env',
+    /** a pod's mounted Secret, as the kubelet keeps it: never part of a backup */
+    podSecret: '/var/lib/kubelet/pods/0b7e1c2a-lab/volumes/kubernetes.io~secret/token/token',
+    /** where older kubeadm packages put the drop-in (the lab writes none there) */
     kubeletDropIn: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+    /** where current kubeadm packages put it (the lab's) */
+    kubeletPackageDropIn: '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf',
   },
 } as const;
 
@@ -187,7 +193,9 @@ export async function writeKubeadmNode(
   const dated = 'kubelet-client-2026-01-02-03-04-05.pem';
   await put(root, `${kubeletPki}/${dated}`, `${await readFile(pki.clientCert, 'utf8')}${await readFile(pki.clientKey, 'utf8')}`, 0o600);
   await symlink(dated, under(root, `${kubeletPki}/kubelet-client-current.pem`));
-  await put(root, p.kubeletDropIn, KUBELET_DROP_IN);
+  await put(root, p.kubeletFlags, KUBEADM_FLAGS);
+  await put(root, p.podSecret, 'a pod\'s service-account token\n', 0o600);
+  await put(root, p.kubeletPackageDropIn, KUBELET_DROP_IN);
   await put(root, `${p.manifestsDir}/etcd.yaml`, etcdManifest(member, cluster, options.etcdVersion), 0o600);
   await put(root, `${p.manifestsDir}/kube-apiserver.yaml`, apiserverManifest(member, options.etcdServers), 0o600);
 }
@@ -308,6 +316,9 @@ clusterDNS:
 - 10.96.0.10
 clusterDomain: cluster.local
 staticPodPath: /etc/kubernetes/manifests
+`;
+
+const KUBEADM_FLAGS = `KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --pod-infra-container-image=registry.k8s.io/pause:3.9"
 `;
 
 const KUBELET_DROP_IN = `# Note: This dropin only works with kubeadm and kubelet v1.11+

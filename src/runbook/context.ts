@@ -29,8 +29,8 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  * A member record: name, id, peerURL, clientURL, host, layout, dataDir, walDir,
  * pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl,
  * etcdutl, kubernetesDir (the manifests dir's parent), kubeconfig,
- * kubeletDir, kubeletDropIn (kubeadm defaults: /root/.kube/config,
- * /var/lib/kubelet, …/kubelet.service.d/10-kubeadm.conf), and service/kubelet/controlPlane.{start, stop, isActive}: the
+ * kubeletDir, kubeletDropIn, kubeletPackageDropIn (kubeadm defaults: /root/.kube/config,
+ * /var/lib/kubelet, /etc/systemd/system/… and /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf), and service/kubelet/controlPlane.{start, stop, isActive}: the
  * commands that manage etcd, the kubelet and kube-apiserver (with
  * controller-manager and scheduler). These commands are the only command
  * fragments (`{{ member.service.stop | raw }}`).
@@ -72,9 +72,10 @@ const MEMBER_VALUE_FIELDS = [
   'kubeconfig',
   'kubeletDir',
   'kubeletDropIn',
+  'kubeletPackageDropIn',
 ] as const;
 
-const PATH_FIELDS = ['dataDir', 'walDir', 'pkiDir', 'manifestsDir', 'unitFile', 'envFile', 'backupDir', 'etcdBinary', 'kubeconfig', 'kubeletDir', 'kubeletDropIn'] as const;
+const PATH_FIELDS = ['dataDir', 'walDir', 'pkiDir', 'manifestsDir', 'unitFile', 'envFile', 'backupDir', 'etcdBinary', 'kubeconfig', 'kubeletDir', 'kubeletDropIn', 'kubeletPackageDropIn'] as const;
 
 /**
  * A kubeadm master's own files besides etcd's (what replace-master
@@ -84,7 +85,10 @@ const PATH_FIELDS = ['dataDir', 'walDir', 'pkiDir', 'manifestsDir', 'unitFile', 
 const KUBEADM_HOST_PATHS = {
   kubeconfig: '/root/.kube/config',
   kubeletDir: '/var/lib/kubelet',
+  // older kubeadm packages put 10-kubeadm.conf under /etc/systemd/system, current ones under /usr/lib/systemd/system:
+  // a master has one or the other (or both, after an upgrade), so both are looked for
   kubeletDropIn: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+  kubeletPackageDropIn: '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf',
 } as const;
 
 // ---- the runtime context ------------------------------------------------------

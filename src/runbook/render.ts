@@ -289,7 +289,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
         if (fromNode !== 'local' && !sources.inventory.members.some((m) => m.name === fromNode)) {
           throw new OperatorError(`runbook ${runbook.id}: ${where} from.node: "${fromNode}" is neither local nor a member in the inventory (${sources.inventory.members.map((m) => m.name).join(', ')})`);
         }
-        out.copy = { fromNode, fromPath: fill('from.path', step.from.path, ctx), toPath: fill('to.path', step.to.path, ctx), recursive: step.recursive ?? false };
+        out.copy = { fromNode, fromPath: fill('from.path', step.from.path, ctx), toPath: fill('to.path', step.to.path, ctx), recursive: step.recursive ?? false, optional: step.optional ?? false };
         break;
       }
       case 'wait':

@@ -36,7 +36,7 @@ export interface RenderedTarget {
   moveAside?: MoveAsidePlan;
   editConfig?: EditConfigPlan;
   etcd?: { action: EtcdAction; params: Record<string, ParamValue> };
-  copy?: { fromNode: string; fromPath: string; toPath: string; recursive: boolean };
+  copy?: { fromNode: string; fromPath: string; toPath: string; recursive: boolean; optional: boolean };
   wait?: { until: WaitCondition; params: Record<string, ParamValue>; intervalMs: number };
   instruction?: string;
 }

@@ -146,6 +146,8 @@ function stepKinds<T extends z.ZodType<string>>(target: T) {
         /** destination path on each target node */
         to: z.object({ path: template }).strict(),
         recursive: z.boolean().optional(),
+        /** a source that is not there is said and skipped, not a failure (a file some hosts have, e.g. root's kubeconfig) */
+        optional: z.boolean().optional(),
       })
       .strict(),
     z

@@ -140,7 +140,7 @@ for (const layout of ['systemd', 'kubeadm'] as const satisfies readonly LabLayou
     if (layout === 'kubeadm') {
       it('a kubeadm node root has the files replace-master copies, and the kubelet runs the apiserver stand-in', async () => {
         const root = lab.member('m1').root;
-        for (const path of ['etc/kubernetes/admin.conf', 'root/.kube/config', 'var/lib/kubelet/config.yaml', 'etc/systemd/system/kubelet.service.d/10-kubeadm.conf', 'etc/kubernetes/pki/etcd/ca.crt', 'etc/kubernetes/pki/etcd/healthcheck-client.key']) {
+        for (const path of ['etc/kubernetes/admin.conf', 'root/.kube/config', 'var/lib/kubelet/config.yaml', 'var/lib/kubelet/kubeadm-flags.env', 'usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf', 'etc/kubernetes/pki/etcd/ca.crt', 'etc/kubernetes/pki/etcd/healthcheck-client.key']) {
           await access(join(root, path));
         }
         const pod = JSON.parse(await readFile(join(root, 'run', 'lab-kubelet', 'pods', 'kube-apiserver.json'), 'utf8')) as { status: string };

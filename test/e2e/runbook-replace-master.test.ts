@@ -13,8 +13,9 @@ import { expectHealthyStatus, expectKeysOnEveryMember, expectSameTree, knownKeys
  * replaced by a freshly installed one (lab.replaceHost: every process of the
  * node killed, its root moved aside, a new root with only the lab's kubelet
  * script), and the runbook brings it back from a backup of the old host's
- * files (field note 000: /etc/kubernetes, /root/.kube/config,
- * /var/lib/kubelet, the kubelet drop-in), made by the backup runbook while
+ * files (/etc/kubernetes, /root/.kube/config where the master has one,
+ * the kubelet's config.yaml, kubeadm-flags.env and pki/, the kubelet drop-in
+ * where current packages put it), made by the backup runbook while
  * the host was alive: every master's files pulled into the backup dir under
  * their absolute paths, replace-master's default hostBackup.
  */
@@ -23,9 +24,14 @@ import { expectHealthyStatus, expectKeysOnEveryMember, expectSameTree, knownKeys
 const HOST_FILES = [
   '/etc/kubernetes',
   NODE_PATHS.kubeadm.kubeconfig,
-  dirname(NODE_PATHS.kubeadm.kubeletConfig),
-  NODE_PATHS.kubeadm.kubeletDropIn,
+  NODE_PATHS.kubeadm.kubeletConfig,
+  NODE_PATHS.kubeadm.kubeletFlags,
+  `${dirname(NODE_PATHS.kubeadm.kubeletConfig)}/pki`,
+  NODE_PATHS.kubeadm.kubeletPackageDropIn,
 ];
+
+/** m2 stands for a master joined with kubeadm join: it has no /root/.kube/config */
+const JOINED = 'm2';
 
 /** kubeadm's rotated kubelet client certificate: a relative symlink to a dated file beside it */
 const KUBELET_CURRENT = `${dirname(NODE_PATHS.kubeadm.kubeletConfig)}/pki/kubelet-client-current.pem`;
@@ -47,7 +53,8 @@ const SAME_BYTES = [
   '/etc/kubernetes/manifests/kube-apiserver.yaml',
   NODE_PATHS.kubeadm.kubeconfig,
   NODE_PATHS.kubeadm.kubeletConfig,
-  NODE_PATHS.kubeadm.kubeletDropIn,
+  NODE_PATHS.kubeadm.kubeletFlags,
+  NODE_PATHS.kubeadm.kubeletPackageDropIn,
 ];
 
 describe('replace-master on a 3-member kubeadm cluster', () => {
@@ -56,6 +63,7 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
   let backups: string;
   let lostRoot: string;
   let oldId: string | undefined;
+  let firstBackup: Awaited<ReturnType<typeof runBackup>>;
   const keys = knownKeys(300);
 
   /** replace-master with the backup runbook's dir; hostBackup its default (<backupDir>/hosts/m3) unless given */
@@ -72,7 +80,8 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-replace-master-'));
     backups = join(work, 'backups');
     await writeKeys(lab, keys);
-    await runBackup(lab, backups, join(work, 'journal'));
+    await rm(under(lab.member(JOINED).root, NODE_PATHS.kubeadm.kubeconfig));
+    firstBackup = await runBackup(lab, backups, join(work, 'journal'));
     oldId = (await memberListText(lab)).split('\n').find((l) => l.includes(', m3, '))?.split(',')[0];
     await lab.settled();
   });
@@ -94,13 +103,26 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
       let files = 0;
       for (const nodePath of HOST_FILES) {
         const real = under(member.root, nodePath);
+        if (member.name === JOINED && nodePath === NODE_PATHS.kubeadm.kubeconfig) {
+          await expect(stat(join(backups, 'hosts', member.name, real))).rejects.toThrow();
+          continue;
+        }
         files += await expectSameTree(real, join(backups, 'hosts', member.name, real));
       }
-      expect(files, member.name).toBeGreaterThanOrEqual(SAME_BYTES.length);
+      // only the kubelet's configuration: never pods/ (mounted Secrets and volumes), though the master has it
+      expect((await stat(under(member.root, NODE_PATHS.kubeadm.podSecret))).isFile()).toBe(true);
+      expect((await readdir(join(backups, 'hosts', member.name, under(member.root, dirname(NODE_PATHS.kubeadm.kubeletConfig))))).sort()).toEqual(['config.yaml', 'kubeadm-flags.env', 'pki']);
+      // the drop-in where current packages put it; none under /etc/systemd/system, and that is said
+      await expect(stat(join(backups, 'hosts', member.name, under(member.root, NODE_PATHS.kubeadm.kubeletDropIn)))).rejects.toThrow();
+      expect(firstBackup.stdout).toContain(`${member.name}:${under(member.root, NODE_PATHS.kubeadm.kubeletDropIn)} is not there: nothing to copy (optional)`);
+      expect(firstBackup.stdout).toContain(`${under(member.root, NODE_PATHS.kubeadm.kubeletPackageDropIn)}\n`); // found, by ls -l
+      expect(files, member.name).toBeGreaterThanOrEqual(SAME_BYTES.length - (member.name === JOINED ? 1 : 0));
       // the kubelet's current-certificate link came along as a link (expectSameTree compares links by target)
       expect(await readlink(join(backups, 'hosts', member.name, under(member.root, KUBELET_CURRENT))), member.name).toBe(KUBELET_DATED);
     }
     expect((await stat(join(backups, 'hosts', 'm3', under(lab.member('m3').root, '/etc/kubernetes/pki/etcd/server.key')))).mode & 0o777).toBe(0o600);
+    // a joined master has no root kubeconfig: said, and the backup went on
+    expect(firstBackup.stdout).toContain(`${JOINED}:${under(lab.member(JOINED).root, NODE_PATHS.kubeadm.kubeconfig)} is not there: nothing to copy (optional)`);
 
     // a second run with keep=1: the first run's snapshot and host files go, a look-alike without a snapshot stays
     const unrelated = join(backups, 'hosts-20000101T000000Z');
@@ -120,8 +142,8 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     const result = await runCli(['plan', 'backup', '--json', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'planned')}`]);
     expect(result.exitCode, result.stderr).toBe(0);
     const plan = JSON.parse(result.stdout) as { steps: Array<{ id: string; targets: unknown[] }> };
-    // 6 plain steps and the 5 kubeadm host-file steps per member; no systemd-only step is counted
-    expect(plan.steps).toHaveLength(6 + 3 * 5);
+    // 6 plain steps and the 9 kubeadm host-file steps per member; no systemd-only step is counted
+    expect(plan.steps).toHaveLength(6 + 3 * 9);
     expect(plan.steps.filter((s) => s.targets.length === 0).map((s) => s.id)).toEqual([]);
     expect(plan.steps.map((s) => s.id)).not.toContain('host-files-m1-etcd-env-file');
   });
@@ -155,6 +177,7 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     const m3 = lab.member('m3');
     const wrong = join(work, 'wrong-backup');
     for (const nodePath of HOST_FILES) {
+      if (nodePath === NODE_PATHS.kubeadm.kubeconfig) continue; // m2 has none
       const copy = join(wrong, under(m3.root, nodePath));
       await mkdir(dirname(copy), { recursive: true });
       await cp(under(m2.root, nodePath), copy, { recursive: true });
@@ -193,6 +216,9 @@ describe('replace-master on a 3-member kubeadm cluster', () => {
     expect(await readlink(under(m3.root, KUBELET_CURRENT))).toBe(KUBELET_DATED);
     expect(await readFile(under(m3.root, KUBELET_CURRENT))).toEqual(await readFile(under(lostRoot, KUBELET_CURRENT)));
     await expectSameTree(under(lostRoot, dirname(KUBELET_CURRENT)), under(m3.root, dirname(KUBELET_CURRENT)));
+    // the kubelet's configuration only: no pod's Secret came back
+    expect((await readdir(under(m3.root, dirname(NODE_PATHS.kubeadm.kubeletConfig)))).sort()).toEqual(['config.yaml', 'kubeadm-flags.env', 'pki']);
+    expect(result.stdout).toContain(`${join(backups, 'hosts', 'm3', under(m3.root, NODE_PATHS.kubeadm.kubeletDropIn))} is not there: nothing to copy (optional)`);
 
     // etcd's manifest is the old one rewritten for joining, back in the manifests dir
     const manifestsDir = m3.manifestsDir as string;

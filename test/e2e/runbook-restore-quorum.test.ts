@@ -74,6 +74,9 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     expect(result.stdout).toMatch(/restore will use etcdctl snapshot restore/);
     expect(result.stdout).toMatch(/restoring with etcdctl version: 3\.4/);
     expect(result.stdout).toMatch(/saving a snapshot from m1/);
+    // the last step tells the operator what to restart where the runbook cannot reach (workers), citing Kubernetes' guide
+    // (with --yes the scripted operator confirms it, and the instruction is in the transcript)
+    expect(result.stdout).toMatch(/confirmed by [^\n]*On every worker node run `systemctl restart kubelet`[^\n]*`systemctl restart kube-controller-manager kube-scheduler kubelet`/);
 
     await expectHealthyStatus(lab);
     await expectKeysOnEveryMember(lab, keys);

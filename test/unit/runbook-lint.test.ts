@@ -28,7 +28,7 @@ describe('lintRunbook', () => {
     const f = fixture('bad-templates');
     expect(lint('bad-templates')).toEqual([
       `${f}:9: inputs[0].default: {{ inputs.other }}: an input default can use only the inputs declared above it (none here): use inventory, cluster, detection, tools or local`,
-      `${f}:17: steps[0].run: unknown variable {{ member.dataDri }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, kubernetesDir, kubeconfig, kubeletDir, kubeletDropIn, service, kubelet, controlPlane`,
+      `${f}:17: steps[0].run: unknown variable {{ member.dataDri }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, kubernetesDir, kubeconfig, kubeletDir, kubeletDropIn, kubeletPackageDropIn, service, kubelet, controlPlane`,
       `${f}:24: steps[1].run: {{ member.dataDir | raw }}: "raw" is only for command fragments (the member's service, kubelet and controlPlane start, stop, isActive); every other value is quoted`,
       `${f}:31: steps[2].run: {{ member.name }}: member is only defined on steps that run on members (target each-member, each-surviving-member, each-other-member, member, survivor or a repeat's member); this step's target is local: use local.… or tools.…`,
       expect.stringMatching(new RegExp(`^${f}:33: steps\\[2\\]\\.guards\\[0\\]\\.check: unknown guard "quorum-hold" \\(known: quorum-held, `)),

@@ -237,7 +237,7 @@ describe('plan output', () => {
     const plan = renderRunbook(backup, sources({ inventory: described, inputs: { backupDir: '/srv/my backups' } }));
     const json = JSON.parse(JSON.stringify(plan)) as typeof plan;
     expect(json).toEqual(plan);
-    const systemd = (m: string): Array<[string, string, number]> => ['make-dirs-kubeadm', 'make-dirs-systemd', 'kubernetes-dir', 'kubeconfig', 'kubelet-dir', 'kubelet-drop-in', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].map((id) => [`host-files-${m}-${id}`, 'changes', ['make-dirs-systemd', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].includes(id) ? 1 : 0] as [string, string, number]);
+    const systemd = (m: string): Array<[string, string, number]> => ['make-dirs-kubeadm', 'make-dirs-systemd', 'kubernetes-dir', 'kubeconfig', 'kubelet-config', 'kubelet-flags', 'kubelet-pki', 'find-kubelet-drop-in', 'kubelet-drop-in', 'kubelet-drop-in-etc', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].map((id) => [`host-files-${m}-${id}`, id === 'find-kubelet-drop-in' ? 'read-only' : 'changes', ['make-dirs-systemd', 'etcd-pki', 'etcd-env-file', 'etcd-unit'].includes(id) ? 1 : 0] as [string, string, number]);
     const kubeadm = (m: string): Array<[string, string, number]> => systemd(m).map(([id, risk, n]) => [id, risk, n === 1 ? 0 : 1]);
     // a pass keeps only the steps its member's layout has (none with no target)
     const kept = (steps: Array<Array<string | number>>) => steps.filter(([, , n]) => n === 1);
@@ -254,11 +254,16 @@ describe('plan output', () => {
     ]);
     // pulled from the member, to its absolute path under this run's hosts dir (replace-master's hostBackup layout)
     expect(json.steps.find((s) => s.id === 'host-files-m2-etcd-pki')?.targets).toEqual([
-      { node: 'local', host: 'local', copy: { fromNode: 'm2', fromPath: '/etc/etcd/ssl', toPath: '/srv/my backups/hosts-20261124T183000Z/m2/etc/etcd/ssl', recursive: true } },
+      { node: 'local', host: 'local', copy: { fromNode: 'm2', fromPath: '/etc/etcd/ssl', toPath: '/srv/my backups/hosts-20261124T183000Z/m2/etc/etcd/ssl', recursive: true, optional: false } },
     ]);
     expect(json.steps.find((s) => s.id === 'host-files-m3-kubeconfig')?.targets[0]?.copy).toEqual({
-      fromNode: 'm3', fromPath: '/root/.kube/config', toPath: '/srv/my backups/hosts-20261124T183000Z/m3/root/.kube/config', recursive: false,
+      fromNode: 'm3', fromPath: '/root/.kube/config', toPath: '/srv/my backups/hosts-20261124T183000Z/m3/root/.kube/config', recursive: false, optional: true,
     });
+    // the drop-in is looked for where current and older kubeadm packages put it; /var/lib/kubelet's configuration only, never pods/
+    expect(['kubelet-drop-in', 'kubelet-drop-in-etc', 'kubelet-config', 'kubelet-flags', 'kubelet-pki'].map((id) => json.steps.find((s) => s.id === `host-files-m3-${id}`)?.targets[0]?.copy?.fromPath)).toEqual([
+      '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf', '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+      '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/kubelet/pki',
+    ]);
     // without the paths, it says which inventory field to set
     expect(() => renderRunbook(backup, sources())).toThrow(/m1 has no pkiDir: set members\[0\]\.node\.paths\.pkiDir in the inventory/);
     expect(json.steps[0]?.targets[0]?.command).toBe("mkdir -p -m 0700 -- '/srv/my backups' && ls -ld -- '/srv/my backups'");

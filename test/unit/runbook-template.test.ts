@@ -126,7 +126,7 @@ describe('checkTemplate (static, no cluster)', () => {
 
   it('reports each problem in a template', () => {
     expect(checkTemplate('{{ member.nmae }} {{ member.dataDir | raw }} {{ inputs.survivor }}', onMember, { shell: true })).toEqual([
-      'unknown variable {{ member.nmae }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, kubernetesDir, kubeconfig, kubeletDir, kubeletDropIn, service, kubelet, controlPlane',
+      'unknown variable {{ member.nmae }}: member has name, id, peerURL, clientURL, host, layout, dataDir, walDir, pkiDir, manifestsDir, unitFile, envFile, backupDir, etcdBinary, etcdctl, etcdutl, kubernetesDir, kubeconfig, kubeletDir, kubeletDropIn, kubeletPackageDropIn, service, kubelet, controlPlane',
       '{{ member.dataDir | raw }}: "raw" is only for command fragments (the member\'s service, kubelet and controlPlane start, stop, isActive); every other value is quoted',
       'unknown variable {{ inputs.survivor }}: inputs has member',
     ]);
