@@ -377,7 +377,9 @@ export class Runner {
     let polls = 0;
     while (Date.now() < deadline && !this.deps.signal?.aborted) {
       const report = polls++ === 0 ? await this.sharedPoll() : await this.newPoll();
-      const met = conditionMet(wait.until, wait.params, report, await this.waitFacts(wait, report));
+      let met = conditionMet(wait.until, wait.params, report);
+      // stopped by the probe's account: the peer ports must be closed too
+      if (met.met && wait.until === 'members-stopped') met = conditionMet(wait.until, wait.params, report, await this.peerFacts(wait, report));
       if (met.detail !== detail) say(`${met.detail}\n`);
       detail = met.detail;
       if (met.met) return { ok: true };
@@ -386,9 +388,8 @@ export class Runner {
     return { ok: false, error: `not ${wait.until} after ${step.timeoutMs} ms: ${detail}` };
   }
 
-  /** The facts beyond the probe a condition asks for: peer ports, once the probe says members-stopped. */
-  private async waitFacts(wait: NonNullable<RenderedTarget['wait']>, report: ClusterReport): Promise<WaitFacts> {
-    if (wait.until !== 'members-stopped' || !conditionMet(wait.until, wait.params, report).met) return {};
+  /** members-stopped's facts beyond the probe: which of its members' peer ports still accept. */
+  private async peerFacts(wait: NonNullable<RenderedTarget['wait']>, report: ClusterReport): Promise<WaitFacts> {
     const names = stoppedMemberNames(report, listParam(wait.params.members));
     const members = this.deps.guardEnvironment.members.filter((member) => names.includes(member.name));
     const listening = await Promise.all(members.map(async (member) => ((await portAnswers(member.peerURL)) ? [member.name] : [])));
