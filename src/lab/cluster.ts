@@ -476,12 +476,10 @@ export class LabCluster {
       signal(pid, 'SIGCONT');
       signal(pid, 'SIGTERM');
     }
-    await waitFor(() => pids.every((pid) => !isRunning(pid)), 1500, '').catch(() => {
-      for (const pid of pids) signal(pid, 'SIGKILL');
-    });
+    await waitFor(() => pids.every((pid) => !isRunning(pid)), 1500, '').catch(() => killAndWait(pids));
     await Promise.all(this.members.map((member) => member.sshd?.stop()));
     // whatever else was recorded (sshds that would not stop)
-    for (const pid of liveRecordedPids(this.slot.pidsFile)) signal(pid, 'SIGKILL');
+    await killAndWait(liveRecordedPids(this.slot.pidsFile));
   }
 
   // ---- internals ----------------------------------------------------------
@@ -830,6 +828,16 @@ async function etcdVersionOf(binary: string): Promise<string> {
   const { stdout } = await run(binary, ['--version']);
   cachedVersion = /etcd Version:\s*(\S+)/.exec(stdout)?.[1] ?? '3.5.0';
   return cachedVersion;
+}
+
+/**
+ * SIGKILL, then wait until they are gone: an etcd killed mid-write may still
+ * finish that write, and the lab dir removed before it would be made again
+ * (seen on a loaded machine: a drill stopped while its lab started left it).
+ */
+async function killAndWait(pids: number[]): Promise<void> {
+  for (const pid of pids) signal(pid, 'SIGKILL');
+  await waitFor(() => pids.every((pid) => !isRunning(pid)), 3000, '').catch(() => undefined);
 }
 
 async function waitFor(done: () => boolean, timeoutMs: number, message: string): Promise<void> {
