@@ -3,10 +3,12 @@
  * The CLI as one file, in two forms.
  *
  * 1. `npm run build` (after tsc): esbuild bundles src/cli/main.ts and every
- *    dependency into one CommonJS file, dist/etcd-runbook.cjs (`#!/usr/bin/env
- *    node`, mode 0755): the npm package's bin. Node then reads one file instead
+ *    dependency into one CommonJS file, dist/etcd-runbook-bundle.cjs, which
+ *    the npm package's bin, dist/etcd-runbook.cjs (scripts/bin-launcher.cjs,
+ *    mode 0755), loads with a V8 code cache. Node then reads one file instead
  *    of resolving and compiling hundreds of ESM modules (ink's alone ~260 ms),
- *    so the installed command starts as fast as the executable. It has
+ *    and from the second start on compiles almost nothing, so the installed
+ *    command starts as fast as the executable. The bundle has
  *    - the shipped runbooks (runbooks/*.yaml) embedded as text, handed to
  *      src/runbook/loader.ts through globalThis.__ETCD_RUNBOOK_EMBEDDED_RUNBOOKS__
  *      only inside the executable (node:sea isSea()); under a plain node it
@@ -22,7 +24,8 @@
  *    - ink's DEV=true React-devtools hook (top-level await) left out.
  * 2. `npm run package`: one file an operator copies onto a broken master.
  *    Node's single-executable application (SEA, linux-x64) made from that
- *    same bundle: a blob made by `node --experimental-sea-config`, injected
+ *    same bundle, with V8's code cache for it made at build time
+ *    (`useCodeCache`): a blob made by `node --experimental-sea-config`, injected
  *    with postject into a copy of this node binary → dist-package/etcd-runbook.
  *    It is node itself and needs no node_modules and no Node install beside it.
  *
@@ -38,8 +41,11 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OUT_DIR = join(ROOT, 'dist-package');
-/** the npm package's bin, and the executable's script */
-export const BUNDLE = join(ROOT, 'dist', 'etcd-runbook.cjs');
+/** the executable's script, and what the npm package's bin loads */
+export const BUNDLE = join(ROOT, 'dist', 'etcd-runbook-bundle.cjs');
+/** the npm package's bin: scripts/bin-launcher.cjs, which loads the bundle with a V8 code cache */
+export const BIN = join(ROOT, 'dist', 'etcd-runbook.cjs');
+const LAUNCHER = join(ROOT, 'scripts', 'bin-launcher.cjs');
 export const EXECUTABLE = join(OUT_DIR, 'etcd-runbook');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const require = createRequire(join(ROOT, 'package.json'));
@@ -102,6 +108,23 @@ function plugins() {
       },
     },
     {
+      // emscripten fetches its inlined wasm through a data: URL, which loads
+      // undici (~20 ms of the first frame); handed the bytes, it skips fetch
+      name: 'yoga-wasm-without-fetch',
+      setup(build) {
+        build.onLoad({ filter: /[\\/]yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/ }, (args) => {
+          const source = readFileSync(args.path, 'utf8');
+          const binary = /H="data:application\/octet-stream;base64,([A-Za-z0-9+/=]+)"/.exec(source);
+          const wasmBinary = 'var w;h.wasmBinary&&(w=h.wasmBinary);';
+          if (!binary || !source.includes(wasmBinary)) throw new Error(`${args.path}: yoga's inlined wasm changed; update scripts/package.mjs`);
+          const contents = source
+            .replace(binary[0], 'H="data:application/octet-stream;base64,"')
+            .replace(wasmBinary, `var w=Buffer.from(${JSON.stringify(binary[1])},'base64');`);
+          return { contents, loader: 'js' };
+        });
+      },
+    },
+    {
       name: 'yoga-without-top-level-await',
       setup(build) {
         build.onLoad({ filter: /[\\/]yoga-layout[\\/]dist[\\/]src[\\/]index\.js$/ }, (args) => {
@@ -159,7 +182,7 @@ export function bundleOptions({ main = join(ROOT, 'src', 'cli', 'main.ts'), outf
     minify: true,
     legalComments: 'external',
     define: { 'import.meta.url': '__etcdRunbookImportMetaUrl', 'import.meta.dirname': '__dirname', 'process.env.NODE_ENV': '"production"' },
-    banner: { js: `#!/usr/bin/env node\nconst __etcdRunbookImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+    banner: { js: `const __etcdRunbookImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
     logLevel: 'warning',
     plugins: plugins(),
     metafile: true,
@@ -173,10 +196,14 @@ export async function buildBundle(options) {
   for (const file of result.outputFiles) {
     mkdirSync(dirname(file.path), { recursive: true });
     const temp = `${file.path}.tmp`;
-    writeFileSync(temp, file.contents, { mode: file.path.endsWith('.cjs') ? 0o755 : 0o644 });
-    chmodSync(temp, file.path.endsWith('.cjs') ? 0o755 : 0o644);
+    writeFileSync(temp, file.contents, { mode: 0o644 });
+    chmodSync(temp, 0o644);
     renameSync(temp, file.path);
   }
+  // the bin last: it never runs against a bundle still being written
+  copyFileSync(LAUNCHER, `${BIN}.tmp`);
+  chmodSync(`${BIN}.tmp`, 0o755);
+  renameSync(`${BIN}.tmp`, BIN);
   return result;
 }
 
@@ -184,7 +211,7 @@ export async function buildExecutable() {
   mkdirSync(OUT_DIR, { recursive: true });
   const blob = join(OUT_DIR, 'sea-prep.blob');
   const config = join(OUT_DIR, 'sea-config.json');
-  writeFileSync(config, `${JSON.stringify({ main: BUNDLE, output: blob, disableExperimentalSEAWarning: true }, null, 2)}\n`);
+  writeFileSync(config, `${JSON.stringify({ main: BUNDLE, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2)}\n`);
   quiet(process.execPath, ['--experimental-sea-config', config]);
   const temp = `${EXECUTABLE}.tmp`;
   rmSync(temp, { force: true });
@@ -216,7 +243,7 @@ function newestMtime(path) {
 /** true when `target` (the bundle; by default the executable, made from it) is older than any input (src, runbooks, lockfile, this script). */
 export function isStale(target = EXECUTABLE) {
   if (!existsSync(target)) return true;
-  const inputs = ['src', 'runbooks', 'package-lock.json', 'tsconfig.json', 'scripts/package.mjs'].map((p) => join(ROOT, p));
+  const inputs = ['src', 'runbooks', 'package-lock.json', 'tsconfig.json', 'scripts/package.mjs', 'scripts/bin-launcher.cjs'].map((p) => join(ROOT, p));
   if (target !== BUNDLE) inputs.push(BUNDLE);
   return statSync(target).mtimeMs < Math.max(...inputs.filter(existsSync).map(newestMtime));
 }
@@ -224,7 +251,7 @@ export function isStale(target = EXECUTABLE) {
 async function cli(argv) {
   const ifStale = argv.includes('--if-stale');
   const started = Date.now();
-  if (ifStale && !isStale(BUNDLE)) process.stdout.write(`package: ${relative(process.cwd(), BUNDLE)} is up to date\n`);
+  if (ifStale && !isStale(BUNDLE) && existsSync(BIN)) process.stdout.write(`package: ${relative(process.cwd(), BUNDLE)} is up to date\n`);
   else {
     await buildBundle();
     process.stdout.write(`package: ${relative(process.cwd(), BUNDLE)} ${(statSync(BUNDLE).size / 1e6).toFixed(1)} MB (${Date.now() - started} ms)\n`);

@@ -11,9 +11,10 @@ import { LabCluster } from '../../src/lab/cluster.js';
  * that is node itself with the CLI, its runbooks and etcd3's protos inside.
  * Copied alone into an empty directory, with a PATH that has no node, it
  * probes and plans against a real cluster. `npm pack` gives a normal package
- * whose bin is the executable's script, dist/etcd-runbook.cjs (one esbuild
- * bundle: Node reads one file, not hundreds of ESM modules), run by the node
- * on PATH from the packed files alone.
+ * whose bin, dist/etcd-runbook.cjs, loads the executable's script,
+ * dist/etcd-runbook-bundle.cjs (one esbuild bundle: Node reads one file, not
+ * hundreds of ESM modules), with a V8 code cache, run by the node on PATH
+ * from the packed files alone.
  */
 const ROOT = join(import.meta.dirname, '..', '..');
 const PACKAGE_SCRIPT = join(ROOT, 'scripts', 'package.mjs');
@@ -141,7 +142,9 @@ describe('npm pack', () => {
     const packed = await execa('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT });
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string; mode: number }> }>;
     const files = info!.files.map((f) => f.path);
-    for (const needed of ['package.json', 'dist/etcd-runbook.cjs', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
+    for (const needed of ['package.json', 'dist/etcd-runbook.cjs', 'dist/etcd-runbook-bundle.cjs', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
+    // a code cache made in the checkout is never packed
+    expect(files.filter((f) => f.endsWith('.v8cache'))).toEqual([]);
     expect(info!.files.find((f) => f.path === 'dist/etcd-runbook.cjs')?.mode).toBe(0o755);
     // the tsc output stays in the checkout (tests, npm start, npm run drill); the bin needs none of it
     expect(files.filter((f) => /^(dist\/(src|bench)|dist-package|src|test)\//.test(f))).toEqual([]);
@@ -176,6 +179,15 @@ describe('npm pack', () => {
     expect(help.stderr).toBe('');
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain('Usage: etcd-runbook [command] [flags]');
+    // the first start leaves a code cache beside the bundle; a damaged one is replaced, never fatal
+    const caches = async () => (await readdir(join(pkg, 'dist'))).filter((f) => f.endsWith('.v8cache'));
+    expect(await caches()).toHaveLength(1);
+    const cacheFile = join(pkg, 'dist', (await caches())[0]!);
+    await writeFile(cacheFile, 'not a V8 code cache');
+    const again = await installed('--help');
+    expect([again.exitCode, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain('Usage: etcd-runbook [command] [flags]');
+    expect((await stat(cacheFile)).size).toBeGreaterThan(100_000);
     const statusHelp = await installed('status', '--help');
     expect(statusHelp.exitCode).toBe(0);
     expect(statusHelp.stdout).toContain('Usage: etcd-runbook status');
