@@ -25,7 +25,7 @@ const LAB_FAULTS = ['minority', 'quorum', 'frozen', 'split-brain'] as const;
 type LabCliFault = (typeof LAB_FAULTS)[number];
 const MAX_MEMBERS = 9;
 
-export const labHelp = `Usage: etcd-runbook lab up [--members N] [--etcd 3.4|3.5] [--layout systemd]
+export const labHelp = `Usage: etcd-runbook lab up [--members N] [--etcd 3.4|3.5] [--layout systemd] [--ssh]
        etcd-runbook lab exec <node> -- <command…>
        etcd-runbook lab fault <${LAB_FAULTS.join('|')}>
        etcd-runbook lab down
@@ -41,6 +41,9 @@ until 'lab down'. One lab at a time. Needs root (namespaces, mounts, cgroups).
     --members N   members (default 3, at most ${MAX_MEMBERS})
     --etcd V      the nodes' etcd release: 3.5 (default, etcdutl) or 3.4
     --layout L    systemd (the only layout on lab nodes so far)
+    --ssh         the operator's seat is m1: 'etcd-runbook' is on its PATH, and
+                  the inventory has m1 local and the others over SSH, as on
+                  a master (default: every node over SSH from this host)
   exec     run a command inside a node as root (its exit code, its output)
   fault    minority  the most members quorum survives killed (SIGKILL)
            quorum    a majority killed: quorum lost, m1 survives
@@ -76,12 +79,13 @@ export async function labCommand(argv: string[]): Promise<number> {
 interface UpOptions {
   members: number;
   etcd: EtcdVersion;
+  ssh: boolean;
 }
 
 function upOptions(argv: string[]): UpOptions {
   const { values } = parseArgs({
     args: argv,
-    options: { members: { type: 'string', default: '3' }, etcd: { type: 'string', default: '3.5' }, layout: { type: 'string', default: 'systemd' } },
+    options: { members: { type: 'string', default: '3' }, etcd: { type: 'string', default: '3.5' }, layout: { type: 'string', default: 'systemd' }, ssh: { type: 'boolean', default: false } },
     strict: true,
   });
   if (values.layout === 'kubeadm') throw new OperatorError('lab up --layout kubeadm: the kubeadm layout is not supported on lab nodes yet; use --layout systemd');
@@ -89,7 +93,7 @@ function upOptions(argv: string[]): UpOptions {
   const members = Number(values.members);
   if (!Number.isInteger(members) || members < 1 || members > MAX_MEMBERS) throw new OperatorError(`lab up --members ${values.members}: a whole number from 1 to ${MAX_MEMBERS}`);
   if (!ETCD_VERSIONS.includes(values.etcd as EtcdVersion)) throw new OperatorError(`lab up --etcd ${values.etcd}: choose ${ETCD_VERSIONS.join(' or ')}`);
-  return { members, etcd: values.etcd as EtcdVersion };
+  return { members, etcd: values.etcd as EtcdVersion, ssh: values.ssh };
 }
 
 /**
@@ -103,7 +107,7 @@ async function up(argv: string[]): Promise<number> {
   const log = openSync(holderLogPath(), 'w');
   // the npm bin runs main.js under node; the one-file executable is its own entry point
   const entry = isSingleFileExecutable() ? [] : [process.argv[1] as string];
-  const holder = spawn(process.execPath, [...entry, 'lab', '_hold', '--members', String(options.members), '--etcd', options.etcd], {
+  const holder = spawn(process.execPath, [...entry, 'lab', '_hold', '--members', String(options.members), '--etcd', options.etcd, ...(options.ssh ? ['--ssh'] : [])], {
     cwd: '/',
     detached: true,
     env: { ...process.env, [HOLDER_MARKER]: statePath() },
@@ -122,6 +126,7 @@ async function up(argv: string[]): Promise<number> {
     holder.unref();
     process.stdout.write(`lab up: ${state.nodes.length} nodes (${state.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}), etcd ${state.etcd}\n`);
     process.stdout.write(`lab dir: ${state.labDir}\ninventory: ${state.inventory}\n`);
+    if (state.seat) process.stdout.write(`seat: ${state.seat} (the tool runs there: etcd-runbook lab exec ${state.seat} -- etcd-runbook --inventory ${state.inventory})\n`);
     return 0;
   } catch (err) {
     if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGTERM');

@@ -13,8 +13,8 @@ import type { ClusterReport } from '../cluster/types.js';
 import { shellQuote } from '../util/shell.js';
 import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
 import type { EtcdVersion } from './etcd-versions.js';
-import { bootMemberNodes, inNodeCommand, notOnNodes, startMemberNode, stopNodes, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes } from './node-members.js';
-import { assertNothingMountedUnder, type LabNode } from './node/node.js';
+import { bootMemberNodes, inNodeCommand, notOnNodes, SEAT_COMMAND, startMemberNode, stopNodes, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes } from './node-members.js';
+import { assertNothingMountedUnder, nsenterArgs, NODE_ENV, type LabNode } from './node/node.js';
 import { NODE_SSH_PORT } from './node/sshd.js';
 import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
 import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
@@ -78,6 +78,13 @@ export interface LabOptions {
   signal?: AbortSignal;
   /** one real lab node per member (systemd layout only for now); ssh is implied */
   nodes?: boolean;
+  /**
+   * nodes only: the operator's seat is the first node — the tool runs there
+   * (seatCommand), reaching its own member locally and the others over SSH,
+   * the production topology; without it, the inventory reaches every node
+   * over SSH from the host
+   */
+  seat?: boolean;
   /** the nodes' etcd release (nodes only; default 3.5, what masters run today) */
   etcd?: EtcdVersion;
   /**
@@ -149,7 +156,7 @@ export class LabCluster {
   /** when the cluster was first healthy */
   startedAt = 0;
   private readonly slot: Slot;
-  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes'>;
+  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat'>;
   private readonly nodes?: LabNodes;
   private closed = false;
 
@@ -161,14 +168,14 @@ export class LabCluster {
     this.members = members;
     this.layout = options.layout ?? 'systemd';
     this.inventoryPath = join(dir, 'inventory.yaml');
-    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd', quotaBackendBytes: options.quotaBackendBytes };
+    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd', quotaBackendBytes: options.quotaBackendBytes, seat: options.seat };
   }
 
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
     if (options.nodes && layout !== 'systemd') throw new OperatorError(`the ${layout} layout is not supported on real lab nodes yet: use the systemd layout`);
-    if ((options.etcd || options.dataDirMount) && !options.nodes) throw new OperatorError('an etcd version or a data dir mount is chosen for real lab nodes only: start the lab with nodes');
+    if ((options.etcd || options.dataDirMount || options.seat) && !options.nodes) throw new OperatorError("an etcd version, a data dir mount or the operator's seat is chosen for real lab nodes only: start the lab with nodes");
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
       throw new OperatorError("the kubeadm lab needs the npm package (its lab kubelet runs on Node): use 'npm run drill -- --layout kubeadm', or --layout systemd with this executable");
@@ -184,7 +191,7 @@ export class LabCluster {
       for (const { name, ip } of names) certs.push(await issueMemberCert(pki, name, ip));
       if (options.nodes) {
         const shapes = names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) }));
-        const nodes = await bootMemberNodes(dir, slot, { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false }, shapes);
+        const nodes = await bootMemberNodes(dir, slot, { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false, seat: options.seat ?? false }, shapes);
         const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert));
         lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary: 'etcd' }, nodes);
         await lab.setUpNodes(certs, options.independent ?? false);
@@ -262,6 +269,22 @@ export class LabCluster {
   async settled(ms = 6000): Promise<void> {
     const wait = this.startedAt + ms - Date.now();
     if (wait > 0) await sleep(wait);
+  }
+
+  /** The operator's seat (labs started with seat): the first node, where the tool runs. */
+  get seat(): LabMember | undefined {
+    return this.options.seat ? this.members[0] : undefined;
+  }
+
+  /**
+   * A host command (argv) that runs `etcd-runbook <args>` on the seat as
+   * root, as an operator logged in there would: the node's own environment,
+   * its cwd /root.
+   */
+  seatCommand(args: readonly string[]): string[] {
+    const node = this.seat?.node;
+    if (!node) throw new Error('this lab has no seat: start it with nodes and seat');
+    return ['nsenter', ...nsenterArgs(node.pid, ['env', '-i', ...Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`), SEAT_COMMAND, ...args])];
   }
 
   /** The running etcd's pid on the member's node (from its pidfile), if any. */
@@ -588,14 +611,18 @@ export class LabCluster {
     await writeFile(this.inventoryPath, `# generated by the etcd-runbook lab in ${this.dir} (${this.layout} layout)\n${stringify(inventory)}`);
   }
 
-  /** A real node: reached over SSH at its address as root, the layout's own paths, no command overrides. */
+  /**
+   * A real node: reached over SSH at its address as root (the seat's own
+   * node: local), the layout's own paths, no command overrides.
+   */
   private nodeEntry(m: LabMember): InventoryNode {
     const keys = this.nodes as LabNodes;
     const p = NODE_PATHS.systemd;
+    const local = this.seat === m;
     return {
-      host: m.ip,
-      transport: 'ssh',
-      ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts },
+      ...(local
+        ? { host: 'local', transport: 'local' as const }
+        : { host: m.ip, transport: 'ssh' as const, ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts } }),
       layout: 'systemd',
       paths: { dataDir: NODE_PATHS.dataDir, pkiDir: p.pkiDir, envFile: p.envFile, unitFile: p.unitFile },
     };

@@ -37,6 +37,8 @@ export interface LabState {
   inventory?: string;
   slot?: number;
   etcd?: EtcdVersion;
+  /** the node the tool runs in (lab up --ssh): `etcd-runbook` is on its PATH */
+  seat?: string;
   nodes: HeldNode[];
 }
 
@@ -109,6 +111,8 @@ export function holderAlive(state: LabState): boolean {
 export interface HoldOptions {
   members: number;
   etcd: EtcdVersion;
+  /** the operator's seat: the tool runs inside the first node, which reaches the others over SSH */
+  ssh: boolean;
   /** aborted when the `lab up` that started the holder goes away before the lab is up */
   signal: AbortSignal;
 }
@@ -118,7 +122,7 @@ export interface HoldOptions {
  * state once the lab is healthy; the socket server keeps the process alive.
  */
 export async function holdLab(options: HoldOptions): Promise<LabState> {
-  const lab = await LabCluster.start({ members: options.members, nodes: true, etcd: options.etcd, signal: options.signal });
+  const lab = await LabCluster.start({ members: options.members, nodes: true, etcd: options.etcd, seat: options.ssh, signal: options.signal });
   try {
     rmSync(socketPath(), { force: true });
     const server = createServer((socket) => serve(lab, socket, () => server.close()));
@@ -130,6 +134,7 @@ export async function holdLab(options: HoldOptions): Promise<LabState> {
       inventory: lab.inventoryPath,
       slot: lab.slotIndex,
       etcd: options.etcd,
+      ...(lab.seat ? { seat: lab.seat.name } : {}),
       nodes: lab.members.map(({ node }) => {
         if (!node) throw new Error('a held lab runs on real nodes');
         return { name: node.name, address: node.address, pid: node.pid, cgroup: node.cgroup, scratch: node.scratch };

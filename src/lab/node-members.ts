@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { OperatorError } from '../util/errors.js';
+import { isSingleFileExecutable } from '../util/single-file.js';
 import { shellQuote } from '../util/shell.js';
 import { etcdBinDir, type EtcdVersion } from './etcd-versions.js';
 import { NODE_PATHS, systemdNodeFiles, type ClusterShape, type NodeFile, type NodeMember } from './layouts.js';
-import { bootNode, nsenterArgs, type LabNode } from './node/node.js';
+import { bootNode, nsenterArgs, type LabNode, type NodeBind } from './node/node.js';
+import type { SeedEntry } from './node/seed.js';
 import { createNodeSshKeys, writeKnownHosts, type NodeSshKeys } from './node/sshd.js';
 import type { LabPki, MemberCert } from './pki.js';
 import type { Slot } from './slots.js';
@@ -61,6 +64,52 @@ export interface MemberNodeOptions {
   version: EtcdVersion;
   /** /var/lib/etcd on its own mount (node.ts etcdDataOnDisk) rather than a plain directory */
   dataDirMount: boolean;
+  /**
+   * the operator's seat: the first node also sees the lab dir and this
+   * package, and has `etcd-runbook` on its PATH, so the tool runs there as
+   * on a master (seatBinds says why each)
+   */
+  seat: boolean;
+}
+
+/** The seat's command: this package's CLI, run by the host's node (the node's / is an overlay of the host's). */
+export const SEAT_COMMAND = '/usr/local/bin/etcd-runbook';
+
+/**
+ * The package root: the directory above this module holding package.json
+ * (dist/src/lab/ under tsc, dist/ in the bundle).
+ */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/**
+ * What the seat needs of the host: the lab dir (its inventory, keys and PKI,
+ * where a run's journal and backups go) and the package, each at its own
+ * path — a node's /tmp and /root are its own, so a checkout or lab dir there
+ * would be invisible — and a command that starts the CLI with the host's node.
+ */
+function seatBinds(labDir: string): { binds: NodeBind[]; seed: SeedEntry[] } {
+  const cli = seatCli();
+  const script = `#!/bin/sh\n# etcd-runbook lab: the operator's seat runs this CLI\nexec ${cli.argv.map(shellQuote).join(' ')} "$@"\n`;
+  return {
+    binds: [{ hostPath: labDir }, { hostPath: cli.dir, readOnly: true }],
+    seed: [{ path: SEAT_COMMAND, content: script, mode: 0o755 }],
+  };
+}
+
+/** The CLI this process is part of: the one-file executable itself, or this package's under the host's node. */
+function seatCli(): { argv: string[]; dir: string } {
+  if (isSingleFileExecutable()) return { argv: [process.execPath], dir: dirname(process.execPath) };
+  const root = packageRoot();
+  const tsc = join(root, 'dist', 'src', 'cli', 'main.js');
+  return { argv: [process.execPath, existsSync(tsc) ? tsc : join(root, 'dist', 'etcd-runbook.cjs')], dir: root };
 }
 
 export async function bootMemberNodes(labDir: string, slot: Slot, options: MemberNodeOptions, members: NodeMember[]): Promise<LabNodes> {
@@ -68,7 +117,9 @@ export async function bootMemberNodes(labDir: string, slot: Slot, options: Membe
   const keys = await createNodeSshKeys(labDir);
   const knownHosts = await writeKnownHosts(keys, members.map((m) => m.ip));
   const boots = await Promise.allSettled(
-    members.map((m) => bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: options.dataDirMount })),
+    members.map((m, i) =>
+      bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: options.dataDirMount, ...(options.seat && i === 0 ? seatBinds(labDir) : {}) }),
+    ),
   );
   const nodes = boots.flatMap((b) => (b.status === 'fulfilled' ? [b.value] : []));
   const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');

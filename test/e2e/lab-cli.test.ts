@@ -95,7 +95,7 @@ async function statusUntil(inventory: string, code: number): Promise<CliResult> 
   }
 }
 
-describe('lab down after the lab\'s holder was SIGKILLed (1 node, etcd 3.4)', () => {
+describe('lab up --ssh, then lab down after the lab\'s holder was SIGKILLed (1 node, etcd 3.4)', () => {
   const stateHome = mkdtempSync(join(tmpdir(), 'lab-cli-state-'));
   const env = { XDG_STATE_HOME: stateHome };
   const lab = (args: string[], timeoutMs = 60_000) => runCli(['lab', ...args], env, timeoutMs);
@@ -105,9 +105,15 @@ describe('lab down after the lab\'s holder was SIGKILLed (1 node, etcd 3.4)', ()
   }, 120_000);
 
   it('stops the node from the state file, releases its address block and removes the lab dir', async () => {
-    const up = await lab(['up', '--members', '1', '--etcd', '3.4'], 120_000);
+    const up = await lab(['up', '--members', '1', '--etcd', '3.4', '--ssh'], 120_000);
     expect(up.exitCode, up.stderr).toBe(0);
     expect((await lab(['exec', 'm1', '--', 'etcd', '--version'])).stdout).toMatch(/^etcd Version: 3\.4\./m);
+    // the operator's seat: the tool on m1's PATH, its own member reached locally
+    const inventory = /^inventory: (.+)$/m.exec(up.stdout)?.[1] ?? '';
+    expect(up.stdout).toContain(`seat: m1 (the tool runs there: etcd-runbook lab exec m1 -- etcd-runbook --inventory ${inventory})`);
+    const status = await lab(['exec', 'm1', '--', 'etcd-runbook', 'status', '--json', '--inventory', inventory]);
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ verdict: 'healthy' });
     const state = JSON.parse(readFileSync(join(stateHome, 'etcd-runbook', 'lab.json'), 'utf8')) as { holderPid: number; labDir: string; slot: number };
     process.kill(state.holderPid, 'SIGKILL');
     expect(await lab(['down'], 90_000)).toMatchObject({ exitCode: 0, stdout: `lab down: 1 nodes stopped, ${state.labDir} removed` });
