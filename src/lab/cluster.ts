@@ -590,9 +590,11 @@ export class LabCluster {
    */
   private async killOnNode(member: LabMember, node: LabNode): Promise<void> {
     const pid = this.pidOf(member.name);
+    // already dead (an earlier fault): nothing to kill, as on a host-process member
+    if (pid === undefined) return;
     await systemctl(node, 'kill', '--signal=SIGKILL', 'etcd');
     await systemctl(node, 'stop', 'etcd');
-    if (pid !== undefined) await waitFor(() => !isRunning(pid), 10_000, `${member.name} (pid ${pid}) did not exit on SIGKILL within 10 s`);
+    await waitFor(() => !isRunning(pid), 10_000, `${member.name} (pid ${pid}) did not exit on SIGKILL within 10 s`);
   }
 
   private async writeInventory(): Promise<void> {

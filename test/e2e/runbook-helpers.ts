@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { singleEndpointClient } from '../../src/cluster/probe.js';
-import { LabCluster, type LabOptions } from '../../src/lab/cluster.js';
+import { LabCluster, type LabMember, type LabOptions } from '../../src/lab/cluster.js';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -100,6 +100,31 @@ export async function expectHealthyStatus(lab: LabCluster): Promise<StatusJson> 
     expect(e.isLearner ?? false, `${e.name} is a voting member`).toBe(false);
   }
   return json;
+}
+
+/**
+ * A directory's entries on a member's machine, by the machine's own path
+ * (`/etc/etcd`): through the node on a real lab node, under the member's
+ * root otherwise. 'absent' when there is no such directory.
+ */
+export async function memberListing(m: LabMember, dir: string): Promise<string[] | 'absent'> {
+  if (m.node) {
+    const result = await m.node.exec(['ls', '-1A', '--', dir]);
+    return result.exitCode === 0 ? result.stdout.split('\n').filter(Boolean).sort() : 'absent';
+  }
+  return readdir(m.root ? join(m.root, dir) : dir).then(
+    (names) => names.sort(),
+    () => 'absent' as const,
+  );
+}
+
+/** Whether a path exists on a member's machine (its own path; see memberListing). */
+export async function memberHas(m: LabMember, path: string): Promise<boolean> {
+  if (m.node) return (await m.node.exec(['test', '-e', path])).exitCode === 0;
+  return lstat(m.root ? join(m.root, path) : path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The old data dirs the runbook moved aside (`<dataDir>.old-<timestamp>`). */

@@ -1,27 +1,27 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
 import { journalEvents } from '../helpers/journal.js';
-import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListText, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberHas, memberListing, memberListText, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
- * replace-member end to end on a real 3-member cluster in the systemd
- * layout (etcd.conf env file, etcd stopped and started through the node's
- * service commands), through the real CLI with --yes. One cluster for the
+ * replace-member end to end on 3 real lab nodes in the systemd layout
+ * (systemd as PID 1, /etc/etcd/etcd.conf, `systemctl stop etcd`, each node
+ * over SSH, etcd 3.5), through the real CLI with --yes. One cluster for the
  * file: the repair first, then the guards on the repaired cluster.
  */
-describe('replace-member on a 3-member systemd cluster', () => {
+describe('replace-member on 3 real systemd nodes (etcd 3.5)', () => {
   let lab: LabCluster;
   let work: string;
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd' }, 'replace', keys));
-  });
-  afterAll(() => stopKeyedLab(lab, work));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.5' }, 'replace', keys));
+  }, 180_000);
+  afterAll(() => stopKeyedLab(lab, work), 60_000);
 
   const run = (...extra: string[]) =>
     runCli(['run', 'replace-member', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 120_000);
@@ -61,12 +61,12 @@ describe('replace-member on a 3-member systemd cluster', () => {
     await expectKeysOnEveryMember(lab, keys);
 
     // nothing deleted: the lost data dir is where the fault left it, the snapshot taken first is verified
-    expect((await stat(join(wiped, 'member', 'snap', 'db'))).isFile()).toBe(true);
+    expect(await memberHas(lab.member('m3'), `${wiped}/member/snap/db`)).toBe(true);
     const env = await lab.readEnvFile('m3');
     expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
     expect(env.ETCD_INITIAL_CLUSTER).toBe(lab.members.map((m) => `${m.name}=${m.peerURL}`).join(','));
-    const envDir = await readdir(join(lab.member('m3').root, 'etc', 'etcd'));
-    expect(envDir.some((f) => /^etcd\.conf\.bak-\d{8}T\d{6}Z$/.test(f))).toBe(true);
+    const envDir = await memberListing(lab.member('m3'), '/etc/etcd');
+    expect(envDir !== 'absent' && envDir.some((f) => /^etcd\.conf\.bak-\d{8}T\d{6}Z$/.test(f)), `/etc/etcd on m3: ${String(envDir)}`).toBe(true);
     const backups = await readdir(join(work, 'backups'));
     expect(backups.filter((f) => /^snapshot-\d{8}T\d{6}Z\.db$/.test(f))).toHaveLength(1);
     console.log(`replace-member (systemd, 3 members) took ${result.durationMs} ms`);
