@@ -127,10 +127,12 @@ export async function memberHas(m: LabMember, path: string): Promise<boolean> {
   );
 }
 
-/** The old data dirs the runbook moved aside (`<dataDir>.old-<timestamp>`). */
-export async function dataDirsAside(dataDir: string): Promise<string[]> {
-  const prefix = `${basename(dataDir)}.old-`;
-  return (await readdir(dirname(dataDir))).filter((f) => f.startsWith(prefix));
+/** The old data dirs the runbook moved aside (`<dataDir>.old-<timestamp>`): a host path, or a member's data dir wherever its node is. */
+export async function dataDirsAside(dataDir: string | LabMember): Promise<string[]> {
+  const path = typeof dataDir === 'string' ? dataDir : dataDir.dataDir;
+  const prefix = `${basename(path)}.old-`;
+  const names = typeof dataDir !== 'string' && dataDir.node ? await memberListing(dataDir, dirname(path)) : await readdir(dirname(path));
+  return names === 'absent' ? [] : names.filter((f) => f.startsWith(prefix));
 }
 
 export async function memberListText(lab: LabCluster): Promise<string> {

@@ -1,28 +1,28 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
-import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberHas, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 import { labFingerprint } from '../helpers/lab-fingerprint.js';
 
 /**
- * single-survivor end to end on a real 3-member cluster in the systemd
- * layout, through the real CLI with --yes: two members lost (one of them
+ * single-survivor end to end on 3 real lab nodes in the systemd layout
+ * (etcd 3.5, etcdutl), through the real CLI with --yes: two members lost (one of them
  * with its disk), the survivor restored as a one-member cluster, the others
  * grown back one at a time. The guard test runs first, on the same lab: a
  * member that is hung but alive makes the runbook refuse before any change.
  */
-describe('single-survivor on a 3-member systemd cluster', () => {
+describe('single-survivor on 3 real systemd nodes (etcd 3.5)', () => {
   let lab: LabCluster;
   let work: string;
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd' }, 'survivor', keys));
-  });
-  afterAll(() => stopKeyedLab(lab, work));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.5' }, 'survivor', keys));
+  }, 180_000);
+  afterAll(() => stopKeyedLab(lab, work), 60_000);
 
   const run = (...extra: string[]) =>
     runCli(['run', 'single-survivor', '--yes', '--inventory', lab.inventoryPath, '--set', 'survivor=m1', '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
@@ -32,6 +32,9 @@ describe('single-survivor on a 3-member systemd cluster', () => {
     lab.freeze('m2');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
     const before = await labFingerprint(lab);
+    // every node's configuration and data dir is in it, not only the member list
+    for (const m of lab.members) expect(before[`${m.name}:/etc/etcd/etcd.conf`], m.name).toMatch(/^600 [0-9a-f]{64}$|^644 [0-9a-f]{64}$/);
+    expect(before['m1:/var/lib/etcd/member/snap/db']).toMatch(/ file$/);
 
     const result = await run();
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
@@ -60,7 +63,7 @@ describe('single-survivor on a 3-member systemd cluster', () => {
     const result = await run();
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('run succeeded');
-    expect(result.stdout).toMatch(/restoring with etcdctl snapshot restore/);
+    expect(result.stdout).toMatch(/restoring with etcdutl snapshot restore/);
     // grown back one member at a time, each against the member list it meets
     expect(result.stdout).toMatch(/initial-cluster matches the member list: m1=https:\/\/[\d.]+:2380,m2=https:\/\/[\d.]+:2380\n/);
     expect(result.stdout).toMatch(/initial-cluster matches the member list: m1=https:\/\/[\d.]+:2380,m2=https:\/\/[\d.]+:2380,m3=https:\/\/[\d.]+:2380\n/);
@@ -82,11 +85,11 @@ describe('single-survivor on a 3-member systemd cluster', () => {
 
     // nothing deleted: every old data dir is kept aside, the wiped one where the fault left it
     for (const name of ['m1', 'm2']) {
-      const aside = await dataDirsAside(lab.member(name).dataDir);
+      const aside = await dataDirsAside(lab.member(name));
       expect(aside, name).toHaveLength(1);
-      expect((await stat(join(lab.member(name).dataDir, '..', aside[0] as string, 'member', 'snap', 'db'))).isFile()).toBe(true);
+      expect(await memberHas(lab.member(name), `/var/lib/${aside[0] as string}/member/snap/db`), name).toBe(true);
     }
-    expect((await stat(join(wiped, 'member', 'snap', 'db'))).isFile()).toBe(true);
+    expect(await memberHas(lab.member('m3'), `${wiped}/member/snap/db`)).toBe(true);
     // every member's configuration ends with the whole member list and existing: a member whose data
     // dir is lost later rejoins this cluster instead of bootstrapping one of its own (the survivor's said one member, new)
     for (const m of lab.members) {
@@ -102,7 +105,7 @@ describe('single-survivor on a 3-member systemd cluster', () => {
     }
     const backups = await readdir(join(work, 'backups'));
     expect(backups.filter((f) => /^snapshot-\d{8}T\d{6}Z\.db$/.test(f))).toHaveLength(1);
-    console.log(`single-survivor (systemd, 3 members) took ${result.durationMs} ms; ${await phaseTimes(journal)}`);
+    console.log(`single-survivor (real systemd nodes, etcd 3.5, 3 members) took ${result.durationMs} ms; ${await phaseTimes(journal)}`);
   });
 });
 
