@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabCluster } from '../../src/lab/cluster.js';
-import { injectFault, NOSPACE_LAB_QUOTA_BYTES } from '../../src/lab/faults.js';
+import { injectFault, NOSPACE_LAB_QUOTA_BYTES, waitForVerdict } from '../../src/lab/faults.js';
 import { writeBallast } from '../../src/lab/sample-data.js';
 import { runCli } from '../helpers/cli.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
- * reclaim-space on a real 3-member cluster filled to its quota (NOSPACE
+ * reclaim-space on 3 real lab nodes (systemd layout, etcd 3.5) filled to its quota (NOSPACE
  * raised, every write refused), run from --endpoints alone as an operator
  * would: it ends with no alarm, a write accepted, a smaller database on every
  * member, and every key as it was. Then, with quorum lost, it refuses.
@@ -20,9 +20,9 @@ describe('runbook reclaim-space on a real NOSPACE cluster', () => {
   let work: string;
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, quotaBackendBytes: NOSPACE_LAB_QUOTA_BYTES }, 'reclaim', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, nodes: true, etcd: '3.5', quotaBackendBytes: NOSPACE_LAB_QUOTA_BYTES }, 'reclaim', keys));
     await injectFault(lab, 'nospace');
-  });
+  }, 180_000);
   afterAll(async () => {
     await stopKeyedLab(lab, work);
   });
@@ -76,22 +76,23 @@ describe('runbook reclaim-space on a real NOSPACE cluster', () => {
  * When the live data itself fills the quota (here: the quota lowered under
  * it, as after a restart with a smaller --quota-backend-bytes), compaction
  * and defragmentation win nothing back: the run stops at the write probe and
- * says to raise the quota, instead of looping.
+ * says to raise the quota, instead of looping. (3 real lab nodes, etcd 3.4.)
  */
 describe('runbook reclaim-space when the live data fills the quota', () => {
   let lab: LabCluster;
   let work: string;
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3 }, 'reclaim-full', knownKeys(4)));
+    ({ lab, work } = await startKeyedLab({ members: 3, nodes: true, etcd: '3.4' }, 'reclaim-full', knownKeys(4)));
     // 6 MiB of distinct keys: live data, which no compaction frees
     await writeBallast(lab.endpoints, await lab.clientTls(), 6);
     for (const member of lab.members) {
       await lab.writeEnvFile(member.name, { ...(await lab.readEnvFile(member.name)), ETCD_QUOTA_BACKEND_BYTES: String(4 * 1024 * 1024) });
       await lab.restart(member.name);
     }
-    await lab.waitHealthy();
-  });
+    // every member up again; the nodes' apiservers, writing their leases, raise NOSPACE soon after
+    expect(await waitForVerdict(lab, 'alarm', 30_000)).toBe('alarm');
+  }, 180_000);
   afterAll(async () => {
     await stopKeyedLab(lab, work);
   });

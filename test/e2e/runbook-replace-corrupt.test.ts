@@ -7,7 +7,7 @@ import { runCli } from '../helpers/cli.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
- * CORRUPT raised on m3 of a real 3-member cluster: status proposes replacing
+ * CORRUPT raised on m3 of 3 real lab nodes (systemd layout, etcd 3.5): status proposes replacing
  * m3 from the healthy majority, and the command it gives does so. etcd keeps
  * the alarm of the removed member (writes stay refused): status then says to
  * disarm it, proposes no runbook, and is healthy once it is disarmed.
@@ -18,9 +18,9 @@ describe('CORRUPT on a real cluster: replace the member, then disarm', () => {
   let work: string;
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3 }, 'corrupt', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, nodes: true, etcd: '3.5' }, 'corrupt', keys));
     await injectFault(lab, 'corrupt');
-  });
+  }, 180_000);
   afterAll(async () => {
     await stopKeyedLab(lab, work);
   });
