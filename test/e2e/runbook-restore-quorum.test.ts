@@ -1,17 +1,17 @@
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
-import { shellQuote } from '../../src/util/shell.js';
 import { runCli } from '../helpers/cli.js';
-import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, expectNoStep, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
+import type { LabMember } from '../../src/lab/cluster.js';
+import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, expectNoStep, knownKeys, memberHas, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
- * restore-quorum end to end on a real 3-member cluster in the systemd
- * layout (env files, etcd/kubelet/kube-apiserver as services), through the
- * real CLI with --yes. One cluster for the file: the restore first, then the
+ * restore-quorum end to end on 3 real lab nodes in the systemd layout
+ * (etcd 3.4: the etcdctl restore path; /etc/etcd/etcd.conf, etcd, kubelet
+ * and kube-apiserver as units), through the real CLI with --yes. One cluster for the file: the restore first, then the
  * guard refusals on the restored cluster, each after losing quorum again.
  *
  * The guard tests inject their fault through the node's own commands in a
@@ -19,15 +19,22 @@ import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, expectNoSt
  * a fixed point of the run: the kubelet stop on a node brings etcd back
  * (a service manager restarting it) or changes that node's snapshot copy.
  */
-describe('restore-quorum on a 3-member systemd cluster', () => {
+describe('restore-quorum on 3 real systemd nodes (etcd 3.4)', () => {
   let lab: LabCluster;
   let work: string;
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd' }, 'restore', keys));
-  });
-  afterAll(() => stopKeyedLab(lab, work));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.4' }, 'restore', keys));
+  }, 180_000);
+  afterAll(() => stopKeyedLab(lab, work), 60_000);
+
+  /** A shell command inside a member's node; its stdout. */
+  const inNode = async (m: LabMember, command: string): Promise<string> => {
+    const result = await m.node!.exec(command);
+    expect(result.exitCode, `${command} on ${m.name}: ${result.stderr}`).toBe(0);
+    return result.stdout;
+  };
 
   const run = (inventory = lab.inventoryPath, ...extra: string[]) =>
     runCli(['run', 'restore-quorum', '--yes', '--inventory', inventory, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
@@ -82,10 +89,10 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     await expectKeysOnEveryMember(lab, keys);
     for (const m of lab.members) {
       // the old data dir kept with a timestamp, the restored one in place, the config written for restarts
-      const aside = await dataDirsAside(m.dataDir);
+      const aside = await dataDirsAside(m);
       expect(aside, m.name).toHaveLength(1);
-      expect((await stat(join(dirname(m.dataDir), aside[0] as string, 'member', 'snap', 'db'))).isFile()).toBe(true);
-      expect((await stat(m.dataDir)).mode & 0o777).toBe(0o700);
+      expect(await memberHas(m, `/var/lib/${aside[0] as string}/member/snap/db`), m.name).toBe(true);
+      expect((await inNode(m, 'stat -c %a /var/lib/etcd')).trim()).toBe('700');
       const env = await lab.readEnvFile(m.name);
       expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
       expect(env.ETCD_INITIAL_CLUSTER_TOKEN).toMatch(/^lab-restore-\d{8}T\d{6}Z$/);
@@ -97,21 +104,21 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
     // a restart keeps working with the written configuration
     await lab.restart('m2');
     await lab.waitHealthy(60_000);
-    console.log(`restore-quorum (systemd, 3 members, 2 killed) took ${result.durationMs} ms`);
+    console.log(`restore-quorum (real systemd nodes, etcd 3.4, 3 members, 2 killed) took ${result.durationMs} ms`);
   }, 180_000);
 
   it('refuses while an old member still runs: stops before the data dirs are touched', async () => {
     await loseQuorum();
     // the kubelet stop on m2 brings m2's old etcd back (its service manager restarting it: nothing waits for it to be ready)
     const m2 = lab.member('m2');
-    const inventory = await hookedInventory('old-member', { m2: { kubeletStop: `${m2.kubelet.stop} && ${m2.service.start} --no-block` } });
-    const before = await dataDirsAside(m2.dataDir);
+    const inventory = await hookedInventory('old-member', { m2: { kubeletStop: 'systemctl stop kubelet && systemctl start --no-block etcd' } });
+    const before = await dataDirsAside(m2);
     const result = await run(inventory);
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL old-members-stopped.*refusing: an old member is still running: m2 \(client port 127\.\d+\.\d+\.\d+:2379 answers/);
     await expectNoStep(result.stdout, 'move-data-dirs-aside');
     await expectNoStep(result.stdout, 'restore');
-    expect(await dataDirsAside(m2.dataDir)).toEqual(before);
+    expect(await dataDirsAside(m2)).toEqual(before);
     await bringBack();
     await expectKeysOnEveryMember(lab, keys);
   }, 180_000);
@@ -119,42 +126,43 @@ describe('restore-quorum on a 3-member systemd cluster', () => {
   it('refuses when a node holds a different snapshot (sha256): stops before the data dirs are touched', async () => {
     await loseQuorum();
     // the kubelet stop on m3 changes m3's copy of the snapshot after it was copied and verified
-    const m3 = lab.member('m3');
-    const copies = `${shellQuote(dirname(m3.dataDir))}/etcd.snapshot-*.db`;
-    const tamper = `for f in ${copies}; do printf tampered | dd of="$f" bs=1 seek=8192 conv=notrunc 2>/dev/null; done`;
-    const inventory = await hookedInventory('sha', { m3: { kubeletStop: `${m3.kubelet.stop} && ${tamper}` } });
+    const tamper = 'for f in /var/lib/etcd.snapshot-*.db; do printf tampered | dd of="$f" bs=1 seek=8192 conv=notrunc 2>/dev/null; done';
+    const inventory = await hookedInventory('sha', { m3: { kubeletStop: `systemctl stop kubelet && ${tamper}` } });
     const result = await run(inventory);
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL same-snapshot-everywhere.*refusing: .*etcd\.snapshot-\d{8}T\d{6}Z\.db differs between nodes \(m3 has [0-9a-f]{16}…; vs the expected/);
     await expectNoStep(result.stdout, 'move-data-dirs-aside');
-    for (const m of lab.members) expect(await dataDirsAside(m.dataDir), m.name).toHaveLength(1);
+    for (const m of lab.members) expect(await dataDirsAside(m), m.name).toHaveLength(1);
     await bringBack();
   }, 180_000);
 
   it('refuses to restore into a non-empty dir (a restore dir left behind): stops before the data dirs are touched', async () => {
     await loseQuorum();
     const m1 = lab.member('m1');
-    const leftover = `${m1.dataDir}.restore`;
-    await mkdir(join(leftover, 'member', 'wal'), { recursive: true });
-    await writeFile(join(leftover, 'member', 'wal', '0000000000000000-0000000000000000.wal'), 'half a restore');
+    const leftover = '/var/lib/etcd.restore/member/wal/0000000000000000-0000000000000000.wal';
+    await m1.node!.writeFile(leftover, 'half a restore');
     const result = await run();
     expect(result.exitCode, result.stdout + result.stderr).toBe(5);
     expect(result.stdout).toMatch(/guard FAIL data-dir-empty.*a restore dir is left from an earlier.*\.restore on m1 is not empty \(member\)/);
     await expectNoStep(result.stdout, 'move-data-dirs-aside');
     await expectNoStep(result.stdout, 'restore');
-    expect(await readFile(join(leftover, 'member', 'wal', '0000000000000000-0000000000000000.wal'), 'utf8')).toBe('half a restore');
-    for (const m of lab.members) expect(await dataDirsAside(m.dataDir), m.name).toHaveLength(1);
-    await rm(leftover, { recursive: true });
+    expect(await m1.node!.readFile(leftover)).toBe('half a restore');
+    for (const m of lab.members) expect(await dataDirsAside(m), m.name).toHaveLength(1);
+    await inNode(m1, 'rm -r /var/lib/etcd.restore');
     await bringBack();
     await expectKeysOnEveryMember(lab, keys);
   }, 180_000);
 
-  /** A copy of the lab inventory whose nodes run extra commands (the fault) in their kubelet stop. */
+  /**
+   * A copy of the lab inventory whose nodes run extra commands (the fault)
+   * in their kubelet stop: the only command override, on the node that gets
+   * the fault; the rest stay the layout's own systemctl commands.
+   */
   async function hookedInventory(name: string, hooks: Record<string, { kubeletStop: string }>): Promise<string> {
-    const inventory = parse(await readFile(lab.inventoryPath, 'utf8')) as { members: Array<{ name: string; node: { kubelet: { stop: string } } }> };
+    const inventory = parse(await readFile(lab.inventoryPath, 'utf8')) as { members: Array<{ name: string; node: { kubelet?: { start: string; stop: string; isActive: string } } }> };
     for (const m of inventory.members) {
       const hook = hooks[m.name];
-      if (hook) m.node.kubelet.stop = hook.kubeletStop;
+      if (hook) m.node.kubelet = { start: 'systemctl start kubelet', stop: hook.kubeletStop, isActive: 'systemctl is-active --quiet kubelet' };
     }
     const path = join(work, `inventory-${name}.yaml`);
     await writeFile(path, stringify(inventory));
