@@ -13,7 +13,7 @@ import type { ClusterReport } from '../cluster/types.js';
 import { shellQuote } from '../util/shell.js';
 import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
 import type { EtcdVersion } from './etcd-versions.js';
-import { bootMemberNodes, inNodeCommand, notOnNodes, SEAT_COMMAND, startMemberNode, stopNodes, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes } from './node-members.js';
+import { bootFreshNode, bootMemberNodes, exportNodeFiles, inNodeCommand, notOnNodes, SEAT_COMMAND, startMemberNode, stopNodes, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes, type MemberNodeOptions } from './node-members.js';
 import { assertNothingMountedUnder, nsenterArgs, NODE_ENV, type LabNode } from './node/node.js';
 import { NODE_SSH_PORT } from './node/sshd.js';
 import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
@@ -158,6 +158,8 @@ export class LabCluster {
   private readonly slot: Slot;
   private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat'>;
   private readonly nodes?: LabNodes;
+  /** how the nodes were booted (labs on nodes): a replaced host boots the same way */
+  private nodeOptions?: MemberNodeOptions;
   private closed = false;
 
   private constructor(dir: string, slot: Slot, pki: LabPki, members: LabMember[], options: LabOptions, nodes?: LabNodes) {
@@ -191,9 +193,11 @@ export class LabCluster {
       for (const { name, ip } of names) certs.push(await issueMemberCert(pki, name, ip));
       if (options.nodes) {
         const shapes = names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) }));
-        const nodes = await bootMemberNodes(dir, slot, { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false, seat: options.seat ?? false }, shapes);
+        const nodeOptions: MemberNodeOptions = { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false, seat: options.seat ?? false };
+        const nodes = await bootMemberNodes(dir, slot, nodeOptions, shapes);
         const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert));
         lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary: 'etcd' }, nodes);
+        lab.nodeOptions = nodeOptions;
         await lab.setUpNodes(certs, options.independent ?? false);
       } else {
         const etcdBinary = await resolveEtcd(options.etcdBinary ?? 'etcd');
@@ -414,7 +418,7 @@ export class LabCluster {
    */
   async replaceHost(name: string): Promise<string> {
     const member = this.member(name);
-    if (member.node) notOnNodes('replaceHost (a freshly installed host)');
+    if (member.node) return this.replaceNodeHost(member, member.node);
     const run = join(member.root, 'run');
     const pidfiles = await readdir(run).catch(() => [] as string[]);
     const kubelet = readPid(join(run, 'kubelet.pid'));
@@ -439,6 +443,29 @@ export class LabCluster {
     for (const dir of ['/etc', '/var/lib', '/var/log', '/run']) await mkdir(under(member.root, dir), { recursive: true });
     await mkdir(under(member.root, '/root'), { mode: 0o700 });
     member.state = 'killed';
+    return lost;
+  }
+
+  /**
+   * replaceHost on a real node: what its disk held (etcd's, Kubernetes' and
+   * systemd's configuration, root's home, /var/lib/etcd*, /var/lib/kubelet) copied to <lab>/<name>.lost-<ms> on
+   * the host, the node killed with everything in it, and a fresh node booted
+   * at its address with its name (bootFreshNode: the packages' files only).
+   */
+  private async replaceNodeHost(member: LabMember, node: LabNode): Promise<string> {
+    if (member.layout !== 'systemd') notOnNodes(`replaceHost on a ${member.layout} node`);
+    const nodes = this.nodes as LabNodes;
+    const lost = join(this.dir, `${member.name}.lost-${Date.now()}`);
+    await mkdir(lost, { mode: 0o700 });
+    // the host dies first: nothing writes while its disk is read
+    await node.exec(['systemctl', 'kill', '--signal=SIGKILL', 'etcd', 'kubelet', ...CONTROL_PLANE_UNITS]);
+    await waitFor(() => this.pidOf(member.name) === undefined, 10_000, `${member.name}: etcd did not die on SIGKILL`);
+    const dataDirs = (await node.exec(['/bin/sh', '-c', 'ls -d /var/lib/etcd* 2>/dev/null || true'])).stdout.split('\n').filter(Boolean);
+    await exportNodeFiles(node, ['/etc/etcd', '/etc/kubernetes', '/etc/systemd/system', '/root', '/var/lib/kubelet', ...dataDirs], lost);
+    await node.stop();
+    const fresh = await bootFreshNode(this.dir, this.slot, this.nodeOptions as MemberNodeOptions, { name: member.name, ip: member.ip, ...urlsOf(member.ip) }, nodes);
+    nodes.nodes[nodes.nodes.indexOf(node)] = fresh;
+    Object.assign(member, nodeMemberFor(fresh, { cert: member.cert, key: member.key }), { state: 'killed' });
     return lost;
   }
 

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { OperatorError } from '../util/errors.js';
 import { isSingleFileExecutable } from '../util/single-file.js';
 import { shellQuote } from '../util/shell.js';
@@ -19,6 +21,8 @@ import type { Slot } from './slots.js';
  * node's address. Everything is written through the node, never from the
  * host into its root (node/setup-script.ts says why).
  */
+const run = promisify(execFile);
+
 export const CONTROL_PLANE_UNITS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 
 /**
@@ -130,6 +134,46 @@ export async function bootMemberNodes(labDir: string, slot: Slot, options: Membe
   return { nodes, keys, knownHosts };
 }
 
+/**
+ * A node booted afresh in place of one that is gone (its address, name and
+ * SSH host keys): what a freshly installed master is before anyone restores
+ * its etcd files. It has the packages' files only — the kubelet's and the
+ * control plane's units and programs — and no /etc/etcd, no etcd.service,
+ * nothing in /var/lib/etcd. Nothing is started.
+ */
+export async function bootFreshNode(labDir: string, slot: Slot, options: MemberNodeOptions, member: NodeMember, nodes: LabNodes): Promise<LabNode> {
+  const node = await bootNode({
+    name: member.name,
+    address: member.ip,
+    labDir,
+    etcdBinDir: etcdBinDir(options.version),
+    ssh: nodes.keys,
+    slot,
+    etcdDataOnDisk: options.dataDirMount,
+  });
+  try {
+    for (const file of standInFiles(member)) await node.writeFile(file.path, file.content, file.mode);
+    await systemctl(node, 'daemon-reload');
+    return node;
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+}
+
+/**
+ * Copy paths of a node (its own, absolute; those that do not exist are left
+ * out) into a host directory, modes and owners kept: `tar` in the node piped
+ * into `tar` on the host. What a lost host's disk would still show.
+ */
+export async function exportNodeFiles(node: LabNode, paths: readonly string[], dest: string): Promise<void> {
+  const inNode = ['/bin/sh', '-c', 'for p; do [ -e "$p" ] && printf "%s\\0" "${p#/}"; done | tar -C / --null -T - -cf -', 'sh', ...paths];
+  const pipeline = `${inNodeCommand(node, inNode)} | tar -C ${shellQuote(dest)} -xpf -`;
+  await run('/bin/bash', ['-o', 'pipefail', '-c', pipeline]).catch((err: Error) => {
+    throw new Error(`copying ${paths.join(', ')} out of lab node ${node.name} failed: ${err.message}`);
+  });
+}
+
 /** Every node stopped, whatever the others do; the first failure is thrown once all are done. */
 export async function stopNodes(nodes: LabNode[]): Promise<void> {
   const failed = (await Promise.allSettled(nodes.map((node) => node.stop()))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -139,14 +183,18 @@ export async function stopNodes(nodes: LabNode[]): Promise<void> {
 /** etcd's files (PKI, env file, unit) and the stand-in units, written through the node. */
 export async function writeMemberNode(node: LabNode, member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<void> {
   checked(await node.exec(['install', '-d', '-m', '0700', NODE_PATHS.systemd.pkiDir]), node, 'mkdir pki');
-  const files: NodeFile[] = [
-    ...(await systemdNodeFiles(member, pki, cert, cluster)),
+  const files: NodeFile[] = [...(await systemdNodeFiles(member, pki, cert, cluster)), ...standInFiles(member)];
+  for (const file of files) await node.writeFile(file.path, file.content, file.mode);
+  await systemctl(node, 'daemon-reload');
+}
+
+/** The kubelet's and the control plane's units and the apiserver stand-in: what a master's packages install. */
+function standInFiles(member: NodeMember): NodeFile[] {
+  return [
     ...STAND_IN_UNITS.filter((unit) => unit !== 'kube-apiserver').map((unit) => standInUnit(unit, '/bin/sleep infinity')),
     standInUnit('kube-apiserver', apiserverCommand(member)),
     { path: APISERVER_BIN, content: APISERVER_SCRIPT, mode: 0o755 },
   ];
-  for (const file of files) await node.writeFile(file.path, file.content, file.mode);
-  await systemctl(node, 'daemon-reload');
 }
 
 /**

@@ -1,6 +1,6 @@
 import { findSide, listSides } from '../cluster/sides.js';
 import type { ClusterReport } from '../cluster/types.js';
-import type { Inventory, InventoryMember } from '../inventory/schema.js';
+import type { Inventory, InventoryMember, Layout } from '../inventory/schema.js';
 import { listParam } from '../engine/wait-conditions.js';
 import { OperatorError } from '../util/errors.js';
 import { buildContext, reportSides, withMember, withRepeat, type RunInfo } from './context.js';
@@ -473,22 +473,36 @@ export function expandTargets(runbook: Runbook, step: Pick<RunbookStep, 'target'
  * Keeps the nodes whose layout the step is for; `local` counts as the layout
  * of the member on this machine, or, in a repeat's pass, of the pass's member:
  * a local step there acts for that member (pulls its files, adds it), so its
- * files are the ones whose layout matters.
+ * files are the ones whose layout matters. Run from a machine that is no
+ * member (every master over SSH), local counts as the layout the members
+ * share: a local step that checks a master's files must not vanish because
+ * the operator sits elsewhere.
  */
 function applicable(step: Pick<RunbookStep, 'layouts'>, nodes: TargetNode[], inventory: Inventory, pass?: InventoryMember): TargetNode[] {
   const layouts = step.layouts;
   if (!layouts) return nodes;
-  const localLayout = pass ? pass.node?.layout : inventory.members.find((m) => m.node?.host === 'local')?.node?.layout;
+  const localLayout = pass ? pass.node?.layout : (inventory.members.find((m) => isLocalNode(m))?.node?.layout ?? sharedLayout(inventory));
   return nodes.filter((t) => {
     const layout = t.member ? t.member.node?.layout : localLayout;
     return layout !== undefined && layouts.includes(layout);
   });
 }
 
+function isLocalNode(m: InventoryMember): boolean {
+  return m.node?.transport === 'local' || (m.node?.transport === undefined && m.node?.host === 'local');
+}
+
+/** The layout every member has, when they agree and each has one. */
+function sharedLayout(inventory: Inventory): Layout | undefined {
+  const layouts = new Set(inventory.members.map((m) => m.node?.layout));
+  const [only] = layouts;
+  return layouts.size === 1 ? only : undefined;
+}
+
 /** "local", or where SSH goes: "root@10.0.0.2", "10.0.0.2". */
 export function hostOf(target: TargetNode): string {
   const node = target.member?.node;
-  if (!target.member || !node || node.transport === 'local' || (node.transport === undefined && node.host === 'local')) return 'local';
+  if (!target.member || !node || isLocalNode(target.member)) return 'local';
   const port = node.ssh?.port !== undefined && node.ssh.port !== 22 ? `:${node.ssh.port}` : '';
   return `${node.ssh?.user ? `${node.ssh.user}@` : ''}${node.host}${port}`;
 }

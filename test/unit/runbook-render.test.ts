@@ -209,6 +209,20 @@ describe('renderRunbook', () => {
     expect(renderRunbook(kubeadmOnly, sources()).steps[0]?.targets).toEqual([]);
   });
 
+  it('keeps a layout-limited local step when the tool runs on no member, by the layout every member shares', () => {
+    const step = (layouts: Array<'kubeadm' | 'systemd'>) => ({ ...tiny(), steps: [{ ...tiny().steps[2]!, target: 'local' as const, run: 'true', layouts }] });
+    const remote = (layout: 'kubeadm' | 'systemd'): Inventory => ({
+      members: inventory.members.map((m, i) => ({ ...m, node: { host: `10.0.0.${i + 1}`, ssh: { user: 'root' }, layout } })),
+    });
+    const targets = (layouts: Array<'kubeadm' | 'systemd'>, inv: Inventory) => renderRunbook(step(layouts), { inventory: inv, report: undefined, inputs: { member: 'm1' }, run }).steps[0]?.targets.map((t) => t.node);
+    // an operator's machine reaching three systemd masters over SSH: the systemd check runs here, the kubeadm one does not
+    expect(targets(['systemd'], remote('systemd'))).toEqual(['local']);
+    expect(targets(['kubeadm'], remote('systemd'))).toEqual([]);
+    expect(targets(['kubeadm'], remote('kubeadm'))).toEqual(['local']);
+    // members that disagree, none of them here: no layout to judge by, so the step is left out as before
+    expect(targets(['systemd'], { members: [remote('systemd').members[0]!, remote('kubeadm').members[1]!] })).toEqual([]);
+  });
+
   it('renders a guard that names member once per node on a fan-out step', () => {
     const text = readFileSync('test/fixtures/runbooks/lint/valid.yaml', 'utf8').replace(
       '    layouts: [systemd]',
