@@ -4,7 +4,7 @@ import { OperatorError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import { etcdBinDir, type EtcdVersion } from './etcd-versions.js';
 import { NODE_PATHS, systemdNodeFiles, type ClusterShape, type NodeFile, type NodeMember } from './layouts.js';
-import { bootNode, nsenterArgs, type LabNode } from './node/node.js';
+import { bootNode, nsenterArgs, type LabNode, type NodeBind } from './node/node.js';
 import { createNodeSshKeys, writeKnownHosts, type NodeSshKeys } from './node/sshd.js';
 import type { LabPki, MemberCert } from './pki.js';
 import type { Slot } from './slots.js';
@@ -26,7 +26,7 @@ export const CONTROL_PLANE_UNITS = ['kube-apiserver', 'kube-controller-manager',
  * which is all the runbooks' stop/start steps observe.
  */
 const STAND_IN_UNITS = ['kubelet', ...CONTROL_PLANE_UNITS] as const;
-const APISERVER_BIN = '/usr/local/bin/kube-apiserver';
+export const APISERVER_BIN = '/usr/local/bin/kube-apiserver';
 
 /** Where a node's kube-apiserver stand-in renews its lease (`apiserver-<hostname>`). */
 export const APISERVER_LEASE_PREFIX = '/registry/leases/kube-system/apiserver-';
@@ -61,6 +61,8 @@ export interface MemberNodeOptions {
   version: EtcdVersion;
   /** /var/lib/etcd on its own mount (node.ts etcdDataOnDisk) rather than a plain directory */
   dataDirMount: boolean;
+  /** host directories every node sees too (the lab kubelet's program) */
+  binds?: NodeBind[];
 }
 
 export async function bootMemberNodes(labDir: string, slot: Slot, options: MemberNodeOptions, members: NodeMember[]): Promise<LabNodes> {
@@ -68,7 +70,7 @@ export async function bootMemberNodes(labDir: string, slot: Slot, options: Membe
   const keys = await createNodeSshKeys(labDir);
   const knownHosts = await writeKnownHosts(keys, members.map((m) => m.ip));
   const boots = await Promise.allSettled(
-    members.map((m) => bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: options.dataDirMount })),
+    members.map((m) => bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: options.dataDirMount, binds: options.binds })),
   );
   const nodes = boots.flatMap((b) => (b.status === 'fulfilled' ? [b.value] : []));
   const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
@@ -92,7 +94,7 @@ export async function writeMemberNode(node: LabNode, member: NodeMember, pki: La
     ...(await systemdNodeFiles(member, pki, cert, cluster)),
     ...STAND_IN_UNITS.filter((unit) => unit !== 'kube-apiserver').map((unit) => standInUnit(unit, '/bin/sleep infinity')),
     standInUnit('kube-apiserver', apiserverCommand(member)),
-    { path: APISERVER_BIN, content: APISERVER_SCRIPT, mode: 0o755 },
+    apiserverStandIn(),
   ];
   for (const file of files) await node.writeFile(file.path, file.content, file.mode);
   await systemctl(node, 'daemon-reload');
@@ -106,6 +108,11 @@ export async function writeMemberNode(node: LabNode, member: NodeMember, pki: La
 export async function startMemberNode(node: LabNode): Promise<void> {
   await systemctl(node, 'start', 'etcd');
   await systemctl(node, 'start', ...STAND_IN_UNITS);
+}
+
+/** The kube-apiserver stand-in program, at the path the units and static pods run it from. */
+export function apiserverStandIn(): NodeFile {
+  return { path: APISERVER_BIN, content: APISERVER_SCRIPT, mode: 0o755 };
 }
 
 /** The flags a kubeadm apiserver reaches etcd with; its own member, as kubeadm's talks to the local one. */
@@ -169,6 +176,6 @@ export function notOnNodes(what: string): never {
   throw new OperatorError(`${what} is not supported on real lab nodes yet`);
 }
 
-function checked(result: { exitCode: number; stderr: string }, node: LabNode, what: string): void {
+export function checked(result: { exitCode: number; stderr: string }, node: LabNode, what: string): void {
   if (result.exitCode !== 0) throw new Error(`${what} on lab node ${node.name} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
 }
