@@ -51,8 +51,9 @@ const run = promisify(execFile);
  * on the same pids.
  *
  * With `nodes`, each member is a real lab node instead (node-members.ts):
- * systemd as PID 1, the systemd layout at its real paths, etcd, the kubelet
- * and the control plane as units, sshd on the member's address, and an
+ * systemd as PID 1, the layout at its real paths (systemd: etcd, the kubelet
+ * and the control plane as units; kubeadm: their static pods run by
+ * kubelet.service, node-kubeadm.ts), sshd on the member's address, and an
  * inventory that reaches each node over SSH as root with no command
  * overrides and only the layout's own paths: the runbooks run what they
  * run on a master.
@@ -128,7 +129,10 @@ export interface LabMember {
   kubeletService?: string;
   /** the node's kubelet commands (what the inventory says) */
   kubelet: ServiceCommands;
-  /** systemd: the kube-apiserver stand-in's commands; kubeadm: none (the inventory leaves the static-pod default) */
+  /**
+   * systemd: the kube-apiserver stand-in's commands; kubeadm: none on the host (the inventory leaves the
+   * static-pod default), the static-pod default itself on a real node
+   */
   controlPlane?: ServiceCommands;
   cert: string;
   key: string;

@@ -70,10 +70,11 @@ function standInManifest(component: string): NodeFile {
 
 /**
  * Where the lab kubelet's compiled program is: beside this module (dist),
- * or in dist when the lab runs from the sources (the tests).
+ * beside the one-file bundle (scripts/package.mjs), or in dist when the lab
+ * runs from the sources (the tests).
  */
 export function labKubeletProgram(): string {
-  const candidates = ['./lab-kubelet.js', '../../dist/src/lab/lab-kubelet.js'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  const candidates = ['./lab-kubelet.js', './lab-kubelet.mjs', '../../dist/src/lab/lab-kubelet.js'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   const found = candidates.find((path) => existsSync(path));
   if (!found) throw new OperatorError(`the lab kubelet is not built (looked for ${candidates.join(', ')}): run npm run build`);
   return found;
@@ -82,12 +83,13 @@ export function labKubeletProgram(): string {
 /**
  * What the nodes must see of the host for the lab kubelet to run: its
  * program's directory and the yaml package it imports (hidden if they live
- * under /root or /tmp, which are a node's own).
+ * under /root or /tmp, which are a node's own: an npx install, for one).
  */
 export function labKubeletBinds(): NodeBind[] {
-  const program = dirname(labKubeletProgram());
-  const yaml = dirname(createRequire(import.meta.url).resolve('yaml/package.json'));
-  return [...new Set([program, yaml])].map((hostPath) => ({ hostPath, readOnly: true }));
+  const program = labKubeletProgram();
+  // the bundled program (.mjs) carries yaml inside it
+  const yaml = program.endsWith('.mjs') ? [] : [dirname(createRequire(import.meta.url).resolve('yaml/package.json'))];
+  return [...new Set([dirname(program), ...yaml])].map((hostPath) => ({ hostPath, readOnly: true }));
 }
 
 export interface KubeadmNodeShape {

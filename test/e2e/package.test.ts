@@ -141,7 +141,7 @@ describe('npm pack', () => {
     const packed = await execa('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT });
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string; mode: number }> }>;
     const files = info!.files.map((f) => f.path);
-    for (const needed of ['package.json', 'dist/etcd-runbook.cjs', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
+    for (const needed of ['package.json', 'dist/etcd-runbook.cjs', 'dist/lab-kubelet.mjs', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
     expect(info!.files.find((f) => f.path === 'dist/etcd-runbook.cjs')?.mode).toBe(0o755);
     // the tsc output stays in the checkout (tests, npm start, npm run drill); the bin needs none of it
     expect(files.filter((f) => /^(dist\/(src|bench)|dist-package|src|test)\//.test(f))).toEqual([]);
