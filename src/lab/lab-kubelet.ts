@@ -12,10 +12,12 @@
  *  - a manifest that leaves the dir stops its pod (SIGTERM, SIGKILL after
  *    the pod's terminationGracePeriodSeconds, default 30 s); a changed one
  *    restarts it;
- *  - a pod whose process dies stays down until its manifest changes, the
+ *  - a pod whose process exits on its own (a crash: a port in use, a bad
+ *    flag) is started again after a back-off (1 s, doubling up to 10 s), as
+ *    the kubelet does; one killed by a signal from outside (a lab fault: a
+ *    member killed or stopped) stays down until its manifest changes, the
  *    kubelet restarts, or it gets SIGHUP (`systemctl kill --kill-whom=main
- *    -s HUP kubelet`): a real kubelet restarts it with a back-off, but a
- *    lab fault (a member killed) must last until it is repaired.
+ *    -s HUP kubelet`), so the fault lasts until it is repaired.
  * Pods are children of the kubelet, in kubelet.service's cgroup: stopping
  * the unit stops them (where a real kubelet's containers live on under the
  * container runtime).
@@ -28,6 +30,8 @@ import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 
 const SYNC_MS = 200;
+const BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 10_000;
 const DEFAULT_GRACE_S = 30;
 const POD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -49,8 +53,14 @@ interface Pod {
   hash: string;
   spec?: PodSpec;
   child?: ChildProcess;
-  /** its process is gone (or never started); left so until the manifest changes */
+  /** its process is gone (or never started) */
   exited: boolean;
+  /** how often it was started again after a crash (its back-off grows with it) */
+  restarts: number;
+  /** when a crashed pod is started again; none: it stays down until its manifest changes */
+  restartAt?: number;
+  /** the kubelet is stopping it: its exit is no crash */
+  stopping?: boolean;
 }
 
 /** The --config file from the kubelet's command line (`--config=F` or `--config F`). */
@@ -142,29 +152,39 @@ class Kubelet {
     const gone = [...this.pods].filter(([file, pod]) => manifests.get(file)?.hash !== pod.hash);
     await Promise.all(gone.map(([file, pod]) => this.stopPod(file, pod)));
     if (this.stopping) return;
-    for (const manifest of manifests.values()) if (!this.pods.has(manifest.file)) this.startPod(manifest);
+    for (const manifest of manifests.values()) {
+      const pod = this.pods.get(manifest.file);
+      if (!pod) this.startPod(manifest, 0);
+      else if (pod.exited && pod.restartAt !== undefined && Date.now() >= pod.restartAt) this.startPod(manifest, pod.restarts + 1);
+    }
   }
 
-  private startPod(manifest: Manifest): void {
+  private startPod(manifest: Manifest, restarts: number): void {
     let spec: PodSpec;
     try {
       spec = podSpec(manifest.text);
     } catch (err) {
       log(`lab kubelet: ${manifest.file}: ${(err as Error).message}; not run until it changes`);
-      this.pods.set(manifest.file, { hash: manifest.hash, exited: true });
+      this.pods.set(manifest.file, { hash: manifest.hash, exited: true, restarts });
       return;
     }
     const [command, ...args] = spec.argv as [string, ...string[]];
     const child = spawn(command, args, { cwd: '/', env: { PATH: POD_PATH, ...spec.env }, stdio: ['ignore', 'inherit', 'inherit'] });
-    const pod: Pod = { hash: manifest.hash, spec, child, exited: false };
+    const pod: Pod = { hash: manifest.hash, spec, child, exited: false, restarts };
     this.pods.set(manifest.file, pod);
-    child.once('error', (err) => {
-      log(`lab kubelet: pod ${spec.name}: ${err.message}`);
+    const crashed = (why: string) => {
+      if (pod.exited) return;
       pod.exited = true;
-    });
+      if (this.stopping || pod.stopping) return;
+      const backoff = Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** restarts);
+      pod.restartAt = Date.now() + backoff;
+      log(`lab kubelet: pod ${spec.name} ${why}; starting it again in ${backoff / 1000} s`);
+    };
+    child.once('error', (err) => crashed(`did not start: ${err.message}`));
     child.once('exit', (code, signal) => {
+      if (signal === null) return crashed(`(pid ${child.pid ?? '?'}) exited with code ${code ?? '?'}`);
       pod.exited = true;
-      if (!this.stopping) log(`lab kubelet: pod ${spec.name} (pid ${child.pid ?? '?'}) exited (${signal ?? code}); it stays down until its manifest changes`);
+      if (!this.stopping) log(`lab kubelet: pod ${spec.name} (pid ${child.pid ?? '?'}) was killed (${signal}); it stays down until its manifest changes`);
     });
     if (child.pid !== undefined) log(`lab kubelet: pod ${spec.name} started from ${manifest.file}: pid ${child.pid}: ${spec.argv.join(' ')}`);
   }
@@ -173,6 +193,7 @@ class Kubelet {
   private async stopPod(file: string, pod: Pod): Promise<void> {
     const { child, spec } = pod;
     if (child && spec && !pod.exited) {
+      pod.stopping = true;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGCONT');
       child.kill('SIGTERM');

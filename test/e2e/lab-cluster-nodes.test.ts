@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
@@ -169,6 +169,25 @@ describe('a lab on real nodes (kubeadm layout, etcd 3.5)', () => {
     await until(() => lab.pidOf('m2') !== undefined, 15_000, 'etcd on m2 started');
     await lab.waitHealthy();
   }, 60_000);
+
+  it('a pod that exits on its own is started again after a back-off, as the kubelet does; its manifest gone, it is not', async () => {
+    const pod = stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'crashy', namespace: 'kube-system' },
+      spec: { containers: [{ name: 'crashy', command: ['/bin/sh', '-c', 'date +%s%N >> /run/crashy.starts; exit 3'] }] },
+    });
+    await nodeOf(lab, 'm1').writeFile('/etc/kubernetes/manifests/crashy.yaml', pod, 0o600);
+    const starts = async () => (await nodeOf(lab, 'm1').exec('cat /run/crashy.starts')).stdout.split('\n').filter(Boolean).length;
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // started, then again after 1 s and 2 s (the back-off doubles)
+    expect(await starts()).toBeGreaterThanOrEqual(3);
+    await inNode('m1', 'rm /etc/kubernetes/manifests/crashy.yaml');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await starts();
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    expect(await starts()).toBe(after);
+  }, 30_000);
 
   it('kill, freeze and thaw act on the etcd pod; a killed pod stays down until startMember; stopping kubelet.service stops its pods', async () => {
     lab.freeze('m3');
