@@ -207,8 +207,10 @@ export class LabCluster {
       lab.startedAt = Date.now();
       return lab;
     } catch (err) {
-      if (lab) await lab.close();
-      else {
+      if (lab) {
+        if (lab.nodes && err instanceof Error) await lab.addNodeJournal(err);
+        await lab.close();
+      } else {
         untrackPidsFile(slot.pidsFile);
         slot.release();
         // a node whose teardown failed may have left a mount under the lab dir: keep it then
@@ -579,6 +581,20 @@ export class LabCluster {
     await this.writeInventory();
     await Promise.all(this.members.map((m) => (kubeadm ? startKubeadmNode(nodeOf(m)) : startMemberNode(nodeOf(m)))));
     for (const m of this.members) m.state = 'running';
+  }
+
+  /**
+   * A node lab that did not start: the error gets the end of the journal of
+   * the first node whose etcd is down (kubeadm: its kubelet's, where the pod's
+   * output goes), since the nodes and their journals go with the lab.
+   */
+  private async addNodeJournal(err: Error): Promise<void> {
+    const member = this.members.find((m) => this.pidOf(m.name) === undefined) ?? this.members[0];
+    if (!member?.node) return;
+    const unit = member.layout === 'kubeadm' ? 'kubelet' : 'etcd';
+    const journal = await member.node.exec(['journalctl', '-u', unit, '-n', '5', '--no-pager', '-o', 'cat'], { timeoutMs: 5000 }).catch(() => undefined);
+    const lines = journal?.stdout.trim().split('\n').join(' / ');
+    if (lines) err.message += ` (${member.name}'s ${unit}.service journal ends: ${lines})`;
   }
 
   /**
