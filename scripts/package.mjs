@@ -189,9 +189,38 @@ export function bundleOptions({ main = join(ROOT, 'src', 'cli', 'main.ts'), outf
   };
 }
 
-/** The bundle (and its .LEGAL.txt), each written under a temporary name, made executable, then renamed. */
+/**
+ * The lab kubelet (src/lab/lab-kubelet.ts), which kubeadm lab nodes run with
+ * node: one ES module beside the bundle, yaml inside it, found there by
+ * src/lab/node-kubeadm.ts (labKubeletProgram).
+ */
+export const KUBELET_BUNDLE = join(ROOT, 'dist', 'lab-kubelet.mjs');
+
+async function buildKubeletBundle(esbuild) {
+  await esbuild.build({
+    entryPoints: [join(ROOT, 'src', 'lab', 'lab-kubelet.ts')],
+    outfile: KUBELET_BUNDLE,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    tsconfig: join(ROOT, 'tsconfig.json'),
+    nodePaths: [join(ROOT, 'node_modules')],
+    minify: true,
+    legalComments: 'none',
+    // yaml's CommonJS build requires node builtins, which an ES module bundle has no require for
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+}
+
+/**
+ * The bundle (and its .LEGAL.txt), each written under a temporary name, then
+ * renamed; for the real one (no options), the lab kubelet beside it and the bin.
+ */
 export async function buildBundle(options) {
   const esbuild = await import('esbuild');
+  if (options === undefined) await buildKubeletBundle(esbuild);
   const result = await esbuild.build({ ...bundleOptions(options), write: false });
   for (const file of result.outputFiles) {
     mkdirSync(dirname(file.path), { recursive: true });
@@ -200,6 +229,7 @@ export async function buildBundle(options) {
     chmodSync(temp, 0o644);
     renameSync(temp, file.path);
   }
+  if (options !== undefined) return result;
   // the bin last: it never runs against a bundle still being written
   copyFileSync(LAUNCHER, `${BIN}.tmp`);
   chmodSync(`${BIN}.tmp`, 0o755);

@@ -51,9 +51,9 @@ it ends (Ctrl-C included); the lab directory is removed unless --keep.
   --keep          keep the lab directory (PKI, data, logs, inventory, journal,
                   transcript) and print where it is
   --etcd V        rehearse on real lab nodes (systemd as PID 1, etcd under
-                  systemctl, sshd; needs root) running etcd 3.5 or 3.4;
-                  systemd layout only. Without it: the lab's etcd runs as host
-                  processes with the host's etcd
+                  systemctl or the kubelet, sshd; needs root) running etcd 3.5
+                  or 3.4. Without it: the lab's etcd runs as host processes
+                  with the host's etcd
   --data-mib N    also write N MiB of ballast (4 KiB values) before the fault, so
                   etcd's own work (snapshot, a learner catching up, the restore)
                   is the size of your cluster's and the timings are realistic;
@@ -98,7 +98,6 @@ export async function drillCommand(argv: string[]): Promise<number> {
   }
   const etcd = values.etcd as EtcdVersion | undefined;
   if (etcd !== undefined && !ETCD_VERSIONS.includes(etcd)) throw new OperatorError(`--etcd ${values.etcd}: choose ${ETCD_VERSIONS.join(' or ')}`);
-  if (etcd !== undefined && layout === 'kubeadm') throw new OperatorError('--etcd with --layout kubeadm: the kubeadm layout is not supported on lab nodes yet; use --layout systemd');
   if (etcd !== undefined && process.getuid?.() !== 0) throw new OperatorError('--etcd rehearses on lab nodes, which need root (namespaces, mounts, cgroups): run as root, or drop --etcd');
   if (values.fault !== undefined && !FAULTS.includes(values.fault as Fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
   const color = colorEnabled(values['no-color']);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { describeFault } from '../drill/drill.js';
 import { ETCD_VERSIONS, type EtcdVersion } from '../lab/etcd-versions.js';
 import type { Fault } from '../lab/faults.js';
+import { LAB_LAYOUTS, type LabLayout } from '../lab/layouts.js';
 import {
   askHolder,
   claimLabState,
@@ -25,22 +26,23 @@ const LAB_FAULTS = ['minority', 'quorum', 'frozen', 'split-brain'] as const;
 type LabCliFault = (typeof LAB_FAULTS)[number];
 const MAX_MEMBERS = 9;
 
-export const labHelp = `Usage: etcd-runbook lab up [--members N] [--etcd 3.4|3.5] [--layout systemd] [--ssh]
+export const labHelp = `Usage: etcd-runbook lab up [--members N] [--etcd 3.4|3.5] [--layout systemd|kubeadm] [--ssh]
        etcd-runbook lab exec <node> -- <command…>
        etcd-runbook lab fault <${LAB_FAULTS.join('|')}>
        etcd-runbook lab down
 
 A lab to practise on by hand (or drive from a script): one lab node per etcd
-member (m1, m2, …: systemd as PID 1 in its own namespaces, the systemd layout
-at a master's real paths, etcd under systemctl, sshd on the node's loopback
-address), TLS with the lab's own PKI. It keeps running after 'lab up' returns,
+member (m1, m2, …: systemd as PID 1 in its own namespaces, a master's layout
+at its real paths, etcd under systemctl or the kubelet, sshd on the node's
+loopback address), TLS with the lab's own PKI. It keeps running after 'lab up' returns,
 until 'lab down'. One lab at a time. Needs root (namespaces, mounts, cgroups).
 
   up       boot the nodes and the cluster; print the lab dir and the inventory
            to give etcd-runbook (--inventory <path>)
     --members N   members (default 3, at most ${MAX_MEMBERS})
     --etcd V      the nodes' etcd release: 3.5 (default, etcdutl) or 3.4
-    --layout L    systemd (the only layout on lab nodes so far)
+    --layout L    systemd (default: etcd.service, /etc/etcd/etcd.conf) or kubeadm
+                  (static pods in /etc/kubernetes/manifests run by kubelet.service)
     --ssh         the operator's seat is m1: 'etcd-runbook' is on its PATH, and
                   the inventory has m1 local and the others over SSH, as on
                   a master (default: every node over SSH from this host)
@@ -79,6 +81,7 @@ export async function labCommand(argv: string[]): Promise<number> {
 interface UpOptions {
   members: number;
   etcd: EtcdVersion;
+  layout: LabLayout;
   ssh: boolean;
 }
 
@@ -88,12 +91,11 @@ function upOptions(argv: string[]): UpOptions {
     options: { members: { type: 'string', default: '3' }, etcd: { type: 'string', default: '3.5' }, layout: { type: 'string', default: 'systemd' }, ssh: { type: 'boolean', default: false } },
     strict: true,
   });
-  if (values.layout === 'kubeadm') throw new OperatorError('lab up --layout kubeadm: the kubeadm layout is not supported on lab nodes yet; use --layout systemd');
-  if (values.layout !== 'systemd') throw new OperatorError(`lab up --layout ${values.layout}: choose systemd`);
+  if (!LAB_LAYOUTS.includes(values.layout as LabLayout)) throw new OperatorError(`lab up --layout ${values.layout}: choose ${LAB_LAYOUTS.join(' or ')}`);
   const members = Number(values.members);
   if (!Number.isInteger(members) || members < 1 || members > MAX_MEMBERS) throw new OperatorError(`lab up --members ${values.members}: a whole number from 1 to ${MAX_MEMBERS}`);
   if (!ETCD_VERSIONS.includes(values.etcd as EtcdVersion)) throw new OperatorError(`lab up --etcd ${values.etcd}: choose ${ETCD_VERSIONS.join(' or ')}`);
-  return { members, etcd: values.etcd as EtcdVersion, ssh: values.ssh };
+  return { members, etcd: values.etcd as EtcdVersion, layout: values.layout as LabLayout, ssh: values.ssh };
 }
 
 /**
@@ -107,7 +109,7 @@ async function up(argv: string[]): Promise<number> {
   const log = openSync(holderLogPath(), 'w');
   // the npm bin runs main.js under node; the one-file executable is its own entry point
   const entry = isSingleFileExecutable() ? [] : [process.argv[1] as string];
-  const holder = spawn(process.execPath, [...entry, 'lab', '_hold', '--members', String(options.members), '--etcd', options.etcd, ...(options.ssh ? ['--ssh'] : [])], {
+  const holder = spawn(process.execPath, [...entry, 'lab', '_hold', '--members', String(options.members), '--etcd', options.etcd, '--layout', options.layout, ...(options.ssh ? ['--ssh'] : [])], {
     cwd: '/',
     detached: true,
     env: { ...process.env, [HOLDER_MARKER]: statePath() },

@@ -10,11 +10,29 @@ import type { Inventory, InventoryNode } from '../inventory/schema.js';
 import type { ProbeChannels } from '../cluster/channels.js';
 import { loadClientTls, probeCluster, type ClientTls } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
+import { staticPodCommands } from '../runbook/context.js';
 import { shellQuote } from '../util/shell.js';
 import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
 import type { EtcdVersion } from './etcd-versions.js';
-import { bootFreshNode, bootMemberNodes, exportNodeFiles, inNodeCommand, notOnNodes, SEAT_COMMAND, startMemberNode, stopNodes, systemctl, unitPid, writeMemberNode, CONTROL_PLANE_UNITS, type LabNodes, type MemberNodeOptions } from './node-members.js';
+import {
+  bootFreshNode,
+  bootMemberNodes,
+  checked,
+  exportNodeFiles,
+  inNodeCommand,
+  notOnNodes,
+  SEAT_COMMAND,
+  startMemberNode,
+  stopNodes,
+  systemctl,
+  unitPid,
+  writeMemberNode,
+  CONTROL_PLANE_UNITS,
+  type LabNodes,
+  type MemberNodeOptions,
+} from './node-members.js';
 import { assertNothingMountedUnder, nsenterArgs, NODE_ENV, type LabNode } from './node/node.js';
+import { labKubeletBinds, nodeEtcdVersion, parkedManifest, resyncKubelet, startKubeadmNode, writeKubeadmMemberNode } from './node-kubeadm.js';
 import { NODE_SSH_PORT } from './node/sshd.js';
 import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
 import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
@@ -49,8 +67,9 @@ const run = promisify(execFile);
  * on the same pids.
  *
  * With `nodes`, each member is a real lab node instead (node-members.ts):
- * systemd as PID 1, the systemd layout at its real paths, etcd, the kubelet
- * and the control plane as units, sshd on the member's address, and an
+ * systemd as PID 1, the layout at its real paths (systemd: etcd, the kubelet
+ * and the control plane as units; kubeadm: their static pods run by
+ * kubelet.service, node-kubeadm.ts), sshd on the member's address, and an
  * inventory that reaches each node over SSH as root with no command
  * overrides and only the layout's own paths: the runbooks run what they
  * run on a master.
@@ -76,7 +95,7 @@ export interface LabOptions {
   ssh?: boolean;
   /** abandons the start (a drill interrupted meanwhile): it fails at once and cleans up after itself */
   signal?: AbortSignal;
-  /** one real lab node per member (systemd layout only for now); ssh is implied */
+  /** one real lab node per member, in either layout; ssh is implied */
   nodes?: boolean;
   /**
    * nodes only: the operator's seat is the first node — the tool runs there
@@ -133,7 +152,10 @@ export interface LabMember {
   kubeletService?: string;
   /** the node's kubelet commands (what the inventory says) */
   kubelet: ServiceCommands;
-  /** systemd: the kube-apiserver stand-in's commands; kubeadm: none (the inventory leaves the static-pod default) */
+  /**
+   * systemd: the kube-apiserver stand-in's commands; kubeadm: none on the host (the inventory leaves the
+   * static-pod default), the static-pod default itself on a real node
+   */
   controlPlane?: ServiceCommands;
   cert: string;
   key: string;
@@ -176,7 +198,6 @@ export class LabCluster {
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
-    if (options.nodes && layout !== 'systemd') throw new OperatorError(`the ${layout} layout is not supported on real lab nodes yet: use the systemd layout`);
     if ((options.etcd || options.dataDirMount || options.seat) && !options.nodes) throw new OperatorError("an etcd version, a data dir mount or the operator's seat is chosen for real lab nodes only: start the lab with nodes");
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
@@ -193,9 +214,10 @@ export class LabCluster {
       for (const { name, ip } of names) certs.push(await issueMemberCert(pki, name, ip));
       if (options.nodes) {
         const shapes = names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) }));
-        const nodeOptions: MemberNodeOptions = { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false, seat: options.seat ?? false };
+        const binds = layout === 'kubeadm' ? labKubeletBinds() : [];
+        const nodeOptions: MemberNodeOptions = { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false, seat: options.seat ?? false, binds };
         const nodes = await bootMemberNodes(dir, slot, nodeOptions, shapes);
-        const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert));
+        const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert, layout));
         lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary: 'etcd' }, nodes);
         lab.nodeOptions = nodeOptions;
         await lab.setUpNodes(certs, options.independent ?? false);
@@ -212,8 +234,10 @@ export class LabCluster {
       lab.startedAt = Date.now();
       return lab;
     } catch (err) {
-      if (lab) await lab.close();
-      else {
+      if (lab) {
+        if (lab.nodes && err instanceof Error) await lab.addNodeJournal(err);
+        await lab.close();
+      } else {
         untrackPidsFile(slot.pidsFile);
         slot.release();
         // a node whose teardown failed may have left a mount under the lab dir: keep it then
@@ -294,7 +318,8 @@ export class LabCluster {
   /** The running etcd's pid on the member's node (from its pidfile), if any. */
   pidOf(name: string): number | undefined {
     const member = this.member(name);
-    if (member.node) return unitPid(member.node, 'etcd', 'etcd');
+    // a kubeadm node's etcd is a static pod: a child of the kubelet, in kubelet.service's cgroup
+    if (member.node) return unitPid(member.node, member.layout === 'kubeadm' ? 'kubelet' : 'etcd', 'etcd');
     const pid = readEtcdPid(member);
     return pid !== undefined && isOurs(pid, this.dir) ? pid : undefined;
   }
@@ -304,7 +329,7 @@ export class LabCluster {
   /** SIGKILL: the member dies with no chance to clean up (a kubeadm node's kubelet leaves it dead). */
   async kill(name: string): Promise<void> {
     const member = this.member(name);
-    if (member.node) await this.killOnNode(member, member.node);
+    if (member.node && member.layout === 'systemd') await this.killOnNode(member, member.node);
     else await this.signalAndWait(member, 'SIGKILL');
     member.state = 'killed';
   }
@@ -350,6 +375,8 @@ export class LabCluster {
     if (this.pidOf(name) !== undefined) throw new Error(`${name} is already running`);
     if (member.layout === 'systemd') {
       await sh(`${member.service.start} --no-block`);
+    } else if (member.node) {
+      await this.startOnKubeadmNode(member, member.node);
     } else {
       const manifest = member.envFile;
       const stopped = kubeadmStoppedManifest(member);
@@ -366,7 +393,11 @@ export class LabCluster {
     await this.startMember(name);
   }
 
-  /** Stop a node's kubelet (on kubeadm nodes its pods keep running, as with a real kubelet). */
+  /**
+   * Stop a node's kubelet. kubeadm host-process lab: its pods keep running,
+   * as with a real kubelet; kubeadm on real nodes: its pods stop with it
+   * (they are in kubelet.service's cgroup, lab-kubelet.ts).
+   */
   async stopKubelet(name: string): Promise<void> {
     await sh(this.member(name).kubelet.stop);
   }
@@ -465,7 +496,7 @@ export class LabCluster {
     await node.stop();
     const fresh = await bootFreshNode(this.dir, this.slot, this.nodeOptions as MemberNodeOptions, { name: member.name, ip: member.ip, ...urlsOf(member.ip) }, nodes);
     nodes.nodes[nodes.nodes.indexOf(node)] = fresh;
-    Object.assign(member, nodeMemberFor(fresh, { cert: member.cert, key: member.key }), { state: 'killed' });
+    Object.assign(member, nodeMemberFor(fresh, { cert: member.cert, key: member.key }, member.layout), { state: 'killed' });
     return lost;
   }
 
@@ -604,10 +635,45 @@ export class LabCluster {
   private async setUpNodes(certs: MemberCert[], independent: boolean | string[][]): Promise<void> {
     const nodeOf = (m: LabMember) => m.node as LabNode;
     const shapes = this.clusterShapes(independent);
-    await Promise.all(this.members.map((m, i) => writeMemberNode(nodeOf(m), m, this.pki, certs[i] as MemberCert, shapes[i] as ClusterShape)));
+    const kubeadm = this.layout === 'kubeadm';
+    const etcdVersion = kubeadm ? await nodeEtcdVersion(nodeOf(this.members[0] as LabMember)) : '';
+    await Promise.all(
+      this.members.map((m, i) => {
+        const [cert, shape] = [certs[i] as MemberCert, shapes[i] as ClusterShape];
+        if (kubeadm) return writeKubeadmMemberNode(nodeOf(m), m, this.pki, cert, shape, { etcdVersion, first: i === 0 });
+        return writeMemberNode(nodeOf(m), m, this.pki, cert, shape);
+      }),
+    );
     await this.writeInventory();
-    await Promise.all(this.members.map((m) => startMemberNode(nodeOf(m))));
+    await Promise.all(this.members.map((m) => (kubeadm ? startKubeadmNode(nodeOf(m)) : startMemberNode(nodeOf(m)))));
     for (const m of this.members) m.state = 'running';
+  }
+
+  /**
+   * A node lab that did not start: the error gets the end of the journal of
+   * the first node whose etcd is down (kubeadm: its kubelet's, where the pod's
+   * output goes), since the nodes and their journals go with the lab.
+   */
+  private async addNodeJournal(err: Error): Promise<void> {
+    const member = this.members.find((m) => this.pidOf(m.name) === undefined) ?? this.members[0];
+    if (!member?.node) return;
+    const unit = member.layout === 'kubeadm' ? 'kubelet' : 'etcd';
+    const journal = await member.node.exec(['journalctl', '-u', unit, '-n', '5', '--no-pager', '-o', 'cat'], { timeoutMs: 5000 }).catch(() => undefined);
+    const lines = journal?.stdout.trim().split('\n').join(' / ');
+    if (lines) err.message += ` (${member.name}'s ${unit}.service journal ends: ${lines})`;
+  }
+
+  /**
+   * A kubeadm node's etcd: its manifest back into the manifests dir if it
+   * was parked, then the kubelet started, or (running) asked to run again
+   * the pods whose process died (lab-kubelet.ts leaves a killed pod down).
+   */
+  private async startOnKubeadmNode(member: LabMember, node: LabNode): Promise<void> {
+    const unpark = 'if [ ! -e "$1" ] && [ -e "$2" ]; then mv -- "$2" "$1"; fi';
+    checked(await node.exec(['/bin/sh', '-c', unpark, 'sh', member.envFile, parkedManifest('etcd')]), node, 'etcd.yaml back into the manifests dir');
+    if (await this.isActive(member.name, 'kubelet')) await resyncKubelet(node);
+    else await startKubeadmNode(node);
+    await waitFor(() => this.pidOf(member.name) !== undefined, 15_000, `${member.name}'s kubelet did not start etcd (see: etcd-runbook lab exec ${member.name} -- journalctl -u kubelet)`);
   }
 
   /**
@@ -647,13 +713,18 @@ export class LabCluster {
   private nodeEntry(m: LabMember): InventoryNode {
     const keys = this.nodes as LabNodes;
     const p = NODE_PATHS.systemd;
+    const k = NODE_PATHS.kubeadm;
     const local = this.seat === m;
     return {
       ...(local
         ? { host: 'local', transport: 'local' as const }
         : { host: m.ip, transport: 'ssh' as const, ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts } }),
-      layout: 'systemd',
-      paths: { dataDir: NODE_PATHS.dataDir, pkiDir: p.pkiDir, envFile: p.envFile, unitFile: p.unitFile },
+      layout: m.layout,
+      // what discovery reads from the member's own etcd.yaml or etcd.service (src/inventory/discover.ts)
+      paths:
+        m.layout === 'kubeadm'
+          ? { dataDir: NODE_PATHS.dataDir, pkiDir: k.pkiDir, manifestsDir: k.manifestsDir }
+          : { dataDir: NODE_PATHS.dataDir, pkiDir: p.pkiDir, envFile: p.envFile, unitFile: p.unitFile },
     };
   }
 
@@ -680,35 +751,56 @@ function urlsOf(ip: string): { clientURL: string; peerURL: string } {
 }
 
 /**
- * A member on a real node: the node's own paths, and the node's systemctl
- * commands as the host runs them (nsenter into the node), so the lab's
- * service methods and a test's `sh(member.service.stop)` act on the node.
+ * A member on a real node: the node's own paths, and the commands a runbook
+ * runs for the layout (src/runbook/context.ts: systemctl; kubeadm: static-pod
+ * manifests moved out of and back into the manifests dir) as the host runs
+ * them (nsenter into the node), so the lab's service methods and a test's
+ * `sh(member.service.stop)` act on the node.
  */
-function nodeMemberFor(node: LabNode, cert: MemberCert): LabMember {
-  const p = NODE_PATHS.systemd;
+function nodeMemberFor(node: LabNode, cert: MemberCert, layout: LabLayout): LabMember {
+  const inNode = (command: { toString(): string }) => inNodeCommand(node, ['/bin/sh', '-c', String(command)]);
   const systemctlIn = (probe: string, units: readonly string[]): ServiceCommands => ({
     start: inNodeCommand(node, ['systemctl', 'start', ...units]),
     stop: inNodeCommand(node, ['systemctl', 'stop', ...units]),
     isActive: inNodeCommand(node, ['systemctl', 'is-active', '--quiet', probe]),
   });
-  return {
+  const staticPodsIn = (pods: readonly string[], probe: string): ServiceCommands => {
+    const { start, stop, isActive } = staticPodCommands(NODE_PATHS.kubeadm.manifestsDir, pods, probe);
+    return { start: inNode(start), stop: inNode(stop), isActive: inNode(isActive) };
+  };
+  const common = {
     name: node.name,
     ip: node.address,
     ...urlsOf(node.address),
-    layout: 'systemd',
+    layout,
     dir: node.scratch,
     root: '',
     dataDir: NODE_PATHS.dataDir,
-    pkiDir: p.pkiDir,
-    envFile: p.envFile,
     logFile: '',
-    service: systemctlIn('etcd', ['etcd']),
     kubelet: systemctlIn('kubelet', ['kubelet']),
-    controlPlane: systemctlIn('kube-apiserver', CONTROL_PLANE_UNITS),
     cert: cert.cert,
     key: cert.key,
-    state: 'stopped',
+    state: 'stopped' as const,
     node,
+  };
+  if (layout === 'kubeadm') {
+    const k = NODE_PATHS.kubeadm;
+    return {
+      ...common,
+      pkiDir: k.pkiDir,
+      envFile: `${k.manifestsDir}/etcd.yaml`,
+      manifestsDir: k.manifestsDir,
+      service: staticPodsIn(['etcd'], 'etcd'),
+      controlPlane: staticPodsIn(CONTROL_PLANE_UNITS, 'kube-apiserver'),
+    };
+  }
+  const p = NODE_PATHS.systemd;
+  return {
+    ...common,
+    pkiDir: p.pkiDir,
+    envFile: p.envFile,
+    service: systemctlIn('etcd', ['etcd']),
+    controlPlane: systemctlIn('kube-apiserver', CONTROL_PLANE_UNITS),
   };
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { OperatorError } from '../util/errors.js';
 import { LabCluster } from './cluster.js';
 import type { EtcdVersion } from './etcd-versions.js';
+import type { LabLayout } from './layouts.js';
 import { injectFault, type LabFault } from './faults.js';
 import { removeNodeCgroup } from './node/cgroup.js';
 import { assertNothingMountedUnder, isNodePid } from './node/node.js';
@@ -111,6 +112,7 @@ export function holderAlive(state: LabState): boolean {
 export interface HoldOptions {
   members: number;
   etcd: EtcdVersion;
+  layout: LabLayout;
   /** the operator's seat: the tool runs inside the first node, which reaches the others over SSH */
   ssh: boolean;
   /** aborted when the `lab up` that started the holder goes away before the lab is up */
@@ -122,7 +124,7 @@ export interface HoldOptions {
  * state once the lab is healthy; the socket server keeps the process alive.
  */
 export async function holdLab(options: HoldOptions): Promise<LabState> {
-  const lab = await LabCluster.start({ members: options.members, nodes: true, etcd: options.etcd, seat: options.ssh, signal: options.signal });
+  const lab = await LabCluster.start({ members: options.members, layout: options.layout, nodes: true, etcd: options.etcd, seat: options.ssh, signal: options.signal });
   try {
     rmSync(socketPath(), { force: true });
     const server = createServer((socket) => serve(lab, socket, () => server.close()));

@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LabPki, MemberCert } from './pki.js';
@@ -156,6 +156,8 @@ export interface KubeadmNodeOptions {
   etcdVersion: string;
   /** the first member's client URL: where the apiserver stand-in says it reaches etcd */
   etcdServers: string;
+  /** /root/.kube/config too (default): `kubeadm init` leaves it on the first master only */
+  rootKubeconfig?: boolean;
 }
 
 /** PKI, control-plane placeholders and the static-pod manifests (written into the manifests dir). */
@@ -167,37 +169,64 @@ export async function writeKubeadmNode(
   cluster: ClusterShape,
   options: KubeadmNodeOptions,
 ): Promise<void> {
-  const p = NODE_PATHS.kubeadm;
-  const etcdPki = under(root, p.etcdPki);
-  await mkdir(etcdPki, { recursive: true, mode: 0o700 });
+  await mkdir(under(root, NODE_PATHS.kubeadm.etcdPki), { recursive: true, mode: 0o700 });
   await mkdir(under(root, '/var/lib'), { recursive: true });
-  await copyFile(pki.caCert, join(etcdPki, 'ca.crt'));
-  await copyFile(pki.caKey, join(etcdPki, 'ca.key'));
-  for (const kind of ['server', 'peer']) {
-    await copyFile(cert.cert, join(etcdPki, `${kind}.crt`));
-    await copyFile(cert.key, join(etcdPki, `${kind}.key`));
-  }
-  await copyFile(pki.clientCert, join(etcdPki, 'healthcheck-client.crt'));
-  await copyFile(pki.clientKey, join(etcdPki, 'healthcheck-client.key'));
-  await copyFile(pki.clientCert, under(root, `${p.pkiDir}/apiserver-etcd-client.crt`));
-  await copyFile(pki.clientKey, under(root, `${p.pkiDir}/apiserver-etcd-client.key`));
-  for (const key of ['ca.key', 'server.key', 'peer.key', 'healthcheck-client.key']) await chmod(join(etcdPki, key), 0o600);
-  await chmod(under(root, `${p.pkiDir}/apiserver-etcd-client.key`), 0o600);
+  for (const file of await kubeadmNodeFiles(member, pki, cert, cluster, options)) await put(root, file.path, file.content, file.mode);
+  const link = KUBELET_CLIENT_LINK;
+  await symlink(link.target, under(root, link.path));
+}
 
+/**
+ * The kubelet's rotated client certificate: a dated file and the link to
+ * the current one, as on a real host (the link is made beside the files).
+ */
+export const KUBELET_CLIENT_LINK = {
+  path: `${dirname(NODE_PATHS.kubeadm.kubeletConfig)}/pki/kubelet-client-current.pem`,
+  target: 'kubelet-client-2026-01-02-03-04-05.pem',
+} as const;
+
+/**
+ * A kubeadm master's files at the node's own paths: etcd's PKI and the
+ * apiserver's client pair, the kubeconfigs, the kubelet's configuration and
+ * drop-in, and the etcd and kube-apiserver static pods; written under a lab
+ * root, or through a real lab node (node-kubeadm.ts).
+ */
+export async function kubeadmNodeFiles(
+  member: NodeMember,
+  pki: LabPki,
+  cert: MemberCert,
+  cluster: ClusterShape,
+  options: KubeadmNodeOptions,
+): Promise<NodeFile[]> {
+  const p = NODE_PATHS.kubeadm;
+  const [caCert, caKey, serverCert, serverKey, clientCert, clientKey] = await Promise.all([
+    readFile(pki.caCert),
+    readFile(pki.caKey),
+    readFile(cert.cert),
+    readFile(cert.key),
+    readFile(pki.clientCert),
+    readFile(pki.clientKey),
+  ]);
+  const file = (path: string, content: string | Buffer, mode = 0o644): NodeFile => ({ path, content, mode });
   const kubeconfig = kubeconfigFor(member);
-  await put(root, p.adminConf, kubeconfig, 0o600);
-  await put(root, p.kubeconfig, kubeconfig, 0o600);
-  await put(root, p.kubeletConfig, KUBELET_CONFIG);
-  // the kubelet's rotated client certificate: a dated file and the link to the current one, as on a real host
-  const kubeletPki = `${dirname(p.kubeletConfig)}/pki`;
-  const dated = 'kubelet-client-2026-01-02-03-04-05.pem';
-  await put(root, `${kubeletPki}/${dated}`, `${await readFile(pki.clientCert, 'utf8')}${await readFile(pki.clientKey, 'utf8')}`, 0o600);
-  await symlink(dated, under(root, `${kubeletPki}/kubelet-client-current.pem`));
-  await put(root, p.kubeletFlags, KUBEADM_FLAGS);
-  await put(root, p.podSecret, 'a pod\'s service-account token\n', 0o600);
-  await put(root, p.kubeletPackageDropIn, KUBELET_DROP_IN);
-  await put(root, `${p.manifestsDir}/etcd.yaml`, etcdManifest(member, cluster, options.etcdVersion), 0o600);
-  await put(root, `${p.manifestsDir}/kube-apiserver.yaml`, apiserverManifest(member, options.etcdServers), 0o600);
+  return [
+    file(`${p.etcdPki}/ca.crt`, caCert),
+    file(`${p.etcdPki}/ca.key`, caKey, 0o600),
+    ...['server', 'peer'].flatMap((kind) => [file(`${p.etcdPki}/${kind}.crt`, serverCert), file(`${p.etcdPki}/${kind}.key`, serverKey, 0o600)]),
+    file(`${p.etcdPki}/healthcheck-client.crt`, clientCert),
+    file(`${p.etcdPki}/healthcheck-client.key`, clientKey, 0o600),
+    file(`${p.pkiDir}/apiserver-etcd-client.crt`, clientCert),
+    file(`${p.pkiDir}/apiserver-etcd-client.key`, clientKey, 0o600),
+    file(p.adminConf, kubeconfig, 0o600),
+    ...(options.rootKubeconfig === false ? [] : [file(p.kubeconfig, kubeconfig, 0o600)]),
+    file(p.kubeletConfig, KUBELET_CONFIG),
+    file(`${dirname(KUBELET_CLIENT_LINK.path)}/${KUBELET_CLIENT_LINK.target}`, `${clientCert.toString()}${clientKey.toString()}`, 0o600),
+    file(p.kubeletFlags, KUBEADM_FLAGS),
+    file(p.podSecret, "a pod's service-account token\n", 0o600),
+    file(p.kubeletPackageDropIn, KUBELET_DROP_IN),
+    file(`${p.manifestsDir}/etcd.yaml`, etcdManifest(member, cluster, options.etcdVersion), 0o600),
+    file(`${p.manifestsDir}/kube-apiserver.yaml`, apiserverManifest(member, options.etcdServers), 0o600),
+  ];
 }
 
 /** A kubeadm-style etcd static pod: the etcd flags on the container's command, hostPath mounts for data and PKI. */
@@ -295,7 +324,7 @@ function apiserverManifest(member: NodeMember, etcdServers: string): string {
   return stringify(pod);
 }
 
-function kubeconfigFor(member: NodeMember): string {
+export function kubeconfigFor(member: NodeMember): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',

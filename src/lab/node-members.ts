@@ -33,7 +33,7 @@ export const CONTROL_PLANE_UNITS = ['kube-apiserver', 'kube-controller-manager',
  * which is all the runbooks' stop/start steps observe.
  */
 const STAND_IN_UNITS = ['kubelet', ...CONTROL_PLANE_UNITS] as const;
-const APISERVER_BIN = '/usr/local/bin/kube-apiserver';
+export const APISERVER_BIN = '/usr/local/bin/kube-apiserver';
 
 /** Where a node's kube-apiserver stand-in renews its lease (`apiserver-<hostname>`). */
 export const APISERVER_LEASE_PREFIX = '/registry/leases/kube-system/apiserver-';
@@ -74,6 +74,8 @@ export interface MemberNodeOptions {
    * on a master (seatBinds says why each)
    */
   seat: boolean;
+  /** host directories every node sees too (the lab kubelet's program) */
+  binds?: NodeBind[];
 }
 
 /** The seat's command: this package's CLI, run by the host's node (the node's / is an overlay of the host's). */
@@ -121,9 +123,10 @@ export async function bootMemberNodes(labDir: string, slot: Slot, options: Membe
   const keys = await createNodeSshKeys(labDir);
   const knownHosts = await writeKnownHosts(keys, members.map((m) => m.ip));
   const boots = await Promise.allSettled(
-    members.map((m, i) =>
-      bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: options.dataDirMount, ...(options.seat && i === 0 ? seatBinds(labDir) : {}) }),
-    ),
+    members.map((m, i) => {
+      const seat = options.seat && i === 0 ? seatBinds(labDir) : { binds: [], seed: [] };
+      return bootNode({ name: m.name, address: m.ip, labDir, etcdBinDir: bin, ssh: keys, slot, etcdDataOnDisk: options.dataDirMount, binds: [...(options.binds ?? []), ...seat.binds], seed: seat.seed });
+    }),
   );
   const nodes = boots.flatMap((b) => (b.status === 'fulfilled' ? [b.value] : []));
   const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
@@ -150,6 +153,7 @@ export async function bootFreshNode(labDir: string, slot: Slot, options: MemberN
     ssh: nodes.keys,
     slot,
     etcdDataOnDisk: options.dataDirMount,
+    binds: options.binds,
   });
   try {
     for (const file of standInFiles(member)) await node.writeFile(file.path, file.content, file.mode);
@@ -193,7 +197,7 @@ function standInFiles(member: NodeMember): NodeFile[] {
   return [
     ...STAND_IN_UNITS.filter((unit) => unit !== 'kube-apiserver').map((unit) => standInUnit(unit, '/bin/sleep infinity')),
     standInUnit('kube-apiserver', apiserverCommand(member)),
-    { path: APISERVER_BIN, content: APISERVER_SCRIPT, mode: 0o755 },
+    apiserverStandIn(),
   ];
 }
 
@@ -205,6 +209,11 @@ function standInFiles(member: NodeMember): NodeFile[] {
 export async function startMemberNode(node: LabNode): Promise<void> {
   await systemctl(node, 'start', 'etcd');
   await systemctl(node, 'start', ...STAND_IN_UNITS);
+}
+
+/** The kube-apiserver stand-in program, at the path the units and static pods run it from. */
+export function apiserverStandIn(): NodeFile {
+  return { path: APISERVER_BIN, content: APISERVER_SCRIPT, mode: 0o755 };
 }
 
 /** The flags a kubeadm apiserver reaches etcd with; its own member, as kubeadm's talks to the local one. */
@@ -268,6 +277,6 @@ export function notOnNodes(what: string): never {
   throw new OperatorError(`${what} is not supported on real lab nodes yet`);
 }
 
-function checked(result: { exitCode: number; stderr: string }, node: LabNode, what: string): void {
+export function checked(result: { exitCode: number; stderr: string }, node: LabNode, what: string): void {
   if (result.exitCode !== 0) throw new Error(`${what} on lab node ${node.name} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
 }

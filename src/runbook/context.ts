@@ -272,7 +272,7 @@ function systemctlCommands(probe: string, units: readonly string[]): ServiceComm
  * the command reads as what an operator would type); several are a loop that
  * leaves alone a pod whose manifest is already where it should be.
  */
-function staticPodCommands(manifestsDir: string, pods: readonly string[], probe: string): ServiceCommands {
+export function staticPodCommands(manifestsDir: string, pods: readonly string[], probe: string): ServiceCommands {
   const parked = posix.dirname(posix.normalize(manifestsDir));
   const manifest = (pod: string) => posix.join(manifestsDir, `${pod}.yaml`);
   const stopped = (pod: string) => posix.join(parked, `${pod}.yaml.stopped`);

@@ -50,11 +50,11 @@ describe('etcd-runbook lab up / exec / fault / down (3 real nodes, etcd 3.5)', (
     expect(await lab(['exec', 'm1', '--', 'sh', '-c', 'echo oops >&2; exit 7'])).toMatchObject({ exitCode: 7, stderr: 'oops' });
   });
 
-  it('a second up, kubeadm, an unknown node and split-brain are refused with one line naming the fix', async () => {
+  it('a second up, an unknown layout, an unknown node and split-brain are refused with one line naming the fix', async () => {
     const again = await lab(['up']);
     expect(again.exitCode).toBe(4);
     expect(again.stderr).toMatch(/^etcd-runbook: a lab is already running .*run 'etcd-runbook lab down' first$/);
-    expect((await lab(['up', '--layout', 'kubeadm'])).stderr).toMatch(/^etcd-runbook: .*kubeadm layout is not supported on lab nodes yet[^\n]*$/);
+    expect((await lab(['up', '--layout', 'kubespray'])).stderr).toMatch(/^etcd-runbook: lab up --layout kubespray: choose systemd or kubeadm$/);
     expect((await lab(['exec', 'm9', '--', 'true'])).stderr).toMatch(/no such node; the lab has m1, m2, m3$/);
     const split = await lab(['fault', 'split-brain']);
     expect(split.exitCode).toBe(4);

@@ -1,9 +1,15 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import type { Inventory } from '../../src/inventory/schema.js';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
+import { unitPid } from '../../src/lab/node-members.js';
+import type { LabNode } from '../../src/lab/node/node.js';
+import { isRunning } from '../../src/lab/slots.js';
 import { apiserverLease, expectLeaseRenewedAfter, listing, processesIn } from './node-helpers.js';
 
 const execFileP = promisify(execFile);
@@ -93,3 +99,126 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
   }, 60_000);
 });
 
+
+/**
+ * The kubeadm layout on real nodes: kubelet.service (the package's unit and
+ * kubeadm's drop-in) runs the lab kubelet, which runs the static pods in
+ * /etc/kubernetes/manifests; the lab's faults and service methods act on
+ * those pods, in kubelet.service's cgroup.
+ */
+describe('a lab on real nodes (kubeadm layout, etcd 3.5)', () => {
+  let lab: LabCluster;
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'kubeadm', nodes: true, etcd: '3.5' });
+  }, 120_000);
+  afterAll(() => lab?.close(), 60_000);
+
+  const inNode = async (name: string, command: string): Promise<string> => {
+    const result = await nodeOf(lab, name).exec(command);
+    expect(result.exitCode, `${command} on ${name}: ${result.stderr}`).toBe(0);
+    return result.stdout;
+  };
+
+  it('each node is a kubeadm master at the real paths: systemd as PID 1, kubelet.service with kubeadm\'s drop-in running etcd from etcd.yaml; no overrides in the inventory', async () => {
+    const inventory = parse(await readFile(lab.inventoryPath, 'utf8')) as Inventory;
+    for (const [i, m] of lab.members.entries()) {
+      expect(inventory.members[i]?.node).toEqual({
+        host: m.ip,
+        transport: 'ssh',
+        ssh: { user: 'root', port: 22, identityFile: expect.any(String), knownHosts: expect.any(String) },
+        layout: 'kubeadm',
+        paths: { dataDir: '/var/lib/etcd', pkiDir: '/etc/kubernetes/pki', manifestsDir: '/etc/kubernetes/manifests' },
+      });
+      expect((await inNode(m.name, 'cat /proc/1/comm')).trim()).toBe('systemd');
+      expect((await inNode(m.name, 'systemctl is-active kubelet')).trim()).toBe('active');
+      // Debian's merged /usr: systemd names /usr/lib/systemd/system by its /lib alias
+      expect(await inNode(m.name, 'systemctl show -p FragmentPath -p DropInPaths kubelet')).toMatch(
+        /^FragmentPath=(\/usr)?\/lib\/systemd\/system\/kubelet\.service\nDropInPaths=\/usr\/lib\/systemd\/system\/kubelet\.service\.d\/10-kubeadm\.conf\n$/,
+      );
+      expect((await inNode(m.name, 'test -f /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf && echo present')).trim()).toBe('present');
+      expect(await inNode(m.name, 'cat /var/lib/kubelet/config.yaml')).toMatch(/^staticPodPath: \/etc\/kubernetes\/manifests$/m);
+      expect((await inNode(m.name, 'ls /etc/kubernetes/pki/etcd')).split('\n').filter(Boolean)).toEqual(
+        ['ca.crt', 'ca.key', 'healthcheck-client.crt', 'healthcheck-client.key', 'peer.crt', 'peer.key', 'server.crt', 'server.key'],
+      );
+      expect(await inNode(m.name, 'ls /etc/kubernetes/pki/apiserver-etcd-client.* /etc/kubernetes/*.conf')).toContain('/etc/kubernetes/pki/apiserver-etcd-client.key');
+      expect((await inNode(m.name, 'cd /etc/kubernetes && ls *.conf')).split('\n').filter(Boolean)).toEqual(['admin.conf', 'controller-manager.conf', 'kubelet.conf', 'scheduler.conf']);
+      expect((await nodeOf(lab, m.name).exec('test -f /root/.kube/config')).exitCode === 0, `/root/.kube/config on ${m.name}`).toBe(m.name === 'm1');
+      // etcd runs the manifest's command line, as a process of kubelet.service
+      const pid = lab.pidOf(m.name);
+      const manifest = parse(await inNode(m.name, 'cat /etc/kubernetes/manifests/etcd.yaml')) as { spec: { containers: { command: string[] }[] } };
+      expect(readFileSync(`/proc/${pid ?? 0}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual(manifest.spec.containers[0]?.command);
+      expect(readFileSync(`/proc/${pid ?? 0}/cgroup`, 'utf8').trim()).toMatch(/\/system\.slice\/kubelet\.service$/);
+      for (const component of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+        // a process's comm is its name's first 15 characters
+        expect(unitPid(nodeOf(lab, m.name), 'kubelet', component.slice(0, 15)), `${component} on ${m.name}`).toBeDefined();
+      }
+      expect(await lab.isActive(m.name, 'controlPlane')).toBe(true);
+    }
+    // the apiserver stand-in of a static pod writes to etcd too
+    await expectLeaseRenewedAfter(lab, 'm2', (await apiserverLease(lab, 'm2')).revision);
+  }, 60_000);
+
+  it('moving etcd.yaml out of the manifests dir stops etcd; moving it back starts it', async () => {
+    const pid = lab.pidOf('m2') ?? 0;
+    await inNode('m2', 'mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.stopped');
+    await until(() => !isRunning(pid) && lab.pidOf('m2') === undefined, 15_000, 'etcd on m2 stopped');
+    expect(await lab.isActive('m2', 'etcd')).toBe(false);
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    await inNode('m2', 'mv /etc/kubernetes/etcd.yaml.stopped /etc/kubernetes/manifests/etcd.yaml');
+    await until(() => lab.pidOf('m2') !== undefined, 15_000, 'etcd on m2 started');
+    await lab.waitHealthy();
+  }, 60_000);
+
+  it('a pod that exits on its own is started again after a back-off, as the kubelet does; its manifest gone, it is not', async () => {
+    const pod = stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'crashy', namespace: 'kube-system' },
+      spec: { containers: [{ name: 'crashy', command: ['/bin/sh', '-c', 'date +%s%N >> /run/crashy.starts; exit 3'] }] },
+    });
+    await nodeOf(lab, 'm1').writeFile('/etc/kubernetes/manifests/crashy.yaml', pod, 0o600);
+    const starts = async () => (await nodeOf(lab, 'm1').exec('cat /run/crashy.starts')).stdout.split('\n').filter(Boolean).length;
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // started, then again after 1 s and 2 s (the back-off doubles)
+    expect(await starts()).toBeGreaterThanOrEqual(3);
+    await inNode('m1', 'rm /etc/kubernetes/manifests/crashy.yaml');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await starts();
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    expect(await starts()).toBe(after);
+  }, 30_000);
+
+  it('kill, freeze and thaw act on the etcd pod; a killed pod stays down until startMember; stopping kubelet.service stops its pods', async () => {
+    lab.freeze('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    lab.thaw('m3');
+    await lab.waitHealthy();
+    await lab.kill('m3');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(lab.pidOf('m3')).toBeUndefined();
+    await lab.startMember('m3');
+    await lab.waitHealthy();
+    await lab.stopKubelet('m3');
+    expect(await lab.isActive('m3', 'kubelet')).toBe(false);
+    expect(lab.pidOf('m3')).toBeUndefined();
+    expect(unitPid(nodeOf(lab, 'm3'), 'kubelet', 'kube-apiserver')).toBeUndefined();
+    await lab.startKubelet('m3');
+    await until(() => lab.pidOf('m3') !== undefined, 15_000, 'etcd on m3 started with the kubelet');
+    await lab.waitHealthy();
+  }, 60_000);
+});
+
+function nodeOf(lab: LabCluster, name: string): LabNode {
+  const node = lab.member(name).node;
+  if (!node) throw new Error(`${name} is not on a real node`);
+  return node;
+}
+
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not ${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

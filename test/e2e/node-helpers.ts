@@ -64,3 +64,27 @@ export function nodeSystemdsOf(labDir: string): string[] {
       }
     });
 }
+
+/** A shell command in a member's real node; expects exit 0 and returns its stdout. */
+export async function inNode(lab: LabCluster, name: string, command: string): Promise<string> {
+  const node = lab.member(name).node;
+  if (!node) throw new Error(`${name} is not on a real node`);
+  const result = await node.exec(command);
+  expect(result.exitCode, `${command} on ${name}: ${result.stderr}`).toBe(0);
+  return result.stdout;
+}
+
+/** The data dirs a run moved aside on a member's node (/var/lib/etcd.old-<timestamp>). */
+export async function nodeDataDirsAside(lab: LabCluster, name: string): Promise<string[]> {
+  return (await inNode(lab, name, 'ls -d /var/lib/etcd.old-* 2>/dev/null || true')).split('\n').filter(Boolean);
+}
+
+/** The static-pod manifests a kubeadm lab node starts with, all in /etc/kubernetes/manifests. */
+export const KUBEADM_NODE_MANIFESTS = ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'];
+
+/** Every static pod of a kubeadm node is back: its manifests in place, kubelet.service running them, the apiserver writing to etcd. */
+export async function expectStaticPodsBack(lab: LabCluster, name: string): Promise<void> {
+  expect((await inNode(lab, name, 'ls /etc/kubernetes/manifests')).split('\n').filter(Boolean), `${name} manifests`).toEqual(KUBEADM_NODE_MANIFESTS);
+  expect((await inNode(lab, name, 'systemctl is-active kubelet')).trim(), `${name} kubelet`).toBe('active');
+  await expectLeaseRenewedAfter(lab, name, (await apiserverLease(lab, name)).revision);
+}

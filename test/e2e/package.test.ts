@@ -142,7 +142,7 @@ describe('npm pack', () => {
     const packed = await execa('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT });
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string; mode: number }> }>;
     const files = info!.files.map((f) => f.path);
-    for (const needed of ['package.json', 'dist/etcd-runbook.cjs', 'dist/etcd-runbook-bundle.cjs', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
+    for (const needed of ['package.json', 'dist/etcd-runbook.cjs', 'dist/etcd-runbook-bundle.cjs', 'dist/lab-kubelet.mjs', 'runbooks/backup.yaml', 'scripts/bootstrap.mjs']) expect(files).toContain(needed);
     // a code cache made in the checkout is never packed
     expect(files.filter((f) => f.endsWith('.v8cache'))).toEqual([]);
     expect(info!.files.find((f) => f.path === 'dist/etcd-runbook.cjs')?.mode).toBe(0o755);
