@@ -68,8 +68,11 @@ export interface ClusterClient {
   compact(): Promise<{ revision: number; endpoint: string }>;
   /** defragment the backend of the member at this endpoint (that member only; it answers nothing meanwhile) */
   defragment(endpoint: string, timeoutMs: number): Promise<void>;
-  /** deactivate every active alarm, as `etcdctl alarm disarm` does; the alarms there were */
-  alarmDisarm(): Promise<RaisedAlarm[]>;
+  /**
+   * deactivate every active alarm, as `etcdctl alarm disarm` does; the alarms there were.
+   * removedOnly: only the alarms of members no longer in the member list (a replaced CORRUPT member's)
+   */
+  alarmDisarm(opts?: { removedOnly?: boolean }): Promise<RaisedAlarm[]>;
   /** write a key and delete it: proves the cluster takes writes; the revision of the write */
   writeProbe(key: string): Promise<number>;
   /** the endpoint the last successful call went through */
@@ -248,9 +251,11 @@ export class EtcdClusterClient implements ClusterClient {
     }
   }
 
-  alarmDisarm(): Promise<RaisedAlarm[]> {
+  alarmDisarm(opts: { removedOnly?: boolean } = {}): Promise<RaisedAlarm[]> {
     return this.call('alarm disarm', { allowUnhealthy: false }, async ({ client }) => {
-      const { alarms } = await client.maintenance.alarm({ action: 'Get', alarm: 'None', memberID: '0' }, this.deadline());
+      const { alarms: active } = await client.maintenance.alarm({ action: 'Get', alarm: 'None', memberID: '0' }, this.deadline());
+      const members = opts.removedOnly ? new Set((await listOf(client, this.callDeadlineMs)).map((m) => m.id)) : undefined;
+      const alarms = members ? active.filter((a) => !members.has(toHexId(a.memberID) ?? '')) : active;
       for (const alarm of alarms) {
         await client.maintenance.alarm({ action: 'Deactivate', alarm: alarm.alarm, memberID: alarm.memberID }, this.deadline());
       }
