@@ -1,0 +1,41 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drillYes, expectPassed } from './drill-helpers.js';
+
+/**
+ * `drill --yes --fault expired-certs`: one member restarted with a server
+ * certificate that expired a week ago, detected as a lost member whose
+ * certificate expired, recovered by renew-certificates unattended (renewed
+ * from the master's CA, etcd restarted one member at a time) on both
+ * layouts, every sample key intact, nothing left after.
+ */
+describe('drill --yes --fault expired-certs', () => {
+  let work: string;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-drill-expired-'));
+  });
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('3 members (systemd): renew-certificates renews from the CA, restarts one at a time, healthy with every sample key', async () => {
+    const { report, stdout, exitCode } = await drillYes(work, 3, 'expired-certs');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'renew-certificates');
+    expect(report.detectedVerdict).toBe('minority-lost');
+    expect(report.victims).toEqual(['m3']);
+    expect(stdout).toContain('fault: m3 restarted with a server certificate that expired 7 days ago');
+    expect(stdout).toMatch(/renewed \S+\/server\.crt on m3: valid until/);
+    expect(stdout).toContain('300/300 sample keys intact');
+  }, 200_000);
+
+  it('3 members (kubeadm): the etcd, healthcheck and apiserver-etcd-client certificates renewed, healthy with every sample key', async () => {
+    const { report, stdout, exitCode } = await drillYes(work, 3, 'expired-certs', '--layout', 'kubeadm');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'renew-certificates');
+    expect(report.layout).toBe('kubeadm');
+    expect(stdout).toMatch(/renewed \S+\/apiserver-etcd-client\.crt on m1: valid until/);
+  }, 200_000);
+});
