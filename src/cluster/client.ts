@@ -321,7 +321,7 @@ export class EtcdClusterClient implements ClusterClient {
     // say: the call need not wait for a frozen member's probe to time out
     // (the full order is only needed if the call through the leader fails)
     const leader = new Promise<string | undefined>((resolve) => {
-      for (const probe of each) void probe.then((p) => p.healthy && isLeader(p) && resolve(p.endpoint));
+      for (const probe of each) void probe.then((p) => p.healthy && isLeader(p) && !raisedCorrupt(p) && resolve(p.endpoint));
       all.then(() => resolve(undefined), () => resolve(undefined));
     });
     return { leader, all };
@@ -468,10 +468,18 @@ export function isNotYet(err: unknown): boolean {
 }
 
 /** The leader first, then healthy members, then (reads and snapshots) reachable ones without quorum; the rest never. */
+/** The member reports a CORRUPT alarm raised on itself. */
+function raisedCorrupt(probe: EndpointProbe): boolean {
+  return probe.alarms.some((a) => a.alarm === 'CORRUPT' && a.memberId !== undefined && a.memberId === probe.memberId);
+}
+
 function rankedOrder(probes: EndpointProbe[], allowUnhealthy: boolean): { order: string[]; probes: EndpointProbe[] } {
   const leaderIds = new Set(probes.filter((p) => p.healthy && p.leaderId).map((p) => p.leaderId));
+  // a member whose data etcd found CORRUPT answers, but no snapshot is to come from it: it goes after every other healthy one
   const score = (p: EndpointProbe): number =>
-    p.healthy && p.memberId !== undefined && leaderIds.has(p.memberId) ? 0 : p.healthy ? 1 : p.reachable && allowUnhealthy ? 2 : 3;
+    p.healthy && raisedCorrupt(p)
+      ? 1.5
+      : p.healthy && p.memberId !== undefined && leaderIds.has(p.memberId) ? 0 : p.healthy ? 1 : p.reachable && allowUnhealthy ? 2 : 3;
   const order = probes
     .map((p, i) => ({ p, i, s: score(p) }))
     .filter((x) => x.s < 3)

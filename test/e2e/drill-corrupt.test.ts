@@ -2,6 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdClusterClient } from '../../src/cluster/client.js';
+import { fromHexId } from '../../src/cluster/ids.js';
+import { LabCluster } from '../../src/lab/cluster.js';
+import { clientFor } from '../../src/lab/sample-data.js';
 import { runCli } from '../helpers/cli.js';
 import { drillYes, expectPassed } from './drill-helpers.js';
 
@@ -39,4 +43,40 @@ describe('drill --yes --fault corrupt', () => {
     expect(result.stderr).toMatch(/--fault corrupted: choose one of .*nospace, corrupt, expired-certs/);
     expect(result.stdout).not.toMatch(/^lab: /m);
   });
+});
+
+/**
+ * The verdict says never to take a snapshot from a CORRUPT member: with the
+ * alarm raised on the leader itself, the snapshot replace-member takes first
+ * streams from another member.
+ */
+describe('a CORRUPT leader', () => {
+  let lab: LabCluster | undefined;
+  let work: string | undefined;
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('is not where a snapshot comes from, though it leads and answers', async () => {
+    lab = await LabCluster.start({ members: 3 });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-corrupt-leader-'));
+    const report = await lab.probe();
+    const leader = report.endpoints.find((p) => p.healthy && p.memberId !== undefined && p.memberId === p.leaderId);
+    if (!leader?.memberId) throw new Error(`no leader in ${report.verdict.summary}`);
+    const tls = await lab.clientTls();
+    const raw = clientFor(lab.endpoints, tls);
+    try {
+      await raw.maintenance.alarm({ action: 'Activate', alarm: 'Corrupt', memberID: fromHexId(leader.memberId) });
+    } finally {
+      raw.close();
+    }
+    const client = new EtcdClusterClient(lab.endpoints, tls);
+    try {
+      const saved = await client.snapshotSave(join(work, 'snapshot.db'));
+      expect(saved.endpoint).not.toBe(leader.endpoint);
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
 });
