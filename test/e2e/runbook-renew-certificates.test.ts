@@ -103,5 +103,15 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
       await expectHealthyStatus(lab);
       await expectKeysOnEveryMember(lab, keys);
     });
+
+    it('refuses on a cluster without quorum, before any certificate changes (restarting members one at a time needs quorum)', async () => {
+      await lab.kill('m2');
+      await lab.kill('m3');
+      const before = await readFile(join(etcdPki('m1'), 'server.crt'), 'utf8');
+      const result = await run();
+      expect(result.exitCode).toBe(4);
+      expect(result.stderr).toContain('refusing to run renew-certificates: it applies to minority-lost, healthy, and the cluster is quorum-lost now');
+      expect(await readFile(join(etcdPki('m1'), 'server.crt'), 'utf8')).toBe(before);
+    });
   });
 }
