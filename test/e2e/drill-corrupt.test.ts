@@ -8,6 +8,7 @@ import { LabCluster } from '../../src/lab/cluster.js';
 import { clientFor } from '../../src/lab/sample-data.js';
 import { runCli } from '../helpers/cli.js';
 import { drillYes, expectPassed } from './drill-helpers.js';
+import { nodeSystemdsOf } from './node-helpers.js';
 
 /**
  * `drill --yes --fault corrupt`: the CORRUPT alarm raised on one member
@@ -35,6 +36,21 @@ describe('drill --yes --fault corrupt', () => {
     expect(stdout).toMatch(/Remove m3 from the member list/);
     expect(stdout).toMatch(/disarmed CORRUPT on [0-9a-f]+/);
     expect(stdout).toContain('300/300 sample keys intact');
+  }, 200_000);
+
+  it('3 members (kubeadm): the same, the static-pod member replaced', async () => {
+    const { report, stdout, exitCode } = await drillYes(work, 3, 'corrupt', '--layout', 'kubeadm');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'replace-member');
+    expect(report.layout).toBe('kubeadm');
+  }, 200_000);
+
+  it('3 members on real lab nodes (etcd 3.5): replace-member over SSH replaces the CORRUPT member; no node left', async () => {
+    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'corrupt', '--etcd', '3.5');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'replace-member');
+    expect(stdout).toMatch(/disarmed CORRUPT on [0-9a-f]+/);
+    expect(nodeSystemdsOf(labDir)).toEqual([]);
   }, 200_000);
 
   it('refuses an unknown fault with the list of faults, before any lab starts', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillYes, expectPassed } from './drill-helpers.js';
+import { nodeSystemdsOf } from './node-helpers.js';
 
 /**
  * `drill --yes --fault expired-certs`: one member restarted with a server
@@ -37,5 +38,15 @@ describe('drill --yes --fault expired-certs', () => {
     expectPassed(report, 'renew-certificates');
     expect(report.layout).toBe('kubeadm');
     expect(stdout).toMatch(/renewed \S+\/apiserver-etcd-client\.crt on m1: valid until/);
+  }, 200_000);
+
+  it('3 members on real lab nodes (etcd 3.5, systemd as PID 1): the fault written through the node, renewed over SSH from m1\'s CA; no node left', async () => {
+    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'expired-certs', '--etcd', '3.5');
+    expect(exitCode, stdout).toBe(0);
+    expectPassed(report, 'renew-certificates');
+    expect(stdout).toContain('guard pass ca-present: the CA is on m1: /etc/etcd/pki/ca.crt, /etc/etcd/pki/ca.key');
+    expect(stdout).toMatch(/renewed \/etc\/etcd\/pki\/server\.crt on m3: valid until/);
+    expect(stdout).toContain('systemctl start etcd');
+    expect(nodeSystemdsOf(labDir)).toEqual([]);
   }, 200_000);
 });
