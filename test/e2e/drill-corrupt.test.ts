@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClusterClient } from '../../src/cluster/client.js';
 import { fromHexId } from '../../src/cluster/ids.js';
 import { LabCluster } from '../../src/lab/cluster.js';
+import { injectFault } from '../../src/lab/faults.js';
 import { clientFor } from '../../src/lab/sample-data.js';
 import { runCli } from '../helpers/cli.js';
 import { drillYes, expectPassed } from './drill-helpers.js';
@@ -95,4 +96,34 @@ describe('a CORRUPT leader', () => {
       await client.close();
     }
   }, 60_000);
+});
+
+/**
+ * A CORRUPT member still counts toward quorum: with another member down,
+ * removing it would leave one of three started, so replace-member refuses
+ * at its first change and the member list is as it was.
+ */
+describe('a CORRUPT member while another is down', () => {
+  let lab: LabCluster | undefined;
+  let work: string | undefined;
+  afterAll(async () => {
+    await lab?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('replace-member refuses to remove it (quorum would be lost): nothing removed, no etcd stopped', async () => {
+    lab = await LabCluster.start({ members: 3 });
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-corrupt-refusal-'));
+    await injectFault(lab, 'corrupt');
+    await lab.kill('m2');
+    const members = async () => (await lab!.probe()).verdict.members.map((m) => m.name).sort();
+    expect(await members()).toEqual(['m1', 'm2', 'm3']);
+    const result = await runCli(['run', 'replace-member', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`,
+      '--journal-dir', join(work, 'journal')], {}, 120_000);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    expect(result.stdout).toMatch(/guard FAIL would-lose-quorum.*refusing to remove m3 /);
+    expect(result.stdout).not.toMatch(/✓ Remove m3/);
+    expect(await members()).toEqual(['m1', 'm2', 'm3']);
+    expect(await lab.isActive('m3', 'etcd'), 'etcd on m3').toBe(true);
+  }, 90_000);
 });
