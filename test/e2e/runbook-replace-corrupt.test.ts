@@ -7,7 +7,7 @@ import { runCli } from '../helpers/cli.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
- * CORRUPT raised on m3 of a real 3-member cluster: status proposes replacing
+ * CORRUPT raised on m3 of 3 real lab nodes (systemd layout, etcd 3.5): status proposes replacing
  * m3 from the healthy majority, and replace-member with nothing set picks
  * m3 (the member the alarm names, though it still answers reads). etcd keeps
  * the alarm of the removed member and refuses writes until it is disarmed:
@@ -20,9 +20,9 @@ describe('CORRUPT on a real cluster: replace the member, its stale alarm disarme
   let work: string;
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3 }, 'corrupt', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, nodes: true, etcd: '3.5' }, 'corrupt', keys));
     await injectFault(lab, 'corrupt');
-  });
+  }, 180_000);
   afterAll(async () => {
     await stopKeyedLab(lab, work);
   });
