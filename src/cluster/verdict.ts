@@ -153,7 +153,7 @@ function alarmRunbooks(byAlarm: Map<string, ActiveAlarm[]>, lost: string[]): Pic
     return {
       recommendedRunbook: 'replace-member',
       alternatives: [],
-      advice: `replace ${corrupt.member} from the healthy majority (run replace-member --set member=${corrupt.member}), never restore from its data; then disarm the alarm (etcdctl alarm disarm)`,
+      advice: `replace ${corrupt.member} from the healthy majority (run replace-member --set member=${corrupt.member}), never restore from its data; its last step disarms the alarm (etcdctl alarm disarm), which etcd keeps after the member is removed`,
     };
   }
   if (byAlarm.has('NOSPACE')) return { recommendedRunbook: 'reclaim-space', alternatives: ['backup', ...lost] };
