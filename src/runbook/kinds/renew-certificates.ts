@@ -8,13 +8,14 @@ import { messageOf } from '../../util/errors.js';
 import { shellJoin } from '../../util/shell.js';
 import { writeFileAs } from './edit-config.js';
 import type { KindIo, KindResult } from './exec.js';
+import { asideOf } from './move-aside.js';
 
 /**
  * The `renew-certificates` step kind: each certificate re-issued from the
  * CA that signed it, with the subject, SANs and key usages it had and its
  * own private key (as `kubeadm certs renew` does), the old file moved aside
- * to `<path>.old-<timestamp>` and the new one put in its place with the old
- * one's mode and owner.
+ * to `<path>.old-<timestamp>` as move-aside names it, never over anything,
+ * and the new one put in its place with the old one's mode and owner.
  *
  * The request is made where the member's key is (`openssl x509 -x509toreq`
  * keeps the subject without parsing it), signed where the CA's key is
@@ -40,7 +41,7 @@ export function caDirOf(member: InventoryMember): string {
 export function planRenewCertificates(certs: string[], ca: RenewCertificatesPlan['ca'], days: number, timestamp: string): RenewCertificatesPlan {
   const unique = [...new Set(certs.map((c) => posix.normalize(c)))];
   return {
-    certificates: unique.map((cert) => ({ cert, key: keyOf(cert), aside: `${cert}.old-${timestamp}` })),
+    certificates: unique.map((cert) => ({ cert, key: keyOf(cert), aside: asideOf(cert, timestamp) })),
     ca,
     days,
   };
