@@ -71,6 +71,17 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
       }
     });
 
+    it('a dry run records the openssl commands and changes no file', async () => {
+      const pki = etcdPki('m3');
+      const before = await readFile(join(pki, 'server.crt'), 'utf8');
+      const result = await run('--dry-run');
+      expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain('guard pass ca-present');
+      expect(result.stdout).toMatch(/openssl x509 -x509toreq -in \S+server\.crt\.old-\d/);
+      expect(await readFile(join(pki, 'server.crt'), 'utf8')).toBe(before);
+      expect((await readdir(pki)).filter((f) => f.includes('.old-'))).toEqual([]);
+    });
+
     it('refuses a CA node that is not a member, naming the members', async () => {
       const result = await run('--set', 'caNode=m9');
       expect(result.exitCode).toBe(4);
