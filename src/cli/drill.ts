@@ -38,6 +38,9 @@ it ends (Ctrl-C included); the lab directory is removed unless --keep.
                   quorum    a majority killed (quorum lost)      → restore-quorum
                   frozen    a member SIGSTOPped                  → replace-member
                   split-brain  single-member clusters            → split-brain
+                  nospace   filled to its space quota (NOSPACE)  → reclaim-space
+                  corrupt   CORRUPT alarm raised on one member   → replace-member
+                  expired-certs  a member's certificate expired  → renew-certificates
                   none      a healthy cluster                    → backup
                   Without --fault the drill asks (a picker); without a terminal,
                   or with --yes, it rehearses ${DEFAULT_FAULT}.

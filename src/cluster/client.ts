@@ -68,8 +68,11 @@ export interface ClusterClient {
   compact(): Promise<{ revision: number; endpoint: string }>;
   /** defragment the backend of the member at this endpoint (that member only; it answers nothing meanwhile) */
   defragment(endpoint: string, timeoutMs: number): Promise<void>;
-  /** deactivate every active alarm, as `etcdctl alarm disarm` does; the alarms there were */
-  alarmDisarm(): Promise<RaisedAlarm[]>;
+  /**
+   * deactivate every active alarm, as `etcdctl alarm disarm` does; the alarms there were.
+   * removedOnly: only the alarms of members no longer in the member list (a replaced CORRUPT member's)
+   */
+  alarmDisarm(opts?: { removedOnly?: boolean }): Promise<RaisedAlarm[]>;
   /** write a key and delete it: proves the cluster takes writes; the revision of the write */
   writeProbe(key: string): Promise<number>;
   /** the endpoint the last successful call went through */
@@ -248,9 +251,11 @@ export class EtcdClusterClient implements ClusterClient {
     }
   }
 
-  alarmDisarm(): Promise<RaisedAlarm[]> {
+  alarmDisarm(opts: { removedOnly?: boolean } = {}): Promise<RaisedAlarm[]> {
     return this.call('alarm disarm', { allowUnhealthy: false }, async ({ client }) => {
-      const { alarms } = await client.maintenance.alarm({ action: 'Get', alarm: 'None', memberID: '0' }, this.deadline());
+      const { alarms: active } = await client.maintenance.alarm({ action: 'Get', alarm: 'None', memberID: '0' }, this.deadline());
+      const members = opts.removedOnly ? new Set((await listOf(client, this.callDeadlineMs)).map((m) => m.id)) : undefined;
+      const alarms = members ? active.filter((a) => !members.has(toHexId(a.memberID) ?? '')) : active;
       for (const alarm of alarms) {
         await client.maintenance.alarm({ action: 'Deactivate', alarm: alarm.alarm, memberID: alarm.memberID }, this.deadline());
       }
@@ -316,7 +321,7 @@ export class EtcdClusterClient implements ClusterClient {
     // say: the call need not wait for a frozen member's probe to time out
     // (the full order is only needed if the call through the leader fails)
     const leader = new Promise<string | undefined>((resolve) => {
-      for (const probe of each) void probe.then((p) => p.healthy && isLeader(p) && resolve(p.endpoint));
+      for (const probe of each) void probe.then((p) => p.healthy && isLeader(p) && !raisedCorrupt(p) && resolve(p.endpoint));
       all.then(() => resolve(undefined), () => resolve(undefined));
     });
     return { leader, all };
@@ -463,10 +468,18 @@ export function isNotYet(err: unknown): boolean {
 }
 
 /** The leader first, then healthy members, then (reads and snapshots) reachable ones without quorum; the rest never. */
+/** The member reports a CORRUPT alarm raised on itself. */
+function raisedCorrupt(probe: EndpointProbe): boolean {
+  return probe.alarms.some((a) => a.alarm === 'CORRUPT' && a.memberId !== undefined && a.memberId === probe.memberId);
+}
+
 function rankedOrder(probes: EndpointProbe[], allowUnhealthy: boolean): { order: string[]; probes: EndpointProbe[] } {
   const leaderIds = new Set(probes.filter((p) => p.healthy && p.leaderId).map((p) => p.leaderId));
+  // a member whose data etcd found CORRUPT answers, but no snapshot is to come from it: it goes after every other healthy one
   const score = (p: EndpointProbe): number =>
-    p.healthy && p.memberId !== undefined && leaderIds.has(p.memberId) ? 0 : p.healthy ? 1 : p.reachable && allowUnhealthy ? 2 : 3;
+    p.healthy && raisedCorrupt(p)
+      ? 1.5
+      : p.healthy && p.memberId !== undefined && leaderIds.has(p.memberId) ? 0 : p.healthy ? 1 : p.reachable && allowUnhealthy ? 2 : 3;
   const order = probes
     .map((p, i) => ({ p, i, s: score(p) }))
     .filter((x) => x.s < 3)

@@ -115,7 +115,7 @@ export function classify(probes: EndpointProbe[]): VerdictResult {
 
   if (unhealthy.length > 0) {
     const summary = `${unhealthy.length} of ${members.length} members ${describeLoss(unhealthy)}: quorum held (${healthyVoting} of ${voting.length} voting members healthy, ${base.quorumSize} needed)`;
-    return result('minority-lost', base, summary, unhealthy.map(describeMember));
+    return { ...result('minority-lost', base, summary, unhealthy.map(describeMember)), ...certificateRunbooks(unhealthy, probes) };
   }
 
   // during a leader change a member may still report the old leader: the newest term wins
@@ -153,13 +153,28 @@ function alarmRunbooks(byAlarm: Map<string, ActiveAlarm[]>, lost: string[]): Pic
     return {
       recommendedRunbook: 'replace-member',
       alternatives: [],
-      advice: `replace ${corrupt.member} from the healthy majority (run replace-member --set member=${corrupt.member}), never restore from its data; then disarm the alarm (etcdctl alarm disarm)`,
+      advice: `replace ${corrupt.member} from the healthy majority (run replace-member --set member=${corrupt.member}), never restore from its data; its last step disarms the alarm (etcdctl alarm disarm), which etcd keeps after the member is removed`,
     };
   }
   if (byAlarm.has('NOSPACE')) return { recommendedRunbook: 'reclaim-space', alternatives: ['backup', ...lost] };
   // only CORRUPT members already replaced: etcd keeps their alarms (and refuses writes) until they are disarmed
   const stale = [...byAlarm.values()].flat().map((a) => a.memberId ?? a.member).join(', ');
   return { alternatives: lost, advice: `the alarm was raised on ${stale}, no longer a member (replaced): etcd refuses writes until it is disarmed: etcdctl alarm disarm` };
+}
+
+/**
+ * Members that are down only because their server certificate expired (the
+ * process runs, no client completes a handshake): renewing the certificates
+ * brings them back with their data, which replacing them would throw away.
+ */
+function certificateRunbooks(unhealthy: MemberState[], probes: EndpointProbe[]): Partial<Pick<VerdictResult, 'recommendedRunbook' | 'alternatives' | 'advice'>> {
+  const expired = unhealthy.filter((m) => probes.find((p) => p.endpoint === m.endpoint)?.certificate?.kind === 'expired');
+  if (expired.length === 0 || expired.length !== unhealthy.length) return {};
+  return {
+    recommendedRunbook: 'renew-certificates',
+    alternatives: ['replace-member', 'backup'],
+    advice: `the server certificate of ${expired.map((m) => m.name).join(', ')} expired: renew the certificates from the CA and restart etcd one member at a time (run renew-certificates)`,
+  };
 }
 
 /** Each NOSPACE or CORRUPT alarm once (every member reports every member's alarms), named by its member. */

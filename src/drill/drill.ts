@@ -7,7 +7,7 @@ import { quorumHeld } from '../cluster/verdict.js';
 import { readJournal } from '../engine/journal.js';
 import type { EngineEvent, RunStatus } from '../engine/types.js';
 import { LabCluster } from '../lab/cluster.js';
-import { EXPECTED_VERDICT, injectFault, labShapeFor, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
+import { EXPECTED_VERDICT, EXPIRED_DAYS_AGO, injectFault, labShapeFor, waitForReport, waitForVerdict, type Fault } from '../lab/faults.js';
 import type { LabLayout } from '../lab/layouts.js';
 import type { EtcdVersion } from '../lab/etcd-versions.js';
 import { killAllTracked } from '../lab/processes.js';
@@ -261,6 +261,10 @@ export function describeFault(fault: Fault, victims: string[], members: number):
       return `${members} single-member clusters on the cluster's addresses`;
     case 'nospace':
       return `filled through the API to its space quota: NOSPACE raised on ${who}, every write refused`;
+    case 'corrupt':
+      return `CORRUPT raised on ${who} through the maintenance API: its data is not to be trusted, writes refused`;
+    case 'expired-certs':
+      return `${who} restarted with a server certificate that expired ${EXPIRED_DAYS_AGO} days ago: no client completes a handshake`;
   }
 }
 

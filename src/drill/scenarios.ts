@@ -18,14 +18,16 @@ const TITLES: Record<Fault, string> = {
   frozen: 'a member hangs (SIGSTOP): open sockets, no answers',
   'split-brain': 'split brain: every member its own single-member cluster',
   nospace: 'database space exceeded (NOSPACE): every write refused',
+  corrupt: "a member's data disagrees (CORRUPT alarm): writes refused",
+  'expired-certs': "a member's certificate expired: no client can reach it",
   none: 'no fault: a healthy cluster, take a verified backup',
 };
 
 /** Most useful first: the failure met most often in the field. */
-const ORDER: Fault[] = ['minority', 'quorum', 'frozen', 'split-brain', 'nospace', 'none'];
+const ORDER: Fault[] = ['minority', 'quorum', 'frozen', 'split-brain', 'nospace', 'expired-certs', 'corrupt', 'none'];
 
-/** An alarm's runbook depends on which alarm: the fault says which. */
-const RUNBOOK_OF_FAULT: Partial<Record<Fault, string>> = { nospace: 'reclaim-space' };
+/** An alarm's runbook depends on which alarm, a lost member's on why it is lost: the fault says which. */
+const RUNBOOK_OF_FAULT: Partial<Record<Fault, string>> = { nospace: 'reclaim-space', corrupt: 'replace-member', 'expired-certs': 'renew-certificates' };
 
 export function scenarios(): Scenario[] {
   return ORDER.filter((f) => FAULTS.includes(f)).map((fault) => {

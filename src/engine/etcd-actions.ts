@@ -91,8 +91,9 @@ export async function runEtcdAction(client: ClusterClient, action: EtcdAction, p
       case 'defragment':
         return await defragmentEach(client, options.defragmentTimeoutMs ?? DEFRAGMENT_TIMEOUT_MS);
       case 'alarm-disarm': {
-        const alarms = await client.alarmDisarm();
-        const said = alarms.length === 0 ? 'no alarm was active' : `disarmed ${alarms.map((a) => `${a.alarm} on ${a.memberId ?? '?'}`).join(', ')}`;
+        const removedOnly = params.removedOnly === true || params.removedOnly === 'true';
+        const alarms = await client.alarmDisarm({ removedOnly });
+        const said = alarms.length === 0 ? (removedOnly ? 'no alarm of a member no longer in the member list was active' : 'no alarm was active') : `disarmed ${alarms.map((a) => `${a.alarm} on ${a.memberId ?? '?'}`).join(', ')}`;
         return { ok: true, summary: said, detail: alarms };
       }
       case 'write-probe': {

@@ -7,6 +7,7 @@ import { SNAPSHOT_INTEGRITY } from '../runbook/file-verdicts.js';
 import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
 import { runEditConfig } from '../runbook/kinds/edit-config.js';
 import { runMoveAside } from '../runbook/kinds/move-aside.js';
+import { runRenewCertificates } from '../runbook/kinds/renew-certificates.js';
 import { runSnapshotRestore } from '../runbook/kinds/snapshot-restore.js';
 import { copyFile, copyTree, type CopyOptions } from '../transport/copy.js';
 import { DryRunTransport } from '../transport/dry-run.js';
@@ -306,6 +307,7 @@ export class Runner {
     if (target.restore && !recordOnly) return runSnapshotRestore(transport, target.restore, kindIo);
     if (target.moveAside && !recordOnly) return runMoveAside(transport, target.moveAside, kindIo);
     if (target.editConfig && !recordOnly) return runEditConfig(transport, target.editConfig, kindIo);
+    if (target.renewCertificates && !recordOnly) return runRenewCertificates(transport, this.deps.transport(target.renewCertificates.ca.node), target.renewCertificates, kindIo);
     if (target.command !== undefined) {
       const result = await transport.exec(target.command, {
         timeoutMs: step.timeoutMs,

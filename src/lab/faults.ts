@@ -2,11 +2,10 @@ import type { ProbeChannels } from '../cluster/channels.js';
 import { fromHexId } from '../cluster/ids.js';
 import type { ClusterReport, Verdict } from '../cluster/types.js';
 import { quorumSize } from '../cluster/verdict.js';
-import { copyFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LabCluster, type LabOptions } from './cluster.js';
+import { LabCluster, type LabMember, type LabOptions } from './cluster.js';
 import { NODE_PATHS, under } from './layouts.js';
-import { notOnNodes } from './node-members.js';
 import { issueMemberCert } from './pki.js';
 import { clientFor, fillToNoSpace } from './sample-data.js';
 
@@ -14,16 +13,12 @@ import { clientFor, fillToNoSpace } from './sample-data.js';
  * The faults a drill or test injects, and the verdict each must produce.
  * The same code drives the drill, the end-to-end tests and the benchmarks.
  */
-export const FAULTS = ['none', 'minority', 'quorum', 'frozen', 'split-brain', 'nospace'] as const;
+export const FAULTS = ['none', 'minority', 'quorum', 'frozen', 'split-brain', 'nospace', 'corrupt', 'expired-certs'] as const;
 export type Fault = (typeof FAULTS)[number];
 
-/**
- * Faults for tests and the lab only, not for the drill: the corrupt member's
- * replace-member (with the alarm disarmed after) is not rehearsed, nor yet
- * the renewal of an expired certificate.
- */
-export const LAB_FAULTS = [...FAULTS, 'corrupt', 'expired-certs'] as const;
-export type LabFault = (typeof LAB_FAULTS)[number];
+/** Every fault is a drill's too: the lab, the tests and the drill share one list. */
+export const LAB_FAULTS = FAULTS;
+export type LabFault = Fault;
 
 export const EXPECTED_VERDICT: Record<LabFault, Verdict> = {
   none: 'healthy',
@@ -112,7 +107,7 @@ export async function injectFault(lab: LabCluster, fault: LabFault): Promise<str
 }
 
 /** How long ago the expired certificate ended: its date is plain in the output, and never today. */
-const EXPIRED_DAYS_AGO = 7;
+export const EXPIRED_DAYS_AGO = 7;
 const DAY_MS = 24 * 3600 * 1000;
 
 /**
@@ -121,12 +116,21 @@ const DAY_MS = 24 * 3600 * 1000;
  * member would only be silent: the peer side keeps a valid copy (as
  * kubeadm's separate peer.crt does).
  */
-async function keepPeerCert(lab: LabCluster, name: string, pkiDir: string): Promise<void> {
-  await copyFile(join(pkiDir, 'server.crt'), join(pkiDir, 'peer.crt'));
-  await copyFile(join(pkiDir, 'server.key'), join(pkiDir, 'peer.key'));
+async function keepPeerCert(lab: LabCluster, member: LabMember, pkiDir: string): Promise<void> {
+  for (const ext of ['crt', 'key']) await putMemberFile(member, join(pkiDir, `peer.${ext}`), await readMemberFile(member, join(pkiDir, `server.${ext}`)), ext === 'key' ? 0o600 : 0o644);
   const onNode = NODE_PATHS.systemd.pkiDir;
-  const env = await lab.readEnvFile(name);
-  await lab.writeEnvFile(name, { ...env, ETCD_PEER_CERT_FILE: `${onNode}/peer.crt`, ETCD_PEER_KEY_FILE: `${onNode}/peer.key` });
+  const env = await lab.readEnvFile(member.name);
+  await lab.writeEnvFile(member.name, { ...env, ETCD_PEER_CERT_FILE: `${onNode}/peer.crt`, ETCD_PEER_KEY_FILE: `${onNode}/peer.key` });
+}
+
+/** A file of the member's node: through the node when it is a real one, else under its lab root. */
+async function readMemberFile(member: LabMember, path: string): Promise<string> {
+  return member.node ? member.node.readFile(path) : readFile(path, 'utf8');
+}
+
+async function putMemberFile(member: LabMember, path: string, content: string, mode: number): Promise<void> {
+  if (member.node) await member.node.writeFile(path, content, mode);
+  else await writeFile(path, content, { mode });
 }
 
 /**
@@ -137,13 +141,13 @@ async function keepPeerCert(lab: LabCluster, name: string, pkiDir: string): Prom
  */
 async function expireServerCert(lab: LabCluster, name: string): Promise<string> {
   const member = lab.member(name);
-  if (member.node) notOnNodes('the expired-certs fault');
   const notAfter = new Date(Date.now() - EXPIRED_DAYS_AGO * DAY_MS);
   const expired = await issueMemberCert(lab.pki, name, member.ip, { notBefore: new Date(notAfter.getTime() - 365 * DAY_MS), notAfter }, `member-${name}-expired`);
+  // root is '' on a real node: the layout's own paths
   const pkiDir = member.layout === 'kubeadm' ? under(member.root, NODE_PATHS.kubeadm.etcdPki) : member.pkiDir;
-  if (member.layout === 'systemd') await keepPeerCert(lab, name, pkiDir);
-  await copyFile(expired.cert, join(pkiDir, 'server.crt'));
-  await copyFile(expired.key, join(pkiDir, 'server.key'));
+  if (member.layout === 'systemd') await keepPeerCert(lab, member, pkiDir);
+  await putMemberFile(member, join(pkiDir, 'server.crt'), await readFile(expired.cert, 'utf8'), 0o644);
+  await putMemberFile(member, join(pkiDir, 'server.key'), await readFile(expired.key, 'utf8'), 0o600);
   await lab.restart(name);
   const deadline = Date.now() + 15_000;
   for (;;) {

@@ -78,7 +78,7 @@ export async function writeSystemdNode(root: string, member: NodeMember, pki: La
 }
 
 /**
- * etcd's files on a systemd master: the PKI, the ETCD_* env file and the
+ * etcd's files on a systemd master: the PKI (CA key included), the ETCD_* env file and the
  * unit, at the node's own paths; written under a lab root, or through a real
  * lab node (node-members.ts).
  */
@@ -86,6 +86,8 @@ export async function systemdNodeFiles(member: NodeMember, pki: LabPki, cert: Me
   const p = NODE_PATHS.systemd;
   return [
     { path: `${p.pkiDir}/ca.crt`, content: await readFile(pki.caCert), mode: 0o644 },
+    // the CA's key on the master, as etcd's security guide and kubeadm keep it: certificates are renewed from it
+    { path: `${p.pkiDir}/ca.key`, content: await readFile(pki.caKey), mode: 0o600 },
     { path: `${p.pkiDir}/server.crt`, content: await readFile(cert.cert), mode: 0o644 },
     { path: `${p.pkiDir}/server.key`, content: await readFile(cert.key), mode: 0o600 },
     { path: p.envFile, content: formatEnv(systemdEnv(member, cluster)), mode: 0o600 },

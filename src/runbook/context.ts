@@ -14,6 +14,7 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  *   inventory   the inventory as loaded (cluster, tls, members[…] with node and paths)
  *   cluster     name, token, newToken, initialCluster, endpoints, memberCount
  *   detection   verdict, leader, healthyMembers, unhealthyMembers, unstartedMemberIds, highestRevisionMember,
+ *               memberToReplace (the member a CORRUPT alarm names, else the first unhealthy one),
  *               sideMember (the default side's newest member: the side with the most members, ties the higher revision), sideReason
  *   inputs      the runbook's inputs, resolved
  *   tls         cacert, cert, key (this tool's client credentials)
@@ -342,7 +343,7 @@ function clusterRecord(inventory: Inventory, run: RunInfo): ContextObject {
 function detectionRecord(report?: ClusterReport): ContextObject {
   if (!report) {
     const none = new Unset('no cluster probe was made');
-    return { verdict: none, leader: none, healthyMembers: none, unhealthyMembers: none, unstartedMemberIds: none, highestRevisionMember: none, sideMember: none, sideReason: none };
+    return { verdict: none, leader: none, healthyMembers: none, unhealthyMembers: none, unstartedMemberIds: none, highestRevisionMember: none, memberToReplace: none, sideMember: none, sideReason: none };
   }
   const { verdict } = report;
   const nameOf = (id: string): string | undefined =>
@@ -351,6 +352,7 @@ function detectionRecord(report?: ClusterReport): ContextObject {
   const reachable = report.endpoints.filter((p) => p.reachable && p.revision !== undefined);
   const newest = reachable.reduce<(typeof reachable)[number] | undefined>((best, p) => (best === undefined || (p.revision ?? 0) > (best.revision ?? 0) ? p : best), undefined);
   const newestName = newest ? newest.name || newest.expectedName : undefined;
+  const unhealthy = verdict.members.filter((m) => !m.healthy && !m.unstarted && m.name).map((m) => m.name);
   return {
     verdict: verdict.verdict,
     leader:
@@ -363,9 +365,11 @@ function detectionRecord(report?: ClusterReport): ContextObject {
             : `leader ${verdict.leaders[0] ?? ''} has no name in the member list`,
       ),
     healthyMembers: verdict.members.filter((m) => m.healthy && !m.unstarted && m.name).map((m) => m.name),
-    unhealthyMembers: verdict.members.filter((m) => !m.healthy && !m.unstarted && m.name).map((m) => m.name),
+    unhealthyMembers: unhealthy,
     unstartedMemberIds: verdict.members.filter((m) => m.unstarted && m.id).map((m) => m.id as string),
     highestRevisionMember: newestName ?? new Unset('no reachable member reported a revision'),
+    // a CORRUPT member answers reads: it is replaced from the majority all the same
+    memberToReplace: verdict.alarms.find((a) => a.alarm === 'CORRUPT' && !a.removed)?.member ?? unhealthy[0] ?? new Unset('no member is unhealthy or CORRUPT: name one with --set member=<name>'),
     ...sideRecord(report),
   };
 }
@@ -444,6 +448,7 @@ function baseFields(runbook: Pick<Runbook, 'inputs'>): Record<string, Shape> {
       unhealthyMembers: list(value),
       unstartedMemberIds: list(value),
       highestRevisionMember: value,
+      memberToReplace: value,
       sideMember: value,
       sideReason: value,
     }),

@@ -1,5 +1,6 @@
 import { majorMinor, majorMinorText, restoreToolFor, type RestoreToolName } from './kinds/snapshot-restore.js';
 import { decideMoveAside, moveAsideFacts, ASIDE_ENTRY } from './kinds/move-aside.js';
+import { caFacts, judgeCa } from './kinds/renew-certificates.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { portAnswers } from '../cluster/address.js';
 import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
@@ -928,6 +929,13 @@ export const GUARDS = {
       const { action, message } = decideMoveAside(facts);
       return { ok: action.kind !== 'refuse', message };
     },
+  }),
+  'ca-present': define({
+    name: 'ca-present',
+    description: 'the CA certificate and key that sign the renewed certificates are on the master',
+    params: [p('node', 'the master holding the CA'), p('cert', 'the CA certificate there'), p('key', 'the CA key there')],
+    gather: async (params, env) => caFacts(env.transport(str(params, 'node')), { cert: str(params, 'cert'), key: str(params, 'key') }),
+    judge: (facts) => judgeCa(facts),
   }),
   'snapshot-verified': define({
     name: 'snapshot-verified',

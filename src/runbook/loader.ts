@@ -188,6 +188,10 @@ function checkStep(
       params(step.kind === 'edit-config' ? at('set') : base, fields);
       break;
     }
+    case 'renew-certificates':
+      if (step.target === 'local') add(at('target'), 'a renew-certificates step runs on a member (its certificates and keys): use each-member, member or a repeat\'s member');
+      params(base, { ...Object.fromEntries(step.certificates.map((c, i) => [`certificates.${i}`, c])), 'ca.node': step.ca.node, 'ca.dir': step.ca.dir, days: step.days });
+      break;
     case 'etcd':
       params(at('with'), step.with);
       for (const name of ETCD_ACTION_PARAMS[step.action]) {

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { findSide, listSides } from '../cluster/sides.js';
 import type { ClusterReport } from '../cluster/types.js';
 import type { Inventory, InventoryMember, Layout } from '../inventory/schema.js';
@@ -7,6 +8,7 @@ import { buildContext, reportSides, withMember, withRepeat, type RunInfo } from 
 import { GUARDS } from './guards.js';
 import { describeEditConfig, planEditConfig } from './kinds/edit-config.js';
 import { describeMoveAside, planMoveAside } from './kinds/move-aside.js';
+import { caDirOf, describeRenewCertificates, planRenewCertificates, type RenewCertificatesPlan } from './kinds/renew-certificates.js';
 import { describeSnapshotRestore, planSnapshotRestore, restoredDirs, serverVersionOf } from './kinds/snapshot-restore.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
 import type { EtcdAction, GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep } from './schema.js';
@@ -38,6 +40,7 @@ export const DEFAULT_TIMEOUT_MS: Record<RunbookStep['kind'], number> = {
   'snapshot-restore': 10 * 60_000,
   'move-aside': 5 * 60_000,
   'edit-config': 30_000,
+  'renew-certificates': 2 * 60_000,
 };
 export const DEFAULT_WAIT_INTERVAL_MS = 2_000;
 
@@ -339,9 +342,29 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
         out.command = describeEditConfig(out.editConfig);
         break;
       }
+      case 'renew-certificates': {
+        const ca = renewingCa(fill('ca.node', step.ca.node, ctx), step.ca.dir ? fill('ca.dir', step.ca.dir, ctx) : '');
+        const days = Number(fill('days', String(step.days ?? DEFAULT_CERTIFICATE_DAYS), ctx));
+        if (!Number.isInteger(days) || days <= 0) throw new OperatorError(`runbook ${runbook.id}: ${where} days: "${days}" is not a whole number of days above 0`);
+        const certificates = step.certificates.map((c, i) => fill(`certificates[${i}]`, c, ctx));
+        out.renewCertificates = planRenewCertificates(certificates, ca, days, sources.run.timestamp);
+        out.command = describeRenewCertificates(out.renewCertificates);
+        break;
+      }
     }
     return out;
   });
+
+  /** The CA a renewal signs with: on a member (or this machine), in the dir given or its layout's own. */
+  function renewingCa(node: string, dir: string): RenewCertificatesPlan['ca'] {
+    const members = sources.inventory.members;
+    const member = members.find((m) => m.name === node) ?? (node === 'local' ? members.find((m) => m.node?.host === 'local') : undefined);
+    if (!member && (node !== 'local' || dir === '')) {
+      throw new OperatorError(`runbook ${runbook.id}: ${where} ca.node: "${node}" is not a member in the inventory (${members.map((m) => m.name).join(', ')}): name the master that holds the CA key`);
+    }
+    const caDir = dir || caDirOf(member as InventoryMember);
+    return { node: member?.name ?? node, cert: posix.join(caDir, 'ca.crt'), key: posix.join(caDir, 'ca.key') };
+  }
 
   /** The member a typed kind acts on: its steps run on members only (lint says so). */
   function memberOf(t: TargetNode): InventoryMember {
@@ -365,7 +388,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
     return [one(single)];
   };
 
-  const guards = [...step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`)), ...targets.flatMap(kindGuards)];
+  const guards = uniqueGuards([...step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`)), ...targets.flatMap(kindGuards)]);
   const rendered: RenderedStep = {
     id: placement.id,
     title: fill('title', step.title, single),
@@ -408,8 +431,26 @@ function kindGuards(target: RenderedTarget): RenderedGuard[] {
     return [guard('etcd-version-matches', { node, tool, serverVersion, ...(toolPath !== tool ? { toolPath } : {}) }), ...dirs.map((path) => guard('data-dir-empty', { node, path }))];
   }
   if (target.moveAside) return target.moveAside.dirs.map((d) => guard('can-move-aside', { node, path: d.path, aside: d.aside, asideInside: d.asideInside }));
+  if (target.renewCertificates) {
+    const { ca } = target.renewCertificates;
+    return [{ ...guard('ca-present', { node: ca.node, cert: ca.cert, key: ca.key }), description: `${GUARDS['ca-present'].description} (${ca.node})` }];
+  }
   return [];
 }
+
+/** A kind's guard that is the same for every target (the one CA every member's renewal needs) is shown once. */
+function uniqueGuards(guards: RenderedGuard[]): RenderedGuard[] {
+  const seen = new Set<string>();
+  return guards.filter((g) => {
+    const key = JSON.stringify([g.check, g.params, g.message ?? '']);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** kubeadm's default validity for the certificates it renews */
+const DEFAULT_CERTIFICATE_DAYS = 365;
 
 /** The etcd actions that only read the cluster. */
 const READING_ACTIONS: ReadonlySet<EtcdAction> = new Set(['snapshot-save', 'member-list', 'status']);
@@ -435,6 +476,9 @@ function leavesClusterAsIs(step: RunbookStep | NestedStep): boolean {
       // a running static pod's manifest: the kubelet restarts etcd on the change
       return step.manifest !== 'running';
     case 'manual':
+      return false;
+    case 'renew-certificates':
+      // etcd reads its certificate at each TLS handshake: a renewed one changes what clients meet
       return false;
   }
 }

@@ -1,6 +1,7 @@
 import type { Verdict } from '../cluster/types.js';
 import type { EditConfigPlan } from './kinds/edit-config.js';
 import type { MoveAsidePlan } from './kinds/move-aside.js';
+import type { RenewCertificatesPlan } from './kinds/renew-certificates.js';
 import type { SnapshotRestorePlan } from './kinds/snapshot-restore.js';
 import type { EtcdAction, Risk, StepKind, WaitCondition } from './schema.js';
 
@@ -35,6 +36,7 @@ export interface RenderedTarget {
   restore?: SnapshotRestorePlan;
   moveAside?: MoveAsidePlan;
   editConfig?: EditConfigPlan;
+  renewCertificates?: RenewCertificatesPlan;
   etcd?: { action: EtcdAction; params: Record<string, ParamValue> };
   copy?: { fromNode: string; fromPath: string; toPath: string; recursive: boolean; optional: boolean };
   wait?: { until: WaitCondition; params: Record<string, ParamValue>; intervalMs: number };

@@ -12,7 +12,7 @@ import { z } from 'zod';
 
 export const VERDICTS = ['healthy', 'minority-lost', 'quorum-lost', 'split-brain', 'unreachable', 'alarm'] as const;
 export const RISKS = ['read-only', 'changes', 'destructive'] as const;
-export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual', 'snapshot-restore', 'move-aside', 'edit-config'] as const;
+export const STEP_KINDS = ['command', 'etcd', 'copy', 'wait', 'manual', 'snapshot-restore', 'move-aside', 'edit-config', 'renew-certificates'] as const;
 
 /**
  * Where a step runs:
@@ -202,6 +202,18 @@ function stepKinds<T extends z.ZodType<string>>(target: T) {
         set: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be an etcd flag name such as initial-cluster-state'), z.union([template, z.number()])),
         /** kubeadm: the manifest parked out of the manifests dir while etcd is stopped (default), or the live one (the kubelet restarts the pod) */
         manifest: z.enum(['stopped', 'running']).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        kind: z.literal('renew-certificates'),
+        /** the certificates on the target member, each with its key beside it (.crt → .key); one not there is skipped */
+        certificates: z.array(template).min(1),
+        /** the CA that signs: a member (the master holding its key) and, when not the layout's own, the dir holding ca.crt and ca.key */
+        ca: z.object({ node: template, dir: z.string().optional() }).strict(),
+        /** how long the renewed certificates are valid (kubeadm's default: 365) */
+        days: z.union([template, z.number().int().positive()]).optional(),
       })
       .strict(),
   ]);

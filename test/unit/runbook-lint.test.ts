@@ -18,7 +18,7 @@ describe('lintRunbook', () => {
       `${f}:1: id: must be lower-case words joined by dashes`,
       `${f}:4: appliesTo[1]: must be "healthy" or "minority-lost" or "quorum-lost" or "split-brain" or "unreachable" or "alarm", got "sunny"`,
       `${f}:11: steps[0].risk: must be "read-only" or "changes" or "destructive", got "safe"`,
-      `${f}:17: steps[1].kind: unknown step kind "shell": must be one of command, etcd, copy, wait, manual, snapshot-restore, move-aside, edit-config`,
+      `${f}:17: steps[1].kind: unknown step kind "shell": must be one of command, etcd, copy, wait, manual, snapshot-restore, move-aside, edit-config, renew-certificates`,
       `${f}:25: steps[2].until: must be "cluster-healthy" or "member-healthy" or "member-in-sync" or "member-rejoined" or "quorum" or "single-cluster-id" or "members-stopped", got "forever"`,
       `${f}:27: steps[2].colour: unknown field: check the spelling`,
     ]);

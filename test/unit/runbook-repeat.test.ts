@@ -175,7 +175,7 @@ describe('repeat: lint', () => {
     expect(lint(bad)).toEqual([
       'grow.yaml:19: steps[1].repeat.for: must be "each-member" or "each-other-member", got "each-survivor"',
       'grow.yaml:20: steps[1].repeat.as: is already a template root (inventory, cluster, detection, inputs, tls, run, tools, local, member, target, survivor): pick another name, e.g. joiner',
-      'grow.yaml:26: steps[1].steps[0].kind: unknown step kind "etcdd": must be one of command, etcd, copy, wait, manual, snapshot-restore, move-aside, edit-config',
+      'grow.yaml:26: steps[1].steps[0].kind: unknown step kind "etcdd": must be one of command, etcd, copy, wait, manual, snapshot-restore, move-aside, edit-config, renew-certificates',
     ]);
     // the nested target is checked against the variable once the header is valid
     expect(lint(GROW.replace('        target: joiner\n        kind: command\n        risk: changes\n        layouts', '        target: joinr\n        kind: command\n        risk: changes\n        layouts'))).toEqual([

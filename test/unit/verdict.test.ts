@@ -94,6 +94,27 @@ describe('classify: healthy', () => {
   });
 });
 
+describe('classify: a member whose server certificate expired', () => {
+  const expired = { certificate: { kind: 'expired' as const, date: '2026-11-29', subject: 'CN=master-3', issuer: 'CN=etcd-ca', message: 'TLS: the server certificate (CN=master-3) expired 2026-11-29' } };
+
+  it('proposes renew-certificates (its data is fine), replace-member as the alternative', () => {
+    const c = fakeCluster({ voting: 3 });
+    const v = classify([c.up(0), c.up(1), c.down(2, expired)]);
+    expect(v.verdict).toBe('minority-lost');
+    expect(v.recommendedRunbook).toBe('renew-certificates');
+    expect(v.alternatives).toEqual(['replace-member', 'backup']);
+    expect(v.advice).toBe('the server certificate of master-3 expired: renew the certificates from the CA and restart etcd one member at a time (run renew-certificates)');
+  });
+
+  it('proposes replace-member when another member is down for another reason', () => {
+    const c = fakeCluster({ voting: 5 });
+    const v = classify([c.up(0), c.up(1), c.up(2), c.down(3), c.down(4, expired)]);
+    expect(v.verdict).toBe('minority-lost');
+    expect(v.recommendedRunbook).toBe('replace-member');
+    expect(v.advice).toBeUndefined();
+  });
+});
+
 describe('classify: minority lost', () => {
   it('calls a 3-member cluster with one member killed "minority-lost" and proposes replace-member', () => {
     const c = fakeCluster({ voting: 3 });

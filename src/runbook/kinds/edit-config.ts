@@ -331,7 +331,7 @@ async function readText(transport: Transport, path: string): Promise<string | un
 }
 
 /** A new file with the text, the mode and the owner of the file it stands for. */
-async function writeFileAs(transport: Transport, path: string, text: string, like: FileStat, io: KindIo): Promise<void> {
+export async function writeFileAs(transport: Transport, path: string, text: string, like: FileStat, io: KindIo): Promise<void> {
   const writer: Writable = await transport.openWrite(path, like.mode);
   await pipeline(Readable.from([Buffer.from(text, 'utf8')]), writer);
   await transport.chmod(path, like.mode);

@@ -31,10 +31,15 @@ export function planMoveAside(paths: string[], timestamp: string, recreate: bool
   return {
     dirs: paths.map((path) => {
       const clean = posix.normalize(path).replace(/\/+$/, '');
-      return { path: clean, aside: `${clean}.old-${timestamp}`, asideInside: posix.join(clean, `.old-${timestamp}`) };
+      return { path: clean, aside: asideOf(clean, timestamp), asideInside: posix.join(clean, `.old-${timestamp}`) };
     }),
     recreate,
   };
+}
+
+/** Where anything moved aside goes: `<path>.old-<timestamp>` (a renewed certificate's old file too). */
+export function asideOf(path: string, timestamp: string): string {
+  return `${path}.old-${timestamp}`;
 }
 
 /** What `plan` shows: the usual move; how a mount point is handled is said in the guard and a comment. */
