@@ -143,7 +143,7 @@ describe('restore-quorum rendered for a 3.5 cluster', () => {
     probedAt: '2026-12-06T05:00:00Z',
     durationMs: 10,
     endpoints: [{ endpoint: 'https://10.0.0.1:2379', expectedName: 'm1', name: 'm1', reachable: true, version: '3.5.15', revision: 100, alarms: [], memberErrors: [], healthy: false, latencyMs: 2 }],
-    verdict: { verdict: 'quorum-lost', summary: '', evidence: [], warnings: [], alternatives: [], votingMembers: 3, healthyVoting: 1, quorumSize: 2, members: [], clusterIds: [], leaders: [] },
+    verdict: { verdict: 'quorum-lost', summary: '', evidence: [], warnings: [], alarms: [], alternatives: [], votingMembers: 3, healthyVoting: 1, quorumSize: 2, members: [], clusterIds: [], leaders: [] },
   } as unknown as ClusterReport;
 
   it('shows the short etcdutl command with the bump, --wal-dir where the member has one, and the kind\'s guards', async () => {
