@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OperatorError } from '../../util/errors.js';
@@ -48,4 +48,49 @@ async function subtree(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const nested = await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => subtree(join(dir, e.name))));
   return [...nested.flat(), dir];
+}
+
+/**
+ * As removeNodeCgroup, synchronously, for process exit (processes.ts),
+ * where nothing async runs: whatever is left in it killed (cgroup.kill),
+ * then the subtree removed once empty, waiting at most timeoutMs.
+ */
+export function removeNodeCgroupSync(dir: string, timeoutMs = 2000): void {
+  if (!existsSync(dir)) return;
+  try {
+    writeFileSync(join(dir, 'cgroup.kill'), '1');
+  } catch {
+    // gone meanwhile, or a kernel without cgroup.kill: the processes' own deaths empty it
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (/^populated 1$/m.test(readQuietly(join(dir, 'cgroup.events'))) && Date.now() < deadline) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+  }
+  for (const sub of subtreeSync(dir)) {
+    try {
+      rmdirSync(sub);
+    } catch {
+      // still busy: the next lab's slot claim finds no process in it, and a test names it
+    }
+  }
+}
+
+function readQuietly(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function subtreeSync(dir: string): string[] {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    // gone
+  }
+  return [...entries.flatMap((name) => subtreeSync(join(dir, name))), dir];
 }
