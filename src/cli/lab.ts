@@ -18,6 +18,7 @@ import {
   type LabState,
 } from '../lab/held-lab.js';
 import { isNodePid, NODE_ENV, nsenterArgs } from '../lab/node/node.js';
+import { requireLabNodes } from '../lab/node/prerequisites.js';
 import { OperatorError } from '../util/errors.js';
 import { isSingleFileExecutable } from '../util/single-file.js';
 
@@ -100,7 +101,7 @@ function upOptions(argv: string[]): UpOptions {
  */
 async function up(argv: string[]): Promise<number> {
   const options = upOptions(argv);
-  if (process.getuid?.() !== 0) throw new OperatorError('lab up needs root (lab nodes are namespaces, mounts and cgroups): run it as root, e.g. with sudo');
+  requireLabNodes('lab up', options.etcd);
   await claimLabState();
   const log = openSync(holderLogPath(), 'w');
   // the npm bin runs main.js under node; the one-file executable is its own entry point
