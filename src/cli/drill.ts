@@ -68,7 +68,7 @@ stopped when it ends (Ctrl-C included); the lab directory is removed unless
                   its key count is checked at the end (default 0, at most ${MAX_BALLAST_MIB})
   --report FILE   also write the result as JSON (verdicts, sample check, timings)
   --journal-dir D where the run's journal and transcript go (default: in the lab)
-  --ssh           accepted for older scripts: the nodes are always reached over SSH
+  --ssh           accepted, and implied: the nodes are always reached over SSH
   --no-color      plain output (NO_COLOR is honoured too)
 
 Exit codes: 0 healthy with all sample data; 5 the drill failed (the reason is
