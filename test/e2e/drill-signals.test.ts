@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { slotDir } from '../../src/lab/slots.js';
+import { reapStaleSlots, slotDir } from '../../src/lab/slots.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { expectNothingLeft, labDirOf } from './drill-helpers.js';
+import { nodeLeftoversOf, nodeSystemdsOf } from './node-helpers.js';
 
 /**
  * A drill stopped by a signal stops everything it started: no node, no etcd,
@@ -55,6 +56,25 @@ describe('a drill interrupted by a signal', () => {
     expect(result.exitCode, drill.output()).toBe(143);
     expect(drill.output()).not.toMatch(/^fault: /m);
     await expectNothingLeft(labDir);
+  }, 90_000);
+
+  it('SIGKILL (no handler runs): the next slot claim reaps its nodes, their processes and cgroups', async () => {
+    const drill = start('--fault', 'quorum');
+    await drill.waitFor(/^fault: /m);
+    const labDir = labDirOf(drill.output());
+    try {
+      expect(nodeSystemdsOf(labDir)).toHaveLength(3);
+      drill.child.kill('SIGKILL');
+      await drill.child;
+      // what claimSlot does first, for whichever lab starts next on this machine
+      reapStaleSlots();
+      const deadline = Date.now() + 5000;
+      while ([...nodeSystemdsOf(labDir), ...nodeLeftoversOf(labDir)].length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(nodeSystemdsOf(labDir)).toEqual([]);
+      expect(nodeLeftoversOf(labDir)).toEqual([]);
+    } finally {
+      rmSync(labDir, { recursive: true, force: true });
+    }
   }, 90_000);
 });
 

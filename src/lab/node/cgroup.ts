@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { OperatorError } from '../../util/errors.js';
 
 /**
@@ -13,6 +14,38 @@ export function cgroup2Root(): string {
   // a pure cgroup2 host mounts it at /sys/fs/cgroup; a hybrid one (like these machines) at /sys/fs/cgroup/unified
   for (const dir of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) if (existsSync(join(dir, 'cgroup.procs'))) return dir;
   throw new OperatorError('no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified: lab nodes need one for their systemd');
+}
+
+/** The name prefix of a node's cgroup: its lab dir's name and its own, from its scratch dir (<lab>/nodes/<name>). */
+function cgroupPrefixOf(scratch: string): string {
+  return `${basename(dirname(dirname(scratch)))}-${basename(scratch)}-`;
+}
+
+/** A new node's cgroup id: its prefix (what finds it again from the scratch dir alone) and a random part. */
+export function nodeCgroupId(scratch: string): string {
+  return `${cgroupPrefixOf(scratch)}${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The cgroups of the node whose scratch dir this is, removed (synchronous):
+ * what the slot reaper does for a node whose owner was SIGKILLed and could
+ * not remove them itself.
+ */
+export function removeNodeCgroupsOfSync(scratch: string): void {
+  let parent: string;
+  try {
+    parent = join(cgroup2Root(), 'etcd-runbook');
+  } catch {
+    return;
+  }
+  const prefix = cgroupPrefixOf(scratch);
+  let names: string[] = [];
+  try {
+    names = readdirSync(parent).filter((name) => name.startsWith(prefix));
+  } catch {
+    // no node ever ran here
+  }
+  for (const name of names) removeNodeCgroupSync(join(parent, name));
 }
 
 export async function createNodeCgroup(id: string): Promise<string> {
