@@ -91,7 +91,7 @@ function ensureEtcd35() {
   if (ETCD35_BINARIES.every((name) => existsSync(join(target, 'usr', 'bin', name)))) return;
   if (!onPath('apt-get') || !onPath('dpkg') || !existsSync(DEBIAN_KEYRING)) {
     say(`etcd 3.5 is not in ${target} and this is not a Debian machine with apt-get and ${DEBIAN_KEYRING}:`);
-    say('  lab nodes with --etcd 3.5 will refuse to start; 3.4 nodes still work');
+    say('  the drill and lab nodes with etcd 3.5 (the default) will refuse to start; --etcd 3.4 still works');
     return;
   }
   say(`fetching Debian trixie's ${TRIXIE_ETCD.join(' ')} into ${target} (not installed system-wide)`);

@@ -6,12 +6,15 @@ import { DEFAULT_FAULT, scenarios } from '../drill/scenarios.js';
 import { timingText } from '../drill/timing.js';
 import { readJournal } from '../engine/journal.js';
 import { ScriptedOperator } from '../engine/operator.js';
-import { FAULTS, type Fault } from '../lab/faults.js';
+import { EXPECTED_VERDICT, FAULTS, type Fault } from '../lab/faults.js';
 import type { LabCluster } from '../lab/cluster.js';
 import type { LabLayout } from '../lab/layouts.js';
 import { ETCD_VERSIONS, type EtcdVersion } from '../lab/etcd-versions.js';
+import { requireLabNodes } from '../lab/node/prerequisites.js';
 import { describeCheck } from '../lab/sample-data.js';
 import { findRunbook, loadCatalogue, type RunbookCatalogue } from '../runbook/loader.js';
+import { judgeAppliesTo } from '../runbook/preconditions.js';
+import type { Runbook } from '../runbook/schema.js';
 import { colorEnabled, paint } from '../util/color.js';
 import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
 import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
@@ -21,17 +24,21 @@ import { driveRun, prepareRun } from './run.js';
 const MAX_BALLAST_MIB = 1024;
 
 export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}]
-                         [--layout systemd|kubeadm] [--ssh] [--yes] [--keep] [--report FILE]
-                         [--data-mib N] [--etcd 3.4|3.5]
+                         [--layout systemd|kubeadm] [--etcd 3.4|3.5] [--runbook NAME]
+                         [--yes] [--keep] [--report FILE] [--data-mib N]
 
-A disaster-recovery rehearsal on a real etcd cluster: starts one on loopback
-(TLS with its own PKI, members on 127.0.0.11, .12, …, each laid out like a
-master of the chosen layout), writes ${DEFAULT_SAMPLE_COUNT} sample keys under /registry/,
-injects the fault, and opens the interactive view on it so you recover it
-with the real runbook, exactly as on a master. At the end: the time from
-fault to healthy (etcd's own time, yours, and the tool's), the final verdict
-and whether every sample key survived. Everything it started is stopped when
-it ends (Ctrl-C included); the lab directory is removed unless --keep.
+A disaster-recovery rehearsal on a real etcd cluster of lab nodes: one node
+per member, each a machine as far as etcd can tell (systemd as PID 1 in its
+own namespaces, its own hostname m1, m2, …, its own loopback address
+127.0.0.11, .12, …, sshd), laid out like a master of the chosen layout at the
+real paths, TLS with its own PKI. It writes ${DEFAULT_SAMPLE_COUNT} sample keys under
+/registry/, injects the fault, and opens the interactive view on it so you
+recover it with the real runbook, which runs exactly what it runs on a master
+(systemctl, /var/lib/etcd, etcdutl on 3.5), over SSH. At the end: the time
+from fault to healthy (etcd's own time, yours, and the tool's), the final
+verdict and whether every sample key survived. Everything it started is
+stopped when it ends (Ctrl-C included); the lab directory is removed unless
+--keep. Needs root (namespaces, mounts, cgroups).
 
   --members N     cluster size: 3 (default) or 5
   --fault F       minority  one member killed (quorum held)     → replace-member
@@ -44,29 +51,31 @@ it ends (Ctrl-C included); the lab directory is removed unless --keep.
                   none      a healthy cluster                    → backup
                   Without --fault the drill asks (a picker); without a terminal,
                   or with --yes, it rehearses ${DEFAULT_FAULT}.
+  --runbook R     rehearse this runbook instead of the recommended one (e.g.
+                  single-survivor for quorum); refused unless it applies to the
+                  fault's verdict
   --layout L      systemd (default: etcd.conf env file, etcd.service) or kubeadm
-                  (static-pod manifests run by a lab kubelet)
-  --ssh           reach every member's node over SSH (an sshd per member address)
-  --yes           unattended: run the recommended runbook through the engine,
-                  every step confirmed, no guard overridden; print the step log
-                  and timings. Exit 0 only when the cluster ends healthy and all
+                  (static-pod manifests run by a kubelet)
+  --etcd V        the nodes' etcd release: 3.5 (default, what masters run;
+                  restores with etcdutl) or 3.4 (etcdctl)
+  --yes           unattended: run the runbook through the engine, every step
+                  confirmed, no guard overridden; print the step log and
+                  timings. Exit 0 only when the cluster ends healthy and all
                   sample data survived (the form to schedule as a nightly drill)
-  --keep          keep the lab directory (PKI, data, logs, inventory, journal,
-                  transcript) and print where it is
-  --etcd V        rehearse on real lab nodes (systemd as PID 1, etcd under
-                  systemctl or the kubelet, sshd; needs root) running etcd 3.5
-                  or 3.4. Without it: the lab's etcd runs as host processes
-                  with the host's etcd
+  --keep          keep the lab directory (PKI, inventory, journal, transcript)
+                  and print where it is
   --data-mib N    also write N MiB of ballast (4 KiB values) before the fault, so
                   etcd's own work (snapshot, a learner catching up, the restore)
                   is the size of your cluster's and the timings are realistic;
                   its key count is checked at the end (default 0, at most ${MAX_BALLAST_MIB})
   --report FILE   also write the result as JSON (verdicts, sample check, timings)
   --journal-dir D where the run's journal and transcript go (default: in the lab)
+  --ssh           accepted, and implied: the nodes are always reached over SSH
   --no-color      plain output (NO_COLOR is honoured too)
 
 Exit codes: 0 healthy with all sample data; 5 the drill failed (the reason is
-printed); 4 bad flags or no etcd installed; 130 interrupted.`;
+printed); 4 bad flags, or a machine that cannot run lab nodes (it says what
+is missing); 130 interrupted.`;
 
 export async function drillCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -80,7 +89,8 @@ export async function drillCommand(argv: string[]): Promise<number> {
       yes: { type: 'boolean', short: 'y' },
       report: { type: 'string' },
       'data-mib': { type: 'string', default: '0' },
-      etcd: { type: 'string' },
+      etcd: { type: 'string', default: '3.5' },
+      runbook: { type: 'string' },
       'journal-dir': { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -99,9 +109,8 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(ballastMib) || ballastMib < 0 || ballastMib > MAX_BALLAST_MIB) {
     throw new OperatorError(`--data-mib ${values['data-mib']}: a whole number of MiB from 0 to ${MAX_BALLAST_MIB} (the lab's members share this machine's disk)`);
   }
-  const etcd = values.etcd as EtcdVersion | undefined;
-  if (etcd !== undefined && !ETCD_VERSIONS.includes(etcd)) throw new OperatorError(`--etcd ${values.etcd}: choose ${ETCD_VERSIONS.join(' or ')}`);
-  if (etcd !== undefined && process.getuid?.() !== 0) throw new OperatorError('--etcd rehearses on lab nodes, which need root (namespaces, mounts, cgroups): run as root, or drop --etcd');
+  const etcd = values.etcd as EtcdVersion;
+  if (!ETCD_VERSIONS.includes(etcd)) throw new OperatorError(`--etcd ${values.etcd}: choose ${ETCD_VERSIONS.join(' or ')}`);
   if (values.fault !== undefined && !FAULTS.includes(values.fault as Fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
   const color = colorEnabled(values['no-color']);
   const terminal = Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -109,6 +118,9 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (!values.yes && !terminal) {
     throw new OperatorError('drill opens the interactive view, which needs a terminal: pass --yes to run the recommended runbook unattended (every step confirmed, no guard overridden)');
   }
+  // a runbook that cannot be rehearsed for the fault given is refused before anything else
+  let runbook = values.runbook !== undefined && values.fault !== undefined ? await chosenRunbook(values.runbook, values.fault as Fault) : undefined;
+  requireLabNodes('drill', etcd);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   let fault = values.fault as Fault | undefined;
@@ -119,13 +131,30 @@ export async function drillCommand(argv: string[]): Promise<number> {
     fault = DEFAULT_FAULT;
     say(`no --fault given: rehearsing ${fault} (see etcd-runbook drill --help for the others)`);
   }
+  if (values.runbook !== undefined) runbook ??= await chosenRunbook(values.runbook, fault);
 
-  const recovery = attended ? inView(values['no-color']) : unattended(values['no-color']);
-  const result = await runDrill({ members, fault, layout, ssh: Boolean(values.ssh), etcd, keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recovery);
+  const recovery = attended ? inView(values['no-color'], runbook) : unattended(values['no-color'], runbook);
+  const result = await runDrill({ members, fault, layout, etcd, keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recovery);
   say('');
   for (const line of reportText(result, color)) say(line);
   if (values.report) await writeReport(values.report, result);
   return result.ok ? 0 : ExitCode.runFailed;
+}
+
+/**
+ * --runbook: the named runbook, refused in one line when there is none of
+ * that name or when it does not apply to the verdict the fault produces
+ * (the same judgement as `run` makes on the live verdict).
+ */
+export async function chosenRunbook(name: string, fault: Fault): Promise<Runbook> {
+  const { runbooks } = await loadCatalogue();
+  const runbook = runbooks.find((r) => r.runbook.id === name)?.runbook;
+  if (!runbook) throw new OperatorError(`--runbook ${name}: no such runbook (the runbooks: ${runbooks.map((r) => r.runbook.id).join(', ')})`);
+  const verdict = EXPECTED_VERDICT[fault];
+  if (judgeAppliesTo(runbook, verdict).kind === 'applies') return runbook;
+  const fitting = FAULTS.filter((f) => runbook.appliesTo.includes(EXPECTED_VERDICT[f]));
+  const instead = fitting.length > 0 ? `rehearse it with --fault ${fitting.join(' or --fault ')}` : 'no drill fault produces that';
+  throw new OperatorError(`--runbook ${name}: it applies to ${runbook.appliesTo.join(', ')}, and the ${fault} fault leaves the cluster ${verdict}: ${instead}, or drop --runbook`);
 }
 
 /** The picker before anything starts; undefined when the operator leaves. */
@@ -164,8 +193,15 @@ function labTarget(lab: LabCluster): Promise<ClusterTarget> {
   return clusterTargetFrom({ inventory: lab.inventoryPath }, {});
 }
 
-/** --yes: the recommended runbook through the engine, as `run <runbook> --yes` drives it. */
-function unattended(noColor: boolean | undefined): Recovery {
+/** The drill's input values where the runbook declares the input (the backup dir in the lab). */
+function inputSets(runbook: Runbook, defaults: Record<string, string>): string[] {
+  return Object.entries(defaults)
+    .filter(([name]) => runbook.inputs.some((input) => input.name === name))
+    .map(([name, value]) => `${name}=${value}`);
+}
+
+/** --yes: the chosen runbook, else the recommended one, through the engine, as `run <runbook> --yes` drives it. */
+export function unattended(noColor: boolean | undefined, chosen: Runbook | undefined): Recovery {
   // `run <runbook>` reads its inventory and its runbook as it starts; the
   // drill's runbook is whichever detection recommends, so it reads them all
   let launched: Promise<[ClusterTarget, RunbookCatalogue]> | undefined;
@@ -178,18 +214,16 @@ function unattended(noColor: boolean | undefined): Recovery {
       const [target, catalogue] = await launch(context.lab);
       // the drill's own detection of the fault: probing again would only add a probe round to the time to healthy
       const { detection } = context;
-      const id = detection.verdict.recommendedRunbook;
+      const id = chosen?.id ?? detection.verdict.recommendedRunbook;
       if (!id) return { attended: false, problem: `no runbook is recommended for ${detection.verdict.verdict}` };
-      let runbook = catalogue.runbooks.find((r) => r.runbook.id === id)?.runbook;
+      let runbook = chosen ?? catalogue.runbooks.find((r) => r.runbook.id === id)?.runbook;
       try {
         // not in the catalogue: the loader says why (a broken file, none installed)
         runbook ??= await findRunbook(id);
       } catch (err) {
         return { attended: false, runbook: id, problem: messageOf(err) };
       }
-      const sets = Object.entries(context.inputDefaults)
-        .filter(([name]) => runbook.inputs.some((input) => input.name === name))
-        .map(([name, value]) => `${name}=${value}`);
+      const sets = inputSets(runbook, context.inputDefaults);
       const prepared = await prepareRun({ runbook, target, detection, sets, dryRun: false, journalDir: context.journalDir });
       const outcome = await driveRun(prepared.state, { ...prepared.options, operator: new ScriptedOperator(), opening: prepared.opening, noColor, channels: context.channels });
       return { attended: false, runbook: id, journal: outcome.journal };
@@ -197,13 +231,23 @@ function unattended(noColor: boolean | undefined): Recovery {
   };
 }
 
-/** On a terminal: the interactive view, on the lab, as `etcd-runbook --inventory <lab>` opens it. */
-function inView(noColor: boolean | undefined): Recovery {
+/**
+ * On a terminal: the interactive view, on the lab, as `etcd-runbook
+ * --inventory <lab>` opens it; with --runbook, straight at that runbook's
+ * steps, as `run <runbook>` opens it.
+ */
+function inView(noColor: boolean | undefined, chosen: Runbook | undefined): Recovery {
   return {
     recover: async (context) => {
       const target = await labTarget(context.lab);
       const { runInteractive } = await import('./interactive.js');
-      await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
+      if (chosen) {
+        const sets = inputSets(chosen, context.inputDefaults);
+        const prepared = await prepareRun({ runbook: chosen, target, detection: context.detection, sets, dryRun: false, journalDir: context.journalDir });
+        await runInteractive({ kind: 'run', prepared, target, noColor });
+      } else {
+        await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
+      }
       // the view opens at most one run, journaled in the drill's own journal dir
       const journals = (await readdir(context.journalDir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();
       const last = journals.at(-1);
@@ -217,7 +261,7 @@ function inView(noColor: boolean | undefined): Recovery {
 
 export function reportText(result: DrillResult, color: boolean): string[] {
   const lines = [paint('drill report', 'bold', color)];
-  lines.push(`  scenario       ${result.fault}, ${result.members}-member ${result.layout} lab`);
+  lines.push(`  scenario       ${result.fault}, ${result.members}-member ${result.layout} lab, etcd ${result.etcd} nodes`);
   lines.push(`  fault          ${describeFault(result.fault, result.victims, result.members)}`);
   lines.push(`  detected       ${result.detectedVerdict}${result.detectedVerdict === result.expectedVerdict ? '' : ` (expected ${result.expectedVerdict})`}`);
   lines.push(`  runbook        ${result.runbook ?? 'none'}: ${result.runStatus === 'not run' ? 'not run' : `run ${result.runStatus}`}`);

@@ -19,6 +19,7 @@ import {
   type LabState,
 } from '../lab/held-lab.js';
 import { isNodePid, NODE_ENV, nsenterArgs } from '../lab/node/node.js';
+import { requireLabNodes } from '../lab/node/prerequisites.js';
 import { OperatorError } from '../util/errors.js';
 import { isSingleFileExecutable } from '../util/single-file.js';
 
@@ -50,6 +51,8 @@ until 'lab down'. One lab at a time. Needs root (namespaces, mounts, cgroups).
   fault    minority  the most members quorum survives killed (SIGKILL)
            quorum    a majority killed: quorum lost, m1 survives
            frozen    the last member SIGSTOPped
+           split-brain  every member restored alone from one snapshot:
+                     single-member clusters, each with all the data
   down     stop every node (and all it runs) and remove the lab dir; safe twice
 
 The lab's state is in ${statePath()}.`;
@@ -104,7 +107,7 @@ function upOptions(argv: string[]): UpOptions {
  */
 async function up(argv: string[]): Promise<number> {
   const options = upOptions(argv);
-  if (process.getuid?.() !== 0) throw new OperatorError('lab up needs root (lab nodes are namespaces, mounts and cgroups): run it as root, e.g. with sudo');
+  requireLabNodes('lab up', options.etcd);
   await claimLabState();
   const log = openSync(holderLogPath(), 'w');
   // the npm bin runs main.js under node; the one-file executable is its own entry point
@@ -184,9 +187,6 @@ async function fault(argv: string[]): Promise<number> {
   const [name, ...extra] = argv;
   if (name === undefined || extra.length > 0 || !LAB_FAULTS.includes(name as LabCliFault)) {
     throw new OperatorError(`lab fault ${argv.join(' ')}: choose one of ${LAB_FAULTS.join(', ')}`);
-  }
-  if (name === 'split-brain') {
-    throw new OperatorError('lab fault split-brain is not supported on a running lab yet (its members must start as separate clusters): rehearse it with etcd-runbook drill --fault split-brain');
   }
   const state = runningLab();
   if (!holderAlive(state)) throw new OperatorError(`the lab's holder (pid ${state.holderPid}) is gone: run etcd-runbook lab down, then lab up`);

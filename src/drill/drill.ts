@@ -16,8 +16,10 @@ import { messageOf } from '../util/errors.js';
 import { drillTiming, type DrillTiming } from './timing.js';
 
 /**
- * A disaster-recovery rehearsal on a real local cluster: a lab
- * started, sample data written, the fault injected and detected, then the
+ * A disaster-recovery rehearsal on a real local cluster of lab nodes
+ * (systemd as PID 1, the layout at a master's real paths, reached over SSH
+ * as a master is): a lab started, sample data written, the fault injected
+ * and detected, then the
  * recovery — unattended through the engine or by an operator in the view,
  * whichever the `Recovery` does — and at the end: the verdict, whether every
  * sample key survived, and where the time went. Everything the lab started
@@ -27,9 +29,8 @@ export interface DrillOptions {
   members: number;
   fault: Fault;
   layout: LabLayout;
-  ssh: boolean;
-  /** rehearse on real lab nodes (systemd as PID 1) running this etcd release; none: the host-process lab */
-  etcd?: EtcdVersion;
+  /** the nodes' etcd release */
+  etcd: EtcdVersion;
   /** keep the lab directory (PKI, data, logs, journal, transcript) */
   keep: boolean;
   /** sample keys written before the fault */
@@ -80,6 +81,7 @@ export interface DrillResult {
   fault: Fault;
   members: number;
   layout: LabLayout;
+  etcd: EtcdVersion;
   victims: string[];
   expectedVerdict: Verdict;
   detectedVerdict: Verdict;
@@ -111,15 +113,14 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
   const cleanup = new DrillCleanup(options.keep, say);
   cleanup.install();
   try {
-    const where = options.etcd ? `, real lab nodes with etcd ${options.etcd}` : options.ssh ? ', nodes over SSH' : '';
-    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout${where})…`);
+    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout, real lab nodes with etcd ${options.etcd})…`);
     const lab = await cleanup.track(
       LabCluster.start(
         labShapeFor(options.fault, {
           members: options.members,
           layout: options.layout,
-          ssh: options.ssh,
-          ...(options.etcd ? { nodes: true, etcd: options.etcd } : {}),
+          nodes: true,
+          etcd: options.etcd,
           keep: options.keep,
           signal: cleanup.startAborted,
         }),
@@ -164,7 +165,7 @@ async function rehearse(lab: LabCluster, options: DrillOptions, recovery: Recove
   const detection = await waitForReport(lab, expectedVerdict, undefined, channels);
   const detectedAt = Date.now();
   const detectedVerdict = detection.verdict.verdict;
-  const base = { fault, members: options.members, layout: options.layout, victims, expectedVerdict, detectedVerdict };
+  const base = { fault, members: options.members, layout: options.layout, etcd: options.etcd, victims, expectedVerdict, detectedVerdict };
   if (detectedVerdict !== expectedVerdict) {
     return { ...base, runStatus: 'not run', attended: false, ok: false, reasons: [`the fault should produce ${expectedVerdict}, detection says ${detectedVerdict}`] };
   }

@@ -7,6 +7,7 @@ import { LabCluster } from './cluster.js';
 import type { EtcdVersion } from './etcd-versions.js';
 import type { LabLayout } from './layouts.js';
 import { injectFault, type LabFault } from './faults.js';
+import { splitIntoClusters } from './split-brain.js';
 import { removeNodeCgroup } from './node/cgroup.js';
 import { assertNothingMountedUnder, isNodePid } from './node/node.js';
 import { isRunning, reapStaleSlots, slotDir } from './slots.js';
@@ -178,13 +179,20 @@ function serve(lab: LabCluster, socket: Socket, closeServer: () => void): void {
 
 async function answer(lab: LabCluster, request: HolderRequest): Promise<HolderReply> {
   try {
-    if (request.op === 'fault') return { ok: true, victims: await injectFault(lab, request.fault), members: lab.members.length };
+    if (request.op === 'fault') return { ok: true, victims: await faultRunningLab(lab, request.fault), members: lab.members.length };
     await lab.close();
     removeLabState();
     return { ok: true };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
+}
+
+/** A lab started as one cluster is split while it runs (the drill starts its split-brain lab split instead). */
+async function faultRunningLab(lab: LabCluster, fault: LabFault): Promise<string[]> {
+  if (fault !== 'split-brain') return injectFault(lab, fault);
+  await splitIntoClusters(lab);
+  return [];
 }
 
 /** One request to the holder, its reply; rejects when the holder does not answer within timeoutMs. */

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { removeNodeCgroupSync } from './node/cgroup.js';
 import { killRecordedPids } from './slots.js';
 
 /**
@@ -10,6 +11,8 @@ import { killRecordedPids } from './slots.js';
 const live = new Set<ChildProcess>();
 /** slot pids files: processes started detached (by lab scripts) are known only there */
 const pidsFiles = new Set<string>();
+/** lab nodes' cgroups: emptied and removed once their processes are killed */
+const cgroups = new Set<string>();
 let installed = false;
 
 /** Kill every process recorded in this pids file (with its marker) on exit or a signal. */
@@ -20,6 +23,16 @@ export function trackPidsFile(file: string): void {
 
 export function untrackPidsFile(file: string): void {
   pidsFiles.delete(file);
+}
+
+/** A lab node's cgroup, removed on exit or a signal if its node was not stopped. */
+export function trackCgroup(dir: string): void {
+  cgroups.add(dir);
+  installHandlers();
+}
+
+export function untrackCgroup(dir: string): void {
+  cgroups.delete(dir);
 }
 
 export function track(child: ChildProcess): void {
@@ -46,6 +59,8 @@ export function killAllTracked(): void {
   live.clear();
   for (const file of pidsFiles) killRecordedPids(file, 'SIGKILL');
   pidsFiles.clear();
+  for (const dir of cgroups) removeNodeCgroupSync(dir);
+  cgroups.clear();
 }
 
 function installHandlers(): void {

@@ -1,6 +1,7 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeNodeCgroupsOfSync } from './node/cgroup.js';
 
 /**
  * Loopback address blocks, so two labs (two test files, a drill beside a
@@ -84,6 +85,8 @@ function reapIfStale(lock: string): boolean {
   // a zombie owner (killed, its parent not yet reaping) is dead too: it holds nothing
   if (Number.isFinite(owner) && isAlive(owner) && isRunning(owner)) return false;
   killRecordedPids(`${lock}.pids`, 'SIGKILL');
+  // a node's PID 1 is recorded with its scratch dir: its cgroup is left once it is killed
+  for (const { marker } of recordedPids(`${lock}.pids`)) if (/\/nodes\/[^/]+$/.test(marker)) removeNodeCgroupsOfSync(marker);
   rmSync(`${lock}.pids`, { force: true });
   rmSync(lock, { force: true });
   return true;

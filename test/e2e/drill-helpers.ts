@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { DrillResult } from '../../src/drill/drill.js';
 import { runCli } from '../helpers/cli.js';
+import { nodeLeftoversOf, nodeSystemdsOf } from './node-helpers.js';
 
 /**
  * What every drill test checks after the drill ended: the lab directory it
@@ -34,11 +35,16 @@ export function labProcesses(labDir: string): string[] {
   return found;
 }
 
-/** The drill left nothing behind (processes can take a moment to be reaped after SIGKILL). */
+/**
+ * The drill left nothing behind: no process of the lab on the host, no node
+ * (no systemd of its, nothing in its cgroups: no etcd, no sshd), no lab dir
+ * (processes can take a moment to be reaped after SIGKILL).
+ */
 export async function expectNothingLeft(labDir: string, kept = false): Promise<void> {
+  const left = () => [...labProcesses(labDir), ...nodeSystemdsOf(labDir).map((pid) => `${pid} node systemd`), ...nodeLeftoversOf(labDir)];
   const deadline = Date.now() + 5000;
-  while (labProcesses(labDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  expect(labProcesses(labDir), `processes of ${labDir}`).toEqual([]);
+  while (left().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(left(), `processes and nodes of ${labDir}`).toEqual([]);
   expect(existsSync(labDir), `${labDir} exists`).toBe(kept);
 }
 

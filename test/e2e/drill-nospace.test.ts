@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillYes, expectPassed } from './drill-helpers.js';
 
 /**
- * `drill --yes --fault nospace`: a lab with a small quota filled through the
+ * `drill --yes --fault nospace`: a lab of real nodes with a small quota filled through the
  * API until etcd raises NOSPACE, detected as the alarm verdict, recovered by
  * reclaim-space unattended with every sample key intact, nothing left after.
  */
@@ -18,7 +18,7 @@ describe('drill --yes --fault nospace', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('3 members (systemd): reclaim-space clears NOSPACE, the cluster is healthy and every sample key intact', async () => {
+  it('3 members (etcd 3.5): reclaim-space clears NOSPACE, the cluster is healthy and every sample key intact', async () => {
     const { report, stdout, exitCode } = await drillYes(work, 3, 'nospace');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'reclaim-space');
@@ -29,10 +29,11 @@ describe('drill --yes --fault nospace', () => {
     expect(stdout).toContain('drill passed');
   }, 160_000);
 
-  it('3 members (kubeadm: the quota set in the static-pod manifest): reclaim-space recovers too', async () => {
-    const { report, stdout, exitCode } = await drillYes(work, 3, 'nospace', '--layout', 'kubeadm');
+  it('3 members (etcd 3.4): reclaim-space recovers too', async () => {
+    const { report, stdout, exitCode } = await drillYes(work, 3, 'nospace', '--etcd', '3.4');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'reclaim-space');
-    expect(report.layout).toBe('kubeadm');
+    expect(report.etcd).toBe('3.4');
+    expect(stdout).toContain('real lab nodes with etcd 3.4');
   }, 160_000);
 });

@@ -3,7 +3,7 @@ import { confirmThrough, KEYS, PtyCli } from '../helpers/pty.js';
 import { expectNothingLeft } from './drill-helpers.js';
 
 /**
- * The drill as a new user meets it, in a real pseudo-terminal: the fault's
+ * The drill as a new user meets it, in a real pseudo-terminal, on lab nodes: the fault's
  * verdict in the interactive view, the recommended runbook opened with
  * Enter, each step confirmed with the keys an operator types (the member's
  * name for the destructive removal), the summary, and then the drill's
@@ -44,6 +44,24 @@ describe('drill in the pseudo-terminal', () => {
     // 80x24: restore-quorum's data-dir step (ten guards over three nodes) condenses its passing guards
     await rehearse('quorum', 'restore-quorum');
   }, 180_000);
+
+  it('--runbook single-survivor for quorum opens straight at its first step; aborted there, the drill fails with exit 5 and nothing is left', async () => {
+    cli = new PtyCli(['drill', '--fault', 'quorum', '--runbook', 'single-survivor'], { env: { NO_COLOR: '1' } });
+    // the keys are live once the step says it waits for the operator
+    await cli.waitFor((screen) => /Step 1 of \d+: Make sure etcd stays down on every member but m1/.test(screen) && /ready: waiting for you/.test(screen) && /a abort/.test(screen), 90_000);
+    const labDir = /lab: (\/\S+)/.exec(cli.raw)?.[1];
+    expect(labDir, cli.raw).toBeDefined();
+    await cli.type('a');
+    await cli.waitFor('Abort the run here?');
+    await cli.type('y');
+    await cli.waitFor('transcript:', 30_000);
+    await cli.type('q');
+    const report = await cli.waitFor(/drill (passed|FAILED)/, 30_000);
+    expect(report).toMatch(/runbook\s+single-survivor: run aborted/);
+    expect(report).toContain('drill FAILED');
+    expect(await cli.exit()).toBe(5);
+    await expectNothingLeft(labDir as string);
+  }, 150_000);
 
   it('without --fault it asks which scenario; digits select nothing, q leaves before anything starts', async () => {
     cli = new PtyCli(['drill'], { env: { NO_COLOR: '1' } });

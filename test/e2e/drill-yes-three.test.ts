@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillCasesForEverySize, drillYes, expectPassed } from './drill-helpers.js';
 
 /**
- * `drill --yes` on 3-member labs, one drill per fault: the whole rehearsal
- * through the real CLI — lab, sample data, fault, the recommended runbook
- * unattended, final verdict, sample check, timings — and nothing left after.
+ * `drill --yes` on 3-member labs of real nodes (etcd 3.5, the default), one
+ * drill per fault: the whole rehearsal through the real CLI — lab, sample
+ * data, fault, the recommended runbook unattended, final verdict, sample
+ * check, timings — and nothing left after (no node, no etcd, no lab dir).
  */
 
 describe('drill --yes, 3 members', () => {
@@ -26,6 +27,10 @@ describe('drill --yes, 3 members', () => {
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'replace-member');
     expect(report.layout).toBe('systemd');
+    expect(report.etcd).toBe('3.5');
+    expect(stdout).toContain('real lab nodes with etcd 3.5');
+    // what it runs on a master: systemctl on the node, over SSH
+    expect(stdout).toMatch(/\$ .*systemctl (start|stop) etcd/);
     // the step log and the end report
     expect(stdout).toMatch(/step 1\/\d+: Create the backup directory/);
     expect(stdout).toContain('run succeeded');
@@ -39,8 +44,8 @@ describe('drill --yes, 3 members', () => {
     expect(stdout).toContain('drill passed');
   }, 160_000);
 
-  it('frozen (kubeadm): the SIGSTOPped member is stopped and replaced', async () => {
-    const { report, stdout, exitCode } = await drill('frozen', '--layout', 'kubeadm');
+  it('frozen: the SIGSTOPped member is stopped and replaced', async () => {
+    const { report, stdout, exitCode } = await drill('frozen');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'replace-member');
     expect(report.detectedVerdict).toBe('minority-lost');

@@ -1,8 +1,10 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { expect } from 'vitest';
 import { singleEndpointClient } from '../../src/cluster/probe.js';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { APISERVER_LEASE_PREFIX } from '../../src/lab/node-members.js';
+import { cgroup2Root } from '../../src/lab/node/cgroup.js';
 
 /** What a lab node must leave untouched on the host, and what must be gone after it stops. */
 export function listing(dir: string): string[] | 'absent' {
@@ -87,4 +89,24 @@ export async function expectStaticPodsBack(lab: LabCluster, name: string): Promi
   expect((await inNode(lab, name, 'ls /etc/kubernetes/manifests')).split('\n').filter(Boolean), `${name} manifests`).toEqual(KUBEADM_NODE_MANIFESTS);
   expect((await inNode(lab, name, 'systemctl is-active kubelet')).trim(), `${name} kubelet`).toBe('active');
   await expectLeaseRenewedAfter(lab, name, (await apiserverLease(lab, name)).revision);
+}
+
+/**
+ * What is left of a lab's nodes: processes in their cgroups (etcd, sshd,
+ * systemd, the stand-ins: everything a node ran) and the cgroups themselves,
+ * named after the lab dir (node.ts).
+ */
+export function nodeLeftoversOf(labDir: string): string[] {
+  const prefix = `${basename(labDir)}-`;
+  const cgroups = listing(join(cgroup2Root(), 'etcd-runbook'));
+  const left = cgroups === 'absent' ? [] : cgroups.filter((name) => name.startsWith(prefix)).map((name) => `cgroup ${name}`);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(`/etcd-runbook/${prefix}`)) left.push(`${entry} ${readFileSync(`/proc/${entry}/comm`, 'utf8').trim()}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return left;
 }

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { OperatorError } from '../../util/errors.js';
-import { track, untrack } from '../processes.js';
+import { track, trackCgroup, untrack, untrackCgroup } from '../processes.js';
 import { isRunning, type Slot } from '../slots.js';
-import { createNodeCgroup, removeNodeCgroup } from './cgroup.js';
+import { createNodeCgroup, nodeCgroupId, removeNodeCgroup } from './cgroup.js';
 import { baseSeed, writeSeed, type SeedEntry } from './seed.js';
 import { LAUNCH_SCRIPT, SETUP_SCRIPT } from './setup-script.js';
 import { sshdSeed, type NodeSshKeys } from './sshd.js';
@@ -112,7 +111,8 @@ export async function bootNode(options: BootNodeOptions): Promise<LabNode> {
   const teardown = stopper(parts);
   try {
     await fillScratch(scratch, binds, options);
-    parts.cgroup = await createNodeCgroup(`${basename(options.labDir)}-${options.name}-${randomBytes(3).toString('hex')}`);
+    parts.cgroup = await createNodeCgroup(nodeCgroupId(scratch));
+    trackCgroup(parts.cgroup);
     const launcher = launch(scratch, parts.cgroup, options);
     parts.launcher = launcher;
     const pid = await pidOne(launcher, scratch);
@@ -333,7 +333,10 @@ function stopper(parts: NodeParts): () => Promise<void> {
 
 async function stop({ scratch, cgroup, launcher }: NodeParts): Promise<void> {
   if (launcher) await killNode(launcher, scratch);
-  if (cgroup) await removeNodeCgroup(cgroup);
+  if (cgroup) {
+    await removeNodeCgroup(cgroup);
+    untrackCgroup(cgroup);
+  }
   assertNothingMountedUnder(scratch);
   await rm(scratch, { recursive: true, force: true });
 }
