@@ -87,6 +87,10 @@ export interface LabOptions {
   dataDirMount?: boolean;
   /** etcd's --quota-backend-bytes on every member: a small one lets a test fill the cluster to the NOSPACE alarm */
   quotaBackendBytes?: number;
+  /** nodes only: etcd's WAL in its own dir (--wal-dir, NODE_PATHS.walDir), as masters that keep it on a faster disk have */
+  walDir?: boolean;
+  /** nodes only: etcd.service carries every flag on ExecStart and there is no env file (kubeasz, hand-made installs) */
+  flagsOnExecStart?: boolean;
 }
 
 export interface ServiceCommands {
@@ -149,7 +153,7 @@ export class LabCluster {
   /** when the cluster was first healthy */
   startedAt = 0;
   private readonly slot: Slot;
-  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes'>;
+  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes' | 'walDir' | 'flagsOnExecStart'>;
   private readonly nodes?: LabNodes;
   private closed = false;
 
@@ -161,14 +165,22 @@ export class LabCluster {
     this.members = members;
     this.layout = options.layout ?? 'systemd';
     this.inventoryPath = join(dir, 'inventory.yaml');
-    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd', quotaBackendBytes: options.quotaBackendBytes };
+    this.options = {
+      keep: options.keep ?? false,
+      etcdBinary: options.etcdBinary ?? 'etcd',
+      quotaBackendBytes: options.quotaBackendBytes,
+      walDir: options.walDir,
+      flagsOnExecStart: options.flagsOnExecStart,
+    };
   }
 
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
     if (options.nodes && layout !== 'systemd') throw new OperatorError(`the ${layout} layout is not supported on real lab nodes yet: use the systemd layout`);
-    if ((options.etcd || options.dataDirMount) && !options.nodes) throw new OperatorError('an etcd version or a data dir mount is chosen for real lab nodes only: start the lab with nodes');
+    if ((options.etcd || options.dataDirMount || options.walDir || options.flagsOnExecStart) && !options.nodes) {
+      throw new OperatorError('an etcd version, a data dir mount, a WAL dir or flags on ExecStart are chosen for real lab nodes only: start the lab with nodes');
+    }
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
       throw new OperatorError("the kubeadm lab needs the npm package (its lab kubelet runs on Node): use 'npm run drill -- --layout kubeadm', or --layout systemd with this executable");
@@ -499,6 +511,8 @@ export class LabCluster {
         initialCluster: this.members.filter((m) => group.includes(m.name)).map((m) => `${m.name}=${m.peerURL}`).join(','),
         token: independent === false ? token : `${token}-${group.join('-')}`,
         quotaBackendBytes: this.options.quotaBackendBytes,
+        ...(this.options.walDir ? { walDir: NODE_PATHS.walDir } : {}),
+        ...(this.options.flagsOnExecStart ? { flagsOnExecStart: true } : {}),
       };
     });
   }
@@ -597,7 +611,13 @@ export class LabCluster {
       transport: 'ssh',
       ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts },
       layout: 'systemd',
-      paths: { dataDir: NODE_PATHS.dataDir, pkiDir: p.pkiDir, envFile: p.envFile, unitFile: p.unitFile },
+      paths: {
+        dataDir: NODE_PATHS.dataDir,
+        ...(this.options.walDir ? { walDir: NODE_PATHS.walDir } : {}),
+        pkiDir: p.pkiDir,
+        ...(this.options.flagsOnExecStart ? {} : { envFile: p.envFile }),
+        unitFile: p.unitFile,
+      },
     };
   }
 
