@@ -88,14 +88,15 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
   }, 120_000);
 
   it('restore-quorum with 2 members killed: healthy, every key on every member, each member running the restored configuration', async () => {
+    const [oldClusterId] = (await expectHealthyStatus(lab)).clusterIds;
     await lab.kill('m2');
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
     const result = await cli('restore-quorum');
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('run succeeded');
-    expect(result.stdout).toContain('--wal-dir /var/lib/etcd-wal.restore');
-    await expectHealthyStatus(lab);
+    // a restore makes a new cluster: a member that kept its old WAL would bring the old one back
+    expect((await expectHealthyStatus(lab)).clusterIds).not.toEqual([oldClusterId]);
     await expectKeysOnEveryMember(lab, keys);
     await expectMembersRunAsRestored(/^lab-restore-\d{8}T\d{6}Z$/);
     for (const m of lab.members) {
@@ -117,6 +118,7 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
     if (options.dataDirMount) {
       expect(result.stdout).toMatch(/\/var\/lib\/etcd on m1 is a mount point \(its own filesystem, so it cannot be moved\): its 1 entry \(member\) move into \/var\/lib\/etcd\/\.old-\d{8}T\d{6}Z\/ on the same disk/);
     }
+    expect(result.stdout).toContain('--wal-dir /var/lib/etcd-wal.restore');
     // a restart keeps working with the configuration written
     await lab.restart('m2');
     await lab.waitHealthy(60_000);
