@@ -12,7 +12,7 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  * What runbook templates can name. Roots:
  *
  *   inventory   the inventory as loaded (cluster, tls, members[…] with node and paths)
- *   cluster     name, token, newToken, initialCluster, endpoints, memberCount
+ *   cluster     name, token, newToken, initialCluster, endpoints, memberCount, etcdVersion (what the servers run)
  *   detection   verdict, leader, healthyMembers, unhealthyMembers, unstartedMemberIds, highestRevisionMember,
  *               sideMember (the default side's newest member: the side with the most members, ties the higher revision), sideReason
  *   inputs      the runbook's inputs, resolved
@@ -101,7 +101,7 @@ export function buildContext(sources: ContextSources): ContextObject {
   const localPaths = localIndex >= 0 ? members[localIndex]?.node?.paths : undefined;
   const context: ContextObject = {
     inventory: toContextValue(inventory),
-    cluster: clusterRecord(inventory, run),
+    cluster: clusterRecord(inventory, run, report),
     detection: detectionRecord(report),
     inputs: { ...inputs },
     tls: {
@@ -327,8 +327,10 @@ function memberId(m: InventoryMember, report?: ClusterReport): string | undefine
   return undefined;
 }
 
-function clusterRecord(inventory: Inventory, run: RunInfo): ContextObject {
+function clusterRecord(inventory: Inventory, run: RunInfo, report?: ClusterReport): ContextObject {
   const name = inventory.cluster?.name;
+  // one cluster runs one version: what a member reported, else what the inventory says
+  const etcdVersion = report?.endpoints.find((e) => e.version)?.version ?? inventory.cluster?.etcdVersion ?? inventory.members.find((m) => m.node?.etcdVersion)?.node?.etcdVersion;
   return {
     name: name ?? new Unset('the cluster has no name: set cluster.name in the inventory'),
     token: inventory.cluster?.token ?? new Unset('the initial-cluster-token is not known: set cluster.token in the inventory'),
@@ -336,6 +338,7 @@ function clusterRecord(inventory: Inventory, run: RunInfo): ContextObject {
     initialCluster: inventory.members.flatMap((m) => m.peerURLs.map((url) => `${m.name}=${url}`)).join(','),
     endpoints: inventory.members.flatMap((m) => m.clientURLs).join(','),
     memberCount: inventory.members.length,
+    etcdVersion: etcdVersion ?? new Unset('the etcd version is not known (no member reported it): set cluster.etcdVersion in the inventory, e.g. 3.5.15'),
   };
 }
 
@@ -436,7 +439,7 @@ const INVENTORY_SHAPE = object({
 function baseFields(runbook: Pick<Runbook, 'inputs'>): Record<string, Shape> {
   return {
     inventory: INVENTORY_SHAPE,
-    cluster: values('name', 'token', 'newToken', 'initialCluster', 'endpoints', 'memberCount'),
+    cluster: values('name', 'token', 'newToken', 'initialCluster', 'endpoints', 'memberCount', 'etcdVersion'),
     detection: object({
       verdict: value,
       leader: value,

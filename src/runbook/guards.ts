@@ -2,7 +2,7 @@ import { majorMinor, majorMinorText, restoreToolFor, type RestoreToolName } from
 import { decideMoveAside, moveAsideFacts, ASIDE_ENTRY } from './kinds/move-aside.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { portAnswers } from '../cluster/address.js';
-import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
+import { hasIntegrityHash, parseSnapshotVersion, snapshotVersionCommand, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
 import { answeringVoters, isLeader, mayBeElecting, quorumHeld, quorumSize } from '../cluster/verdict.js';
 import { listParam } from '../engine/wait-conditions.js';
@@ -387,6 +387,10 @@ export interface SnapshotStatusFacts {
   integrity?: SnapshotIntegrity;
   /** the runbook says this is a raw member/snap/db copy, which has no appended hash */
   skipHashCheck?: boolean;
+  /** the etcd cluster version recorded in the snapshot (undefined: none recorded) */
+  etcdVersion?: string;
+  /** the etcd version the servers run, when the runbook says it: the snapshot must be of the same major.minor */
+  serverVersion?: string;
   /** found earlier in this run; the file is unchanged since (FileVerdicts) */
   remembered?: boolean;
   /** found earlier in this run for another file (node:path) with the same sha256 as this one */
@@ -413,7 +417,14 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
   }
   const status = parseSnapshotStatus(facts.stdout);
   if (!status) return { ok: false, message: `snapshot ${where}: ${command} printed no hash/revision/totalKey (${firstLine(facts.stdout) || 'no output'})` };
-  const verified = `snapshot ${where} verified with ${command}: revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes, hash ${status.hash.toString(16)}`;
+  const mismatch = versionMismatch(facts);
+  if (mismatch) return { ok: false, message: `refusing: snapshot ${where} ${mismatch}` };
+  const taken = facts.etcdVersion
+    ? `, taken with etcd ${facts.etcdVersion}`
+    : facts.serverVersion
+      ? `, no etcd version recorded in it (not compared with the servers' ${facts.serverVersion})`
+      : '';
+  const verified = `snapshot ${where} verified with ${command}: revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes, hash ${status.hash.toString(16)}${taken}`;
   const integrity = facts.integrity;
   if (!integrity) return { ok: false, message: `snapshot ${where}: its sha256 integrity hash was not checked` };
   if (integrity.kind === 'error') return { ok: false, message: `snapshot ${where}: could not check its sha256 integrity hash: ${integrity.error}` };
@@ -433,6 +444,19 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
   const earlier = facts.sameContentAs ? ` (checked earlier in this run as ${facts.sameContentAs}: this file has the same sha256, and is unchanged since it was hashed)` : facts.remembered ? UNCHANGED : '';
   const how = integrity.by && !earlier ? ` (checked ${integrity.by}; the file is unchanged since)` : '';
   return { ok: true, message: `${verified}, sha256 integrity hash matches${how}${earlier}` };
+}
+
+/**
+ * A snapshot restores with the etcd version it came from (same major.minor):
+ * one from another version is refused, saying what to do instead.
+ */
+function versionMismatch(facts: SnapshotStatusFacts): string | undefined {
+  const { etcdVersion, serverVersion } = facts;
+  if (!etcdVersion || !serverVersion || majorMinorText(etcdVersion) === majorMinorText(serverVersion)) return undefined;
+  return (
+    `was taken with etcd ${majorMinorText(etcdVersion)} (cluster version ${etcdVersion}), and the servers run etcd ${serverVersion}: ` +
+    `a snapshot restores with the etcd version it came from; use a snapshot taken from these servers, or restore this one with etcd ${majorMinorText(etcdVersion)}'s tools onto etcd ${majorMinorText(etcdVersion)} servers`
+  );
 }
 
 /** said of a finding kept from earlier in the run */
@@ -705,6 +729,7 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
   const transport = env.transport(node);
   const base = { node, path, exitCode: null, stdout: '', stderr: '' };
   const skipHashCheck = params.skipHashCheck === true || params.skipHashCheck === 'true';
+  const serverVersion = str(params, 'serverVersion');
   const stat = await transport.stat(path);
   if (!stat) return { ...base, exists: false };
   // its answer depends on the bytes alone: a copy with the same sha256 as a file checked earlier has it too
@@ -714,12 +739,13 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
     ...checked.value,
     exists: true,
     skipHashCheck,
+    ...(serverVersion ? { serverVersion } : {}),
     ...(checked.remembered ? { remembered: true } : {}),
     ...(checked.sameContentAs ? { sameContentAs: checked.sameContentAs } : {}),
   };
 }
 
-type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity'>;
+type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity' | 'etcdVersion'>;
 
 async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, node: string, path: string, size: number): Promise<SnapshotStatusPart> {
   // both read the whole file: side by side, the check takes the longer of
@@ -732,12 +758,20 @@ async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, nod
     // found for another file with this one's sha256: said so
     ({ value, sameContentAs }) => (sameContentAs && value.kind !== 'error' ? { ...value, by: `${value.by ?? 'earlier in this run'} for ${sameContentAs}, which has this file's sha256` } : value),
   );
+  const version = snapshotVersionOf(transport, path);
   const status = await statusOf(transport, path);
   if (status.exitCode !== 0) stopHash.abort();
   const integrity = await hashing;
+  const etcdVersion = await version;
   if (!status.tool) return { exitCode: null, stdout: '', stderr: '' };
   if (status.exitCode !== 0) return hasIntegrityHash(size) ? status : { ...status, integrity: { kind: 'absent', size } };
-  return { ...status, integrity };
+  return { ...status, integrity, ...(etcdVersion ? { etcdVersion } : {}) };
+}
+
+/** The etcd version recorded in the snapshot; undefined when none is, or it cannot be read. */
+async function snapshotVersionOf(transport: Transport, path: string): Promise<string | undefined> {
+  const result = await transport.exec(snapshotVersionCommand(shellQuote(path)), { timeoutMs: 10 * 60_000 });
+  return result.exitCode === 0 ? parseSnapshotVersion(result.stdout) : undefined;
 }
 
 /**
@@ -931,8 +965,13 @@ export const GUARDS = {
   }),
   'snapshot-verified': define({
     name: 'snapshot-verified',
-    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl) and its appended sha256 matches',
-    params: [p('node', 'the node holding it'), p('path', 'the snapshot file'), p('skipHashCheck', 'a raw member/snap/db copy: accept it without the appended sha256 (with a warning)', false)],
+    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl), its appended sha256 matches, and it was taken with the servers\' etcd major.minor (when given)',
+    params: [
+      p('node', 'the node holding it'),
+      p('path', 'the snapshot file'),
+      p('skipHashCheck', 'a raw member/snap/db copy: accept it without the appended sha256 (with a warning)', false),
+      p('serverVersion', 'the etcd version the servers run: a snapshot taken with another major.minor is refused', false),
+    ],
     gather: snapshotFacts,
     judge: (facts) => judgeSnapshotVerified(facts),
   }),

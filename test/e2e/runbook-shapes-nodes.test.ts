@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LabCluster, LabMember, LabOptions } from '../../src/lab/cluster.js';
+import { execa } from 'execa';
+import { LabCluster, type LabMember, type LabOptions } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
@@ -18,6 +19,7 @@ import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab,
  *  - etcd 3.4 with the data dir on its own mount (a dedicated disk) and a
  *    WAL dir, flags in /etc/etcd/etcd.conf: the mount point's contents move
  *    aside inside it and the restore goes into the mount.
+ * On 3.5, a snapshot given from an etcd 3.4 cluster is refused first.
  * What etcd runs with is read from the running process (its command line
  * and environment), so a flag written where etcd does not read it shows.
  */
@@ -70,6 +72,26 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
     }
   }
 
+  /**
+   * A snapshot given from an etcd 3.4 cluster is refused on these 3.5
+   * servers once it is copied into the backup dir, before etcd is stopped or
+   * any data dir moves (the control plane, stopped first, stays stopped).
+   */
+  async function expectOtherVersionSnapshotRefused(): Promise<void> {
+    const other = await LabCluster.start({ members: 1 });
+    const file = join(work, 'from-etcd-3.4.db');
+    try {
+      await execa('etcdctl', [...other.etcdctlFlags(), 'snapshot', 'save', file], { env: { ETCDCTL_API: '3' } });
+    } finally {
+      await other.close();
+    }
+    const result = await cli('restore-quorum', '--set', `snapshot=${file}`);
+    expect(result.exitCode, result.stdout + result.stderr).not.toBe(0);
+    expect(result.stdout).toMatch(/refusing: snapshot \S+ on local was taken with etcd 3\.4 \(cluster version 3\.4\.0\), and the servers run etcd 3\.5\.\d+: a snapshot restores with the etcd version it came from/);
+    expect(lab.pidOf('m1'), 'etcd still runs on m1').toBeDefined();
+    for (const m of lab.members) expect((await m.node?.exec('ls -d /var/lib/etcd.old-* /var/lib/etcd-wal.old-*'))?.exitCode, `nothing moved aside on ${m.name}`).not.toBe(0);
+  }
+
   it('plan restore-quorum shows the restore into the WAL dir, the revision bump on 3.5, and where the flags are written', async () => {
     const result = await cli('plan');
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
@@ -92,6 +114,7 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
     await lab.kill('m2');
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+    if (version === '3.5') await expectOtherVersionSnapshotRefused();
     const result = await cli('restore-quorum');
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('run succeeded');
