@@ -10,7 +10,7 @@ import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab,
 /**
  * The shapes real masters have, on real lab nodes (systemd as PID 1, etcd
  * under etcd.service, reached over SSH), restored end to end through the
- * real CLI: restore-quorum, then single-survivor on the same lab.
+ * real CLI: restore-quorum, single-survivor, then replace-member on the same lab.
  *  - etcd 3.5 with its WAL in its own dir (--wal-dir /var/lib/etcd-wal) and
  *    every flag on ExecStart, no env file (kubeasz, hand-made installs): the
  *    old WAL moves aside with the data dir, the restore writes --wal-dir, the
@@ -54,6 +54,8 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
   };
   const cli = (runbook: string, ...extra: string[]) =>
     runCli([runbook === 'plan' ? 'plan' : 'run', ...(runbook === 'plan' ? ['restore-quorum'] : [runbook, '--yes']), '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`, ...(runbook === 'plan' ? [] : ['--journal-dir', join(work, 'journal')]), ...extra], {}, 300_000);
+  /** how many old WAL dirs a runbook moved aside on the member's node */
+  const walsAside = async (m: LabMember) => Number((await inNode(m, 'ls -d /var/lib/etcd-wal.old-* 2>/dev/null | wc -l')).trim());
   const fullList = () => lab.members.map((x) => `${x.name}=${x.peerURL}`).join(',');
 
   /** Each member's etcd as it runs now: the settings it was started with, and where its WAL and data are. */
@@ -151,7 +153,6 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
     await lab.kill('m2');
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
-    const walsAside = async (m: LabMember) => (await inNode(m, 'ls -d /var/lib/etcd-wal.old-*')).trim().split('\n').length;
     const before = await Promise.all(lab.members.map(walsAside));
     const result = await cli('single-survivor', '--set', 'survivor=m1');
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
@@ -167,6 +168,29 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
     }
     await expectMembersRunAsRestored(/^lab-restore-\d{8}T\d{6}Z$/);
   }, 420_000);
+
+  it('replace-member of a killed m3 (its data and WAL still there): both moved aside, m3 joins as a new member with existing and the live member list', async () => {
+    // etcd adds a member only once the leader has been connected to every voter for 5 s; the members were just restarted
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const m3 = lab.member('m3');
+    const idOf = async () => (await expectHealthyStatus(lab)).endpoints.find((e) => e.name === 'm3')?.memberId;
+    const oldId = await idOf();
+    const walsBefore = await walsAside(m3);
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    const result = await cli('replace-member', '--set', 'member=m3');
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('run succeeded');
+    await expectHealthyStatus(lab);
+    await expectKeysOnEveryMember(lab, keys);
+    // a new member, not the removed one come back from its old WAL
+    expect(await idOf()).not.toBe(oldId);
+    expect(await walsAside(m3)).toBe(walsBefore + 1);
+    const settings = runningSettings(lab, 'm3');
+    expect(settings['initial-cluster-state']).toBe('existing');
+    expect(settings['initial-cluster']?.split(',').sort()).toEqual(fullList().split(',').sort());
+    expect(settings['wal-dir']).toBe('/var/lib/etcd-wal');
+  }, 300_000);
 });
 
 /**
