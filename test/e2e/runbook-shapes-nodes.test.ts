@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -93,6 +94,29 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
     expect(lab.pidOf('m1'), 'etcd still runs on m1').toBeDefined();
     for (const m of lab.members) expect((await m.node?.exec('ls -d /var/lib/etcd.old-* /var/lib/etcd-wal.old-*'))?.exitCode, `nothing moved aside on ${m.name}`).not.toBe(0);
   }
+
+  it('runs etcd as such a master does: the WAL in its own dir, the flags where the shape puts them, the inventory naming only what is there', async () => {
+    const inventory = await readFile(lab.inventoryPath, 'utf8');
+    expect(inventory).toContain('walDir: /var/lib/etcd-wal');
+    for (const m of lab.members) {
+      const pid = lab.pidOf(m.name) ?? 0;
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const environment = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (options.flagsOnExecStart) {
+        expect(commandLine).toContain('--wal-dir=/var/lib/etcd-wal');
+        expect(commandLine).toContain('--initial-cluster-state=new');
+        expect(environment.filter((e) => e.startsWith('ETCD_'))).toEqual([]);
+        expect((await m.node?.exec('test -e /etc/etcd/etcd.conf'))?.exitCode).not.toBe(0);
+        expect(inventory).not.toContain('envFile');
+      } else {
+        expect(commandLine).toEqual(['/usr/bin/etcd', '']);
+        expect(environment).toContain('ETCD_WAL_DIR=/var/lib/etcd-wal');
+      }
+      expect(runningSettings(lab, m.name)['wal-dir']).toBe('/var/lib/etcd-wal');
+      expect(await inNode(m, 'ls /var/lib/etcd-wal')).toMatch(/\.wal$/m);
+      expect((await inNode(m, 'ls -A /var/lib/etcd/member')).trim()).toBe('snap');
+    }
+  });
 
   it('plan restore-quorum shows the restore into the WAL dir, the revision bump on 3.5, and where the flags are written', async () => {
     const result = await cli('plan');
