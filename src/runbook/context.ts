@@ -6,6 +6,7 @@ import type { Inventory, InventoryMember } from '../inventory/schema.js';
 import { shellQuote } from '../util/shell.js';
 import type { ParamValue } from './rendered.js';
 import type { Runbook } from './schema.js';
+import { serverVersionOf } from './kinds/snapshot-restore.js';
 import { CommandFragment, Unset, type ContextObject, type ContextValue, type Shape, type ShapeScope } from './template.js';
 
 /**
@@ -330,7 +331,8 @@ function memberId(m: InventoryMember, report?: ClusterReport): string | undefine
 function clusterRecord(inventory: Inventory, run: RunInfo, report?: ClusterReport): ContextObject {
   const name = inventory.cluster?.name;
   // one cluster runs one version: what a member reported, else what the inventory says
-  const etcdVersion = report?.endpoints.find((e) => e.version)?.version ?? inventory.cluster?.etcdVersion ?? inventory.members.find((m) => m.node?.etcdVersion)?.node?.etcdVersion;
+  const first = inventory.members[0];
+  const etcdVersion = first ? serverVersionOf(first, inventory, report) : undefined;
   return {
     name: name ?? new Unset('the cluster has no name: set cluster.name in the inventory'),
     token: inventory.cluster?.token ?? new Unset('the initial-cluster-token is not known: set cluster.token in the inventory'),
