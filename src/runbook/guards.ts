@@ -391,6 +391,8 @@ export interface SnapshotStatusFacts {
   etcdVersion?: string;
   /** the etcd version the servers run, when the runbook says it: the snapshot must be of the same major.minor */
   serverVersion?: string;
+  /** the path is the operator's snapshot input, and it says `new`: no file was given, one is saved later */
+  noneGiven?: boolean;
   /** found earlier in this run; the file is unchanged since (FileVerdicts) */
   remembered?: boolean;
   /** found earlier in this run for another file (node:path) with the same sha256 as this one */
@@ -407,6 +409,7 @@ export interface SnapshotStatus {
 /** Guard 11: `snapshot status` accepts the file and reports hash, revision and key count. */
 export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
   const where = `${facts.path} on ${facts.node}`;
+  if (facts.noneGiven) return { ok: true, message: 'no snapshot file given: the snapshot this run saves is checked once it is saved' };
   if (!facts.exists) return { ok: false, message: `no snapshot at ${where}` };
   if (!facts.tool) return { ok: false, message: `cannot verify ${where}: neither etcdutl nor etcdctl is installed on ${facts.node}` };
   const command = `${facts.tool} snapshot status`;
@@ -723,6 +726,9 @@ async function hasCommand(transport: Transport, command: string): Promise<boolea
   return result.exitCode === 0 && result.stdout.trim() !== '';
 }
 
+/** what a runbook's snapshot input says when the operator gives no file (a snapshot is saved in the run) */
+const NO_SNAPSHOT_GIVEN = 'new';
+
 async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<SnapshotStatusFacts> {
   const node = str(params, 'node');
   const path = str(params, 'path');
@@ -730,6 +736,7 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
   const base = { node, path, exitCode: null, stdout: '', stderr: '' };
   const skipHashCheck = params.skipHashCheck === true || params.skipHashCheck === 'true';
   const serverVersion = str(params, 'serverVersion');
+  if ((params.given === true || params.given === 'true') && path === NO_SNAPSHOT_GIVEN) return { ...base, exists: false, noneGiven: true };
   const stat = await transport.stat(path);
   if (!stat) return { ...base, exists: false };
   // its answer depends on the bytes alone: a copy with the same sha256 as a file checked earlier has it too
@@ -971,6 +978,7 @@ export const GUARDS = {
       p('path', 'the snapshot file'),
       p('skipHashCheck', 'a raw member/snap/db copy: accept it without the appended sha256 (with a warning)', false),
       p('serverVersion', 'the etcd version the servers run: a snapshot taken with another major.minor is refused', false),
+      p('given', 'the path is the operator\'s snapshot input: "new" (none given, one is saved later) passes', false),
     ],
     gather: snapshotFacts,
     judge: (facts) => judgeSnapshotVerified(facts),

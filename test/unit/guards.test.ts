@@ -347,6 +347,12 @@ describe('snapshot-verified', () => {
       message: expect.stringContaining("no etcd version recorded in it (not compared with the servers' 3.5.16)"),
     });
   });
+  it('passes the operator\'s snapshot input when it names no file (a snapshot is saved later in the run)', () => {
+    expect(judgeSnapshotVerified({ ...base, path: 'new', exists: false, stdout: '', noneGiven: true })).toEqual({
+      ok: true,
+      message: 'no snapshot file given: the snapshot this run saves is checked once it is saved',
+    });
+  });
   it('says a crashed snapshot status on a file with no hash is a truncated file', () => {
     const j = judgeSnapshotVerified({ ...base, tool: 'etcdctl', exitCode: 2, stdout: '', stderr: 'unexpected fault address 0x7f\nfatal error: fault\n', integrity: { kind: 'absent', size: 10256 } });
     expect(j.message).toBe('snapshot /backup/snap.db on m1 failed verification (etcdctl snapshot status, exit 2): fatal error: fault; 10256 bytes with no sha256 integrity hash at the end: truncated, or not a snapshot');
