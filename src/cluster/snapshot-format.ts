@@ -64,3 +64,39 @@ export class StreamedIntegrity {
     return this.digests;
   }
 }
+
+// ---- the etcd version a snapshot was taken with --------------------------------------
+
+/**
+ * etcd records the cluster version in its backend (key `clusterVersion` of
+ * the `cluster` bucket, etcd 3.4 and 3.5 write it there), and
+ * a snapshot is a copy of that backend; `snapshot status` prints it only
+ * from etcd 3.6. The command reads it on the node with coreutils and grep
+ * alone, in constant memory whatever the size (the file cut at every
+ * unprintable byte, so no line is long): `clusterVersion3.5.0`, once per
+ * copy of the bucket's page that the file holds.
+ */
+export function snapshotVersionCommand(quotedPath: string): string {
+  return `LC_ALL=C tr -c '[:print:]' '\\n' < ${quotedPath} | grep -o -E '${VERSION_KEY}[0-9]+\\.[0-9]+\\.[0-9]+' | sort -u`;
+}
+
+const VERSION_KEY = 'clusterVersion';
+
+/**
+ * The version the command found; undefined when none (a cluster that never
+ * settled its version). A bolt file may keep freed pages with an older copy
+ * of the bucket (before an upgrade): cluster versions only go up, so the
+ * highest is the one the cluster had when the snapshot was taken.
+ */
+export function parseSnapshotVersion(stdout: string): string | undefined {
+  const versions = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(VERSION_KEY))
+    .map((l) => l.slice(VERSION_KEY.length));
+  const rank = (v: string) => v.split('.').map(Number) as [number, number, number];
+  return versions.sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+  })[versions.length - 1];
+}

@@ -113,6 +113,10 @@ export interface LabOptions {
   dataDirMount?: boolean;
   /** etcd's --quota-backend-bytes on every member: a small one lets a test fill the cluster to the NOSPACE alarm */
   quotaBackendBytes?: number;
+  /** nodes only: etcd's WAL in its own dir (--wal-dir, NODE_PATHS.walDir), as masters that keep it on a faster disk have */
+  walDir?: boolean;
+  /** nodes only: etcd.service carries every flag on ExecStart and there is no env file (kubeasz, hand-made installs) */
+  flagsOnExecStart?: boolean;
 }
 
 export interface ServiceCommands {
@@ -178,7 +182,7 @@ export class LabCluster {
   /** when the cluster was first healthy */
   startedAt = 0;
   private readonly slot: Slot;
-  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat'>;
+  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat' | 'walDir' | 'flagsOnExecStart'>;
   private readonly nodes?: LabNodes;
   /** how the nodes were booted (labs on nodes): a replaced host boots the same way */
   private nodeOptions?: MemberNodeOptions;
@@ -192,13 +196,23 @@ export class LabCluster {
     this.members = members;
     this.layout = options.layout ?? 'systemd';
     this.inventoryPath = join(dir, 'inventory.yaml');
-    this.options = { keep: options.keep ?? false, etcdBinary: options.etcdBinary ?? 'etcd', quotaBackendBytes: options.quotaBackendBytes, seat: options.seat };
+    this.options = {
+      keep: options.keep ?? false,
+      etcdBinary: options.etcdBinary ?? 'etcd',
+      quotaBackendBytes: options.quotaBackendBytes,
+      seat: options.seat,
+      walDir: options.walDir,
+      flagsOnExecStart: options.flagsOnExecStart,
+    };
   }
 
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
-    if ((options.etcd || options.dataDirMount || options.seat) && !options.nodes) throw new OperatorError("an etcd version, a data dir mount or the operator's seat is chosen for real lab nodes only: start the lab with nodes");
+    if ((options.etcd || options.dataDirMount || options.seat || options.walDir || options.flagsOnExecStart) && !options.nodes) {
+      throw new OperatorError("an etcd version, a data dir mount, the operator's seat, a WAL dir or flags on ExecStart are chosen for real lab nodes only: start the lab with nodes");
+    }
+    if ((options.walDir || options.flagsOnExecStart) && layout !== 'systemd') throw new OperatorError('a WAL dir or flags on ExecStart are shapes of the systemd layout: start the lab with layout systemd');
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
       throw new OperatorError("the kubeadm lab needs the npm package (its lab kubelet runs on Node): use 'npm run drill -- --layout kubeadm', or --layout systemd with this executable");
@@ -580,6 +594,8 @@ export class LabCluster {
         initialCluster: this.members.filter((m) => group.includes(m.name)).map((m) => `${m.name}=${m.peerURL}`).join(','),
         token: independent === false ? token : `${token}-${group.join('-')}`,
         quotaBackendBytes: this.options.quotaBackendBytes,
+        ...(this.options.walDir ? { walDir: NODE_PATHS.walDir } : {}),
+        ...(this.options.flagsOnExecStart ? { flagsOnExecStart: true } : {}),
       };
     });
   }
@@ -724,7 +740,13 @@ export class LabCluster {
       paths:
         m.layout === 'kubeadm'
           ? { dataDir: NODE_PATHS.dataDir, pkiDir: k.pkiDir, manifestsDir: k.manifestsDir }
-          : { dataDir: NODE_PATHS.dataDir, pkiDir: p.pkiDir, envFile: p.envFile, unitFile: p.unitFile },
+          : {
+              dataDir: NODE_PATHS.dataDir,
+              ...(this.options.walDir ? { walDir: NODE_PATHS.walDir } : {}),
+              pkiDir: p.pkiDir,
+              ...(this.options.flagsOnExecStart ? {} : { envFile: p.envFile }),
+              unitFile: p.unitFile,
+            },
     };
   }
 

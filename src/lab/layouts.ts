@@ -16,6 +16,8 @@ export const LAB_LAYOUTS: readonly LabLayout[] = ['systemd', 'kubeadm'];
 /** The node's own paths (as the node sees them, before the root prefix). */
 export const NODE_PATHS = {
   dataDir: '/var/lib/etcd',
+  /** where a lab with a separate WAL dir keeps it (its own dir, beside the data dir) */
+  walDir: '/var/lib/etcd-wal',
   systemd: {
     envFile: '/etc/etcd/etcd.conf',
     unitFile: '/etc/systemd/system/etcd.service',
@@ -55,6 +57,10 @@ export interface ClusterShape {
   token: string;
   /** etcd's --quota-backend-bytes, when the lab sets one (etcd's default otherwise: 2 GiB) */
   quotaBackendBytes?: number;
+  /** etcd's --wal-dir (ETCD_WAL_DIR), when the WAL lives apart from the data dir */
+  walDir?: string;
+  /** systemd: every flag on the unit's ExecStart and no env file (kubeasz, hand-made installs) */
+  flagsOnExecStart?: boolean;
 }
 
 /** The real path of a node path under the node root. */
@@ -84,14 +90,20 @@ export async function writeSystemdNode(root: string, member: NodeMember, pki: La
  */
 export async function systemdNodeFiles(member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<NodeFile[]> {
   const p = NODE_PATHS.systemd;
+  const env = systemdEnv(member, cluster);
+  const config: NodeFile[] = cluster.flagsOnExecStart
+    ? [{ path: p.unitFile, content: execStartUnit(env), mode: 0o644 }]
+    : [
+        { path: p.envFile, content: formatEnv(env), mode: 0o600 },
+        { path: p.unitFile, content: SYSTEMD_UNIT, mode: 0o644 },
+      ];
   return [
     { path: `${p.pkiDir}/ca.crt`, content: await readFile(pki.caCert), mode: 0o644 },
     // the CA's key on the master, as etcd's security guide and kubeadm keep it: certificates are renewed from it
     { path: `${p.pkiDir}/ca.key`, content: await readFile(pki.caKey), mode: 0o600 },
     { path: `${p.pkiDir}/server.crt`, content: await readFile(cert.cert), mode: 0o644 },
     { path: `${p.pkiDir}/server.key`, content: await readFile(cert.key), mode: 0o600 },
-    { path: p.envFile, content: formatEnv(systemdEnv(member, cluster)), mode: 0o600 },
-    { path: p.unitFile, content: SYSTEMD_UNIT, mode: 0o644 },
+    ...config,
   ];
 }
 
@@ -118,6 +130,7 @@ export function systemdEnv(member: NodeMember, cluster: ClusterShape): Record<st
     ETCD_LOGGER: 'zap',
     ETCD_LOG_OUTPUTS: 'stderr',
     ...(cluster.quotaBackendBytes === undefined ? {} : { ETCD_QUOTA_BACKEND_BYTES: String(cluster.quotaBackendBytes) }),
+    ...(cluster.walDir === undefined ? {} : { ETCD_WAL_DIR: cluster.walDir }),
   };
 }
 
@@ -138,6 +151,16 @@ LimitNOFILE=65536
 [Install]
 WantedBy=multi-user.target
 `;
+
+/**
+ * The unit as kubeasz and hand-made installs write it: no EnvironmentFile,
+ * each setting a `--flag=value` on ExecStart (the same settings as the env file).
+ */
+function execStartUnit(env: Record<string, string>): string {
+  const flags = Object.entries(env).map(([key, value]) => `--${key.replace(/^ETCD_/, '').toLowerCase().replace(/_/g, '-')}=${value}`);
+  const execStart = ['/usr/bin/etcd', ...flags].join(' \\\n  ');
+  return SYSTEMD_UNIT.replace('EnvironmentFile=/etc/etcd/etcd.conf\n', '').replace('ExecStart=/usr/bin/etcd\n', `ExecStart=${execStart}\n`);
+}
 
 export function formatEnv(vars: Record<string, string>): string {
   return Object.entries(vars).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n';

@@ -6,13 +6,14 @@ import type { Inventory, InventoryMember } from '../inventory/schema.js';
 import { shellQuote } from '../util/shell.js';
 import type { ParamValue } from './rendered.js';
 import type { Runbook } from './schema.js';
+import { serverVersionOf } from './kinds/snapshot-restore.js';
 import { CommandFragment, Unset, type ContextObject, type ContextValue, type Shape, type ShapeScope } from './template.js';
 
 /**
  * What runbook templates can name. Roots:
  *
  *   inventory   the inventory as loaded (cluster, tls, members[…] with node and paths)
- *   cluster     name, token, newToken, initialCluster, endpoints, memberCount
+ *   cluster     name, token, newToken, initialCluster, endpoints, memberCount, etcdVersion (what the servers run)
  *   detection   verdict, leader, healthyMembers, unhealthyMembers, unstartedMemberIds, highestRevisionMember,
  *               memberToReplace (the member a CORRUPT alarm names, else the first unhealthy one),
  *               sideMember (the default side's newest member: the side with the most members, ties the higher revision), sideReason
@@ -102,7 +103,7 @@ export function buildContext(sources: ContextSources): ContextObject {
   const localPaths = localIndex >= 0 ? members[localIndex]?.node?.paths : undefined;
   const context: ContextObject = {
     inventory: toContextValue(inventory),
-    cluster: clusterRecord(inventory, run),
+    cluster: clusterRecord(inventory, run, report),
     detection: detectionRecord(report),
     inputs: { ...inputs },
     tls: {
@@ -328,8 +329,11 @@ function memberId(m: InventoryMember, report?: ClusterReport): string | undefine
   return undefined;
 }
 
-function clusterRecord(inventory: Inventory, run: RunInfo): ContextObject {
+function clusterRecord(inventory: Inventory, run: RunInfo, report?: ClusterReport): ContextObject {
   const name = inventory.cluster?.name;
+  // one cluster runs one version: what a member reported, else what the inventory says
+  const first = inventory.members[0];
+  const etcdVersion = first ? serverVersionOf(first, inventory, report) : undefined;
   return {
     name: name ?? new Unset('the cluster has no name: set cluster.name in the inventory'),
     token: inventory.cluster?.token ?? new Unset('the initial-cluster-token is not known: set cluster.token in the inventory'),
@@ -337,6 +341,7 @@ function clusterRecord(inventory: Inventory, run: RunInfo): ContextObject {
     initialCluster: inventory.members.flatMap((m) => m.peerURLs.map((url) => `${m.name}=${url}`)).join(','),
     endpoints: inventory.members.flatMap((m) => m.clientURLs).join(','),
     memberCount: inventory.members.length,
+    etcdVersion: etcdVersion ?? new Unset('the etcd version is not known (no member reported it): set cluster.etcdVersion in the inventory, e.g. 3.5.15'),
   };
 }
 
@@ -440,7 +445,7 @@ const INVENTORY_SHAPE = object({
 function baseFields(runbook: Pick<Runbook, 'inputs'>): Record<string, Shape> {
   return {
     inventory: INVENTORY_SHAPE,
-    cluster: values('name', 'token', 'newToken', 'initialCluster', 'endpoints', 'memberCount'),
+    cluster: values('name', 'token', 'newToken', 'initialCluster', 'endpoints', 'memberCount', 'etcdVersion'),
     detection: object({
       verdict: value,
       leader: value,

@@ -3,7 +3,7 @@ import { decideMoveAside, moveAsideFacts, ASIDE_ENTRY } from './kinds/move-aside
 import { caFacts, judgeCa } from './kinds/renew-certificates.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { portAnswers } from '../cluster/address.js';
-import { hasIntegrityHash, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
+import { hasIntegrityHash, parseSnapshotVersion, snapshotVersionCommand, type SnapshotIntegrity } from '../cluster/snapshot-format.js';
 import type { ClusterReport, MemberInfo, MemberState, VerdictResult } from '../cluster/types.js';
 import { answeringVoters, isLeader, mayBeElecting, quorumHeld, quorumSize } from '../cluster/verdict.js';
 import { listParam } from '../engine/wait-conditions.js';
@@ -388,6 +388,12 @@ export interface SnapshotStatusFacts {
   integrity?: SnapshotIntegrity;
   /** the runbook says this is a raw member/snap/db copy, which has no appended hash */
   skipHashCheck?: boolean;
+  /** the etcd cluster version recorded in the snapshot (undefined: none recorded) */
+  etcdVersion?: string;
+  /** the etcd version the servers run, when the runbook says it: the snapshot must be of the same major.minor */
+  serverVersion?: string;
+  /** the path is the operator's snapshot input, and it says `new`: no file was given, one is saved later */
+  noneGiven?: boolean;
   /** found earlier in this run; the file is unchanged since (FileVerdicts) */
   remembered?: boolean;
   /** found earlier in this run for another file (node:path) with the same sha256 as this one */
@@ -404,6 +410,7 @@ export interface SnapshotStatus {
 /** Guard 11: `snapshot status` accepts the file and reports hash, revision and key count. */
 export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
   const where = `${facts.path} on ${facts.node}`;
+  if (facts.noneGiven) return { ok: true, message: 'no snapshot file given: the snapshot this run saves is checked once it is saved' };
   if (!facts.exists) return { ok: false, message: `no snapshot at ${where}` };
   if (!facts.tool) return { ok: false, message: `cannot verify ${where}: neither etcdutl nor etcdctl is installed on ${facts.node}` };
   const command = `${facts.tool} snapshot status`;
@@ -414,7 +421,14 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
   }
   const status = parseSnapshotStatus(facts.stdout);
   if (!status) return { ok: false, message: `snapshot ${where}: ${command} printed no hash/revision/totalKey (${firstLine(facts.stdout) || 'no output'})` };
-  const verified = `snapshot ${where} verified with ${command}: revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes, hash ${status.hash.toString(16)}`;
+  const mismatch = versionMismatch(facts);
+  if (mismatch) return { ok: false, message: `refusing: snapshot ${where} ${mismatch}` };
+  const taken = facts.etcdVersion
+    ? `, taken with etcd ${facts.etcdVersion}`
+    : facts.serverVersion
+      ? `, no etcd version recorded in it (not compared with the servers' ${facts.serverVersion})`
+      : '';
+  const verified = `snapshot ${where} verified with ${command}: revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes, hash ${status.hash.toString(16)}${taken}`;
   const integrity = facts.integrity;
   if (!integrity) return { ok: false, message: `snapshot ${where}: its sha256 integrity hash was not checked` };
   if (integrity.kind === 'error') return { ok: false, message: `snapshot ${where}: could not check its sha256 integrity hash: ${integrity.error}` };
@@ -434,6 +448,19 @@ export function judgeSnapshotVerified(facts: SnapshotStatusFacts): Judgement {
   const earlier = facts.sameContentAs ? ` (checked earlier in this run as ${facts.sameContentAs}: this file has the same sha256, and is unchanged since it was hashed)` : facts.remembered ? UNCHANGED : '';
   const how = integrity.by && !earlier ? ` (checked ${integrity.by}; the file is unchanged since)` : '';
   return { ok: true, message: `${verified}, sha256 integrity hash matches${how}${earlier}` };
+}
+
+/**
+ * A snapshot restores with the etcd version it came from (same major.minor):
+ * one from another version is refused, saying what to do instead.
+ */
+function versionMismatch(facts: SnapshotStatusFacts): string | undefined {
+  const { etcdVersion, serverVersion } = facts;
+  if (!etcdVersion || !serverVersion || majorMinorText(etcdVersion) === majorMinorText(serverVersion)) return undefined;
+  return (
+    `was taken with etcd ${majorMinorText(etcdVersion)} (cluster version ${etcdVersion}), and the servers run etcd ${serverVersion}: ` +
+    `a snapshot restores with the etcd version it came from; use a snapshot taken from these servers, or restore this one with etcd ${majorMinorText(etcdVersion)}'s tools onto etcd ${majorMinorText(etcdVersion)} servers`
+  );
 }
 
 /** said of a finding kept from earlier in the run */
@@ -700,12 +727,17 @@ async function hasCommand(transport: Transport, command: string): Promise<boolea
   return result.exitCode === 0 && result.stdout.trim() !== '';
 }
 
+/** what a runbook's snapshot input says when the operator gives no file (a snapshot is saved in the run) */
+const NO_SNAPSHOT_GIVEN = 'new';
+
 async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<SnapshotStatusFacts> {
   const node = str(params, 'node');
   const path = str(params, 'path');
   const transport = env.transport(node);
   const base = { node, path, exitCode: null, stdout: '', stderr: '' };
   const skipHashCheck = params.skipHashCheck === true || params.skipHashCheck === 'true';
+  const serverVersion = str(params, 'serverVersion');
+  if ((params.given === true || params.given === 'true') && path === NO_SNAPSHOT_GIVEN) return { ...base, exists: false, noneGiven: true };
   const stat = await transport.stat(path);
   if (!stat) return { ...base, exists: false };
   // its answer depends on the bytes alone: a copy with the same sha256 as a file checked earlier has it too
@@ -715,12 +747,13 @@ async function snapshotFacts(params: Params, env: GuardEnvironment): Promise<Sna
     ...checked.value,
     exists: true,
     skipHashCheck,
+    ...(serverVersion ? { serverVersion } : {}),
     ...(checked.remembered ? { remembered: true } : {}),
     ...(checked.sameContentAs ? { sameContentAs: checked.sameContentAs } : {}),
   };
 }
 
-type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity'>;
+type SnapshotStatusPart = Pick<SnapshotStatusFacts, 'tool' | 'exitCode' | 'stdout' | 'stderr' | 'integrity' | 'etcdVersion'>;
 
 async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, node: string, path: string, size: number): Promise<SnapshotStatusPart> {
   // both read the whole file: side by side, the check takes the longer of
@@ -733,12 +766,20 @@ async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, nod
     // found for another file with this one's sha256: said so
     ({ value, sameContentAs }) => (sameContentAs && value.kind !== 'error' ? { ...value, by: `${value.by ?? 'earlier in this run'} for ${sameContentAs}, which has this file's sha256` } : value),
   );
+  const version = snapshotVersionOf(transport, path);
   const status = await statusOf(transport, path);
   if (status.exitCode !== 0) stopHash.abort();
   const integrity = await hashing;
+  const etcdVersion = await version;
   if (!status.tool) return { exitCode: null, stdout: '', stderr: '' };
   if (status.exitCode !== 0) return hasIntegrityHash(size) ? status : { ...status, integrity: { kind: 'absent', size } };
-  return { ...status, integrity };
+  return { ...status, integrity, ...(etcdVersion ? { etcdVersion } : {}) };
+}
+
+/** The etcd version recorded in the snapshot; undefined when none is, or it cannot be read. */
+async function snapshotVersionOf(transport: Transport, path: string): Promise<string | undefined> {
+  const result = await transport.exec(snapshotVersionCommand(shellQuote(path)), { timeoutMs: 10 * 60_000 });
+  return result.exitCode === 0 ? parseSnapshotVersion(result.stdout) : undefined;
 }
 
 /**
@@ -939,8 +980,14 @@ export const GUARDS = {
   }),
   'snapshot-verified': define({
     name: 'snapshot-verified',
-    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl) and its appended sha256 matches',
-    params: [p('node', 'the node holding it'), p('path', 'the snapshot file'), p('skipHashCheck', 'a raw member/snap/db copy: accept it without the appended sha256 (with a warning)', false)],
+    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl), its appended sha256 matches, and it was taken with the servers\' etcd major.minor (when given)',
+    params: [
+      p('node', 'the node holding it'),
+      p('path', 'the snapshot file'),
+      p('skipHashCheck', 'a raw member/snap/db copy: accept it without the appended sha256 (with a warning)', false),
+      p('serverVersion', 'the etcd version the servers run: a snapshot taken with another major.minor is refused', false),
+      p('given', 'the path is the operator\'s snapshot input: "new" (none given, one is saved later) passes', false),
+    ],
     gather: snapshotFacts,
     judge: (facts) => judgeSnapshotVerified(facts),
   }),

@@ -89,6 +89,7 @@ export interface StatusJson {
 /** `status --json` through the real CLI: healthy, exit 0, one cluster ID, one leader, every member healthy. */
 export async function expectHealthyStatus(lab: LabCluster): Promise<StatusJson> {
   const result = await runCli(['status', '--json', '--inventory', lab.inventoryPath]);
+  expect(result.stdout, `status --json printed nothing (exit ${result.exitCode}): ${result.stderr}`).not.toBe('');
   const json = JSON.parse(result.stdout) as StatusJson;
   expect(json.verdict, result.stdout).toBe('healthy');
   expect(result.exitCode).toBe(0);

@@ -332,6 +332,27 @@ describe('snapshot-verified', () => {
     const { integrity: _unchecked, ...unchecked } = base;
     expect(judgeSnapshotVerified({ ...unchecked, stdout: status }).ok).toBe(false);
   });
+  it('refuses a snapshot taken with another etcd major.minor than the servers run, and says what to do', () => {
+    const j = judgeSnapshotVerified({ ...base, stdout: status, etcdVersion: '3.4.0', serverVersion: '3.5.16' });
+    expect(j).toEqual({
+      ok: false,
+      message:
+        "refusing: snapshot /backup/snap.db on m1 was taken with etcd 3.4 (cluster version 3.4.0), and the servers run etcd 3.5.16: a snapshot restores with the etcd version it came from; use a snapshot taken from these servers, or restore this one with etcd 3.4's tools onto etcd 3.4 servers",
+    });
+  });
+  it('names the snapshot\'s etcd version when it matches the servers\' major.minor, and says when none is recorded', () => {
+    expect(judgeSnapshotVerified({ ...base, stdout: status, etcdVersion: '3.5.0', serverVersion: '3.5.16' })).toMatchObject({ ok: true, message: expect.stringContaining('hash dc8ef173, taken with etcd 3.5.0, sha256 integrity hash matches') });
+    expect(judgeSnapshotVerified({ ...base, stdout: status, serverVersion: '3.5.16' })).toMatchObject({
+      ok: true,
+      message: expect.stringContaining("no etcd version recorded in it (not compared with the servers' 3.5.16)"),
+    });
+  });
+  it('passes the operator\'s snapshot input when it names no file (a snapshot is saved later in the run)', () => {
+    expect(judgeSnapshotVerified({ ...base, path: 'new', exists: false, stdout: '', noneGiven: true })).toEqual({
+      ok: true,
+      message: 'no snapshot file given: the snapshot this run saves is checked once it is saved',
+    });
+  });
   it('says a crashed snapshot status on a file with no hash is a truncated file', () => {
     const j = judgeSnapshotVerified({ ...base, tool: 'etcdctl', exitCode: 2, stdout: '', stderr: 'unexpected fault address 0x7f\nfatal error: fault\n', integrity: { kind: 'absent', size: 10256 } });
     expect(j.message).toBe('snapshot /backup/snap.db on m1 failed verification (etcdctl snapshot status, exit 2): fatal error: fault; 10256 bytes with no sha256 integrity hash at the end: truncated, or not a snapshot');

@@ -65,7 +65,7 @@ steps:
     expect(lintRunbook(text, 'p.yaml').map(formatProblem)).toEqual([
       'p.yaml:6: steps[0].with: etcd action snapshot-save needs "path"',
       'p.yaml:16: steps[0].check.with: guard snapshot-verified needs "path" (the snapshot file)',
-      'p.yaml:17: steps[0].check.with.file: guard snapshot-verified has no parameter "file" (it takes node, path, skipHashCheck)',
+      'p.yaml:17: steps[0].check.with.file: guard snapshot-verified has no parameter "file" (it takes node, path, skipHashCheck, serverVersion, given)',
     ]);
   });
 

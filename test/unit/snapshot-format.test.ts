@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hasIntegrityHash, StreamedIntegrity } from '../../src/cluster/snapshot-format.js';
+import { hasIntegrityHash, parseSnapshotVersion, StreamedIntegrity } from '../../src/cluster/snapshot-format.js';
 
 /** a body of `pages` 512-byte pages with etcd's appended sha256 */
 function snapshot(pages: number): Buffer {
@@ -78,5 +78,15 @@ describe('StreamedIntegrity: the appended sha256, checked as the bytes stream in
     expect(hasIntegrityHash(truncated.length)).toBe(false);
     expect(streamed(chunks(truncated, [333]))).toEqual({ kind: 'absent', size: truncated.length, by: 'as streamed' });
     expect(streamed([])).toEqual({ kind: 'absent', size: 0, by: 'as streamed' });
+  });
+});
+
+describe('the etcd version recorded in a snapshot', () => {
+  it('is the highest clusterVersion found (a freed page may hold the one from before an upgrade)', () => {
+    expect(parseSnapshotVersion('clusterVersion3.4.0\nclusterVersion3.5.0\n')).toBe('3.5.0');
+    expect(parseSnapshotVersion('clusterVersion3.10.0\nclusterVersion3.9.2\n')).toBe('3.10.0');
+  });
+  it('is unknown when the snapshot records none', () => {
+    expect(parseSnapshotVersion('')).toBeUndefined();
   });
 });
