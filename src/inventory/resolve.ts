@@ -29,6 +29,7 @@ interface Described {
   tlsFrom: Partial<Record<TlsField, string>>;
   /** set when the description was built from the endpoints themselves */
   endpoints?: string[];
+  from: NonNullable<ClusterConfig['from']>;
 }
 
 const NO_DESCRIPTION =
@@ -47,13 +48,13 @@ export async function resolveClusterConfig(options: ResolveOptions): Promise<Clu
   const described = withTlsFlags(await describe(options, flags), flags);
   const { endpoints, source } = endpointsToProbe(described, flags);
   await checkTlsFiles(described, options.verifyTlsContents ?? false);
-  return { inventory: described.inventory, endpoints, sources: source ? [...described.sources, source] : described.sources };
+  return { inventory: described.inventory, endpoints, sources: source ? [...described.sources, source] : described.sources, from: described.from };
 }
 
 async function describe(options: ResolveOptions, flags: FlagConfig): Promise<Described> {
   if (options.inventoryPath !== undefined) {
     const inventory = await loadInventoryFile(options.inventoryPath);
-    return { inventory, sources: [`inventory ${options.inventoryPath}`], tlsFrom: tlsLabels(inventory, `${options.inventoryPath}: tls.`) };
+    return { inventory, sources: [`inventory ${options.inventoryPath}`], tlsFrom: tlsLabels(inventory, `${options.inventoryPath}: tls.`), from: 'file' };
   }
   if (flags.endpoints) return describeEndpoints(flags.endpoints.value, flags.endpoints.from, hasTls(flags));
   const found = await discoverLocal(options.discoveryRoot === undefined ? {} : { root: options.discoveryRoot });
@@ -62,6 +63,7 @@ async function describe(options: ResolveOptions, flags: FlagConfig): Promise<Des
     inventory: found.inventory,
     sources: [`discovered from ${found.source}`, ...found.notes],
     tlsFrom: tlsLabels(found.inventory, `${found.source} (discovered) tls.`),
+    from: 'discovery',
   };
 }
 
@@ -102,6 +104,7 @@ function describeEndpoints(raw: ReadonlyArray<string>, from: string, tls: boolea
     ],
     tlsFrom: {},
     endpoints,
+    from: 'endpoints',
   };
 }
 
