@@ -14,8 +14,9 @@ import { describeCheck } from '../lab/sample-data.js';
 import { findRunbook, loadCatalogue, type RunbookCatalogue } from '../runbook/loader.js';
 import { colorEnabled, paint } from '../util/color.js';
 import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
-import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
-import { driveRun, prepareRun } from './run.js';
+import { clusterTargetFrom, type ClusterTarget } from '../session/cluster-target.js';
+import { prepareRun } from '../session/prepare.js';
+import { driveRun } from './line-view.js';
 
 /** etcd's default backend quota is 2 GiB; every member's copy is on this one disk */
 const MAX_BALLAST_MIB = 1024;
@@ -200,7 +201,7 @@ function inView(noColor: boolean | undefined): Recovery {
   return {
     recover: async (context) => {
       const target = await labTarget(context.lab);
-      const { runInteractive } = await import('./interactive.js');
+      const { runInteractive } = await import('./full-screen-view.js');
       await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
       // the view opens at most one run, journaled in the drill's own journal dir
       const journals = (await readdir(context.journalDir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();

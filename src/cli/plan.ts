@@ -11,7 +11,9 @@ import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, Rendered
 import type { Risk } from '../runbook/schema.js';
 import { colorEnabled, paint, type Color } from '../util/color.js';
 import { OperatorError } from '../util/errors.js';
-import { clusterTargetFrom } from './cluster-target.js';
+import { clusterTargetFrom } from '../session/cluster-target.js';
+import { parseSets } from '../session/inputs.js';
+import { runTimestamp } from '../session/run-ids.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
 
 export const planHelp = `Usage: etcd-runbook plan <runbook|file.yaml> [--json|--markdown] [--set name=value]... [connection flags]
@@ -64,22 +66,6 @@ export async function planCommand(argv: string[]): Promise<number> {
 /** A file's text, or undefined when it cannot be read here. */
 async function readIfThere(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
-}
-
-/** `--set a=b --set c=d` → { a: 'b', c: 'd' }; a value may contain '='. */
-export function parseSets(sets: string[]): Record<string, string> {
-  const inputs: Record<string, string> = {};
-  for (const set of sets) {
-    const eq = set.indexOf('=');
-    if (eq <= 0) throw new OperatorError(`--set ${set}: expected name=value, e.g. --set member=m3`);
-    inputs[set.slice(0, eq)] = set.slice(eq + 1);
-  }
-  return inputs;
-}
-
-/** 20261124T183000Z: the run timestamp templates see as run.timestamp (as `run` makes it). */
-export function runTimestamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
 // ---- text ---------------------------------------------------------------------------

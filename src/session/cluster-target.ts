@@ -1,10 +1,13 @@
 import type { ProbeTarget } from '../cluster/probe.js';
+import type { ClusterReport } from '../cluster/types.js';
+import { inferOtherNodes } from '../inventory/infer-nodes.js';
+import { withLiveMembers } from '../inventory/live-members.js';
 import { loadClientTls, type ClientTls } from '../cluster/tls.js';
 import { keyFileWarnings } from '../inventory/key-permissions.js';
 import type { ClusterConfig } from '../inventory/schema.js';
 import { resolveClusterConfig } from '../inventory/resolve.js';
 import { OperatorError } from '../util/errors.js';
-import { parseDuration } from './connection-flags.js';
+import { parseDuration } from '../util/duration.js';
 
 /** What a cluster-facing command needs before it can probe: config, targets, TLS. */
 export interface ClusterTarget {
@@ -49,4 +52,28 @@ export function probeTargets(config: ClusterConfig): ProbeTarget[] {
     const member = config.inventory.members.find((m) => m.clientURLs.includes(endpoint));
     return member ? { endpoint, expectedName: member.name, expectedPeerURLs: member.peerURLs } : { endpoint };
   });
+}
+
+/**
+ * The target as the cluster itself describes it, once probed: names and
+ * URLs that were guessed (from endpoints, or another master's
+ * --initial-cluster) come from the live member list, members the
+ * description lacked are added, and on a discovered master their nodes are
+ * inferred like the others'. An inventory file is taken as written.
+ */
+export function liveTarget(target: ClusterTarget, report: ClusterReport): ClusterTarget {
+  const { config } = target;
+  if (config.from === undefined || config.from === 'file') return target;
+  const live = withLiveMembers(config.inventory, report.endpoints, { addMissing: true });
+  const inventory = config.from === 'discovery' ? inferOtherNodes(live.inventory).inventory : live.inventory;
+  const endpoints = config.endpoints.map((endpoint) => renamedEndpoint(endpoint, config.inventory, inventory));
+  const next: ClusterConfig = { ...config, inventory, endpoints, sources: [...config.sources, ...live.notes] };
+  return { ...target, config: next, targets: probeTargets(next) };
+}
+
+/** A probed endpoint that was a member's guessed client URL follows the member to its real one. */
+function renamedEndpoint(endpoint: string, before: ClusterConfig['inventory'], after: ClusterConfig['inventory']): string {
+  const index = before.members.findIndex((member) => member.clientURLs[0] === endpoint);
+  const now = index < 0 ? undefined : after.members[index]?.clientURLs[0];
+  return now ?? endpoint;
 }
