@@ -24,6 +24,23 @@ export function inferOtherNodes(inventory: Inventory): { inventory: Inventory; i
   return { inventory: { ...inventory, members }, inferred };
 }
 
+/**
+ * Members given by endpoints alone, on a master: the nodes its discovery
+ * knows (its own, and the ones inferred from it) go to the members with the
+ * same peer URL, so a plan run here with --endpoints reaches every node.
+ */
+export function withNodesFrom(inventory: Inventory, discovered: Inventory): { inventory: Inventory; lent: string[] } {
+  const lent: string[] = [];
+  const members = inventory.members.map((member): InventoryMember => {
+    if (member.node) return member;
+    const same = discovered.members.find((other) => other.node && other.peerURLs.some((url) => member.peerURLs.includes(url)));
+    if (!same?.node) return member;
+    lent.push(member.name);
+    return { ...member, node: same.node };
+  });
+  return { inventory: { ...inventory, members }, lent };
+}
+
 /** This machine's node: commands run here without SSH. */
 export function isLocalNode(node: InventoryNode | undefined): boolean {
   return node !== undefined && (node.transport === 'local' || (node.transport === undefined && node.host === 'local'));

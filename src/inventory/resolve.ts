@@ -30,6 +30,7 @@ interface Described {
   /** set when the description was built from the endpoints themselves */
   endpoints?: string[];
   from: NonNullable<ClusterConfig['from']>;
+  discovered?: Inventory;
 }
 
 const NO_DESCRIPTION =
@@ -48,7 +49,8 @@ export async function resolveClusterConfig(options: ResolveOptions): Promise<Clu
   const described = withTlsFlags(await describe(options, flags), flags);
   const { endpoints, source } = endpointsToProbe(described, flags);
   await checkTlsFiles(described, options.verifyTlsContents ?? false);
-  return { inventory: described.inventory, endpoints, sources: source ? [...described.sources, source] : described.sources, from: described.from };
+  const sources = source ? [...described.sources, source] : described.sources;
+  return { inventory: described.inventory, endpoints, sources, from: described.from, ...(described.discovered && { discovered: described.discovered }) };
 }
 
 async function describe(options: ResolveOptions, flags: FlagConfig): Promise<Described> {
@@ -56,8 +58,12 @@ async function describe(options: ResolveOptions, flags: FlagConfig): Promise<Des
     const inventory = await loadInventoryFile(options.inventoryPath);
     return { inventory, sources: [`inventory ${options.inventoryPath}`], tlsFrom: tlsLabels(inventory, `${options.inventoryPath}: tls.`), from: 'file' };
   }
-  if (flags.endpoints) return describeEndpoints(flags.endpoints.value, flags.endpoints.from, hasTls(flags));
-  const found = await discoverLocal(options.discoveryRoot === undefined ? {} : { root: options.discoveryRoot });
+  const found = await discoverHere(options, flags.endpoints !== undefined);
+  if (flags.endpoints) {
+    const described = describeEndpoints(flags.endpoints.value, flags.endpoints.from, hasTls(flags));
+    if (!found) return described;
+    return { ...described, discovered: found.inventory };
+  }
   if (!found) throw new OperatorError(NO_DESCRIPTION);
   return {
     inventory: found.inventory,
@@ -65,6 +71,16 @@ async function describe(options: ResolveOptions, flags: FlagConfig): Promise<Des
     tlsFrom: tlsLabels(found.inventory, `${found.source} (discovered) tls.`),
     from: 'discovery',
   };
+}
+
+/**
+ * Discovery on this machine. Next to --endpoints it only lends its nodes,
+ * so a machine that is no master (or one this user cannot read) is no error then.
+ */
+async function discoverHere(options: ResolveOptions, optional: boolean): Promise<Awaited<ReturnType<typeof discoverLocal>>> {
+  const discover = () => discoverLocal(options.discoveryRoot === undefined ? {} : { root: options.discoveryRoot });
+  if (!optional) return discover();
+  return discover().catch(() => undefined);
 }
 
 function tlsLabels(inventory: Inventory, prefix: string): Partial<Record<TlsField, string>> {

@@ -189,4 +189,9 @@ export interface ClusterConfig {
    * from the live member list). Undefined for a journal's description.
    */
   from?: 'file' | 'endpoints' | 'discovery';
+  /**
+   * With --endpoints on a master: what discovery found here, whose nodes
+   * go to the members with the same peer URLs once the member list names them.
+   */
+  discovered?: Inventory;
 }

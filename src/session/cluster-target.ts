@@ -1,6 +1,6 @@
 import type { ProbeTarget } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
-import { inferOtherNodes } from '../inventory/infer-nodes.js';
+import { inferOtherNodes, withNodesFrom } from '../inventory/infer-nodes.js';
 import { withLiveMembers } from '../inventory/live-members.js';
 import { loadClientTls, type ClientTls } from '../cluster/tls.js';
 import { keyFileWarnings } from '../inventory/key-permissions.js';
@@ -65,9 +65,11 @@ export function liveTarget(target: ClusterTarget, report: ClusterReport): Cluste
   const { config } = target;
   if (config.from === undefined || config.from === 'file') return target;
   const live = withLiveMembers(config.inventory, report.endpoints, { addMissing: true });
-  const inventory = config.from === 'discovery' ? inferOtherNodes(live.inventory).inventory : live.inventory;
+  const located = config.discovered ? withNodesFrom(live.inventory, config.discovered) : { inventory: live.inventory, lent: [] };
+  const inventory = config.from === 'discovery' ? inferOtherNodes(located.inventory).inventory : located.inventory;
   const endpoints = config.endpoints.map((endpoint) => renamedEndpoint(endpoint, config.inventory, inventory));
-  const next: ClusterConfig = { ...config, inventory, endpoints, sources: [...config.sources, ...live.notes] };
+  const lent = located.lent.length > 0 ? [`nodes of ${located.lent.join(', ')} as this master's discovery describes them (same peer URLs)`] : [];
+  const next: ClusterConfig = { ...config, inventory, endpoints, sources: [...config.sources, ...live.notes, ...lent] };
   return { ...target, config: next, targets: probeTargets(next) };
 }
 
