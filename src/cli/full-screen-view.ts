@@ -3,6 +3,7 @@ import { render } from 'ink';
 import type { ProbeChannels } from '../cluster/channels.js';
 import { probeThroughElection } from '../cluster/election.js';
 import type { ClusterReport } from '../cluster/types.js';
+import { inferredNodesLine } from '../inventory/infer-nodes.js';
 import { sshMembers } from '../inventory/schema.js';
 import { loadCatalogue, shippedRunbookDir, type RunbookCatalogue } from '../runbook/loader.js';
 import type { ClusterTarget } from '../session/cluster-target.js';
@@ -69,6 +70,7 @@ export async function runInteractive(start: InteractiveStart): Promise<number> {
   const session: TuiSession = {
     dryRun: start.kind === 'detect' ? start.dryRun : start.prepared.state.dryRun,
     targets: target.targets.map((t) => ({ name: t.expectedName ?? t.endpoint, endpoint: t.endpoint })),
+    notes: [inferredNodesLine(target.config.inventory)].filter((line): line is string => line !== undefined),
     health,
     detect: () => {
       if (start.kind === 'detect') void runbooks();

@@ -83,6 +83,8 @@ function refreshed(member: InventoryMember, live: MemberInfo, taken: Set<string>
     next.clientURLs = kept ? [kept, ...live.clientURLs.filter((url) => url !== kept)] : live.clientURLs;
     guessed.delete('clientURLs');
   }
+  const confirmed = (member.guessed ?? []).filter((field) => field !== 'name' && !guessed.has(field));
+  if (confirmed.length > 0) notes.push(`${next.name}: ${confirmed.map((field) => (field === 'peerURLs' ? 'peer' : 'client')).join(' and ')} URLs from the live member list`);
   delete next.guessed;
   return guessed.size > 0 ? { ...next, guessed: [...guessed] } : next;
 }
