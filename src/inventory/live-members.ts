@@ -1,5 +1,6 @@
 import type { EndpointProbe, MemberInfo } from '../cluster/types.js';
 import { authoritativeMemberList, sameUrl } from '../cluster/verdict.js';
+import { isLocalNode } from './infer-nodes.js';
 import { isHttpUrl, type Inventory, type InventoryMember } from './schema.js';
 
 export interface LiveMembersOptions {
@@ -10,6 +11,12 @@ export interface LiveMembersOptions {
    * the verdict already warns about members it does not name.
    */
   addMissing: boolean;
+  /**
+   * Drop the members the live list does not have (discovery's
+   * --initial-cluster names the members at creation: one replaced since is
+   * gone); never this machine's own member.
+   */
+  dropUnlisted?: boolean;
 }
 
 type Guessable = NonNullable<InventoryMember['guessed']>[number];
@@ -27,11 +34,18 @@ export function withLiveMembers(inventory: Inventory, probes: EndpointProbe[], o
   const notes: string[] = [];
   const matched = new Set<string>();
   const taken = new Set(inventory.members.map((member) => member.name));
-  const members = inventory.members.map((member) => {
+  const members = inventory.members.flatMap((member) => {
     const live = ownEntry(member, probes) ?? listed.find((entry) => sameMember(member, entry));
-    if (!live) return member;
-    matched.add(live.id);
-    return refreshed(member, live, taken, notes);
+    if (live) {
+      matched.add(live.id);
+      return [refreshed(member, live, taken, notes)];
+    }
+    if (options.dropUnlisted && listed.length > 0 && !isLocalNode(member.node)) {
+      notes.push(`${member.name} left out: the live member list does not have it (removed since --initial-cluster was written)`);
+      taken.delete(member.name);
+      return [];
+    }
+    return [member];
   });
   if (options.addMissing) {
     for (const entry of listed) {

@@ -64,7 +64,7 @@ export function probeTargets(config: ClusterConfig): ProbeTarget[] {
 export function liveTarget(target: ClusterTarget, report: ClusterReport): ClusterTarget {
   const { config } = target;
   if (config.from === undefined || config.from === 'file') return target;
-  const live = withLiveMembers(config.inventory, report.endpoints, { addMissing: true });
+  const live = withLiveMembers(config.inventory, report.endpoints, { addMissing: true, dropUnlisted: config.from === 'discovery' });
   const located = config.discovered ? withNodesFrom(live.inventory, config.discovered) : { inventory: live.inventory, lent: [] };
   const inventory = config.from === 'discovery' ? inferOtherNodes(located.inventory).inventory : located.inventory;
   const endpoints = config.endpoints.map((endpoint) => renamedEndpoint(endpoint, config.inventory, inventory));

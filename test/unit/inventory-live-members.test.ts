@@ -70,6 +70,20 @@ describe('withLiveMembers', () => {
     expect(withLiveMembers(fromEndpoints('10.0.0.1'), probes, { addMissing: false }).inventory.members.map((m) => m.name)).toEqual(['q0']);
   });
 
+  it('for a discovered master, leaves out a member --initial-cluster named that the live list no longer has (never this machine\'s own)', () => {
+    const discovered = inventorySchema.parse({
+      members: [
+        { name: 'q0', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'], node: { host: 'local', layout: 'systemd' } },
+        { name: 'old', peerURLs: ['https://10.0.0.7:2380'], clientURLs: ['https://10.0.0.7:2379'], guessed: ['clientURLs'] },
+      ],
+    });
+    const { inventory, notes } = withLiveMembers(discovered, [answered(M2, [M2, M3])], { addMissing: true, dropUnlisted: true });
+    expect(inventory.members.map((m) => m.name)).toEqual(['q0', 'q1', 'q2']);
+    expect(notes).toContain('old left out: the live member list does not have it (removed since --initial-cluster was written)');
+    // nothing answered: nothing is known to be gone
+    expect(withLiveMembers(discovered, [silent('https://10.0.0.1:2379')], { addMissing: true, dropUnlisted: true }).inventory).toEqual(discovered);
+  });
+
   it('never renames a member whose name was read, and leaves a description unchanged when nothing answered', () => {
     const read = inventorySchema.parse({ members: [{ name: 'etcd-a', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'] }] });
     expect(withLiveMembers(read, [answered(M1, [M1])], { addMissing: false }).inventory).toEqual(read);
