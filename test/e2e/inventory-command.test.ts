@@ -111,3 +111,26 @@ describe('etcd-runbook inventory, and the whole cluster from one master', () => 
     });
   });
 });
+
+describe('a kubeadm master with only its static-pod manifest', () => {
+  let lab: LabCluster;
+
+  beforeAll(async () => {
+    lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
+  }, 120_000);
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  it('plan restore-quorum, no flags, with quorum lost: every member\'s steps, the others\' nodes inferred as kubeadm', async () => {
+    await lab.kill('m2');
+    await lab.kill('m3');
+    expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
+    const result = await runCli(['plan', 'restore-quorum', '--markdown'], { ETCD_RUNBOOK_DISCOVERY_ROOT: lab.member('m1').root });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/- \*\*Inferred\*\*: m2 \(127\.0\.0\.\d+\), m3 \(127\.0\.0\.\d+\): .*layout kubeadm/);
+    for (const name of ['m2', 'm3']) expect(result.stdout).toContain(`**${name}** (${lab.member(name).ip}, inferred)`);
+    // their static pods are stopped as this master's are: by moving the manifest out of the same dir
+    expect(result.stdout).toContain('/etc/kubernetes/manifests');
+  });
+});
