@@ -21,7 +21,7 @@ export const connectionFlagsHelp = `Connection (as etcdctl; flags win over ETCDC
   --cacert FILE        CA that signed the members' server certs
   --cert FILE          client certificate
   --key FILE           client key
-  --inventory FILE     cluster description (YAML); without it and without
-                       --endpoints, the local kubeadm manifest or systemd unit
-                       is read
+  --inventory FILE     cluster description (YAML; 'etcd-runbook inventory'
+                       prints one); without it and without --endpoints, the
+                       local kubeadm manifest or systemd unit is read
   --timeout DURATION   per-endpoint probe deadline (default 1200ms)`;

@@ -1,13 +1,13 @@
 import type { ProbeTarget } from '../cluster/probe.js';
+import { loadClientTls, type ClientTls } from '../cluster/tls.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { inferOtherNodes, withNodesFrom } from '../inventory/infer-nodes.js';
-import { withLiveMembers } from '../inventory/live-members.js';
-import { loadClientTls, type ClientTls } from '../cluster/tls.js';
 import { keyFileWarnings } from '../inventory/key-permissions.js';
-import type { ClusterConfig } from '../inventory/schema.js';
+import { withLiveMembers } from '../inventory/live-members.js';
 import { resolveClusterConfig } from '../inventory/resolve.js';
-import { OperatorError } from '../util/errors.js';
+import type { ClusterConfig } from '../inventory/schema.js';
 import { parseDuration } from '../util/duration.js';
+import { OperatorError } from '../util/errors.js';
 
 /** What a cluster-facing command needs before it can probe: config, targets, TLS. */
 export interface ClusterTarget {
