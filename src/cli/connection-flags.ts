@@ -21,16 +21,7 @@ export const connectionFlagsHelp = `Connection (as etcdctl; flags win over ETCDC
   --cacert FILE        CA that signed the members' server certs
   --cert FILE          client certificate
   --key FILE           client key
-  --inventory FILE     cluster description (YAML); without it and without
-                       --endpoints, the local kubeadm manifest or systemd unit
-                       is read
+  --inventory FILE     cluster description (YAML; 'etcd-runbook inventory'
+                       prints one); without it and without --endpoints, the
+                       local kubeadm manifest or systemd unit is read
   --timeout DURATION   per-endpoint probe deadline (default 1200ms)`;
-
-/** "1200", "1200ms", "2s" → milliseconds; undefined passes through. */
-export function parseDuration(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
-  if (!match) throw new Error(`${flag} ${text}: expected a duration like 1200ms or 2s`);
-  const value = Number(match[1]);
-  return Math.round(match[2] === 's' ? value * 1000 : value);
-}

@@ -17,8 +17,9 @@ import { judgeAppliesTo } from '../runbook/preconditions.js';
 import type { Runbook } from '../runbook/schema.js';
 import { colorEnabled, paint } from '../util/color.js';
 import { ExitCode, messageOf, OperatorError } from '../util/errors.js';
-import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
-import { driveRun, prepareRun } from './run.js';
+import { clusterTargetFrom, type ClusterTarget } from '../session/cluster-target.js';
+import { prepareRun } from '../session/prepare.js';
+import { driveRun } from './line-view.js';
 
 /** etcd's default backend quota is 2 GiB; every member's copy is on this one disk */
 const MAX_BALLAST_MIB = 1024;
@@ -240,11 +241,11 @@ function inView(noColor: boolean | undefined, chosen: Runbook | undefined): Reco
   return {
     recover: async (context) => {
       const target = await labTarget(context.lab);
-      const { runInteractive } = await import('./interactive.js');
+      const { runInteractive } = await import('./full-screen-view.js');
       if (chosen) {
         const sets = inputSets(chosen, context.inputDefaults);
         const prepared = await prepareRun({ runbook: chosen, target, detection: context.detection, sets, dryRun: false, journalDir: context.journalDir });
-        await runInteractive({ kind: 'run', prepared, target, noColor });
+        await runInteractive({ kind: 'run', prepared, noColor });
       } else {
         await runInteractive({ kind: 'detect', target, dryRun: false, sets: [], journalDir: context.journalDir, noColor, inputDefaults: context.inputDefaults });
       }

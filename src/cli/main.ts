@@ -14,6 +14,7 @@ const commands: Record<string, { load: () => Promise<Command>; summary: string }
   plan: { load: async () => (await import('./plan.js')).planCommand, summary: 'the runbook rendered for this cluster, executing nothing' },
   run: { load: async () => (await import('./run.js')).runCommand, summary: 'step through a runbook, each step confirmed (--dry-run records instead)' },
   resume: { load: async () => (await import('./run.js')).resumeCommand, summary: 'continue an interrupted run from its journal' },
+  inventory: { load: async () => (await import('./inventory.js')).inventoryCommand, summary: 'print the cluster description in use as an inventory file (--inventory reads it)' },
   lint: { load: async () => (await import('./lint.js')).lintCommand, summary: 'validate runbook files (errors name file, line and field)' },
   lab: { load: async () => (await import('./lab.js')).labCommand, summary: 'a lab of real nodes to practise on by hand: up, exec, fault, down (root)' },
   drill: { load: async () => (await import('./drill.js')).drillCommand, summary: 'rehearse a recovery on a real local cluster: fault, runbook, time to healthy' },
@@ -28,7 +29,7 @@ Without a command: the interactive view (detect, propose a runbook, step
 through it; needs a terminal — see 'etcd-runbook --help-interactive').
 
 Commands:
-${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
 
 Run 'etcd-runbook <command> --help' for a command's flags.`;
 

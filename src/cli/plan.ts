@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { probeThroughElection } from '../cluster/election.js';
 import { probeCluster } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
+import { inferredNodes, inferredNodesLine } from '../inventory/infer-nodes.js';
 import { withLocalDiffs } from '../runbook/kinds/edit-config.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
 import { planWarnings } from '../runbook/preconditions.js';
@@ -11,7 +12,9 @@ import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, Rendered
 import type { Risk } from '../runbook/schema.js';
 import { colorEnabled, paint, type Color } from '../util/color.js';
 import { OperatorError } from '../util/errors.js';
-import { clusterTargetFrom } from './cluster-target.js';
+import { clusterTargetFrom, liveTarget } from '../session/cluster-target.js';
+import { parseSets } from '../session/inputs.js';
+import { runTimestamp } from '../session/run-ids.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
 
 export const planHelp = `Usage: etcd-runbook plan <runbook|file.yaml> [--json|--markdown] [--set name=value]... [connection flags]
@@ -46,40 +49,28 @@ export async function planCommand(argv: string[]): Promise<number> {
   const inputs = parseSets(values.set ?? []);
   // the runbook first: a typo in its name should not wait for a probe
   const runbook = /\.ya?ml$/.test(name) ? await loadRunbookFile(name) : await findRunbook(name);
-  const target = await clusterTargetFrom(values);
-  const report = await probeThroughElection(() => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs }));
+  const described = await clusterTargetFrom(values);
+  const report = await probeThroughElection(() => probeCluster(described.targets, { tls: described.tls, deadlineMs: described.deadlineMs }));
+  // as a run would see it: names from the live member list, other masters' nodes inferred
+  const target = liveTarget(described, report);
+  const inventory = target.config.inventory;
   const now = new Date();
   const timestamp = runTimestamp(now);
   // a config edit on this machine shows as the diff it would make to the file as it is now
-  const rendered = await withLocalDiffs(renderRunbook(runbook, { inventory: target.config.inventory, report, inputs, run: { id: `${timestamp}-${runbook.id}-plan`, timestamp } }), readIfThere);
+  const rendered = await withLocalDiffs(renderRunbook(runbook, { inventory, report, inputs, run: { id: `${timestamp}-${runbook.id}-plan`, timestamp } }), readIfThere);
   const warnings = planWarnings(runbook, rendered, report);
   // stdout stays the document asked for; the warnings go to stderr as well, for a plan piped into a ticket
   for (const warning of warnings) process.stderr.write(`etcd-runbook: warning: ${warning}\n`);
+  const inferred = { inferred: inferredNodesLine(inventory), inferredNodes: inferredNodes(inventory).map((node) => node.member) };
   if (values.json) process.stdout.write(`${JSON.stringify(rendered, null, 2)}\n`);
-  else if (values.markdown) process.stdout.write(planMarkdown(rendered, { report, generatedAt: now.toISOString(), warnings }));
-  else process.stdout.write(planText(rendered, { report, color: colorEnabled(values['no-color']), warnings }));
+  else if (values.markdown) process.stdout.write(planMarkdown(rendered, { report, generatedAt: now.toISOString(), warnings, ...inferred }));
+  else process.stdout.write(planText(rendered, { report, color: colorEnabled(values['no-color']), warnings, ...inferred }));
   return 0;
 }
 
 /** A file's text, or undefined when it cannot be read here. */
 async function readIfThere(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
-}
-
-/** `--set a=b --set c=d` → { a: 'b', c: 'd' }; a value may contain '='. */
-export function parseSets(sets: string[]): Record<string, string> {
-  const inputs: Record<string, string> = {};
-  for (const set of sets) {
-    const eq = set.indexOf('=');
-    if (eq <= 0) throw new OperatorError(`--set ${set}: expected name=value, e.g. --set member=m3`);
-    inputs[set.slice(0, eq)] = set.slice(eq + 1);
-  }
-  return inputs;
-}
-
-/** 20261124T183000Z: the run timestamp templates see as run.timestamp (as `run` makes it). */
-export function runTimestamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
 // ---- text ---------------------------------------------------------------------------
@@ -90,7 +81,14 @@ const RISK_BADGE: Record<Risk, { text: string; color: Color }> = {
   destructive: { text: '[DESTRUCTIVE]', color: 'red' },
 };
 
-export interface PlanTextOptions {
+/** The nodes nobody read (inferredNodesLine), shown before the first step and on each of their steps. */
+export interface InferredOptions {
+  inferred?: string | undefined;
+  /** the members whose node was inferred */
+  inferredNodes?: string[];
+}
+
+export interface PlanTextOptions extends InferredOptions {
   report?: ClusterReport;
   color?: boolean;
   /** what 'run' would refuse (planWarnings) */
@@ -105,6 +103,7 @@ export function planText(plan: RenderedRunbook, options: PlanTextOptions = {}): 
   lines.push(plan.description);
   if (options.report) lines.push(`Cluster: ${options.report.verdict.verdict} — ${options.report.verdict.summary}`);
   for (const warning of options.warnings ?? []) lines.push(paint(`Warning: ${warning}`, 'yellow', color));
+  if (options.inferred) lines.push(paint(capitalised(options.inferred), 'yellow', color));
   const inputs = Object.entries(plan.inputs);
   if (inputs.length > 0) lines.push(`Inputs: ${inputs.map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
   lines.push(paint('Nothing below has been executed.', 'gray', color));
@@ -114,7 +113,7 @@ export function planText(plan: RenderedRunbook, options: PlanTextOptions = {}): 
     lines.push(`${paint(`Step ${index + 1} of ${plan.steps.length}`, 'cyan', color)}  ${paint(step.title, 'bold', color)}  ${paint(badge.text, badge.color, color)}`);
     lines.push(`  why: ${step.why}`);
     if (step.targets.length === 0) lines.push(paint('  not applicable: no node of this cluster has the layout this step is for', 'gray', color));
-    for (const target of step.targets) lines.push(...targetLines(step, target).map((l) => `  ${l}`));
+    for (const target of step.targets) lines.push(...targetLines(step, target, options.inferredNodes).map((l) => `  ${l}`));
     if (step.guards.length > 0) {
       lines.push('  guards (must pass before it runs):');
       for (const guard of step.guards) lines.push(`    - ${guardLine(guard)}`);
@@ -125,8 +124,8 @@ export function planText(plan: RenderedRunbook, options: PlanTextOptions = {}): 
   return `${lines.join('\n')}\n`;
 }
 
-function targetLines(step: RenderedStep, target: RenderedTarget): string[] {
-  const where = target.node === target.host ? target.host : `${target.node} (${target.host})`;
+function targetLines(step: RenderedStep, target: RenderedTarget, inferredNodes: string[] = []): string[] {
+  const where = whereText(target, inferredNodes.includes(target.node));
   if (target.editConfig && target.command !== undefined) return [`on ${where}: edit ${target.editConfig.path}`, ...target.command.split('\n').map((l) => `  ${l}`)];
   if (target.command !== undefined) return [`on ${where}:`, ...target.command.split('\n').map((l) => `  $ ${l}`)];
   if (target.etcd) return [`on ${where}: etcd ${target.etcd.action}${paramText(target.etcd.params)}`];
@@ -138,6 +137,16 @@ function targetLines(step: RenderedStep, target: RenderedTarget): string[] {
   }
   if (target.instruction !== undefined) return [`on ${where}, by hand (confirm when done):`, ...target.instruction.split('\n').map((l) => `  ${l}`)];
   return [`on ${where}`];
+}
+
+/** `m2 (10.0.0.2)`, and `, inferred` when nobody read that node's layout and paths */
+function whereText(target: RenderedTarget, inferred: boolean): string {
+  const host = inferred ? `${target.host}, inferred` : target.host;
+  return target.node === target.host && !inferred ? target.host : `${target.node} (${host})`;
+}
+
+function capitalised(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 }
 
 function paramText(params: Record<string, ParamValue>): string {
@@ -172,7 +181,7 @@ function seconds(ms: number): string {
 
 // ---- markdown ---------------------------------------------------------------------------
 
-export interface PlanMarkdownOptions {
+export interface PlanMarkdownOptions extends InferredOptions {
   report?: ClusterReport;
   /** ISO time the plan was made */
   generatedAt: string;
@@ -192,6 +201,7 @@ export function planMarkdown(plan: RenderedRunbook, options: PlanMarkdownOptions
     out.push(`- Quorum: ${v.healthyVoting} of ${v.votingMembers} voting members healthy, quorum needs ${v.quorumSize}`);
   }
   for (const warning of options.warnings ?? []) out.push(`- **Warning**: ${mdText(warning)}`);
+  if (options.inferred) out.push(`- **Inferred**: ${mdText(options.inferred.replace(/^inferred: /, ''))}`);
   for (const [k, v] of Object.entries(plan.inputs)) out.push(`- Input \`${k}\`: \`${String(v)}\``);
   if (plan.sources.length > 0) out.push(`- Sources: ${plan.sources.map(mdText).join('; ')}`);
   out.push('');
@@ -204,7 +214,8 @@ export function planMarkdown(plan: RenderedRunbook, options: PlanMarkdownOptions
     out.push('');
     if (step.targets.length === 0) out.push('_Not applicable: no node of this cluster has the layout this step is for._', '');
     for (const target of step.targets) {
-      const heading = `**${mdText(target.node)}** (${mdText(target.host)})`;
+      const inferred = options.inferredNodes?.includes(target.node) ? ', inferred' : '';
+      const heading = `**${mdText(target.node)}** (${mdText(target.host)}${inferred})`;
       if (target.command !== undefined) out.push(`${heading}:`, '', ...fenced(target.command, target.editConfig ? 'diff' : 'sh'), '');
       else if (target.instruction !== undefined) out.push(`${heading}, by hand (confirm when done): ${mdText(target.instruction)}`, '');
       else out.push(`${heading}: ${mdText(targetLines(step, target).join(' ').replace(/^on [^:]+: /, ''))}`, '');

@@ -1,33 +1,20 @@
-import { readdir } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ProbeChannels } from '../cluster/channels.js';
-import { EtcdClusterClient } from '../cluster/client.js';
 import { probeThroughElection } from '../cluster/election.js';
-import { probeCluster, silentRecheck, type ClientTls, type ProbeTarget } from '../cluster/probe.js';
-import type { ClusterReport, Verdict } from '../cluster/types.js';
+import { probeCluster } from '../cluster/probe.js';
 import { defaultJournalDir, Journal, readJournal, resumeState, latestJournal } from '../engine/journal.js';
 import { ScriptedOperator, type Operator, type ScriptedOperatorOptions } from '../engine/operator.js';
 import { initialState, reduce } from '../engine/reducer.js';
-import { Runner } from '../engine/runner.js';
-import { transcriptMarkdown, writeTranscript } from '../engine/transcript.js';
-import type { EngineEvent, RunState } from '../engine/types.js';
-import type { Inventory } from '../inventory/schema.js';
-import { memberRecord } from '../runbook/context.js';
-import { FileVerdicts } from '../runbook/file-verdicts.js';
-import type { GuardEnvironment, GuardMember } from '../runbook/guards.js';
-import { CommandFragment } from '../runbook/template.js';
+import type { RunState } from '../engine/types.js';
 import { findRunbook, loadRunbookFile } from '../runbook/loader.js';
-import type { Runbook } from '../runbook/schema.js';
-import { appliesToJudgedOnResume, changesMembershipOrRestores, judgeAppliesTo, judgeOverrideValue, judgeServerVersions, type AppliesToJudgement } from '../runbook/preconditions.js';
-import { renderRunbook } from '../runbook/render.js';
-import type { RenderedRunbook } from '../runbook/rendered.js';
-import { NodeTransports } from '../transport/for-node.js';
+import { clusterTargetFrom, probeTargets, type ClusterTarget } from '../session/cluster-target.js';
+import type { DriveOptions } from '../session/create.js';
+import { judgeResumedStart, prepareRun } from '../session/prepare.js';
+import { operatorName } from '../session/run-ids.js';
 import { colorEnabled } from '../util/color.js';
-import { ExitCode, OperatorError } from '../util/errors.js';
-import { clusterTargetFrom, probeTargets, type ClusterTarget } from './cluster-target.js';
+import { OperatorError } from '../util/errors.js';
 import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
-import { parseSets, runTimestamp } from './plan.js';
+import { driveRun } from './line-view.js';
 import { checkSshLogins } from './ssh-logins.js';
 import { StepLog } from './step-log.js';
 
@@ -113,116 +100,13 @@ export async function runCommand(argv: string[]): Promise<number> {
       overrideAppliesTo: values['override-applies-to'],
     });
     if (tui) {
-      const { runInteractive } = await import('./interactive.js');
-      return await runInteractive({ kind: 'run', prepared, target, noColor: values['no-color'] });
+      const { runInteractive } = await import('./full-screen-view.js');
+      return await runInteractive({ kind: 'run', prepared, noColor: values['no-color'] });
     }
     return await drive(prepared.state, { ...prepared.options, operator: operator!, opening: prepared.opening, noColor: values['no-color'], channels });
   } finally {
     channels.close();
   }
-}
-
-export interface PrepareRunOptions {
-  runbook: Runbook;
-  target: ClusterTarget;
-  detection: ClusterReport;
-  /** --set name=value */
-  sets: string[];
-  dryRun: boolean;
-  journalDir?: string;
-  /** --override-applies-to: the runbook id, to run it on a verdict outside its appliesTo */
-  overrideAppliesTo?: string | undefined;
-}
-
-/** A run ready to drive: rendered runbook, journal created, run-started appended. */
-export interface PreparedRun {
-  state: RunState;
-  started: Extract<EngineEvent, { type: 'run-started' }>;
-  /** what the journal opened with: run-started, and the appliesTo override when there is one */
-  opening: EngineEvent[];
-  options: Omit<DriveOptions, 'operator'>;
-}
-
-/**
- * Render the runbook for this cluster, open its journal and record
- * run-started. Every run is prepared here (run, the view, the drill), so
- * here it is refused, before a journal exists, when the runbook is not for
- * the detected verdict (unless overridden) or a server is too old for it.
- */
-export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
-  const { runbook, target, detection } = options;
-  // before rendering: a runbook for another verdict may lack the detection values it defaults from
-  const applies = refuseUnlessApplies(runbook, detection, options.overrideAppliesTo);
-  const journalDir = options.journalDir ?? defaultJournalDir();
-  const now = await runStartTime(journalDir);
-  const runId = newRunId(runbook.id, now);
-  const rendered = renderRunbook(runbook, {
-    inventory: target.config.inventory,
-    report: detection,
-    inputs: parseSets(options.sets),
-    run: { id: runId, timestamp: runTimestamp(now) },
-  });
-  refuseOldServers(rendered, detection);
-  const journal = await Journal.create(journalDir, runId);
-  const started: Extract<EngineEvent, { type: 'run-started' }> = {
-    type: 'run-started',
-    at: new Date().toISOString(),
-    runId,
-    runbook: rendered,
-    dryRun: options.dryRun,
-    operator: operatorName(),
-    detection,
-    cluster: { inventory: target.config.inventory, endpoints: target.config.endpoints },
-  };
-  journal.append(started);
-  let state = initialState(started);
-  const opening: EngineEvent[] = [started];
-  if (applies.kind === 'overridden') {
-    const overridden = journal.append(overrideEvent(runbook.id, applies, started.operator));
-    state = reduce(state, overridden);
-    opening.push(overridden);
-  }
-  return {
-    state,
-    started,
-    opening,
-    options: { journal, inventory: target.config.inventory, endpoints: target.config.endpoints, tls: target.tls },
-  };
-}
-
-/** The appliesTo judgement, thrown as the one-line refusal when the run may not start. */
-function refuseUnlessApplies(runbook: { id: string; appliesTo: readonly Verdict[] }, detection: ClusterReport, override: string | undefined): Exclude<AppliesToJudgement, { kind: 'refused' }> {
-  const judged = judgeAppliesTo(runbook, detection.verdict.verdict, override, detection.verdict.summary);
-  if (judged.kind === 'refused') throw new OperatorError(judged.message, judged.exitCode);
-  return judged;
-}
-
-/** A runbook that changes the member list or restores runs on etcd 3.4+ servers only. */
-function refuseOldServers(rendered: RenderedRunbook, detection: ClusterReport): void {
-  if (!changesMembershipOrRestores(rendered)) return;
-  const judged = judgeServerVersions(detection);
-  if (!judged.ok) throw new OperatorError(`${rendered.id}: ${judged.message}`, ExitCode.configError);
-}
-
-function overrideEvent(runbook: string, applies: Extract<AppliesToJudgement, { kind: 'overridden' }>, operator: string): EngineEvent {
-  return { type: 'applies-to-overridden', at: new Date().toISOString(), runbook, verdict: applies.verdict, appliesTo: applies.appliesTo, operator };
-}
-
-/**
- * A resumed run that has not started yet is judged as a new one
- * (appliesToJudgedOnResume), on a probe of the cluster now. Returns the
- * events to journal: that probe, and the override when one was given and
- * needed.
- */
-async function judgeResumedStart(state: RunState, target: ClusterTarget, override: string | undefined, operator: string): Promise<EngineEvent[]> {
-  const named = judgeOverrideValue(state.runbook.id, override);
-  if (!named.ok) throw new OperatorError(named.message, ExitCode.configError);
-  if (!appliesToJudgedOnResume(state)) return [];
-  const report = await probeThroughElection(() => probeCluster(target.targets, { tls: target.tls, deadlineMs: target.deadlineMs }));
-  const applies = refuseUnlessApplies({ id: state.runbook.id, appliesTo: state.runbook.appliesTo ?? [] }, report, override);
-  refuseOldServers(state.runbook, report);
-  const probed: EngineEvent = { type: 'probe', at: new Date().toISOString(), report };
-  return applies.kind === 'overridden' ? [probed, overrideEvent(state.runbook.id, applies, operator)] : [probed];
 }
 
 export async function resumeCommand(argv: string[]): Promise<number> {
@@ -271,8 +155,8 @@ export async function resumeCommand(argv: string[]): Promise<number> {
   const unknown = state.steps.find((step) => step.status === 'unknown');
   const forUnknown = values['retry-unknown'] ? { type: 'retry' as const } : values['skip-unknown'] !== undefined ? { type: 'skip' as const, reason: values['skip-unknown'] } : undefined;
   if (wantsTui(Boolean(values.yes))) {
-    const { runInteractive } = await import('./interactive.js');
-    return runInteractive({ kind: 'run', prepared: { state, started: first, opening: [first], options: { journal, inventory, endpoints, tls } }, target, noColor: values['no-color'] });
+    const { runInteractive } = await import('./full-screen-view.js');
+    return runInteractive({ kind: 'run', prepared: { state, started: first, opening: [first], options: { journal, inventory, endpoints, tls }, target }, noColor: values['no-color'] });
   }
   const failed = values['retry-failed'] ? state.steps.find((step) => step.status === 'failed') : undefined;
   const script = { ...(unknown && forUnknown ? { [unknown.id]: forUnknown } : {}), ...(failed ? { [failed.id]: { type: 'retry' as const } } : {}) };
@@ -281,138 +165,8 @@ export async function resumeCommand(argv: string[]): Promise<number> {
   return drive(state, { journal, operator, inventory, endpoints, tls, noColor: values['no-color'] });
 }
 
-export interface DriveOptions {
-  journal: Journal;
-  operator: Operator;
-  inventory: Inventory;
-  endpoints: string[];
-  tls?: ClientTls;
-  /** the run's opening events (run-started, an appliesTo override), printed before the runner starts */
-  opening?: EngineEvent[];
-  noColor?: boolean;
-  /** connections the detection opened, for the run's probes (their owner closes them) */
-  channels?: ProbeChannels;
-}
-
 async function drive(state: RunState, options: DriveOptions): Promise<number> {
   return (await driveRun(state, options)).exitCode;
-}
-
-/** Run to the end (or until Ctrl-C), printing the step log, then write the transcript. */
-export async function driveRun(state: RunState, options: DriveOptions): Promise<RunOutcome> {
-  const log = new StepLog(colorEnabled(options.noColor));
-  const interrupt = new AbortController();
-  const onSigint = () => interrupt.abort();
-  process.once('SIGINT', onSigint);
-  for (const event of options.opening ?? []) {
-    const line = log.line(event, state);
-    if (line) process.stdout.write(`${line}\n`);
-  }
-  const run = createRun(state, {
-    ...options,
-    signal: interrupt.signal,
-    onEvent: (event, next) => {
-      const line = log.line(event, next);
-      if (line) process.stdout.write(`${line}\n`);
-    },
-  });
-  let outcome: RunOutcome;
-  try {
-    outcome = await run.run();
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-  }
-  process.stdout.write(`journal: ${outcome.journal}\ntranscript: ${outcome.transcript}\n`);
-  return outcome;
-}
-
-export interface RunOutcome {
-  state: RunState;
-  journal: string;
-  transcript: string;
-  /** 0 when the run succeeded, else runFailed */
-  exitCode: number;
-}
-
-export interface CreateRunOptions extends DriveOptions {
-  signal: AbortSignal;
-  onEvent: (event: EngineEvent, state: RunState) => void;
-}
-
-/**
- * The Runner wired to this cluster (transports, client, probes, guards);
- * run() drives it to the end, closes what it opened, and writes the transcript.
- */
-export function createRun(state: RunState, options: CreateRunOptions): { runner: Runner; run: () => Promise<RunOutcome> } {
-  const targets: ProbeTarget[] = probeTargets({ inventory: options.inventory, endpoints: options.endpoints, sources: [] });
-  // a member that stayed silent (frozen) is re-checked with a short deadline on every later probe of the run
-  // the run's probes and the client's endpoint ranking share open connections
-  const channels = options.channels ?? new ProbeChannels(options.tls);
-  const client = new EtcdClusterClient(options.endpoints, options.tls, { channels });
-  const probeOnly = silentRecheck(targets, { tls: options.tls, channels }, undefined, state.lastProbe);
-  // each probe of the run also ranks the client's endpoints (see rankWith)
-  const probe = async (): Promise<ClusterReport> => {
-    const report = await probeOnly();
-    client.rankWith(report);
-    return report;
-  };
-  const transports = new NodeTransports(options.inventory);
-  const guardEnvironment: GuardEnvironment = {
-    probe,
-    transport: (node) => transports.get(node),
-    client,
-    members: guardMembers(options.inventory),
-    // a snapshot verified at one step and unchanged since is not read whole again at the next
-    verdicts: new FileVerdicts(),
-  };
-  const runner = new Runner(state, {
-    transport: (node) => transports.get(node),
-    client,
-    probe,
-    guardEnvironment,
-    operator: options.operator,
-    journal: options.journal,
-    signal: options.signal,
-    onEvent: options.onEvent,
-  });
-  const run = async (): Promise<RunOutcome> => {
-    let final: RunState;
-    try {
-      final = await runner.run();
-    } finally {
-      await client.close();
-      if (!options.channels) channels.close();
-      await transports.closeAll();
-      options.journal.close();
-    }
-    const transcript = options.journal.path.replace(/\.jsonl$/, '.md');
-    await writeTranscript(transcript, transcriptMarkdown(final));
-    return { state: final, journal: options.journal.path, transcript, exitCode: final.status === 'succeeded' ? 0 : ExitCode.runFailed };
-  };
-  return { runner, run };
-}
-
-/** The members as guards see them, with the service's is-active command the runbooks use too. */
-function guardMembers(inventory: Inventory): GuardMember[] {
-  return inventory.members.map((m, index) => {
-    const record = memberRecord(inventory, index);
-    const isActive = isActiveOf(record.service);
-    const controlPlaneActive = isActiveOf(record.controlPlane);
-    return {
-      name: m.name,
-      peerURL: m.peerURLs[0] ?? '',
-      clientURL: m.clientURLs[0] ?? '',
-      ...(m.node?.paths?.dataDir ? { dataDir: m.node.paths.dataDir } : {}),
-      ...(isActive ? { isActiveCommand: isActive } : {}),
-      ...(controlPlaneActive ? { controlPlaneActiveCommand: controlPlaneActive } : {}),
-    };
-  });
-}
-
-/** A service record's is-active command (service, controlPlane), when the inventory or layout gives one. */
-function isActiveOf(service: unknown): string | undefined {
-  const isActive = service && typeof service === 'object' && 'isActive' in service ? service.isActive : undefined;
-  return isActive instanceof CommandFragment ? isActive.command : undefined;
 }
 
 /** The full-screen view answers for the operator on a terminal unless --yes. */
@@ -425,30 +179,3 @@ function chooseOperator(yes: boolean, command: string, script: ScriptedOperatorO
   if (yes) return new ScriptedOperator({ script });
   throw new OperatorError(`${command} needs a terminal to confirm each step: pass --yes to confirm every step (guards still apply), or use 'etcd-runbook plan' to see the steps`);
 }
-
-/** 20261124T183000Z-backup-k3x9: sortable, unique, names the runbook. */
-/**
- * The run's timestamp names what it leaves behind (snapshot-<ts>.db,
- * <data dir>.old-<ts>, backups of edited files), and those are never
- * overwritten: a run that starts in the same second as the last one in this
- * journal dir (a refused run re-run at once) waits for the next second.
- */
-export async function runStartTime(journalDir: string): Promise<Date> {
-  const names = await readdir(journalDir).catch(() => [] as string[]);
-  for (;;) {
-    const now = new Date();
-    const prefix = `${runTimestamp(now)}-`;
-    if (!names.some((name) => name.startsWith(prefix))) return now;
-    await new Promise((resolve) => setTimeout(resolve, 1000 - now.getMilliseconds() + 5));
-  }
-}
-
-export function newRunId(runbookId: string, now = new Date()): string {
-  return `${runTimestamp(now)}-${runbookId}-${Math.random().toString(36).slice(2, 6)}`;
-}
-
-/** Who ran it: the person behind sudo when there is one. */
-export function operatorName(): string {
-  return process.env.SUDO_USER || userInfo().username;
-}
-

@@ -6,8 +6,9 @@ import type { ClusterReport } from '../cluster/types.js';
 import { EXIT_CODE_FOR, VERDICT_COLOR, verdictLines } from '../cluster/verdict-text.js';
 import { colorEnabled, paint } from '../util/color.js';
 import { OperatorError } from '../util/errors.js';
-import { connectionFlags, connectionFlagsHelp, parseDuration } from './connection-flags.js';
-import { clusterTargetFrom, type ClusterTarget } from './cluster-target.js';
+import { parseDuration } from '../util/duration.js';
+import { clusterTargetFrom, type ClusterTarget } from '../session/cluster-target.js';
+import { connectionFlags, connectionFlagsHelp } from './connection-flags.js';
 
 export const statusHelp = `Usage: etcd-runbook status [--json] [--watch [--interval 2s]] [connection flags]
 

@@ -1,5 +1,6 @@
 import { appliesToOverrideText } from '../engine/transcript.js';
 import type { EngineEvent, RunState } from '../engine/types.js';
+import { inferredNodesLine } from '../inventory/infer-nodes.js';
 import { paint } from '../util/color.js';
 
 /**
@@ -41,8 +42,12 @@ export function stepLogLine(event: EngineEvent, state: RunState, color: boolean)
   const index = (id: string) => state.runbook.steps.findIndex((s) => s.id === id) + 1;
   const title = (id: string) => state.runbook.steps.find((s) => s.id === id)?.title ?? id;
   switch (event.type) {
-    case 'run-started':
-      return paint(`${event.dryRun ? 'DRY RUN — nothing that changes state will run. ' : ''}runbook ${event.runbook.id}: ${event.runbook.title} (run ${event.runId})`, 'bold', color);
+    case 'run-started': {
+      const started = paint(`${event.dryRun ? 'DRY RUN — nothing that changes state will run. ' : ''}runbook ${event.runbook.id}: ${event.runbook.title} (run ${event.runId})`, 'bold', color);
+      // before the first step: which nodes nobody read (their commands run on a guess)
+      const inferred = event.cluster && inferredNodesLine(event.cluster.inventory);
+      return inferred ? `${started}\n${paint(inferred, 'yellow', color)}` : started;
+    }
     case 'run-resumed':
       return `resumed by ${event.operator}`;
     case 'applies-to-overridden':

@@ -260,7 +260,8 @@ function memberStates(probes: EndpointProbe[]): MemberState[] {
   });
 }
 
-function authoritativeMemberList(probes: EndpointProbe[]): MemberInfo[] | undefined {
+/** The member list to believe: the healthy leader's, else the one with the newest raft state. */
+export function authoritativeMemberList(probes: EndpointProbe[]): MemberInfo[] | undefined {
   const withList = probes.filter((p) => p.reachable && p.members && p.members.length > 0);
   const fromLeader = withList.find((p) => p.memberId !== undefined && p.memberId === p.leaderId && p.healthy);
   if (fromLeader) return fromLeader.members;
@@ -333,7 +334,8 @@ function label(probe: EndpointProbe): string {
   return name ? `${name} (${probe.endpoint})` : probe.endpoint;
 }
 
-function sameUrl(a: string, b: string): boolean {
+/** Two URLs name the same endpoint (a trailing slash aside). */
+export function sameUrl(a: string, b: string): boolean {
   return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 }
 

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { posix } from 'node:path';
 import { OperatorError } from '../util/errors.js';
 import type { EtcdFlags } from './etcd-flags.js';
+import { inferOtherNodes, inferredNodesLine } from './infer-nodes.js';
 import { parseKubeadmManifest, toHostPath } from './kubeadm.js';
 import { inventorySchema, type Inventory, type InventoryMember, type InventoryNode, type TlsFiles } from './schema.js';
 import { etcdFlagsFromUnit, parseEtcdEnvFile, parseSystemdUnit, pkiDirFromFlags, type EtcdEnvFile, type SystemdUnit } from './systemd.js';
@@ -212,7 +213,10 @@ function buildDiscovery(
     ...(Object.keys(tls).length > 0 && { tls }),
     members,
   };
-  return { inventory: validated(inventory, source), source, notes };
+  const inferred = inferOtherNodes(validated(inventory, source));
+  const line = inferredNodesLine(inferred.inventory);
+  if (line) notes.push(line);
+  return { inventory: inferred.inventory, source, notes };
 }
 
 /** Without --initial-cluster (a single member), the member is itself. */

@@ -29,6 +29,8 @@ interface Described {
   tlsFrom: Partial<Record<TlsField, string>>;
   /** set when the description was built from the endpoints themselves */
   endpoints?: string[];
+  from: NonNullable<ClusterConfig['from']>;
+  discovered?: Inventory;
 }
 
 const NO_DESCRIPTION =
@@ -47,22 +49,38 @@ export async function resolveClusterConfig(options: ResolveOptions): Promise<Clu
   const described = withTlsFlags(await describe(options, flags), flags);
   const { endpoints, source } = endpointsToProbe(described, flags);
   await checkTlsFiles(described, options.verifyTlsContents ?? false);
-  return { inventory: described.inventory, endpoints, sources: source ? [...described.sources, source] : described.sources };
+  const sources = source ? [...described.sources, source] : described.sources;
+  return { inventory: described.inventory, endpoints, sources, from: described.from, ...(described.discovered && { discovered: described.discovered }) };
 }
 
 async function describe(options: ResolveOptions, flags: FlagConfig): Promise<Described> {
   if (options.inventoryPath !== undefined) {
     const inventory = await loadInventoryFile(options.inventoryPath);
-    return { inventory, sources: [`inventory ${options.inventoryPath}`], tlsFrom: tlsLabels(inventory, `${options.inventoryPath}: tls.`) };
+    return { inventory, sources: [`inventory ${options.inventoryPath}`], tlsFrom: tlsLabels(inventory, `${options.inventoryPath}: tls.`), from: 'file' };
   }
-  if (flags.endpoints) return describeEndpoints(flags.endpoints.value, flags.endpoints.from, hasTls(flags));
-  const found = await discoverLocal(options.discoveryRoot === undefined ? {} : { root: options.discoveryRoot });
+  const found = await discoverHere(options, flags.endpoints !== undefined);
+  if (flags.endpoints) {
+    const described = describeEndpoints(flags.endpoints.value, flags.endpoints.from, hasTls(flags));
+    if (!found) return described;
+    return { ...described, discovered: found.inventory };
+  }
   if (!found) throw new OperatorError(NO_DESCRIPTION);
   return {
     inventory: found.inventory,
     sources: [`discovered from ${found.source}`, ...found.notes],
     tlsFrom: tlsLabels(found.inventory, `${found.source} (discovered) tls.`),
+    from: 'discovery',
   };
+}
+
+/**
+ * Discovery on this machine. Next to --endpoints it only lends its nodes,
+ * so a machine that is no master (or one this user cannot read) is no error then.
+ */
+async function discoverHere(options: ResolveOptions, optional: boolean): Promise<Awaited<ReturnType<typeof discoverLocal>>> {
+  const discover = () => discoverLocal(options.discoveryRoot === undefined ? {} : { root: options.discoveryRoot });
+  if (!optional) return discover();
+  return discover().catch(() => undefined);
 }
 
 function tlsLabels(inventory: Inventory, prefix: string): Partial<Record<TlsField, string>> {
@@ -102,6 +120,7 @@ function describeEndpoints(raw: ReadonlyArray<string>, from: string, tls: boolea
     ],
     tlsFrom: {},
     endpoints,
+    from: 'endpoints',
   };
 }
 

@@ -72,6 +72,10 @@ export const serviceCommandsSchema = z
   })
   .strict();
 
+/** The node fields discovery can infer for a member whose node it did not read. */
+export const INFERRED_NODE_FIELDS = ['host', 'transport', 'layout', 'paths', 'etcdVersion'] as const;
+export type InferredNodeField = (typeof INFERRED_NODE_FIELDS)[number];
+
 export const nodeSchema = z
   .object({
     /** host name or address commands are run on; "local" runs them here */
@@ -91,6 +95,13 @@ export const nodeSchema = z
      */
     controlPlane: serviceCommandsSchema.optional(),
     etcdVersion: z.string().min(1).optional(),
+    /**
+     * Fields nobody read from this node: inferred from another master
+     * (the host from the member's peer URL, layout and paths as on the
+     * master that discovered it). Shown as inferred until the operator
+     * checks them and removes this list.
+     */
+    guessed: z.array(z.enum(INFERRED_NODE_FIELDS)).optional(),
   })
   .strict();
 
@@ -172,4 +183,15 @@ export interface ClusterConfig {
   /** client endpoints to probe: the members' client URLs, or --endpoints */
   endpoints: string[];
   sources: string[];
+  /**
+   * What described the members: an operator's file (theirs, taken as
+   * written), endpoints alone, or discovery on this master (both filled in
+   * from the live member list). Undefined for a journal's description.
+   */
+  from?: 'file' | 'endpoints' | 'discovery';
+  /**
+   * With --endpoints on a master: what discovery found here, whose nodes
+   * go to the members with the same peer URLs once the member list names them.
+   */
+  discovered?: Inventory;
 }

@@ -432,6 +432,7 @@ const INVENTORY_SHAPE = object({
         transport: value,
         layout: value,
         etcdVersion: value,
+        guessed: list(value),
         ssh: values('user', 'port', 'identityFile', 'agent', 'knownHosts', 'sudo'),
         paths: values(...PATH_FIELDS, 'etcdctl', 'etcdutl'),
         service: values('start', 'stop', 'isActive'),

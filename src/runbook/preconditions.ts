@@ -7,7 +7,7 @@ import type { RenderedRunbook } from './rendered.js';
 
 /**
  * What must hold before a run starts, judged once on the detection the run
- * starts from (pure functions; cli/run.ts prepareRun applies them before
+ * starts from (pure functions; session/prepare.ts prepareRun applies them before
  * the journal is opened, so a refused run leaves nothing behind).
  */
 

@@ -44,6 +44,8 @@ export interface TuiSession {
   dryRun: boolean;
   /** the members being probed, for the spinners */
   targets: ProbeTargetView[];
+  /** about the cluster description, shown with the verdict before any step (nodes inferred, not read) */
+  notes?: string[];
   /** first detection */
   detect(): Promise<ClusterReport>;
   /** runbooks offered for a verdict, recommended first; problems loading others, one line each */

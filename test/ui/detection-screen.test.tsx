@@ -42,6 +42,14 @@ describe('detection screen', () => {
     expect(frame).toContain('HEALTH');
   });
 
+  it('says which nodes were inferred rather than read, after the verdict', async () => {
+    const note = "inferred: master-2 (10.0.0.2), master-3 (10.0.0.3): reached over SSH at their peer URL's host";
+    const app = render(<DetectionScreen targets={targets} report={minorityLost} columns={100} notes={[note]} />);
+    const frame = (await frameMatching(app, 'inferred:')).replace(/\s*\n/g, ' ');
+    expect(frame).toContain(note);
+    expect(frame.indexOf('verdict:')).toBeLessThan(frame.indexOf('inferred:'));
+  });
+
   it('says when detection itself failed', async () => {
     const app = render(<DetectionScreen targets={targets} error="no endpoint answered" columns={100} />);
     expect(await frameMatching(app, 'detection failed')).toContain('no endpoint answered');

@@ -52,7 +52,20 @@ describe('discoverLocal on a kubeadm master', () => {
       'client URL of k8s-master-2 guessed from its peer URL: https://10.90.1.239:2379',
       'client URL of k8s-master-3 guessed from its peer URL: https://10.90.1.240:2379',
       'members are as --initial-cluster listed them at start; the live member list is authoritative',
+      "inferred: k8s-master-2 (10.90.1.239), k8s-master-3 (10.90.1.240): reached over SSH at their peer URL's host with your ssh config and agent, layout kubeadm and paths as on this master; check them with 'etcd-runbook inventory'",
     ]);
+  });
+
+  it('infers the other masters as reached over SSH at their peer host, laid out as this one, every field marked guessed', async () => {
+    const found = await discoverLocal({ root: join(fixtures, 'kubeadm') });
+    expect(found?.inventory.members[2]?.node).toEqual({
+      host: '10.90.1.240',
+      transport: 'ssh',
+      layout: 'kubeadm',
+      paths: { dataDir: '/var/lib/etcd', pkiDir: '/etc/kubernetes/pki', manifestsDir: '/etc/kubernetes/manifests' },
+      etcdVersion: '3.5.9',
+      guessed: ['host', 'transport', 'layout', 'paths', 'etcdVersion'],
+    });
   });
 
   it('uses the healthcheck-client certificate when kubeadm made one', async () => {
@@ -122,6 +135,16 @@ describe('discoverLocal on a systemd etcd', () => {
       unitFile: '/usr/lib/systemd/system/etcd.service',
       envFile: '/etc/etcd/etcd.conf',
     });
+    // the other two masters: no ssh settings of their own (the operator's ssh config and agent apply)
+    expect(found?.inventory.members.slice(1).map((member) => member.node)).toEqual(
+      ['10.23.207.11', '10.23.97.19'].map((host) => ({
+        host,
+        transport: 'ssh',
+        layout: 'systemd',
+        paths: found?.inventory.members[0]?.node?.paths,
+        guessed: ['host', 'transport', 'layout', 'paths'],
+      })),
+    );
   });
 
   it('reads /etc/etcd/etcd.conf when the unit names no EnvironmentFile, and says so', async () => {

@@ -10,6 +10,15 @@ const fixtures = join(import.meta.dirname, '..', 'fixtures', 'inventory');
 const fixture = (name: string): string => readFileSync(join(fixtures, name), 'utf8');
 
 describe('parseInventory', () => {
+  it("reads the README's commented example (every field it documents is one the schema accepts)", () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const example = /```yaml\n(apiVersion: etcd-runbook\/v1[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example, 'the README has an inventory example').toBeDefined();
+    const inventory = parseInventory(example ?? '', 'README.md');
+    expect(inventory.members.map((member) => member.node?.layout)).toEqual(['kubeadm', 'systemd']);
+    expect(inventory.members[1]?.node?.guessed).toEqual(['host', 'layout', 'paths']);
+  });
+
   it('reads a complete inventory', () => {
     const inventory = parseInventory(fixture('valid.yaml'), 'valid.yaml');
     expect(inventory.members.map((member) => member.name)).toEqual(['k8s-master-1', 'k8s-master-2', 'k8s-master-3']);

@@ -2,8 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTimestamp } from '../../src/cli/plan.js';
-import { runStartTime } from '../../src/cli/run.js';
+import { runStartTime, runTimestamp } from '../../src/session/run-ids.js';
 
 describe('a run\'s start time', () => {
   let dir: string;

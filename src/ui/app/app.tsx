@@ -106,7 +106,7 @@ function Screens({ session, onExit }: Omit<AppProps, 'color'>) {
     case 'starting':
       body = (
         <Box flexDirection="column">
-          <DetectionScreen targets={session.targets} report={report} changed={health.changed} error={state.detectError} columns={size.columns} />
+          <DetectionScreen targets={session.targets} report={report} changed={health.changed} error={state.detectError} columns={size.columns} notes={session.notes} />
           {state.phase === 'picking' && (
             <RunbookPicker choices={state.choices} problems={state.problems} onPick={pick} isActive={!state.confirmingAbandon} limit={pickerRoom(size.rows, report, dryRun, state.problems.length)} columns={size.columns} />
           )}

@@ -13,13 +13,15 @@ export interface DetectionScreenProps {
   changed?: Record<string, string>;
   error?: string;
   columns: number;
+  /** lines about the description itself (nodes inferred), after the evidence */
+  notes?: string[];
 }
 
 /**
  * Discovery/detection: a spinner per member while probing,
  * then the health table and the verdict with its evidence.
  */
-export function DetectionScreen({ targets, report, changed, error, columns }: DetectionScreenProps) {
+export function DetectionScreen({ targets, report, changed, error, columns, notes = [] }: DetectionScreenProps) {
   const tone = useTone();
   if (error) {
     return (
@@ -55,6 +57,11 @@ export function DetectionScreen({ targets, report, changed, error, columns }: De
       </Text>
       {evidence.map((line, i) => (
         <Text key={i}>{line}</Text>
+      ))}
+      {notes.map((line, i) => (
+        <Text key={`note-${i}`} color={tone('yellow')}>
+          {line}
+        </Text>
       ))}
     </Box>
   );
