@@ -9,8 +9,9 @@ import { describeEditConfig, planEditConfig } from './kinds/edit-config.js';
 import { describeMoveAside, planMoveAside } from './kinds/move-aside.js';
 import { describeSnapshotRestore, planSnapshotRestore, restoredDirs, serverVersionOf } from './kinds/snapshot-restore.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
-import type { EtcdAction, GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep } from './schema.js';
+import type { EtcdAction, GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep, StepWhen } from './schema.js';
 import { renderTemplate, TemplateError, templatePathsOrNone, type ContextObject } from './template.js';
+import { whyLeftOut } from './when.js';
 
 /**
  * A runbook filled in for one cluster: inputs resolved, targets expanded to
@@ -65,7 +66,8 @@ export function renderRunbook(runbook: Runbook, sources: RenderSources): Rendere
  * guards of the first step that may change the cluster.
  */
 function toolsCheckedFirst(steps: RenderedStep[]): RenderedStep[] {
-  const first = steps.findIndex((s) => !s.leavesClusterAsIs);
+  // a step that runs nowhere (left out, or no node has its layout) never judges its guards
+  const first = steps.findIndex((s) => !s.leavesClusterAsIs && s.targets.length > 0);
   const tools = steps.slice(first + 1).flatMap((s) => s.guards.filter((g) => g.check === 'etcd-version-matches' && g.params.tool !== undefined));
   if (first < 0 || tools.length === 0) return steps;
   const seen = new Set<string>();
@@ -273,6 +275,11 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
   const contexts = nodes.map((t) => (t.member ? withMember(context, sources.inventory, t.member.name, sources.report) : context));
   /** title, why and step-wide guards see `member` only when the step has exactly one member */
   const single = nodes.length === 1 && nodes[0]?.member ? (contexts[0] as ContextObject) : context;
+  const leftOut = step.when ? judgeWhen(step.when, single) : undefined;
+  if (leftOut !== undefined) {
+    // nothing of a step that does not apply is rendered: its commands may name what this run lacks
+    return { ...renderedHeader(single), guards: [], leftOut, targets: [] };
+  }
 
   const targets = nodes.map((t, i): RenderedTarget => {
     const ctx = contexts[i] as ContextObject;
@@ -343,6 +350,30 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
     return out;
   });
 
+  function renderedHeader(ctx: ContextObject): Omit<RenderedStep, 'guards' | 'targets'> {
+    return {
+      id: placement.id,
+      title: fill('title', step.title, ctx),
+      why: fill('why', step.why, ctx),
+      kind: step.kind,
+      risk: step.risk,
+      ...(step.source !== undefined ? { source: step.source } : {}),
+      timeoutMs: step.timeout ? parseStepDuration(step.timeout) : DEFAULT_TIMEOUT_MS[step.kind],
+      ...(leavesClusterAsIs(step) ? { leavesClusterAsIs: true as const } : {}),
+    };
+  }
+
+  function judgeWhen(when: StepWhen, ctx: ContextObject): string | undefined {
+    try {
+      const reason = whyLeftOut(when, inputs, ctx);
+      if (reason === undefined || when.reason === undefined) return reason;
+      return fill('when.reason', when.reason, ctx);
+    } catch (err) {
+      if (err instanceof TemplateError) throw new OperatorError(`runbook ${runbook.id}: ${where} ${err.message}`);
+      throw err;
+    }
+  }
+
   /** The member a typed kind acts on: its steps run on members only (lint says so). */
   function memberOf(t: TargetNode): InventoryMember {
     if (!t.member) throw new OperatorError(`runbook ${runbook.id}: ${where}: a ${step.kind} step runs on a member, not on ${t.node}`);
@@ -366,18 +397,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
   };
 
   const guards = [...step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`)), ...targets.flatMap(kindGuards)];
-  const rendered: RenderedStep = {
-    id: placement.id,
-    title: fill('title', step.title, single),
-    why: fill('why', step.why, single),
-    kind: step.kind,
-    risk: step.risk,
-    ...(step.source !== undefined ? { source: step.source } : {}),
-    timeoutMs: step.timeout ? parseStepDuration(step.timeout) : DEFAULT_TIMEOUT_MS[step.kind],
-    guards,
-    ...(leavesClusterAsIs(step) ? { leavesClusterAsIs: true as const } : {}),
-    targets,
-  };
+  const rendered: RenderedStep = { ...renderedHeader(single), guards, targets };
   if (step.check) {
     // one after-check per step: lint refuses `member.…` in the check of a step that fans out
     const [check, ...more] = renderGuard(step.check, 'check');

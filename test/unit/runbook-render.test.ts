@@ -242,7 +242,7 @@ describe('plan output', () => {
     // a pass keeps only the steps its member's layout has (none with no target)
     const kept = (steps: Array<Array<string | number>>) => steps.filter(([, , n]) => n === 1);
     expect(json.steps.map((s) => [s.id, s.risk, s.targets.length])).toEqual([
-      ['prepare-dir', 'changes', 1],
+      ['prepare-backup-dir', 'changes', 1],
       ['snapshot-save', 'changes', 1],
       ['snapshot-status', 'read-only', 1],
       ['checksum', 'changes', 1],
