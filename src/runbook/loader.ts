@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { andMore, describeZodIssue, formatPath, lineOfPath, parseYamlSource, type PathSegment, valueAt, type YamlSource } from '../inventory/yaml-source.js';
 import { messageOf, OperatorError } from '../util/errors.js';
 import { defaultShape, stepShape } from './context.js';
-import { GUARD_NAMES, GUARDS } from './guards.js';
+import { GUARD_NAMES, GUARDS } from './guards/index.js';
 import {
   includeSchema,
   inputSchema,
@@ -54,7 +54,7 @@ export function formatProblem(problem: Problem): string {
 }
 
 export interface LintOptions {
-  /** the guard names a runbook may use (default: the registry in guards.ts) */
+  /** the guard names a runbook may use (default: the registry in guards/) */
   guardNames?: readonly string[];
   /** the text of a shared step file an include names (default: read beside the runbook, or the embedded copy) */
   readShared?: (file: string) => string;

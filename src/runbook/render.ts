@@ -4,7 +4,7 @@ import type { Inventory, InventoryMember } from '../inventory/schema.js';
 import { listParam } from '../engine/wait-conditions.js';
 import { OperatorError } from '../util/errors.js';
 import { buildContext, reportSides, withMember, withRepeat, type RunInfo } from './context.js';
-import { GUARDS } from './guards.js';
+import { GUARDS } from './guards/index.js';
 import { describeEditConfig, planEditConfig } from './kinds/edit-config.js';
 import { describeMoveAside, planMoveAside } from './kinds/move-aside.js';
 import { describeSnapshotRestore, planSnapshotRestore, restoredDirs, serverVersionOf } from './kinds/snapshot-restore.js';

@@ -63,7 +63,7 @@ const duration = z.string().regex(/^\d+(ms|s|m)$/, 'must be a duration like 500m
 
 export const guardRefSchema = z
   .object({
-    /** a guard name from the registry (runbook/guards.ts) */
+    /** a guard name from the registry (runbook/guards/) */
     check: z.string().min(1),
     /** guard parameters; string values may be templates */
     with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterClient } from '../../src/cluster/client.js';
-import { FileVerdicts, SNAPSHOT_INTEGRITY } from '../../src/runbook/file-verdicts.js';
-import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards.js';
+import { FileChecks, SNAPSHOT_INTEGRITY } from '../../src/runbook/file-checks.js';
+import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards/index.js';
 import { LocalTransport } from '../../src/transport/local.js';
 import type { ExecOptions, ExecResult } from '../../src/transport/types.js';
 import { shellQuote } from '../../src/util/shell.js';
@@ -36,8 +36,8 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
   const system = '/usr/bin:/bin';
 
   /** snapshot-verified of `path` on m1, a node whose PATH is `toolPath` */
-  const judge = (toolPath: string, path = snapshot, verdicts?: FileVerdicts) => {
-    const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(toolPath), client: {} as ClusterClient, members: [], ...(verdicts ? { verdicts } : {}) };
+  const judge = (toolPath: string, path = snapshot, fileChecks?: FileChecks) => {
+    const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(toolPath), client: {} as ClusterClient, members: [], ...(fileChecks ? { fileChecks } : {}) };
     return evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path }, overridable: false, description: 'snapshot verified' }, env);
   };
 
@@ -45,17 +45,17 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
    * A snapshot the save wrote on `savedOn`, with what the save reports (its
    * integrity and sha256), and a copy of it on m1 whose hash the copy step learned.
    */
-  async function savedAndCopy(name: string, savedOn: string): Promise<{ saved: string; copy: string; verdicts: FileVerdicts }> {
+  async function savedAndCopy(name: string, savedOn: string): Promise<{ saved: string; copy: string; fileChecks: FileChecks }> {
     const saved = join(dir, `${name}.db`);
     const copy = join(dir, `${name}-copy.db`);
     await copyFile(snapshot, saved);
     await copyFile(snapshot, copy);
     const sha256 = createHash('sha256').update(await readFile(saved)).digest('hex');
-    const verdicts = new FileVerdicts();
-    verdicts.learn(savedOn, SNAPSHOT_INTEGRITY, saved, (await local.identity(saved))!, { kind: 'ok', size: 544, by: 'as etcd streamed it to the save' });
-    verdicts.learnSha256(savedOn, saved, (await local.identity(saved))!, sha256);
-    verdicts.learnSha256('m1', copy, (await local.identity(copy))!, sha256);
-    return { saved, copy, verdicts };
+    const fileChecks = new FileChecks();
+    fileChecks.learn(savedOn, SNAPSHOT_INTEGRITY, saved, (await local.identity(saved))!, { kind: 'ok', size: 544, by: 'as etcd streamed it to the save' });
+    fileChecks.learnSha256(savedOn, saved, (await local.identity(saved))!, sha256);
+    fileChecks.learnSha256('m1', copy, (await local.identity(copy))!, sha256);
+    return { saved, copy, fileChecks };
   }
 
   beforeAll(async () => {
@@ -85,9 +85,9 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
   });
 
   it('takes the integrity hash from the save that wrote the file (not read again), and for a copy with its sha256 says where it was found', async () => {
-    const { saved, copy, verdicts } = await savedAndCopy('saved', 'm1');
+    const { saved, copy, fileChecks } = await savedAndCopy('saved', 'm1');
     // etcdutl alone on the PATH: the integrity pipeline (tail, od, head, sha256sum) could not run there
-    const judgeWith = (path: string) => judge(tools(), path, verdicts);
+    const judgeWith = (path: string) => judge(tools(), path, fileChecks);
     const first = await judgeWith(saved);
     expect(first.ok, first.message).toBe(true);
     expect(first.message).toMatch(/sha256 integrity hash matches \(checked as etcd streamed it to the save; the file is unchanged since\)$/);
@@ -102,8 +102,8 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
   });
 
   it('says so when only the integrity hash, not snapshot status, is known from a file with the same sha256', async () => {
-    const { saved: source, copy, verdicts } = await savedAndCopy('source', 'local');
-    const outcome = await judge(tools(), copy, verdicts);
+    const { saved: source, copy, fileChecks } = await savedAndCopy('source', 'local');
+    const outcome = await judge(tools(), copy, fileChecks);
     expect(outcome.ok, outcome.message).toBe(true);
     expect(outcome.message).toMatch(
       new RegExp(`sha256 integrity hash matches \\(checked as etcd streamed it to the save for local:${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, which has this file's sha256; the file is unchanged since\\)$`),

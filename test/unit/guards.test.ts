@@ -27,7 +27,7 @@ import {
   judgeSplitBrainNow,
   restoreToolFor,
   type GuardEnvironment,
-} from '../../src/runbook/guards.js';
+} from '../../src/runbook/guards/index.js';
 import { OTHER_CLUSTER_ID, fakeCluster, reportOf } from '../helpers/probes.js';
 
 const three = fakeCluster({ voting: 3 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planMarkdown } from '../../src/cli/plan.js';
 import type { ClusterReport } from '../../src/cluster/types.js';
 import type { Inventory, InventoryMember } from '../../src/inventory/schema.js';
-import { judgeEtcdVersion } from '../../src/runbook/guards.js';
+import { judgeEtcdVersion } from '../../src/runbook/guards/index.js';
 import { describeSnapshotRestore, planSnapshotRestore, serverVersionOf, type SnapshotRestoreSpec } from '../../src/runbook/kinds/snapshot-restore.js';
 import { findRunbook } from '../../src/runbook/loader.js';
 import { renderRunbook } from '../../src/runbook/render.js';
