@@ -116,7 +116,27 @@ export function judgeNoUnstartedMembers(members: MemberInfo[], except: string[] 
 }
 
 
+/**
+ * Guard 6: the initial-cluster a joining member was given lists the live
+ * member list exactly (name=peerURL, in any order). The joiner itself is in
+ * the list unnamed until it starts: its entry takes the joiner's name. Else
+ * etcd refuses to start it, or it joins the wrong cluster.
+ */
+export function judgeInitialClusterMatches(initialCluster: string, members: MemberInfo[], joining: string): Judgement {
+  const want = initialCluster.split(',').map((e) => e.trim()).filter((e) => e !== '').sort().join(',');
+  const got = members.flatMap((m) => m.peerURLs.map((url) => `${m.name || joining}=${url}`)).sort().join(',');
+  if (got === want) return { ok: true, message: `initial-cluster matches the member list: ${want}` };
+  return { ok: false, message: `initial-cluster ${want} does not match the member list ${got}: fix the inventory (or the member list) before starting ${joining}` };
+}
+
 export const MEMBERSHIP_GUARDS = {
+  'initial-cluster-matches': define({
+    name: 'initial-cluster-matches',
+    description: 'the initial-cluster written for the joining member lists the live member list exactly',
+    params: [p('initialCluster', 'the initial-cluster written (name=peerURL,…)'), p('member', 'the joining member, unnamed in the list until it starts')],
+    gather: async (_params, env) => listedMembers(env),
+    judge: (members, params) => judgeInitialClusterMatches(str(params, 'initialCluster'), members, str(params, 'member')),
+  }),
   'member-already-present': define({
     name: 'member-already-present',
     description: 'adding the member is safe to repeat: present by peer URL is reused, a conflicting name or URL refuses',
