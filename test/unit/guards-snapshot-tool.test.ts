@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterClient } from '../../src/cluster/client.js';
+import type { ClusterReport } from '../../src/cluster/types.js';
 import { FileChecks, SNAPSHOT_INTEGRITY } from '../../src/runbook/file-checks.js';
 import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards/index.js';
 import { LocalTransport } from '../../src/transport/local.js';
@@ -11,9 +12,10 @@ import type { ExecOptions, ExecResult } from '../../src/transport/types.js';
 import { shellQuote } from '../../src/util/shell.js';
 
 /**
- * snapshot-verified finds the node's snapshot tool and runs it in one round
- * trip: etcdutl where the node has it (etcd 3.5+), else etcdctl, and says so
- * when it has neither. The node here is this machine with a PATH of the
+ * snapshot-verified runs `snapshot status` with the tool the restore uses
+ * (the snapshot-restore kind's choice by the servers' version: etcdutl on
+ * 3.5+, etcdctl on 3.4), the other when the node lacks it, and says so when
+ * it has neither. The node here is this machine with a PATH of the
  * test's choosing; the etcdutl in it is a script that answers as etcdutl
  * does (the real tools are exercised in the e2e tests).
  */
@@ -36,8 +38,9 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
   const system = '/usr/bin:/bin';
 
   /** snapshot-verified of `path` on m1, a node whose PATH is `toolPath` */
-  const judge = (toolPath: string, path = snapshot, fileChecks?: FileChecks) => {
-    const env: GuardEnvironment = { probe: () => Promise.reject(new Error('no probe here')), transport: () => new NodeWithPath(toolPath), client: {} as ClusterClient, members: [], ...(fileChecks ? { fileChecks } : {}) };
+  const judge = (toolPath: string, path = snapshot, fileChecks?: FileChecks, serverVersion?: string) => {
+    const probe = () => (serverVersion ? Promise.resolve({ endpoints: [{ reachable: true, version: serverVersion }] } as unknown as ClusterReport) : Promise.reject(new Error('no probe here')));
+    const env: GuardEnvironment = { probe, transport: () => new NodeWithPath(toolPath), client: {} as ClusterClient, members: [], ...(fileChecks ? { fileChecks } : {}) };
     return evaluateGuard({ check: 'snapshot-verified', params: { node: 'm1', path }, overridable: false, description: 'snapshot verified' }, env);
   };
 
@@ -72,10 +75,20 @@ describe('snapshot-verified finds the snapshot tool on the node', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('prefers etcdutl, and reads its answer after the line naming it', async () => {
+  it('prefers etcdutl when no server reported its version', async () => {
     const outcome = await judge(`${tools()}:${system}`);
     expect(outcome).toMatchObject({ ok: true });
     expect(outcome.message).toMatch(/verified with etcdutl snapshot status: revision 42, 7 keys, 544 bytes, hash dc8ef173, sha256 integrity hash matches$/);
+  });
+
+  it('uses the tool the restore would use: etcdctl for etcd 3.4 servers, though the node has etcdutl too', async () => {
+    await writeFile(join(tools(), 'etcdctl'), '#!/bin/sh\n[ "$ETCDCTL_API $1 $2 $4 $5" = "3 snapshot status -w json" ] || exit 9\necho \'{"hash":3700355443,"revision":43,"totalKey":7,"totalSize":544}\'\n');
+    await chmod(join(tools(), 'etcdctl'), 0o755);
+    const old = await judge(`${tools()}:${system}`, snapshot, undefined, '3.4.23');
+    expect(old.message).toMatch(/verified with etcdctl snapshot status: revision 43,/);
+    const modern = await judge(`${tools()}:${system}`, snapshot, undefined, '3.5.15');
+    expect(modern.message).toMatch(/verified with etcdutl snapshot status: revision 42,/);
+    await rm(join(tools(), 'etcdctl'));
   });
 
   it('says the node has neither tool', async () => {

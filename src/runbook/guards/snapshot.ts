@@ -5,7 +5,8 @@ import type { Transport } from '../../transport/types.js';
 import { messageOf } from '../../util/errors.js';
 import { shellQuote } from '../../util/shell.js';
 import { FILE_SHA256, SNAPSHOT_INTEGRITY, type FileCheck, type FileChecks } from '../file-checks.js';
-import { type GuardEnvironment, type Judgement, type Params, type GuardDefinition, define, p, str, firstLine } from './common.js';
+import { restoreToolFor, type RestoreToolName } from '../kinds/snapshot-restore.js';
+import { type GuardEnvironment, type Judgement, type Params, type GuardDefinition, define, p, str, firstLine, hasCommand } from './common.js';
 
 /**
  * Guards on snapshot files: `snapshot status` and the appended sha256
@@ -164,7 +165,7 @@ async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, nod
     // found for another file with this one's sha256: said so
     ({ value, sameContentAs }) => (sameContentAs && value.kind !== 'error' ? { ...value, by: `${value.by ?? 'earlier in this run'} for ${sameContentAs}, which has this file's sha256` } : value),
   );
-  const status = await statusOf(transport, path);
+  const status = await statusOf(env, transport, path);
   if (status.exitCode !== 0) stopHash.abort();
   const integrity = await hashing;
   if (!status.tool) return { exitCode: null, stdout: '', stderr: '' };
@@ -173,24 +174,29 @@ async function snapshotStatusOf(env: GuardEnvironment, transport: Transport, nod
 }
 
 /**
- * `snapshot status` on the node with whichever tool it has — etcdutl where
- * present (etcd 3.5+), else etcdctl — in one round trip: the shell names the
- * tool on the first line, then runs it.
+ * `snapshot status` on the node with the tool the snapshot-restore kind
+ * would restore it with (restoreToolFor the servers' version: etcdutl on
+ * 3.5+, etcdctl on 3.4); the other one when the node lacks it, or when no
+ * server reported its version.
  */
-async function statusOf(transport: Transport, path: string): Promise<Omit<SnapshotStatusPart, 'integrity'>> {
-  const quoted = shellQuote(path);
-  const result = await transport.exec(
-    `if command -v etcdutl >/dev/null 2>&1; then echo etcdutl; exec etcdutl snapshot status ${quoted} -w json; ` +
-      `elif command -v etcdctl >/dev/null 2>&1; then echo etcdctl; export ETCDCTL_API=3; exec etcdctl snapshot status ${quoted} -w json; ` +
-      `else echo none; fi`,
-    { timeoutMs: 60_000 },
-  );
-  const newline = result.stdout.indexOf('\n');
-  const named = newline < 0 ? result.stdout.trim() : result.stdout.slice(0, newline).trim();
-  const tool = named === 'etcdutl' || named === 'etcdctl' ? named : undefined;
+async function statusOf(env: GuardEnvironment, transport: Transport, path: string): Promise<Omit<SnapshotStatusPart, 'integrity'>> {
+  const tool = await statusToolOn(env, transport);
   if (!tool) return { exitCode: null, stdout: '', stderr: '' };
-  const stdout = newline < 0 ? '' : result.stdout.slice(newline + 1);
-  return { tool, exitCode: result.timedOut ? null : result.exitCode, stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
+  const command = `${tool === 'etcdctl' ? 'ETCDCTL_API=3 ' : ''}${tool} snapshot status ${shellQuote(path)} -w json`;
+  const result = await transport.exec(command, { timeoutMs: 60_000 });
+  return { tool, exitCode: result.timedOut ? null : result.exitCode, stdout: result.stdout, stderr: result.timedOut ? 'timed out after 60 s' : result.stderr };
+}
+
+async function statusToolOn(env: GuardEnvironment, transport: Transport): Promise<RestoreToolName | undefined> {
+  const version = await env.probe().then(
+    (report) => report.endpoints.find((e) => e.version)?.version,
+    () => undefined,
+  );
+  const wanted = version ? restoreToolFor(version).tool : 'etcdutl';
+  for (const tool of wanted === 'etcdctl' ? (['etcdctl', 'etcdutl'] as const) : (['etcdutl', 'etcdctl'] as const)) {
+    if (await hasCommand(transport, tool)) return tool;
+  }
+  return undefined;
 }
 
 /** The check, or what it found for this unchanged file earlier in the run (when the run keeps file checks). */
@@ -233,7 +239,7 @@ async function sha256Of(transport: Transport, path: string): Promise<string> {
 export const SNAPSHOT_GUARDS = {
   'snapshot-verified': define({
     name: 'snapshot-verified',
-    description: '`snapshot status` accepts the snapshot (etcdutl when present, else etcdctl) and its appended sha256 matches',
+    description: '`snapshot status` accepts the snapshot (run with the tool the restore uses: etcdutl on etcd 3.5+, etcdctl on 3.4) and its appended sha256 matches',
     params: [p('node', 'the node holding it'), p('path', 'the snapshot file'), p('skipHashCheck', 'a raw member/snap/db copy: accept it without the appended sha256 (with a warning)', false)],
     gather: snapshotFacts,
     judge: (facts) => judgeSnapshotVerified(facts),
