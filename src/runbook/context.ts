@@ -285,13 +285,11 @@ function staticPodCommands(manifestsDir: string, pods: readonly string[], probe:
       isActive,
     };
   }
-  const names = pods.join(' ');
-  const dirs = `m=${shellQuote(manifestsDir)}; p=${shellQuote(parked)};`;
+  // one statement a line, as an operator would type the loop (plan shows it so)
+  const loop = (body: string) => new CommandFragment(`m=${shellQuote(manifestsDir)}; p=${shellQuote(parked)}\nfor c in ${pods.join(' ')}; do\n  ${body}\ndone`);
   return {
-    stop: new CommandFragment(`${dirs} for c in ${names}; do if [ -f "$m/$c.yaml" ]; then mv -- "$m/$c.yaml" "$p/$c.yaml.stopped" || exit 1; fi; done`),
-    start: new CommandFragment(
-      `${dirs} for c in ${names}; do if [ -f "$p/$c.yaml.stopped" ] && [ ! -f "$m/$c.yaml" ]; then mv -- "$p/$c.yaml.stopped" "$m/$c.yaml" || exit 1; fi; done`,
-    ),
+    stop: loop('if [ -f "$m/$c.yaml" ]; then mv -- "$m/$c.yaml" "$p/$c.yaml.stopped" || exit 1; fi'),
+    start: loop('if [ -f "$p/$c.yaml.stopped" ] && [ ! -f "$m/$c.yaml" ]; then mv -- "$p/$c.yaml.stopped" "$m/$c.yaml" || exit 1; fi'),
     isActive,
   };
 }
