@@ -13,6 +13,7 @@ import {
   judgeInitialClusterMatches,
   judgeMemberAbsent,
   judgeMemberAlreadyPresent,
+  judgeNothingAt,
   judgeNoUnstartedMembers,
   judgeOldMembersStopped,
   judgeOneLearnerAtATime,
@@ -290,6 +291,16 @@ describe('the member list the membership guards judge', () => {
       expect(await evaluateGuard(guard('member-absent', { member: 'm3' }), env)).toMatchObject({ ok: true, message: 'm3 is not in the member list' });
     }
     expect(asked).toBe(2);
+  });
+});
+
+describe('nothing-at-path', () => {
+  it('passes on a path with nothing there, refuses one that exists (a file is never written over)', () => {
+    expect(judgeNothingAt({ node: 'local', path: '/b/restore-1.db', kind: 'missing', entries: [] })).toEqual({ ok: true, message: 'nothing at /b/restore-1.db on local yet' });
+    expect(judgeNothingAt({ node: 'local', path: '/b/restore-1.db', kind: 'file', entries: [] })).toEqual({
+      ok: false,
+      message: 'refusing: /b/restore-1.db on local already exists (file): this step never writes over it; move it aside with a timestamp, or give another path',
+    });
   });
 });
 

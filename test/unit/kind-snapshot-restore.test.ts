@@ -162,7 +162,7 @@ describe('restore-quorum rendered for a 3.5 cluster', () => {
     const aside = rendered.steps.find((s) => s.id === 'move-data-dirs-aside');
     expect(aside?.targets[2]?.moveAside?.dirs.map((d) => d.path)).toEqual(['/var/lib/etcd', '/var/lib/etcd-wal']);
     const md = planMarkdown(rendered, { report, generatedAt: '2026-12-06T05:00:00.000Z' });
-    const restoreSection = md.slice(md.indexOf('Restore every member'), md.indexOf('## 11.'));
+    const restoreSection = md.slice(md.indexOf('Restore every member'), md.indexOf('## 12.'));
     expect(restoreSection).toContain('```sh\netcdutl snapshot restore');
     const commands = [...restoreSection.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split('\n'));
     expect(commands.length).toBeGreaterThan(20);

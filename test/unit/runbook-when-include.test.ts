@@ -76,6 +76,22 @@ describe('when: a step an input or a fact leaves out', () => {
     expect(transcriptMarkdown(state)).toContain("Not applicable: skipped: m3's host does not answer (hostReachable=false): nothing runs there to stop.");
   });
 
+  it('restore-quorum saves a snapshot, or copies the file given: the other step is skipped, saying why', async () => {
+    const runbook = await findRunbook('restore-quorum');
+    const render = (inputs: Record<string, string>) => renderRunbook(runbook, { inventory, report: report('quorum-lost', ['m2', 'm3']), inputs, run });
+    const saved = render({});
+    expect(saved.steps.find((s) => s.id === 'save-snapshot')?.targets).toHaveLength(1);
+    expect(saved.steps.find((s) => s.id === 'copy-snapshot-file')).toMatchObject({ targets: [], leftOut: 'no snapshot file was given; the step before saves one from m1' });
+    const given = render({ snapshot: '/srv/snap.db' });
+    expect(given.steps.find((s) => s.id === 'save-snapshot')).toMatchObject({ targets: [], leftOut: 'a snapshot file was given (/srv/snap.db); the next step copies it in' });
+    const copy = given.steps.find((s) => s.id === 'copy-snapshot-file');
+    expect(copy?.targets[0]?.command?.split('\n')[0]).toBe('cp -p -- /srv/snap.db /var/lib/etcd-backup/restore-20261206T050000Z.db.partial &&');
+    expect(copy?.guards.map((g) => [g.check, g.params.path])).toEqual([
+      ['snapshot-verified', '/srv/snap.db'],
+      ['nothing-at-path', '/var/lib/etcd-backup/restore-20261206T050000Z.db'],
+    ]);
+  });
+
   it('judges a fact of detection, and says the condition when the runbook gives no reason', () => {
     const runbook = parseRunbook(whenRunbook('fact: detection.verdict\n      notEquals: minority-lost'), 'w.yaml');
     const lost = renderRunbook(runbook, { inventory, report: report('minority-lost', ['m3']), inputs: {}, run });
@@ -202,7 +218,7 @@ ${includeGuards}`;
     expect(split.steps.slice(0, 3).map((s) => [s.id, s.guards.map((g) => g.check)])).toEqual([
       ['prepare-backup-dir', ['split-brain-now']],
       ['stop-control-plane', ['split-brain-now', 'etcd-version-matches', 'etcd-version-matches', 'etcd-version-matches']],
-      ['save-snapshot', []],
+      ['save-snapshot', ['nothing-at-path']],
     ]);
   });
 });

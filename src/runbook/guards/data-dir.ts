@@ -36,6 +36,13 @@ export function judgeDataDirAbsent(facts: DirFacts): Judgement {
   return { ok: false, message: `refusing: ${where} already exists (${facts.kind}${facts.kind === 'directory' ? `, ${facts.entries.length} entries` : ''}): move it aside with a timestamp first, never delete it` };
 }
 
+/** A file a step writes (a snapshot, say) is never written over: nothing may be at its path yet. */
+export function judgeNothingAt(facts: DirFacts): Judgement {
+  const where = `${facts.path} on ${facts.node}`;
+  if (facts.kind === 'missing') return { ok: true, message: `nothing at ${where} yet` };
+  return { ok: false, message: `refusing: ${where} already exists (${facts.kind}): this step never writes over it; move it aside with a timestamp, or give another path` };
+}
+
 async function dirFacts(params: Params, env: GuardEnvironment): Promise<DirFacts> {
   const node = str(params, 'node');
   const path = str(params, 'path') || env.members.find((m) => m.name === node)?.dataDir || '';
@@ -63,6 +70,13 @@ export const DATA_DIR_GUARDS = {
     params: [p('node', 'the node'), p('path', 'the data dir (default: the inventory\'s)', false)],
     gather: dirFacts,
     judge: (facts) => judgeDataDirAbsent(facts),
+  }),
+  'nothing-at-path': define({
+    name: 'nothing-at-path',
+    description: 'nothing exists at the path the step writes (it never writes over a file)',
+    params: [p('node', 'the node'), p('path', 'the file the step writes')],
+    gather: dirFacts,
+    judge: (facts) => judgeNothingAt(facts),
   }),
   'can-move-aside': define({
     name: 'can-move-aside',
