@@ -50,11 +50,14 @@ export const EXECUTABLE = join(OUT_DIR, 'etcd-runbook');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const require = createRequire(join(ROOT, 'package.json'));
 
-/** runbooks/*.yaml by file name */
+/** runbooks/*.yaml by file name, and the shared step files they include as shared/<name> */
 export function embeddedRunbooks() {
-  const dir = join(ROOT, 'runbooks');
   const out = {};
-  for (const name of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) out[name] = readFileSync(join(dir, name), 'utf8');
+  for (const sub of ['', 'shared/']) {
+    const dir = join(ROOT, 'runbooks', sub);
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) out[`${sub}${name}`] = readFileSync(join(dir, name), 'utf8');
+  }
   return out;
 }
 

@@ -5,7 +5,9 @@ import { ExitCode, OperatorError } from '../util/errors.js';
 
 export const lintHelp = `Usage: etcd-runbook lint FILE...
 
-Validate runbook files: the schema, every template variable against what the
+Validate runbook files, and shared step files (runbooks/shared/*.yaml, with
+"shared:" at the top; a runbook's includes are checked with it too): the
+schema, every template variable against what the
 context provides, "raw" only on command fragments, guard names and their
 parameters, step kinds, and member/survivor targets against the declared
 inputs. Prints every problem as file:line: field: message.

@@ -112,7 +112,8 @@ export function planText(plan: RenderedRunbook, options: PlanTextOptions = {}): 
     lines.push('');
     lines.push(`${paint(`Step ${index + 1} of ${plan.steps.length}`, 'cyan', color)}  ${paint(step.title, 'bold', color)}  ${paint(badge.text, badge.color, color)}`);
     lines.push(`  why: ${step.why}`);
-    if (step.targets.length === 0) lines.push(paint('  not applicable: no node of this cluster has the layout this step is for', 'gray', color));
+    if (step.leftOut !== undefined) lines.push(paint(`  skipped: ${step.leftOut}`, 'gray', color));
+    else if (step.targets.length === 0) lines.push(paint('  not applicable: no node of this cluster has the layout this step is for', 'gray', color));
     for (const target of step.targets) lines.push(...targetLines(step, target, options.inferredNodes).map((l) => `  ${l}`));
     if (step.guards.length > 0) {
       lines.push('  guards (must pass before it runs):');
@@ -212,7 +213,8 @@ export function planMarkdown(plan: RenderedRunbook, options: PlanMarkdownOptions
     for (const guard of step.guards) out.push(`- Guard: ${guardMarkdown(guard)}`);
     if (step.check) out.push(`- After: ${guardMarkdown(step.check)}`);
     out.push('');
-    if (step.targets.length === 0) out.push('_Not applicable: no node of this cluster has the layout this step is for._', '');
+    if (step.leftOut !== undefined) out.push(`_Skipped: ${mdText(step.leftOut)}._`, '');
+    else if (step.targets.length === 0) out.push('_Not applicable: no node of this cluster has the layout this step is for._', '');
     for (const target of step.targets) {
       const inferred = options.inferredNodes?.includes(target.node) ? ', inferred' : '';
       const heading = `**${mdText(target.node)}** (${mdText(target.host)}${inferred})`;

@@ -37,7 +37,7 @@ export interface SnapshotResult {
   /**
    * the file's identity once in place, when nothing but the save's own
    * rename touched it after the bytes were written and flushed: the hashes
-   * above are then the file's (FileVerdicts)
+   * above are then the file's (FileChecks)
    */
   identity?: FileIdentity;
   /** the endpoint the snapshot was streamed from */

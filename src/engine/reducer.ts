@@ -26,7 +26,8 @@ export class EngineRuleError extends OperatorError {
   }
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: string };
+/** An engine rule's answer to "may this event apply now?" (the cluster's state is a Verdict, in cluster/). */
+export type Ruling = { ok: true } | { ok: false; reason: string };
 
 /** Steps the cursor moves past. */
 const DONE: ReadonlySet<StepStatus> = new Set(['succeeded', 'skipped', 'not-applicable']);
@@ -75,11 +76,11 @@ function nextCursor(steps: readonly StepState[], from: number): number {
   return i;
 }
 
-const refuse = (reason: string): Verdict => ({ ok: false, reason });
-const OK: Verdict = { ok: true };
+const refuse = (reason: string): Ruling => ({ ok: false, reason });
+const OK: Ruling = { ok: true };
 
 /** Whether the rules allow this event now, and if not, why (one line, for the operator). */
-export function canApply(state: RunState, event: EngineEvent): Verdict {
+export function canApply(state: RunState, event: EngineEvent): Ruling {
   switch (event.type) {
     case 'run-started':
       return refuse(`run ${state.runId} has already started: a journal holds one run`);
@@ -102,7 +103,7 @@ export function canApply(state: RunState, event: EngineEvent): Verdict {
   }
 }
 
-function canFinish(state: RunState, status: RunStatus): Verdict {
+function canFinish(state: RunState, status: RunStatus): Ruling {
   if (status === 'in-progress') return refuse('run-finished needs a final status, not in-progress');
   if (state.status === 'aborted' && status === 'aborted') return OK;
   if (state.status !== 'in-progress') return refuse(`run ${state.runId} has already ended (${state.status})`);
@@ -115,7 +116,7 @@ function canFinish(state: RunState, status: RunStatus): Verdict {
 
 type StepEvent = Exclude<EngineEvent, { type: 'run-started' | 'probe' | 'run-resumed' | 'applies-to-overridden' | 'aborted' | 'run-finished' }>;
 
-function canApplyToStep(state: RunState, event: StepEvent): Verdict {
+function canApplyToStep(state: RunState, event: StepEvent): Ruling {
   if (state.status !== 'in-progress') return refuse(`run ${state.runId} has ended (${state.status}): resume it first`);
   const index = state.steps.findIndex((s) => s.id === event.step);
   if (index < 0) return refuse(`runbook ${state.runbook.id} has no step ${event.step}`);

@@ -3,8 +3,8 @@ import { portAnswers } from '../cluster/address.js';
 import type { ClusterClient } from '../cluster/client.js';
 import type { ClusterReport } from '../cluster/types.js';
 import type { RenderedGuard, RenderedStep, RenderedTarget } from '../runbook/rendered.js';
-import { SNAPSHOT_INTEGRITY } from '../runbook/file-verdicts.js';
-import { evaluateGuard, type GuardEnvironment } from '../runbook/guards.js';
+import { SNAPSHOT_INTEGRITY } from '../runbook/file-checks.js';
+import { evaluateGuard, type GuardEnvironment } from '../runbook/guards/index.js';
 import { runEditConfig } from '../runbook/kinds/edit-config.js';
 import { runMoveAside } from '../runbook/kinds/move-aside.js';
 import { runRenewCertificates } from '../runbook/kinds/renew-certificates.js';
@@ -323,15 +323,15 @@ export class Runner {
         output('stdout')(`(dry run: not executed) etcd ${target.etcd.action} ${JSON.stringify(target.etcd.params)}\n`);
         return { ok: true };
       }
-      const verdicts = this.deps.guardEnvironment.verdicts;
+      const fileChecks = this.deps.guardEnvironment.fileChecks;
       const result = await runEtcdAction(this.deps.client, target.etcd.action, target.etcd.params, {
         // what the save checked of the bytes as they streamed in, the after-check
-        // need not read the file for again while it is unchanged (FileVerdicts);
+        // need not read the file for again while it is unchanged (FileChecks);
         // the client writes the snapshot on this machine
         onSnapshotSaved: (saved) => {
-          if (!verdicts || !saved.identity) return;
-          verdicts.learnSha256('local', saved.path, saved.identity, saved.sha256);
-          verdicts.learn('local', SNAPSHOT_INTEGRITY, saved.path, saved.identity, saved.integrity);
+          if (!fileChecks || !saved.identity) return;
+          fileChecks.learnSha256('local', saved.path, saved.identity, saved.sha256);
+          fileChecks.learn('local', SNAPSHOT_INTEGRITY, saved.path, saved.identity, saved.integrity);
         },
       });
       output('stdout')(`${result.summary}\n`);
@@ -349,11 +349,11 @@ export class Runner {
         output('stdout')(`(dry run: not executed) copy ${target.copy.fromNode}:${target.copy.fromPath} → ${target.node}:${target.copy.toPath}\n`);
         return { ok: true };
       }
-      const verdicts = this.deps.guardEnvironment.verdicts;
+      const fileChecks = this.deps.guardEnvironment.fileChecks;
       const copy = target.copy;
-      // what the copy hashed, the next guards need not hash again (FileVerdicts)
-      const onHashed: CopyOptions['onHashed'] = verdicts
-        ? (file) => verdicts.learnSha256(file.side === 'from' ? copy.fromNode : target.node, file.path, file.identity, file.sha256)
+      // what the copy hashed, the next guards need not hash again (FileChecks)
+      const onHashed: CopyOptions['onHashed'] = fileChecks
+        ? (file) => fileChecks.learnSha256(file.side === 'from' ? copy.fromNode : target.node, file.path, file.identity, file.sha256)
         : undefined;
       const result = copy.recursive ? await copyTree(from, to, { signal: this.deps.signal }) : await copyFile(from, to, { signal: this.deps.signal, ...(onHashed ? { onHashed } : {}) });
       output('stdout')(`${JSON.stringify(result)}\n`);

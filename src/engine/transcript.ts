@@ -104,7 +104,7 @@ function stepLines(step: StepState, def: RenderedStep, k: number, n: number): st
   if (step.confirmedBy) facts.push(`confirmed by ${inline(step.confirmedBy)}`);
   out.push(`${facts.join(' · ')}`, '');
   if (step.status === 'not-applicable') {
-    out.push('Not applicable: no node of this cluster has a layout this step is for.', '');
+    out.push(def.leftOut !== undefined ? `Not applicable: skipped: ${inline(def.leftOut)}.` : 'Not applicable: no node of this cluster has a layout this step is for.', '');
     return out;
   }
   if (step.guards.length > 0) out.push('Guards:', ...step.guards.map(guardLine), '');

@@ -1,22 +1,30 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { andMore, describeZodIssue, formatPath, lineOfPath, parseYamlSource, type PathSegment, valueAt, type YamlSource } from '../inventory/yaml-source.js';
 import { messageOf, OperatorError } from '../util/errors.js';
 import { defaultShape, stepShape } from './context.js';
-import { GUARD_NAMES, GUARDS } from './guards.js';
+import { GUARD_NAMES, GUARDS } from './guards/index.js';
 import {
+  includeSchema,
   inputSchema,
+  isIncludeEntry,
   isRepeatEntry,
   nestedStepSchema,
   repeatHeaderSchema,
   runbookSchema,
+  sharedStepsSchema,
   STEP_KINDS,
   stepSchema,
   TARGETS,
   type EtcdAction,
+  type GuardRef,
+  type IncludeEntry,
   type NestedStep,
+  type RepeatEntry,
+  type RunbookFile,
+  type SharedSteps,
   type Runbook,
   type RunbookInput,
   type RunbookStep,
@@ -46,17 +54,34 @@ export function formatProblem(problem: Problem): string {
 }
 
 export interface LintOptions {
-  /** the guard names a runbook may use (default: the registry in guards.ts) */
+  /** the guard names a runbook may use (default: the registry in guards/) */
   guardNames?: readonly string[];
+  /** the text of a shared step file an include names (default: read beside the runbook, or the embedded copy) */
+  readShared?: (file: string) => string;
 }
 
-/** Every problem in a runbook, in file order: YAML, schema, templates, guards, targets, internal references. */
+/**
+ * Every problem in a runbook — or in a shared step file (`shared:` at the
+ * top) — in file order: YAML, schema, templates, guards, targets, internal
+ * references; a runbook's included files are checked with it.
+ */
 export function lintRunbook(text: string, fileName: string, options: LintOptions = {}): Problem[] {
-  return examineRunbook(text, fileName, options).problems;
+  return examineFile(text, fileName, options, 'either').problems;
 }
 
-/** The problems, and the runbook itself when the schema accepts it (the file is parsed once: YAML is most of a load's time). */
-function examineRunbook(text: string, fileName: string, options: LintOptions): { problems: Problem[]; runbook?: Runbook } {
+type FileKind = 'runbook' | 'shared';
+
+interface Examined {
+  problems: Problem[];
+  kind?: FileKind;
+  /** a runbook with its includes expanded, when the file is a valid runbook */
+  runbook?: Runbook;
+  /** a shared step file's steps and inputs, when it is a valid one */
+  shared?: SharedSteps;
+}
+
+/** The problems, and the parsed file when the schema accepts it (the file is parsed once: YAML is most of a load's time). */
+function examineFile(text: string, fileName: string, options: LintOptions, expect: FileKind | 'either'): Examined {
   let source: YamlSource;
   try {
     source = parseYamlSource(text, fileName);
@@ -67,15 +92,20 @@ function examineRunbook(text: string, fileName: string, options: LintOptions): {
     return { problems: [{ file: fileName, line: match ? Number(match[1]) : 1, field: '(yaml)', message: match?.[2] ?? message }] };
   }
   if (source.document.contents === null) {
-    return { problems: [{ file: fileName, line: 1, field: '(top level)', message: 'the file is empty: expected a runbook with id, title, appliesTo and steps' }] };
+    const what = expect === 'shared' ? 'shared steps with shared, description and steps' : 'a runbook with id, title, appliesTo and steps';
+    return { problems: [{ file: fileName, line: 1, field: '(top level)', message: `the file is empty: expected ${what}` }] };
   }
   const input: unknown = source.document.toJS();
   const problems: Problem[] = [];
   const add = (path: ReadonlyArray<PathSegment>, message: string, atKey = false): void => {
     problems.push({ file: fileName, line: lineOfPath(source, path, atKey), field: formatPath(path), message });
   };
+  const kind: FileKind = expect !== 'either' ? expect : valueAt(input, ['shared']) !== undefined ? 'shared' : 'runbook';
+  if (expect === 'runbook' && valueAt(input, ['shared']) !== undefined) {
+    return { problems: [{ file: fileName, line: lineOfPath(source, ['shared'], true), field: 'shared', message: 'this is a shared step file, not a runbook: a runbook takes its steps in with "- include: shared/<file>"' }] };
+  }
 
-  const result = runbookSchema.safeParse(input);
+  const result = kind === 'shared' ? sharedStepsSchema.safeParse(input) : runbookSchema.safeParse(input);
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
@@ -95,6 +125,7 @@ function examineRunbook(text: string, fileName: string, options: LintOptions): {
   const entries = Array.isArray(raw.steps) ? (raw.steps as unknown[]) : [];
   const runbookView = { inputs: inputs.map((e) => e.value) };
   const guardNames = options.guardNames ?? GUARD_NAMES;
+  const included = new Map<number, Array<RunbookStep | RepeatEntry>>();
 
   for (const { index, value: def } of inputs) {
     if (typeof def.default === 'string') {
@@ -105,6 +136,14 @@ function examineRunbook(text: string, fileName: string, options: LintOptions): {
   }
 
   entries.forEach((entry, index) => {
+    if (isIncludeEntry(entry)) {
+      const include = includeSchema.safeParse(entry);
+      if (kind === 'runbook' && include.success) {
+        const steps = checkInclude(include.data, ['steps', index], fileName, runbookView.inputs, options, add, problems);
+        if (steps) included.set(index, steps);
+      }
+      return;
+    }
     if (!isRepeatEntry(entry)) {
       const step = stepSchema.safeParse(entry);
       if (step.success) checkStep(step.data, ['steps', index], runbookView.inputs, guardNames, add);
@@ -127,8 +166,70 @@ function examineRunbook(text: string, fileName: string, options: LintOptions): {
     if (cited) add(path, `cites "${cited}", a document that does not ship with etcd-runbook: state the reason itself, and cite public pages (etcd.io, kubernetes.io) by URL in source`);
   }
 
-  problems.sort((a, b) => a.line - b.line);
-  return result.success && problems.length === 0 ? { problems, runbook: result.data } : { problems };
+  let runbook: Runbook | undefined;
+  if (result.success && kind === 'runbook') runbook = expandIncludes(result.data as RunbookFile, included, add);
+  problems.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === fileName ? -1 : b.file === fileName ? 1 : 0));
+  if (problems.length > 0 || !result.success) return { problems, kind };
+  return kind === 'shared' ? { problems, kind, shared: result.data as SharedSteps } : { problems, kind, ...(runbook ? { runbook } : {}) };
+}
+
+/**
+ * An include, checked where the runbook names it: the shared file itself
+ * (its problems under its own name), the inputs it reads declared here with
+ * the same type, and the guards the include adds. Its steps, with those
+ * guards first, when it is valid.
+ */
+function checkInclude(
+  include: IncludeEntry,
+  base: PathSegment[],
+  fileName: string,
+  inputs: RunbookInput[],
+  options: LintOptions,
+  add: Add,
+  problems: Problem[],
+): Array<RunbookStep | RepeatEntry> | undefined {
+  const file = join(dirname(fileName), include.include);
+  let text: string;
+  try {
+    text = (options.readShared ?? readShared)(file);
+  } catch (err) {
+    add([...base, 'include'], `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? messageOf(err)})`);
+    return undefined;
+  }
+  const shared = examineFile(text, file, options, 'shared');
+  problems.push(...shared.problems);
+  for (const needed of shared.shared?.inputs ?? []) {
+    const declared = inputs.find((i) => i.name === needed.name);
+    if (!declared) add([...base, 'include'], `${include.include} reads inputs.${needed.name}: declare an input named "${needed.name}" (type ${needed.type}) in this runbook`);
+    else if (declared.type !== needed.type) add([...base, 'include'], `${include.include} reads inputs.${needed.name} as a ${needed.type}; this runbook declares it as a ${declared.type}`);
+  }
+  const scope = stepShape({ inputs }, { target: 'local' }, false);
+  checkGuardRefs(include.guards.map((g, j) => ({ g, path: [...base, 'guards', j], within: scope })), options.guardNames ?? GUARD_NAMES, add);
+  if (!shared.shared) return undefined;
+  return shared.shared.steps.map((step) => ('repeat' in step ? step : { ...step, guards: [...include.guards, ...step.guards] }));
+}
+
+/** The runbook with every include replaced by its steps; a step id the runbook already has is a problem at the include. */
+function expandIncludes(file: RunbookFile, included: Map<number, Array<RunbookStep | RepeatEntry>>, add: Add): Runbook {
+  const steps: Array<RunbookStep | RepeatEntry> = [];
+  const seen = new Set(file.steps.flatMap((e) => ('id' in e ? [e.id] : [])));
+  file.steps.forEach((entry, index) => {
+    if (!('include' in entry)) {
+      steps.push(entry);
+      return;
+    }
+    for (const step of included.get(index) ?? []) {
+      if (seen.has(step.id)) add(['steps', index, 'include'], `${entry.include} has a step "${step.id}", and so does this runbook (or another include): rename one of them`);
+      seen.add(step.id);
+      steps.push(step);
+    }
+  });
+  return { ...file, steps };
+}
+
+/** A shared step file beside the runbook (or embedded in the one-file executable). */
+function readShared(file: string): string {
+  return embeddedText(file) ?? readFileSync(file, 'utf8');
 }
 
 type Add = (path: ReadonlyArray<PathSegment>, message: string, atKey?: boolean) => void;
@@ -164,6 +265,11 @@ function checkStep(
 
   plain(at('title'), step.title, once);
   plain(at('why'), step.why, once);
+  if (step.when?.input !== undefined && !declared(step.when.input)) {
+    add(at('when', 'input'), `names no input of this runbook (${inputs.map((i) => i.name).join(', ') || 'it has none'})`);
+  }
+  if (step.when?.fact !== undefined) plain(at('when', 'fact'), `{{ ${step.when.fact} }}`, once);
+  if (step.when?.reason !== undefined) plain(at('when', 'reason'), step.when.reason, once);
   switch (step.kind) {
     case 'command':
       for (const message of checkTemplate(step.run, scope, { shell: true })) add(at('run'), message);
@@ -208,6 +314,17 @@ function checkStep(
 
   const guards = step.guards.map((g, j) => ({ g, path: at('guards', j), within: scope }));
   if (step.check) guards.push({ g: step.check, path: at('check'), within: once });
+  checkGuardRefs(guards, guardNames, add);
+}
+
+/** Each guard's name against the registry, its parameters against the guard's, its templates against the scope. */
+function checkGuardRefs(guards: Array<{ g: GuardRef; path: PathSegment[]; within: ShapeScope }>, guardNames: readonly string[], add: Add): void {
+  const plain = (path: PathSegment[], text: string, within: ShapeScope) => {
+    for (const message of checkTemplate(text, within, { shell: false })) add(path, message);
+  };
+  const params = (path: PathSegment[], record: Record<string, unknown> | undefined, within: ShapeScope) => {
+    for (const [key, value] of Object.entries(record ?? {})) if (typeof value === 'string') plain([...path, key], value, within);
+  };
   for (const { g, path, within } of guards) {
     if (!guardNames.includes(g.check)) {
       add([...path, 'check'], `unknown guard "${g.check}" (known: ${guardNames.join(', ')})`);
@@ -299,7 +416,7 @@ function validEntries<T>(list: unknown, parse: (value: unknown) => { success: tr
  * (`file:line: steps[2].kind: …`) with a count of the others.
  */
 export function parseRunbook(text: string, fileName: string, options: LintOptions = {}): Runbook {
-  const { problems, runbook } = examineRunbook(text, fileName, options);
+  const { problems, runbook } = examineFile(text, fileName, options, 'runbook');
   const first = problems[0];
   if (first || !runbook) {
     const more = problems.length > 1 ? `${andMore(problems.length - 1)}; run 'etcd-runbook lint ${fileName}' to see them all` : '';
@@ -375,7 +492,8 @@ export async function loadCatalogue(dir: string = shippedRunbookDir()): Promise<
   }
   const runbooks: RunbookCatalogue['runbooks'] = [];
   const problems: string[] = [];
-  for (const name of names.filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  // shared step files (shared/…) are taken in by the runbooks that include them, never listed
+  for (const name of names.filter((n) => /\.ya?ml$/.test(n) && !n.includes('/')).sort()) {
     const file = join(dir, name);
     try {
       runbooks.push({ runbook: await loadRunbookFile(file), file });

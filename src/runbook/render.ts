@@ -5,14 +5,15 @@ import type { Inventory, InventoryMember, Layout } from '../inventory/schema.js'
 import { listParam } from '../engine/wait-conditions.js';
 import { OperatorError } from '../util/errors.js';
 import { buildContext, reportSides, withMember, withRepeat, type RunInfo } from './context.js';
-import { GUARDS } from './guards.js';
+import { GUARDS } from './guards/index.js';
 import { describeEditConfig, planEditConfig } from './kinds/edit-config.js';
 import { describeMoveAside, planMoveAside } from './kinds/move-aside.js';
 import { caDirOf, describeRenewCertificates, planRenewCertificates, type RenewCertificatesPlan } from './kinds/renew-certificates.js';
 import { describeSnapshotRestore, planSnapshotRestore, restoredDirs, serverVersionOf } from './kinds/snapshot-restore.js';
 import type { ParamValue, RenderedGuard, RenderedRunbook, RenderedStep, RenderedTarget } from './rendered.js';
-import type { EtcdAction, GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep } from './schema.js';
+import type { EtcdAction, GuardRef, NestedStep, RepeatEntry, Runbook, RunbookInput, RunbookStep, StepWhen } from './schema.js';
 import { renderTemplate, TemplateError, templatePathsOrNone, type ContextObject } from './template.js';
+import { whyLeftOut } from './when.js';
 
 /**
  * A runbook filled in for one cluster: inputs resolved, targets expanded to
@@ -68,7 +69,8 @@ export function renderRunbook(runbook: Runbook, sources: RenderSources): Rendere
  * guards of the first step that may change the cluster.
  */
 function toolsCheckedFirst(steps: RenderedStep[]): RenderedStep[] {
-  const first = steps.findIndex((s) => !s.leavesClusterAsIs);
+  // a step that runs nowhere (left out, or no node has its layout) never judges its guards
+  const first = steps.findIndex((s) => !s.leavesClusterAsIs && s.targets.length > 0);
   const tools = steps.slice(first + 1).flatMap((s) => s.guards.filter((g) => g.check === 'etcd-version-matches' && g.params.tool !== undefined));
   if (first < 0 || tools.length === 0) return steps;
   const seen = new Set<string>();
@@ -276,6 +278,11 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
   const contexts = nodes.map((t) => (t.member ? withMember(context, sources.inventory, t.member.name, sources.report) : context));
   /** title, why and step-wide guards see `member` only when the step has exactly one member */
   const single = nodes.length === 1 && nodes[0]?.member ? (contexts[0] as ContextObject) : context;
+  const leftOut = step.when ? judgeWhen(step.when, single) : undefined;
+  if (leftOut !== undefined) {
+    // nothing of a step that does not apply is rendered: its commands may name what this run lacks
+    return { ...renderedHeader(single), guards: [], leftOut, targets: [] };
+  }
 
   const targets = nodes.map((t, i): RenderedTarget => {
     const ctx = contexts[i] as ContextObject;
@@ -366,6 +373,30 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
     return { node: member?.name ?? node, cert: posix.join(caDir, 'ca.crt'), key: posix.join(caDir, 'ca.key') };
   }
 
+  function renderedHeader(ctx: ContextObject): Omit<RenderedStep, 'guards' | 'targets'> {
+    return {
+      id: placement.id,
+      title: fill('title', step.title, ctx),
+      why: fill('why', step.why, ctx),
+      kind: step.kind,
+      risk: step.risk,
+      ...(step.source !== undefined ? { source: step.source } : {}),
+      timeoutMs: step.timeout ? parseStepDuration(step.timeout) : DEFAULT_TIMEOUT_MS[step.kind],
+      ...(leavesClusterAsIs(step) ? { leavesClusterAsIs: true as const } : {}),
+    };
+  }
+
+  function judgeWhen(when: StepWhen, ctx: ContextObject): string | undefined {
+    try {
+      const reason = whyLeftOut(when, inputs, ctx);
+      if (reason === undefined || when.reason === undefined) return reason;
+      return fill('when.reason', when.reason, ctx);
+    } catch (err) {
+      if (err instanceof TemplateError) throw new OperatorError(`runbook ${runbook.id}: ${where} ${err.message}`);
+      throw err;
+    }
+  }
+
   /** The member a typed kind acts on: its steps run on members only (lint says so). */
   function memberOf(t: TargetNode): InventoryMember {
     if (!t.member) throw new OperatorError(`runbook ${runbook.id}: ${where}: a ${step.kind} step runs on a member, not on ${t.node}`);
@@ -389,18 +420,7 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
   };
 
   const guards = uniqueGuards([...step.guards.flatMap((g, j) => renderGuard(g, `guards[${j}]`)), ...targets.flatMap(kindGuards)]);
-  const rendered: RenderedStep = {
-    id: placement.id,
-    title: fill('title', step.title, single),
-    why: fill('why', step.why, single),
-    kind: step.kind,
-    risk: step.risk,
-    ...(step.source !== undefined ? { source: step.source } : {}),
-    timeoutMs: step.timeout ? parseStepDuration(step.timeout) : DEFAULT_TIMEOUT_MS[step.kind],
-    guards,
-    ...(leavesClusterAsIs(step) ? { leavesClusterAsIs: true as const } : {}),
-    targets,
-  };
+  const rendered: RenderedStep = { ...renderedHeader(single), guards, targets };
   if (step.check) {
     // one after-check per step: lint refuses `member.…` in the check of a step that fans out
     const [check, ...more] = renderGuard(step.check, 'check');

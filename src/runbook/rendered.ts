@@ -59,7 +59,9 @@ export interface RenderedStep {
    * describes the cluster after it. Absent: it may change the cluster.
    */
   leavesClusterAsIs?: true;
-  /** empty when the step does not apply to this cluster's layouts */
+  /** why the step's `when:` leaves it out of this run (its targets are then empty: it never runs) */
+  leftOut?: string;
+  /** empty when the step does not apply to this cluster's layouts, or its `when:` leaves it out */
   targets: RenderedTarget[];
 }
 

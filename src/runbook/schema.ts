@@ -63,7 +63,7 @@ const duration = z.string().regex(/^\d+(ms|s|m)$/, 'must be a duration like 500m
 
 export const guardRefSchema = z
   .object({
-    /** a guard name from the registry (runbook/guards.ts) */
+    /** a guard name from the registry (runbook/guards/) */
     check: z.string().min(1),
     /** guard parameters; string values may be templates */
     with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
@@ -87,6 +87,37 @@ export const inputSchema = z
   .strict();
 
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case words joined by dashes');
+const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier');
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/**
+ * Whether a step applies to this run, decided when the runbook is rendered
+ * from one input or one fact the probe found — never a shell string:
+ *
+ *   when: { input: failedHostAnswers, equals: true }
+ *   when: { fact: detection.verdict, notEquals: split-brain }
+ *
+ * A step left out is shown by `plan` as "skipped: <reason>", recorded as not
+ * applicable in the journal and transcript, and never run.
+ */
+export const whenSchema = z
+  .object({
+    /** the name of one of the runbook's inputs */
+    input: identifier.optional(),
+    /** a value of the render context: detection.verdict, target.layout, survivor.name… */
+    fact: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*(\.[a-zA-Z0-9]+)+$/, 'must be a context path such as detection.verdict').optional(),
+    equals: scalar.optional(),
+    notEquals: scalar.optional(),
+    oneOf: z.array(scalar).min(1).optional(),
+    /** what plan says when the step is left out (default: the condition in words) */
+    reason: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((when, ctx) => {
+    if ((when.input === undefined) === (when.fact === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'names exactly one of input or fact' });
+    const tests = [when.equals, when.notEquals, when.oneOf].filter((t) => t !== undefined).length;
+    if (tests !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'takes exactly one of equals, notEquals or oneOf' });
+  });
 
 const stepBase = {
   id: stepId,
@@ -103,6 +134,8 @@ const stepBase = {
   /** where the step comes from: public upstream pages by URL (etcd.io, kubernetes.io), optionally the command they show */
   source: z.string().min(1).optional(),
   timeout: duration.optional(),
+  /** the step applies only when this holds (an input or a detected fact) */
+  when: whenSchema.optional(),
 };
 
 /**
@@ -221,8 +254,6 @@ function stepKinds<T extends z.ZodType<string>>(target: T) {
 
 export const stepSchema = stepKinds(z.enum(TARGETS));
 
-const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier');
-
 /** A step inside a `repeat`: its target may also be the repeat's variable. */
 export const nestedStepSchema = stepKinds(identifier.or(z.enum(TARGETS)));
 
@@ -264,22 +295,76 @@ export const repeatSchema = z
     });
   });
 
+/**
+ * Steps shared by several runbooks live once, in a file of `runbooks/shared/`,
+ * and a runbook takes them in where it needs them:
+ *
+ *   - include: shared/restore-from-snapshot.yaml
+ *
+ * Its `guards` are added to every included step, before the step's own (the
+ * verdict the including runbook is for, say).
+ */
+export const includeSchema = z
+  .object({
+    include: z.string().regex(/^shared\/[a-z0-9][a-z0-9-]*\.ya?ml$/, 'must name a file of the shared directory, e.g. shared/restore-from-snapshot.yaml'),
+    guards: z.array(guardRefSchema).default([]),
+  })
+  .strict();
+
 /** A `steps:` entry is a repeat when it has a `repeat:` field, else a plain step. */
 export function isRepeatEntry(value: unknown): boolean {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, 'repeat');
 }
 
+/** A `steps:` entry that takes in a shared step file. */
+export function isIncludeEntry(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, 'include');
+}
+
 /**
- * Dispatches on the `repeat:` field rather than a zod union, so a mistake in
- * a step is reported at its own field (a union would only say "no option
- * matched").
+ * Dispatches on the `repeat:` (or `include:`) field rather than a zod union,
+ * so a mistake in a step is reported at its own field (a union would only
+ * say "no option matched").
  */
-const stepEntrySchema = z.unknown().transform((value, ctx): RunbookStep | RepeatEntry => {
-  const parsed = isRepeatEntry(value) ? repeatSchema.safeParse(value) : stepSchema.safeParse(value);
+function parseEntry(value: unknown, ctx: z.RefinementCtx, includes: boolean): RunbookStep | RepeatEntry | IncludeEntry {
+  if (isIncludeEntry(value) && !includes) {
+    ctx.addIssue({ code: 'custom', path: ['include'], message: 'a shared step file includes no other: include both files in the runbook' });
+    return z.NEVER;
+  }
+  const schema = isIncludeEntry(value) ? includeSchema : isRepeatEntry(value) ? repeatSchema : stepSchema;
+  const parsed = (schema as z.ZodType<RunbookStep | RepeatEntry | IncludeEntry>).safeParse(value);
   if (parsed.success) return parsed.data;
   for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as Parameters<typeof ctx.addIssue>[0]);
   return z.NEVER;
-});
+}
+
+const stepOrRepeatSchema = z.unknown().transform((value, ctx) => parseEntry(value, ctx, false) as RunbookStep | RepeatEntry);
+const runbookEntrySchema = z.unknown().transform((value, ctx) => parseEntry(value, ctx, true));
+
+/**
+ * A shared step file (`runbooks/shared/*.yaml`): not a runbook (no
+ * appliesTo; it is never listed or run on its own), its steps and the
+ * runbook inputs they read. Every runbook that includes it declares those
+ * inputs, with the same type; lint checks the file on its own too.
+ */
+export const sharedStepsSchema = z
+  .object({
+    shared: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case words joined by dashes'),
+    description: z.string().min(1),
+    inputs: z.array(inputSchema).default([]),
+    steps: z.array(stepOrRepeatSchema).min(1),
+  })
+  .strict()
+  .superRefine((file, ctx) => uniqueStepIds(file.steps, ctx));
+
+function uniqueStepIds(steps: Array<{ id?: string }>, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  steps.forEach((step, index) => {
+    if (step.id === undefined) return;
+    if (seen.has(step.id)) ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${step.id}"` });
+    seen.add(step.id);
+  });
+}
 
 export const runbookSchema = z
   .object({
@@ -290,33 +375,35 @@ export const runbookSchema = z
     /** the public upstream procedures this runbook follows, by URL */
     sources: z.array(z.string().min(1)).default([]),
     inputs: z.array(inputSchema).default([]),
-    steps: z.array(stepEntrySchema).min(1),
+    steps: z.array(runbookEntrySchema).min(1),
   })
   .strict()
   .superRefine((runbook, ctx) => {
-    const seen = new Set<string>();
-    runbook.steps.forEach((step, index) => {
-      if (seen.has(step.id)) ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${step.id}"` });
-      seen.add(step.id);
-    });
+    uniqueStepIds(runbook.steps as Array<{ id?: string }>, ctx);
     // a repeat's steps become <repeat id>-<member>-<step id>: a plain step id must not look like one
     for (const entry of runbook.steps) {
       if (!('repeat' in entry)) continue;
       runbook.steps.forEach((step, index) => {
-        if (!('repeat' in step) && step.id.startsWith(`${entry.id}-`)) {
+        if ('id' in step && !('repeat' in step) && step.id.startsWith(`${entry.id}-`)) {
           ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `"${step.id}" starts with "${entry.id}-", the prefix of repeat ${entry.id}'s expanded steps: rename one of them` });
         }
       });
     }
   });
 
-export type Runbook = z.infer<typeof runbookSchema>;
+/** A runbook file as written: its steps may include shared step files. */
+export type RunbookFile = z.infer<typeof runbookSchema>;
+/** A runbook as loaded: every include replaced by the shared file's steps. */
+export type Runbook = Omit<RunbookFile, 'steps'> & { steps: Array<RunbookStep | RepeatEntry> };
+export type SharedSteps = z.infer<typeof sharedStepsSchema>;
+export type IncludeEntry = z.infer<typeof includeSchema>;
 export type RunbookStep = z.infer<typeof stepSchema>;
 export type NestedStep = z.infer<typeof nestedStepSchema>;
 export type RepeatEntry = z.infer<typeof repeatSchema>;
 export type RepeatOver = (typeof REPEAT_OVER)[number];
 export type RunbookInput = z.infer<typeof inputSchema>;
 export type GuardRef = z.infer<typeof guardRefSchema>;
+export type StepWhen = z.infer<typeof whenSchema>;
 export type Risk = (typeof RISKS)[number];
 export type StepKind = (typeof STEP_KINDS)[number];
 export type StepTarget = (typeof TARGETS)[number];

@@ -43,6 +43,7 @@ export function operatorTexts(input: unknown): Array<{ path: PathSegment[]; text
     for (const field of STEP_TEXT) take([...base, field]);
     eachIndex(valueAt(input, [...base, 'guards']), (j) => take([...base, 'guards', j, 'message']));
     take([...base, 'check', 'message']);
+    take([...base, 'when', 'reason']);
   };
   eachIndex(valueAt(input, ['steps']), (i) => {
     step(['steps', i]);

@@ -9,8 +9,8 @@ import { transcriptMarkdown, writeTranscript } from '../engine/transcript.js';
 import type { EngineEvent, RunState } from '../engine/types.js';
 import type { Inventory } from '../inventory/schema.js';
 import { memberRecord } from '../runbook/context.js';
-import { FileVerdicts } from '../runbook/file-verdicts.js';
-import type { GuardEnvironment, GuardMember } from '../runbook/guards.js';
+import { FileChecks } from '../runbook/file-checks.js';
+import type { GuardEnvironment, GuardMember } from '../runbook/guards/index.js';
 import { CommandFragment } from '../runbook/template.js';
 import { NodeTransports } from '../transport/for-node.js';
 import { ExitCode } from '../util/errors.js';
@@ -66,7 +66,7 @@ export function createRun(state: RunState, options: CreateRunOptions): { runner:
     client,
     members: guardMembers(options.inventory),
     // a snapshot verified at one step and unchanged since is not read whole again at the next
-    verdicts: new FileVerdicts(),
+    fileChecks: new FileChecks(),
   };
   const runner = new Runner(state, {
     transport: (node) => transports.get(node),

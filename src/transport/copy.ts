@@ -36,7 +36,7 @@ export interface CopyOptions {
   keepOwner?: boolean;
   /**
    * A file whose every byte the copy hashed, with the identity it has now
-   * (FileVerdicts): the source, when it stayed the same file while it was
+   * (FileChecks): the source, when it stayed the same file while it was
    * read; the destination, verified at the destination and unchanged but for
    * the copy's own chmod, chown and rename into place.
    */

@@ -9,7 +9,7 @@ import { initialClusterFor } from '../../src/engine/etcd-actions.js';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { issueMemberCert } from '../../src/lab/pki.js';
 import { track } from '../../src/lab/processes.js';
-import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards.js';
+import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards/index.js';
 import type { ParamValue } from '../../src/runbook/rendered.js';
 import { LocalTransport } from '../../src/transport/local.js';
 import type { DirEntry, ExecOptions, ExecResult, FileStat } from '../../src/transport/types.js';

@@ -10,8 +10,10 @@ import {
   judgeDataDirAbsent,
   judgeDataDirEmpty,
   judgeEtcdVersion,
+  judgeInitialClusterMatches,
   judgeMemberAbsent,
   judgeMemberAlreadyPresent,
+  judgeNothingAt,
   judgeNoUnstartedMembers,
   judgeOldMembersStopped,
   judgeOneLearnerAtATime,
@@ -27,7 +29,7 @@ import {
   judgeSplitBrainNow,
   restoreToolFor,
   type GuardEnvironment,
-} from '../../src/runbook/guards.js';
+} from '../../src/runbook/guards/index.js';
 import { OTHER_CLUSTER_ID, fakeCluster, reportOf } from '../helpers/probes.js';
 
 const three = fakeCluster({ voting: 3 });
@@ -289,6 +291,37 @@ describe('the member list the membership guards judge', () => {
       expect(await evaluateGuard(guard('member-absent', { member: 'm3' }), env)).toMatchObject({ ok: true, message: 'm3 is not in the member list' });
     }
     expect(asked).toBe(2);
+  });
+});
+
+describe('nothing-at-path', () => {
+  it('passes on a path with nothing there, refuses one that exists (a file is never written over)', () => {
+    expect(judgeNothingAt({ node: 'local', path: '/b/restore-1.db', kind: 'missing', entries: [] })).toEqual({ ok: true, message: 'nothing at /b/restore-1.db on local yet' });
+    expect(judgeNothingAt({ node: 'local', path: '/b/restore-1.db', kind: 'file', entries: [] })).toEqual({
+      ok: false,
+      message: 'refusing: /b/restore-1.db on local already exists (file): this step never writes over it; move it aside with a timestamp, or give another path',
+    });
+  });
+});
+
+describe('initial-cluster-matches', () => {
+  const joined: MemberInfo[] = [
+    { id: 'a1', name: 'm1', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'], isLearner: false },
+    { id: 'b2', name: 'm2', peerURLs: ['https://10.0.0.2:2380'], clientURLs: ['https://10.0.0.2:2379'], isLearner: false },
+    // added, not started yet: unnamed in the list
+    { id: 'c3', name: '', peerURLs: ['https://10.0.0.3:2380'], clientURLs: [], isLearner: true },
+  ];
+  it('passes when the written initial-cluster is the member list, in any order, the joiner named by the run', () => {
+    expect(judgeInitialClusterMatches('m3=https://10.0.0.3:2380,m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380', joined, 'm3')).toEqual({
+      ok: true,
+      message: 'initial-cluster matches the member list: m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380',
+    });
+  });
+  it('refuses a list that differs, naming both', () => {
+    expect(judgeInitialClusterMatches('m1=https://10.0.0.1:2380,m3=https://10.0.0.3:2380', joined, 'm3')).toEqual({
+      ok: false,
+      message: 'initial-cluster m1=https://10.0.0.1:2380,m3=https://10.0.0.3:2380 does not match the member list m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380: fix the inventory (or the member list) before starting m3',
+    });
   });
 });
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { judgeDataDirEmpty } from '../../src/runbook/guards.js';
+import { judgeDataDirEmpty } from '../../src/runbook/guards/index.js';
 import { decideMoveAside, describeMoveAside, moveAsideFacts, planMoveAside, runMoveAside, type MoveAsideFacts } from '../../src/runbook/kinds/move-aside.js';
 import { installOne } from '../../src/runbook/kinds/snapshot-restore.js';
 import { LocalTransport } from '../../src/transport/local.js';

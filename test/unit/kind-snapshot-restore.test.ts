@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { planMarkdown } from '../../src/cli/plan.js';
 import type { ClusterReport } from '../../src/cluster/types.js';
 import type { Inventory, InventoryMember } from '../../src/inventory/schema.js';
-import { judgeEtcdVersion } from '../../src/runbook/guards.js';
+import { judgeEtcdVersion } from '../../src/runbook/guards/index.js';
 import { describeSnapshotRestore, planSnapshotRestore, serverVersionOf, type SnapshotRestoreSpec } from '../../src/runbook/kinds/snapshot-restore.js';
+import { buildContext } from '../../src/runbook/context.js';
 import { findRunbook } from '../../src/runbook/loader.js';
 import { renderRunbook } from '../../src/runbook/render.js';
+import { renderTemplate } from '../../src/runbook/template.js';
 
 const m1: InventoryMember = {
   name: 'm1',
@@ -162,7 +164,7 @@ describe('restore-quorum rendered for a 3.5 cluster', () => {
     const aside = rendered.steps.find((s) => s.id === 'move-data-dirs-aside');
     expect(aside?.targets[2]?.moveAside?.dirs.map((d) => d.path)).toEqual(['/var/lib/etcd', '/var/lib/etcd-wal']);
     const md = planMarkdown(rendered, { report, generatedAt: '2026-12-06T05:00:00.000Z' });
-    const restoreSection = md.slice(md.indexOf('Restore every member'), md.indexOf('## 11.'));
+    const restoreSection = md.slice(md.indexOf('Restore every member'), md.indexOf('## 12.'));
     expect(restoreSection).toContain('```sh\netcdutl snapshot restore');
     const commands = [...restoreSection.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split('\n'));
     expect(commands.length).toBeGreaterThan(20);
@@ -173,5 +175,23 @@ describe('restore-quorum rendered for a 3.5 cluster', () => {
   it('turns the bump off with --set bumpRevision=0', async () => {
     const rendered = renderRunbook(await findRunbook('restore-quorum'), { inventory, report, inputs: { bumpRevision: '0' }, run: { id: 'r', timestamp: '20261206T050000Z' } });
     expect(rendered.steps.find((s) => s.id === 'restore')?.targets[0]?.command).not.toMatch(/bump|mark-compacted/);
+  });
+});
+
+describe('tools.snapshotStatus: snapshot status with the tool a restore would use', () => {
+  const inventory: Inventory = { members: [{ name: 'm1', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'], node: { host: 'local', paths: { etcdutl: '/opt/etcd/etcdutl' } } }] };
+  const status = (version?: string) =>
+    renderTemplate('{{ tools.snapshotStatus | raw }} /b/s.db', buildContext({ inventory, inputs: {}, run: { id: 'r', timestamp: 't' }, ...(version ? { report: probed(version) } : {}) }), { shell: true });
+  const probed = (version: string) =>
+    ({
+      probedAt: '2026-12-06T05:00:00Z',
+      durationMs: 10,
+      endpoints: [{ endpoint: 'https://10.0.0.1:2379', expectedName: 'm1', name: 'm1', reachable: true, version, revision: 100, alarms: [], memberErrors: [], healthy: true, latencyMs: 2 }],
+      verdict: { verdict: 'healthy', summary: '', evidence: [], warnings: [], alarms: [], alternatives: [], votingMembers: 1, healthyVoting: 1, quorumSize: 1, members: [], clusterIds: [], leaders: [] },
+    }) as unknown as ClusterReport;
+  it('etcdutl (the inventory\'s path) on 3.5+ or when no version is known, etcdctl on 3.4', () => {
+    expect(status('3.5.15')).toBe('/opt/etcd/etcdutl snapshot status -w table /b/s.db');
+    expect(status()).toBe('/opt/etcd/etcdutl snapshot status -w table /b/s.db');
+    expect(status('3.4.23')).toBe('ETCDCTL_API=3 etcdctl snapshot status -w table /b/s.db');
   });
 });

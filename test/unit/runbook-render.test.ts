@@ -99,7 +99,7 @@ describe('the render context', () => {
     const raw = (t: string) => renderTemplate(t, ctx, { shell: true });
     // kubeadm: the control plane is three static pods, parked beside the manifests dir (where replace-member looks for them)
     expect(raw('{{ target.controlPlane.stop | raw }}')).toBe(
-      'm=/etc/kubernetes/manifests; p=/etc/kubernetes; for c in kube-apiserver kube-controller-manager kube-scheduler; do if [ -f "$m/$c.yaml" ]; then mv -- "$m/$c.yaml" "$p/$c.yaml.stopped" || exit 1; fi; done',
+      'm=/etc/kubernetes/manifests; p=/etc/kubernetes\nfor c in kube-apiserver kube-controller-manager kube-scheduler; do\n  if [ -f "$m/$c.yaml" ]; then mv -- "$m/$c.yaml" "$p/$c.yaml.stopped" || exit 1; fi\ndone',
     );
     expect(raw('{{ target.controlPlane.start | raw }}')).toContain('if [ -f "$p/$c.yaml.stopped" ] && [ ! -f "$m/$c.yaml" ]; then mv -- "$p/$c.yaml.stopped" "$m/$c.yaml"');
     expect(raw('{{ target.controlPlane.isActive | raw }}')).toBe('test -f /etc/kubernetes/manifests/kube-apiserver.yaml');
@@ -109,7 +109,7 @@ describe('the render context', () => {
     expect(raw('{{ local.controlPlane.isActive | raw }}')).toBe('systemctl is-active --quiet kube-apiserver');
     // the shell cannot be tricked by a manifests dir with a quote in it
     const odd: Inventory = { members: [{ ...inventory.members[0]!, node: { host: 'local', layout: 'kubeadm', paths: { manifestsDir: "/etc/k8s'x/manifests" } } }] };
-    expect(renderTemplate('{{ local.controlPlane.stop | raw }}', buildContext({ inventory: odd, inputs: {}, run }), { shell: true })).toMatch(/^m='\/etc\/k8s'\\''x\/manifests'; p='\/etc\/k8s'\\''x';/);
+    expect(renderTemplate('{{ local.controlPlane.stop | raw }}', buildContext({ inventory: odd, inputs: {}, run }), { shell: true })).toMatch(/^m='\/etc\/k8s'\\''x\/manifests'; p='\/etc\/k8s'\\''x'\n/);
   });
 
   it('lets the inventory override the kubelet and control-plane commands, and says what to set without a layout', () => {
@@ -256,7 +256,7 @@ describe('plan output', () => {
     // a pass keeps only the steps its member's layout has (none with no target)
     const kept = (steps: Array<Array<string | number>>) => steps.filter(([, , n]) => n === 1);
     expect(json.steps.map((s) => [s.id, s.risk, s.targets.length])).toEqual([
-      ['prepare-dir', 'changes', 1],
+      ['prepare-backup-dir', 'changes', 1],
       ['snapshot-save', 'changes', 1],
       ['snapshot-status', 'read-only', 1],
       ['checksum', 'changes', 1],
@@ -343,7 +343,6 @@ describe('replace-member with several members down', () => {
       'wait-stopped',
       'move-data-dir-aside',
       'write-config',
-      'verify-initial-cluster',
       'wait-in-sync',
       'wait-healthy',
     ]);

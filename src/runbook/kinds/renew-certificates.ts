@@ -58,7 +58,9 @@ export function describeRenewCertificates(plan: RenewCertificatesPlan): string {
     `# signed on ${ca.node} with ${ca.cert} and ${ca.key}; each certificate keeps its key, subject, SANs and key usages; one not there is skipped`,
     ...plan.certificates.flatMap((c) => [
       shellJoin(['mv', '--', c.cert, c.aside]),
-      `${shellJoin(['openssl', 'x509', '-x509toreq', '-in', c.aside, '-signkey', c.key])} | ${shellJoin(['openssl', 'x509', '-req', '-CA', ca.cert, '-CAkey', ca.key, '-days', plan.days])} -extfile <its SANs and usages> ${shellJoin(['-out', c.cert])}`,
+      // the request and the signing on two lines, as an SRE would write the pipe: each line stays short
+      `${shellJoin(['openssl', 'x509', '-x509toreq', '-in', c.aside, '-signkey', c.key])} |`,
+      `  ${shellJoin(['openssl', 'x509', '-req', '-CA', ca.cert, '-CAkey', ca.key, '-days', plan.days])} -extfile <its SANs and usages> ${shellJoin(['-out', c.cert])}`,
     ]),
   ].join('\n');
 }

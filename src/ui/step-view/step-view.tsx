@@ -365,7 +365,7 @@ function allCommandLines(commands: Array<{ node: string; text: string }>, column
 
 /** The hosts a step runs on, as long as the line has room for: with addresses, names only, or a count. */
 function hostsText(def: RenderedStep, room: number): string {
-  if (def.targets.length === 0) return 'no node';
+  if (def.targets.length === 0) return def.leftOut !== undefined ? `none (skipped: ${def.leftOut})` : 'no node';
   const full = [...new Set(def.targets.map((t) => (t.host === t.node ? t.host : `${t.node} (${t.host})`)))].join(', ');
   if (displayWidth(full) <= room) return full;
   const names = [...new Set(def.targets.map((t) => t.node))];

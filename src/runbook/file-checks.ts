@@ -22,7 +22,7 @@ import type { FileIdentity, Transport } from '../transport/types.js';
  * what it found for another file with the same sha256 — the snapshot copied
  * to every node is the one verified where it was taken.
  */
-export interface FileVerdict<T> {
+export interface FileCheck<T> {
   value: T;
   /** the value is the one found earlier in this run (the file is unchanged since) */
   remembered: boolean;
@@ -44,7 +44,7 @@ export const FILE_SHA256 = 'sha256';
 /** the finding that is a snapshot's appended sha256 checked against its body (SnapshotIntegrity) */
 export const SNAPSHOT_INTEGRITY = 'snapshot integrity';
 
-export class FileVerdicts {
+export class FileChecks {
   private readonly known = new Map<string, Known>();
 
   /**
@@ -53,7 +53,7 @@ export class FileVerdicts {
    * `byContent`: the answer depends on the file's bytes alone, so it may come
    * from another file known to have the same sha256.
    */
-  async verdict<T>(
+  async checkOnce<T>(
     transport: Transport,
     node: string,
     what: string,
@@ -61,7 +61,7 @@ export class FileVerdicts {
     check: () => Promise<T>,
     keep: (value: T) => boolean,
     options: { byContent?: boolean } = {},
-  ): Promise<FileVerdict<T>> {
+  ): Promise<FileCheck<T>> {
     const key = knownKey(node, what, path);
     const before = await fileIdentity(transport, path);
     const known = this.known.get(key);
