@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planMarkdown } from '../../src/cli/plan.js';
 import type { ClusterReport } from '../../src/cluster/types.js';
 import type { Inventory, InventoryMember } from '../../src/inventory/schema.js';
+import { threeMasters } from '../helpers/inventories.js';
 import { judgeEtcdVersion } from '../../src/runbook/guards/index.js';
 import { describeSnapshotRestore, planSnapshotRestore, serverVersionOf, type SnapshotRestoreSpec } from '../../src/runbook/kinds/snapshot-restore.js';
 import { buildContext } from '../../src/runbook/context.js';
@@ -131,16 +132,10 @@ describe('etcd-version-matches with the tool the step chose', () => {
 });
 
 describe('restore-quorum rendered for a 3.5 cluster', () => {
-  const inventory: Inventory = {
-    cluster: { name: 'prod', token: 'etcd-cluster-0' },
-    tls: { cacert: '/etc/etcd/ca.pem', cert: '/etc/etcd/client.pem', key: '/etc/etcd/client-key.pem' },
-    members: ['1', '2', '3'].map((i) => ({
-      name: `m${i}`,
-      peerURLs: [`https://10.0.0.${i}:2380`],
-      clientURLs: [`https://10.0.0.${i}:2379`],
-      node: { host: i === '1' ? 'local' : `10.0.0.${i}`, layout: 'systemd' as const, paths: { dataDir: '/var/lib/etcd', envFile: '/etc/etcd/etcd.conf', ...(i === '3' ? { walDir: '/var/lib/etcd-wal' } : {}) } },
-    })),
-  };
+  const inventory: Inventory = threeMasters((i) => ({
+    layout: 'systemd',
+    paths: { dataDir: '/var/lib/etcd', envFile: '/etc/etcd/etcd.conf', ...(i === '3' ? { walDir: '/var/lib/etcd-wal' } : {}) },
+  }));
   const report = {
     probedAt: '2026-12-06T05:00:00Z',
     durationMs: 10,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planMarkdown } from '../../src/cli/plan.js';
 import type { ClusterReport } from '../../src/cluster/types.js';
 import type { Inventory } from '../../src/inventory/schema.js';
+import { threeMasters } from '../helpers/inventories.js';
 import { findRunbook, listRunbooks } from '../../src/runbook/loader.js';
 import { renderRunbook } from '../../src/runbook/render.js';
 import { internalReference } from '../../src/runbook/standalone-text.js';
@@ -14,20 +15,10 @@ import { internalReference } from '../../src/runbook/standalone-text.js';
  * not ship with the tool.
  */
 
-const inventory: Inventory = {
-  cluster: { name: 'prod', token: 'etcd-cluster-0' },
-  tls: { cacert: '/etc/etcd/ca.pem', cert: '/etc/etcd/client.pem', key: '/etc/etcd/client-key.pem' },
-  members: ['1', '2', '3'].map((i) => ({
-    name: `m${i}`,
-    peerURLs: [`https://10.0.0.${i}:2380`],
-    clientURLs: [`https://10.0.0.${i}:2379`],
-    node: {
-      host: i === '1' ? 'local' : `10.0.0.${i}`,
-      layout: i === '3' ? ('kubeadm' as const) : ('systemd' as const),
-      paths: { dataDir: '/var/lib/etcd', envFile: '/etc/etcd/etcd.conf', pkiDir: '/etc/etcd/ssl', unitFile: '/etc/systemd/system/etcd.service', manifestsDir: '/etc/kubernetes/manifests' },
-    },
-  })),
-};
+const inventory: Inventory = threeMasters((i) => ({
+  layout: i === '3' ? 'kubeadm' : 'systemd',
+  paths: { dataDir: '/var/lib/etcd', envFile: '/etc/etcd/etcd.conf', pkiDir: '/etc/etcd/ssl', unitFile: '/etc/systemd/system/etcd.service', manifestsDir: '/etc/kubernetes/manifests' },
+}));
 
 const IDS: Record<string, string> = { m1: '8e9e05c52164694d', m2: '91bc3c398fb3c146', m3: 'fd422379fda50e48' };
 

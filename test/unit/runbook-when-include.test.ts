@@ -7,20 +7,12 @@ import type { ClusterReport } from '../../src/cluster/types.js';
 import { initialState } from '../../src/engine/reducer.js';
 import { transcriptMarkdown } from '../../src/engine/transcript.js';
 import type { Inventory } from '../../src/inventory/schema.js';
+import { threeMasters } from '../helpers/inventories.js';
 import { findRunbook, formatProblem, lintRunbook, listRunbooks, loadRunbookFile, parseRunbook } from '../../src/runbook/loader.js';
 import { renderRunbook } from '../../src/runbook/render.js';
 import type { RenderedRunbook } from '../../src/runbook/rendered.js';
 
-const inventory: Inventory = {
-  cluster: { name: 'prod', token: 'etcd-cluster-0' },
-  tls: { cacert: '/etc/etcd/ca.pem', cert: '/etc/etcd/client.pem', key: '/etc/etcd/client-key.pem' },
-  members: ['1', '2', '3'].map((i) => ({
-    name: `m${i}`,
-    peerURLs: [`https://10.0.0.${i}:2380`],
-    clientURLs: [`https://10.0.0.${i}:2379`],
-    node: { host: i === '1' ? 'local' : `10.0.0.${i}`, layout: 'systemd' as const, paths: { dataDir: '/var/lib/etcd', envFile: '/etc/etcd/etcd.conf' } },
-  })),
-};
+const inventory: Inventory = threeMasters(() => ({ layout: 'systemd', paths: { dataDir: '/var/lib/etcd', envFile: '/etc/etcd/etcd.conf' } }));
 
 function report(verdict: string, down: string[]): ClusterReport {
   const ids: Record<string, string> = { m1: '8e9e05c52164694d', m2: '91bc3c398fb3c146', m3: 'fd422379fda50e48' };
