@@ -1,3 +1,4 @@
+import { RETRYABLE, SKIPPABLE } from './answers.js';
 import type { RenderedRunbook, RenderedStep } from '../runbook/rendered.js';
 import { ExitCode, OperatorError } from '../util/errors.js';
 import { redact } from './redact.js';
@@ -31,8 +32,6 @@ export type Ruling = { ok: true } | { ok: false; reason: string };
 
 /** Steps the cursor moves past. */
 const DONE: ReadonlySet<StepStatus> = new Set(['succeeded', 'skipped', 'not-applicable']);
-const SKIPPABLE: ReadonlySet<StepStatus> = new Set(['awaiting-confirmation', 'blocked', 'failed', 'unknown']);
-const RETRYABLE: ReadonlySet<StepStatus> = new Set(['failed', 'unknown', 'blocked']);
 const GUARDABLE: ReadonlySet<StepStatus> = new Set(['pending', 'awaiting-confirmation', 'blocked']);
 /** A step in these has not run, nor been skipped. */
 const NOTHING_RAN: ReadonlySet<StepStatus> = new Set<StepStatus>(['pending', 'awaiting-confirmation', 'blocked', 'not-applicable']);

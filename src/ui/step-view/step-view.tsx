@@ -12,7 +12,8 @@ import { CompactHealth, compactHealthRows } from '../health-table/health-table.j
 import type { HealthView } from '../live-health.js';
 import { TextPrompt } from '../text-prompt/text-prompt.js';
 import { useTone } from '../theme.js';
-import { keysFor, useStepViewKeys } from './use-step-view-keys.js';
+import { useStepViewKeys } from './use-step-view-keys.js';
+import { legalAnswers } from '../../engine/answers.js';
 import { planStepView } from './layout.js';
 import { useStepViewState, type Prompt, type StepViewState } from './use-step-view-state.js';
 
@@ -319,8 +320,8 @@ const CONFIRM_ABORT = 'Abort the run here? The journal keeps it; resume continue
 /** The keys that mean something now (or, while the runner is busy, how to leave). */
 function keyLine(step: StepState, asking: boolean): string {
   if (!asking) return `Ctrl-C ${step.status === 'running' ? 'abandons the running step' : 'quits'} · ? help`;
-  const can = keysFor(step);
-  return [can.run && 'y run', can.retry && (step.status === 'blocked' ? 'r re-check' : 'r retry'), can.skip && 's skip', can.override && 'o override', 'a abort', '? help'].filter(Boolean).join(' · ');
+  const can = legalAnswers(step);
+  return [can.confirm && 'y run', can.retry && (step.status === 'blocked' ? 'r re-check' : 'r retry'), can.skip && 's skip', can.override && 'o override', 'a abort', '? help'].filter(Boolean).join(' · ');
 }
 
 function Help() {

@@ -1,40 +1,10 @@
 import { useInput, type Key } from 'ink';
+import { legalAnswers, namesToConfirm } from '../../engine/answers.js';
 import type { OperatorDecision } from '../../engine/operator.js';
 import type { StepState } from '../../engine/types.js';
 import type { RenderedStep } from '../../runbook/rendered.js';
 import { promptEdits } from '../text-prompt/prompt-edits.js';
 import type { Prompt, StepViewAction, StepViewState } from './use-step-view-state.js';
-
-/** Which keys mean something for a step in this status (the reducer's rules, as keys). */
-export function keysFor(step: StepState): { run: boolean; skip: boolean; retry: boolean; override: boolean } {
-  const s = step.status;
-  return {
-    run: s === 'awaiting-confirmation',
-    skip: s === 'awaiting-confirmation' || s === 'blocked' || s === 'failed' || s === 'unknown',
-    retry: s === 'blocked' || s === 'failed' || s === 'unknown',
-    override: s === 'blocked' && overridableFailure(step) !== undefined,
-  };
-}
-
-/** The first failing guard the operator may override. */
-export function overridableFailure(step: StepState): string | undefined {
-  return step.guards.find((g) => !g.ok && g.overridable && g.overriddenBecause === undefined)?.check;
-}
-
-/**
- * The names a destructive step wants typed back: the members it runs on; for
- * an etcd action run from this machine (member remove), every member it acts
- * on (its member and also parameters: replace-member removes the other down
- * voters in the same step), else the runbook's member input, else "local".
- */
-export function namesToType(def: RenderedStep, inputs: Record<string, unknown> = {}): string[] {
-  const members = def.targets.map((t) => t.node).filter((node) => node !== 'local');
-  if (members.length > 0) return members;
-  const params = def.targets[0]?.etcd?.params ?? {};
-  const named = [params.member, ...String(params.also ?? '').split(',')].map((v) => String(v ?? '').trim()).filter((v) => v !== '');
-  if (named.length > 0) return [...new Set(named)];
-  return typeof inputs.member === 'string' && inputs.member ? [inputs.member] : ['local'];
-}
 
 /**
  * Keys → step-view actions or an operator decision (y run, s skip, r retry,
@@ -109,22 +79,21 @@ export function useStepViewKeys(options: {
         if ('ysrao'.includes(input) && input) dispatch({ type: 'say', notice: step?.status === 'running' ? 'the step is running: wait for it, or Ctrl-C to abandon it' : 'wait: the guards are being checked' });
         return;
       }
-      const can = keysFor(step);
+      // the engine says which answers are legal now; a key only asks for one of them
+      const can = legalAnswers(step);
       switch (input) {
         case 'y':
-          if (!can.run) return dispatch({ type: 'say', notice: step.status === 'blocked' ? 'blocked by a guard: r re-checks, o overrides (if allowed), s skips, a aborts' : `y does nothing here (${step.status}): r retries, s skips, a aborts` });
-          if (def.risk === 'destructive') return dispatch({ type: 'open-prompt', prompt: { kind: 'type-names', expected: namesToType(def, inputs) } });
+          if (!can.confirm) return dispatch({ type: 'say', notice: step.status === 'blocked' ? 'blocked by a guard: r re-checks, o overrides (if allowed), s skips, a aborts' : `y does nothing here (${step.status}): r retries, s skips, a aborts` });
+          if (def.risk === 'destructive') return dispatch({ type: 'open-prompt', prompt: { kind: 'type-names', expected: namesToConfirm(def, inputs) } });
           dispatch({ type: 'close-prompt' });
           return decide({ type: 'confirm' });
         case 's':
           return can.skip ? dispatch({ type: 'open-prompt', prompt: { kind: 'skip-reason' } }) : undefined;
         case 'r':
           return can.retry ? decide({ type: 'retry' }) : dispatch({ type: 'say', notice: 'nothing to retry: the step has not run' });
-        case 'o': {
-          const check = overridableFailure(step);
-          if (!check) return dispatch({ type: 'say', notice: 'no failing guard here may be overridden' });
-          return dispatch({ type: 'open-prompt', prompt: { kind: 'override-reason', check } });
-        }
+        case 'o':
+          if (!can.override) return dispatch({ type: 'say', notice: 'no failing guard here may be overridden' });
+          return dispatch({ type: 'open-prompt', prompt: { kind: 'override-reason', check: can.override } });
         case 'a':
           return dispatch({ type: 'open-prompt', prompt: { kind: 'confirm-abort' } });
         default:
