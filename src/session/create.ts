@@ -101,6 +101,7 @@ function guardMembers(inventory: Inventory): GuardMember[] {
     const record = memberRecord(inventory, index);
     const isActive = isActiveOf(record.service);
     const controlPlaneActive = isActiveOf(record.controlPlane);
+    const kubeletActive = isActiveOf(record.kubelet);
     return {
       name: m.name,
       peerURL: m.peerURLs[0] ?? '',
@@ -108,6 +109,7 @@ function guardMembers(inventory: Inventory): GuardMember[] {
       ...(m.node?.paths?.dataDir ? { dataDir: m.node.paths.dataDir } : {}),
       ...(isActive ? { isActiveCommand: isActive } : {}),
       ...(controlPlaneActive ? { controlPlaneActiveCommand: controlPlaneActive } : {}),
+      ...(kubeletActive ? { kubeletActiveCommand: kubeletActive } : {}),
     };
   });
 }

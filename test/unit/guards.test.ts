@@ -16,6 +16,7 @@ import {
   judgeNothingAt,
   judgeNoUnstartedMembers,
   judgeOldMembersStopped,
+  judgeNodesDown,
   judgeOneLearnerAtATime,
   judgeOtherVotersHealthy,
   judgeQuorumChange,
@@ -435,6 +436,20 @@ describe('same-snapshot-everywhere', () => {
     expect(odd.message).toMatch(/m3 has bbbb.*the expected aaaa.*reference: local:/);
     const lost = judgeSameAsReference('/m1/etcd.snapshot.db', [{ node: 'm1', sha256: A }], { node: 'local', error: 'No such file or directory' }, '/backup/restore.db');
     expect(lost).toEqual({ ok: false, message: 'cannot hash the reference copy local:/backup/restore.db: No such file or directory' });
+  });
+});
+
+describe('nodes-down', () => {
+  it('passes when neither the kubelet nor the control plane runs, saying where nothing could be asked', () => {
+    expect(judgeNodesDown([{ member: 'm1', kubelet: false, controlPlane: false }, { member: 'm2' }])).toEqual({
+      ok: true,
+      message: 'the kubelet and the control plane are down on m1; no command to ask on m2',
+    });
+  });
+  it('refuses naming what still runs where', () => {
+    const j = judgeNodesDown([{ member: 'm1', kubelet: true, controlPlane: false }, { member: 'm2', kubelet: true, controlPlane: true }]);
+    expect(j.ok).toBe(false);
+    expect(j.message).toBe('refusing: still running: the kubelet on m1; the kubelet and the control plane on m2; stop it first (a kubelet restarts static pods, an apiserver writes to etcd)');
   });
 });
 

@@ -206,7 +206,7 @@ ${includeGuards}`;
     const split = renderRunbook(await findRunbook('split-brain'), { inventory, report: report('split-brain', []), inputs: { survivor: 'm1' }, run });
     const tail = (r: RenderedRunbook) => r.steps.slice(r.steps.findIndex((s) => s.id === 'distribute-snapshot'));
     expect(tail(split)).toEqual(tail(quorum));
-    expect(tail(quorum)).toHaveLength(16);
+    expect(tail(quorum)).toHaveLength(15);
     expect(split.steps.slice(0, 3).map((s) => [s.id, s.guards.map((g) => g.check)])).toEqual([
       ['prepare-backup-dir', ['split-brain-now']],
       ['stop-control-plane', ['split-brain-now', 'etcd-version-matches', 'etcd-version-matches', 'etcd-version-matches']],

@@ -21,6 +21,8 @@ export interface GuardMember {
   isActiveCommand?: string;
   /** exit 0 = the node's control plane (kube-apiserver) runs, as the runbooks' member.controlPlane.isActive */
   controlPlaneActiveCommand?: string;
+  /** exit 0 = the node's kubelet runs, as the runbooks' member.kubelet.isActive */
+  kubeletActiveCommand?: string;
 }
 
 export interface GuardEnvironment {

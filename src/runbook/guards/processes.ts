@@ -39,6 +39,32 @@ export function judgeOldMembersStopped(facts: RunningFacts[]): Judgement {
   };
 }
 
+export interface NodeDownFacts {
+  member: string;
+  /** undefined: no command is known to ask */
+  kubelet?: boolean;
+  controlPlane?: boolean;
+}
+
+/** No kubelet and no control plane runs on any listed node: nothing restarts etcd or writes to it while its data is replaced. */
+export function judgeNodesDown(facts: NodeDownFacts[]): Judgement {
+  const up = facts.flatMap((f) => {
+    const running = [f.kubelet ? 'the kubelet' : '', f.controlPlane ? 'the control plane' : ''].filter((s) => s !== '');
+    return running.length > 0 ? [`${running.join(' and ')} on ${f.member}`] : [];
+  });
+  if (up.length > 0) return { ok: false, message: `refusing: still running: ${up.join('; ')}; stop it first (a kubelet restarts static pods, an apiserver writes to etcd)` };
+  const unknown = facts.filter((f) => f.kubelet === undefined && f.controlPlane === undefined).map((f) => f.member);
+  const down = facts.filter((f) => !unknown.includes(f.member)).map((f) => f.member);
+  return { ok: true, message: `${down.length > 0 ? `the kubelet and the control plane are down on ${down.join(', ')}` : ''}${unknown.length > 0 ? `${down.length > 0 ? '; ' : ''}no command to ask on ${unknown.join(', ')}` : ''}` };
+}
+
+async function nodeDownFacts(member: GuardMember, env: GuardEnvironment): Promise<NodeDownFacts> {
+  const transport = env.transport(member.name);
+  const active = (command: string | undefined) => (command ? transport.exec(command, { timeoutMs: 10_000 }).then((r) => r.exitCode === 0) : Promise.resolve(undefined));
+  const [kubelet, controlPlane] = await Promise.all([active(member.kubeletActiveCommand), active(member.controlPlaneActiveCommand)]);
+  return { member: member.name, ...(kubelet !== undefined ? { kubelet } : {}), ...(controlPlane !== undefined ? { controlPlane } : {}) };
+}
+
 export async function controlPlaneFacts(member: GuardMember, env: GuardEnvironment): Promise<ControlPlaneFacts> {
   if (!member.controlPlaneActiveCommand) return { member: member.name };
   const result = await env.transport(member.name).exec(member.controlPlaneActiveCommand, { timeoutMs: 10_000 });
@@ -77,6 +103,13 @@ function membersParam(params: Params, env: GuardEnvironment): GuardMember[] {
 
 
 export const PROCESS_GUARDS = {
+  'nodes-down': define({
+    name: 'nodes-down',
+    description: 'no kubelet and no control plane runs on the listed members (the runbooks\' own is-active commands)',
+    params: [p('nodes', 'comma-separated members (default: every member)', false)],
+    gather: async (params, env) => Promise.all(membersParam(params, env).map((m) => nodeDownFacts(m, env))),
+    judge: (facts) => judgeNodesDown(facts),
+  }),
   'old-members-stopped': define({
     name: 'old-members-stopped',
     description: 'every listed member\'s client and peer ports are closed and its service inactive',
