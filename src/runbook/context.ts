@@ -21,8 +21,7 @@ import { CommandFragment, Unset, type ContextObject, type ContextValue, type Sha
  *   inputs      the runbook's inputs, resolved
  *   tls         cacert, cert, key (this tool's client credentials)
  *   run         id, timestamp
- *   tools       this machine's etcdctl, etcdutl and backupDir (defaults when the inventory is silent), and
- *               snapshotStatus: `snapshot status -w table` with the tool a restore would use (a command fragment)
+ *   tools       this machine's etcdctl, etcdutl and backupDir (defaults when the inventory is silent)
  *   local       the member whose node is this machine (node.host: local), when there is one
  *   member      the member a step runs on (steps whose target is a member; bound per node when fanning out)
  *   target      the member named by inputs.member (runbooks that declare that input)
@@ -97,18 +96,6 @@ const KUBEADM_HOST_PATHS = {
 
 // ---- the runtime context ------------------------------------------------------
 
-/**
- * `snapshot status` on this machine with the tool a restore of the snapshot
- * would use (kinds/snapshot-restore.ts: etcdutl on etcd 3.5+, etcdctl on
- * 3.4), chosen from the servers' version; etcdutl when no version is known.
- */
-function snapshotStatusCommand(paths: { etcdctl?: string; etcdutl?: string } | undefined, inventory: Inventory, report?: ClusterReport): CommandFragment {
-  const version = report?.endpoints.find((e) => e.version)?.version ?? inventory.cluster?.etcdVersion;
-  const tool = version ? restoreToolFor(version).tool : 'etcdutl';
-  if (tool === 'etcdutl') return new CommandFragment(`${shellQuote(paths?.etcdutl ?? 'etcdutl')} snapshot status -w table`);
-  return new CommandFragment(`ETCDCTL_API=3 ${shellQuote(paths?.etcdctl ?? 'etcdctl')} snapshot status -w table`);
-}
-
 export function buildContext(sources: ContextSources): ContextObject {
   const { inventory, report, inputs, run } = sources;
   const members = inventory.members;
@@ -130,7 +117,6 @@ export function buildContext(sources: ContextSources): ContextObject {
       etcdctl: localPaths?.etcdctl ?? 'etcdctl',
       etcdutl: localPaths?.etcdutl ?? 'etcdutl',
       backupDir: localPaths?.backupDir ?? DEFAULT_BACKUP_DIR,
-      snapshotStatus: snapshotStatusCommand(localPaths, inventory, report),
     },
     local: local ?? new Unset(`no inventory member runs on this machine: give the local member node.host "local" in the inventory`),
   };
@@ -474,7 +460,7 @@ function baseFields(runbook: Pick<Runbook, 'inputs'>): Record<string, Shape> {
     inputs: values(...runbook.inputs.map((i) => i.name)),
     tls: values('cacert', 'cert', 'key'),
     run: values('id', 'timestamp'),
-    tools: object({ ...values('etcdctl', 'etcdutl', 'backupDir').fields, snapshotStatus: fragment }),
+    tools: values('etcdctl', 'etcdutl', 'backupDir'),
     local: MEMBER_SHAPE,
   };
 }

@@ -172,21 +172,3 @@ describe('restore-quorum rendered for a 3.5 cluster', () => {
     expect(rendered.steps.find((s) => s.id === 'restore')?.targets[0]?.command).not.toMatch(/bump|mark-compacted/);
   });
 });
-
-describe('tools.snapshotStatus: snapshot status with the tool a restore would use', () => {
-  const inventory: Inventory = { members: [{ name: 'm1', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'], node: { host: 'local', paths: { etcdutl: '/opt/etcd/etcdutl' } } }] };
-  const status = (version?: string) =>
-    renderTemplate('{{ tools.snapshotStatus | raw }} /b/s.db', buildContext({ inventory, inputs: {}, run: { id: 'r', timestamp: 't' }, ...(version ? { report: probed(version) } : {}) }), { shell: true });
-  const probed = (version: string) =>
-    ({
-      probedAt: '2026-12-06T05:00:00Z',
-      durationMs: 10,
-      endpoints: [{ endpoint: 'https://10.0.0.1:2379', expectedName: 'm1', name: 'm1', reachable: true, version, revision: 100, alarms: [], memberErrors: [], healthy: true, latencyMs: 2 }],
-      verdict: { verdict: 'healthy', summary: '', evidence: [], warnings: [], alarms: [], alternatives: [], votingMembers: 1, healthyVoting: 1, quorumSize: 1, members: [], clusterIds: [], leaders: [] },
-    }) as unknown as ClusterReport;
-  it('etcdutl (the inventory\'s path) on 3.5+ or when no version is known, etcdctl on 3.4', () => {
-    expect(status('3.5.15')).toBe('/opt/etcd/etcdutl snapshot status -w table /b/s.db');
-    expect(status()).toBe('/opt/etcd/etcdutl snapshot status -w table /b/s.db');
-    expect(status('3.4.23')).toBe('ETCDCTL_API=3 etcdctl snapshot status -w table /b/s.db');
-  });
-});

@@ -258,7 +258,6 @@ describe('plan output', () => {
     expect(json.steps.map((s) => [s.id, s.risk, s.targets.length])).toEqual([
       ['prepare-backup-dir', 'changes', 1],
       ['snapshot-save', 'changes', 1],
-      ['snapshot-status', 'read-only', 1],
       ['checksum', 'changes', 1],
       ...kept(systemd('m1')),
       ...kept(systemd('m2')),
