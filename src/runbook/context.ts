@@ -1,6 +1,5 @@
 import { posix } from 'node:path';
 import { chooseSide, sideReasonFor, splitSides, type Side } from '../cluster/sides.js';
-import { restoreToolFor } from './kinds/snapshot-restore.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { listParam } from '../engine/wait-conditions.js';
 import type { Inventory, InventoryMember } from '../inventory/schema.js';
