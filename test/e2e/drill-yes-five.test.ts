@@ -22,14 +22,15 @@ describe('drill --yes, 5 members', () => {
 
   const drill = (fault: string, ...extra: string[]) => drillYes(work, 5, fault, ...extra);
 
-  it('minority: m5 killed, replace-member edits its env file at the real path and brings it back', async () => {
-    const { report, stdout, exitCode } = await drill('minority');
+  it('minority (kubeadm nodes): m5 killed, replace-member edits its static-pod manifest at the real path and brings it back', async () => {
+    const { report, stdout, exitCode } = await drill('minority', '--layout', 'kubeadm');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'replace-member');
     expect(report.victims).toEqual(['m5']);
-    // the edit-config step edits m5's /etc/etcd/etcd.conf (the node's own path), shown as a diff
+    expect(report.layout).toBe('kubeadm');
+    // one edit-config step for both layouts: on kubeadm it edits m5's etcd.yaml under /etc/kubernetes (the node's own path), shown as a diff
     expect(stdout).toMatch(/Write the etcd configuration of m5 with initial-cluster-state existing/);
-    expect(stdout).toMatch(/--- \/etc\/etcd\/etcd\.conf\S*\n\s*\[m5\] \+\+\+ /);
+    expect(stdout).toMatch(/--- \/etc\/kubernetes\/\S*etcd\.yaml\S*\n\s*\[m5\] \+\+\+ /);
   }, 160_000);
 
   it('frozen: the SIGSTOPped member is stopped and replaced', async () => {

@@ -44,10 +44,11 @@ describe('drill --yes, 3 members', () => {
     expect(stdout).toContain('drill passed');
   }, 160_000);
 
-  it('frozen: the SIGSTOPped member is stopped and replaced', async () => {
-    const { report, stdout, exitCode } = await drill('frozen');
+  it('frozen (kubeadm nodes): the SIGSTOPped member is stopped and replaced', async () => {
+    const { report, stdout, exitCode } = await drill('frozen', '--layout', 'kubeadm');
     expect(exitCode, stdout).toBe(0);
     expectPassed(report, 'replace-member');
+    expect(report.layout).toBe('kubeadm');
     expect(report.detectedVerdict).toBe('minority-lost');
     expect(stdout).toMatch(/m3 frozen \(SIGSTOP\)/);
   }, 160_000);
