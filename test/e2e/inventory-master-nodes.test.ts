@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 
 /**
  * The core use, on real lab nodes: log in to the surviving master, run the
@@ -20,7 +20,8 @@ describe('restore-quorum from a master with no inventory (3 real nodes)', () => 
   let inventory = '';
 
   beforeAll(async () => {
-    const up = await lab(['up', '--etcd', '3.5'], 150_000);
+    // --ssh: m1 is the operator's seat, with etcd-runbook on root's PATH (this checkout, wherever it is)
+    const up = await lab(['up', '--etcd', '3.5', '--ssh'], 150_000);
     expect(up.exitCode, up.stderr).toBe(0);
     const labDir = /^lab dir: (.+)$/m.exec(up.stdout)?.[1] ?? '';
     inventory = /^inventory: (.+)$/m.exec(up.stdout)?.[1] ?? '';
@@ -43,7 +44,7 @@ describe('restore-quorum from a master with no inventory (3 real nodes)', () => 
 
   it('run restore-quorum --yes on m1 says which nodes it inferred before the first step, reaches them over SSH and brings the cluster back', async () => {
     expect((await lab(['fault', 'quorum'])).exitCode).toBe(0);
-    const run = await onM1([process.execPath, CLI, 'run', 'restore-quorum', '--yes', '--journal-dir', '/tmp/journal'], 300_000);
+    const run = await onM1(['etcd-runbook', 'run', 'restore-quorum', '--yes', '--journal-dir', '/tmp/journal'], 300_000);
     expect(run.exitCode, run.stdout.slice(-3000) + run.stderr).toBe(0);
     const beforeFirstStep = run.stdout.slice(0, run.stdout.indexOf('step 1/'));
     expect(beforeFirstStep).toMatch(/inferred: m2 \(127\.0\.0\.\d+\), m3 \(127\.0\.0\.\d+\): reached over SSH/);

@@ -99,7 +99,7 @@ describe('the interactive view in a pseudo-terminal', () => {
     expect(lines[2]).toMatch(/^Step 1 of \d+: Create… \[CHANGES STATE\]$/);
     expect(lines[3]).toMatch(/^why: /);
     // the why ends on whole words: joined, it reads as the runbook's sentence (or a cut one ending in …)
-    expect(`${lines[3]} ${lines[4]}`).toMatch(/^why: the snapshot is written there; 0700 because a snapshot holds every(?: Secret(?: of(?: the(?: cluster)?)?)?)?…?$/);
+    expect(`${lines[3]} ${lines[4]}`).toMatch(/^why: the snapshot this run saves is kept there; 0700 because a snapshot holds(?: every(?: Secret(?: of(?: the(?: cluster)?)?)?)?)?…?$/);
     expect(screen).toMatch(/^on local · ready: waiting for you$/m);
     expect(screen).toMatch(/^\$ mkdir -p -m 0700 -- /m);
     expect(screen).toMatch(/^health +m1 healthy/m);
