@@ -114,7 +114,7 @@ export async function writeKubeadmMemberNode(
   const files: NodeFile[] = [
     // the drop-in is the packages' (below): written once
     ...(await kubeadmNodeFiles(member, pki, cert, cluster, { etcdVersion: shape.etcdVersion, etcdServers: member.clientURL, rootKubeconfig: shape.first })).filter(
-      (file) => !packaged.some((p) => p.path === file.path),
+      (file) => !packaged.some((own) => own.path === file.path),
     ),
     ...['controller-manager', 'scheduler', 'kubelet'].map((name) => ({ path: `/etc/kubernetes/${name}.conf`, content: kubeconfig, mode: 0o600 })),
     ...STAND_IN_COMPONENTS.map(standInManifest),
