@@ -20,8 +20,8 @@ import {
   checked,
   exportNodeFiles,
   inNodeCommand,
-  notOnNodes,
   SEAT_COMMAND,
+  standInFiles,
   startMemberNode,
   stopNodes,
   systemctl,
@@ -32,7 +32,7 @@ import {
   type MemberNodeOptions,
 } from './node-members.js';
 import { assertNothingMountedUnder, nsenterArgs, NODE_ENV, type LabNode } from './node/node.js';
-import { labKubeletBinds, nodeEtcdVersion, parkedManifest, resyncKubelet, startKubeadmNode, writeKubeadmMemberNode } from './node-kubeadm.js';
+import { kubeadmPackageFiles, labKubeletBinds, nodeEtcdVersion, parkedManifest, resyncKubelet, startKubeadmNode, writeKubeadmMemberNode } from './node-kubeadm.js';
 import { NODE_SSH_PORT } from './node/sshd.js';
 import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
 import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
@@ -493,22 +493,27 @@ export class LabCluster {
 
   /**
    * replaceHost on a real node: what its disk held (etcd's, Kubernetes' and
-   * systemd's configuration, root's home, /var/lib/etcd*, /var/lib/kubelet) copied to <lab>/<name>.lost-<ms> on
+   * systemd's configuration, the kubelet's drop-ins, root's home,
+   * /var/lib/etcd*, /var/lib/kubelet) copied to <lab>/<name>.lost-<ms> on
    * the host, the node killed with everything in it, and a fresh node booted
-   * at its address with its name (bootFreshNode: the packages' files only).
+   * at its address with its name and the packages' files only (bootFreshNode;
+   * kubeadm: kubeadmPackageFiles).
    */
   private async replaceNodeHost(member: LabMember, node: LabNode): Promise<string> {
-    if (member.layout !== 'systemd') notOnNodes(`replaceHost on a ${member.layout} node`);
     const nodes = this.nodes as LabNodes;
     const lost = join(this.dir, `${member.name}.lost-${Date.now()}`);
     await mkdir(lost, { mode: 0o700 });
-    // the host dies first: nothing writes while its disk is read
-    await node.exec(['systemctl', 'kill', '--signal=SIGKILL', 'etcd', 'kubelet', ...CONTROL_PLANE_UNITS]);
+    // the host dies first: nothing writes while its disk is read (a kubeadm node's pods are in kubelet.service's cgroup)
+    const units = member.layout === 'kubeadm' ? ['kubelet'] : ['etcd', 'kubelet', ...CONTROL_PLANE_UNITS];
+    await node.exec(['systemctl', 'kill', '--signal=SIGKILL', ...units]);
     await waitFor(() => this.pidOf(member.name) === undefined, 10_000, `${member.name}: etcd did not die on SIGKILL`);
     const dataDirs = (await node.exec(['/bin/sh', '-c', 'ls -d /var/lib/etcd* 2>/dev/null || true'])).stdout.split('\n').filter(Boolean);
-    await exportNodeFiles(node, ['/etc/etcd', '/etc/kubernetes', '/etc/systemd/system', '/root', '/var/lib/kubelet', ...dataDirs], lost);
+    const dropIns = posix.dirname(NODE_PATHS.kubeadm.kubeletPackageDropIn);
+    await exportNodeFiles(node, ['/etc/etcd', '/etc/kubernetes', '/etc/systemd/system', dropIns, '/root', '/var/lib/kubelet', ...dataDirs], lost);
     await node.stop();
-    const fresh = await bootFreshNode(this.dir, this.slot, this.nodeOptions as MemberNodeOptions, { name: member.name, ip: member.ip, ...urlsOf(member.ip) }, nodes);
+    const shape = { name: member.name, ip: member.ip, ...urlsOf(member.ip) };
+    const packaged = member.layout === 'kubeadm' ? kubeadmPackageFiles() : standInFiles(shape);
+    const fresh = await bootFreshNode(this.dir, this.slot, this.nodeOptions as MemberNodeOptions, shape, nodes, packaged);
     nodes.nodes[nodes.nodes.indexOf(node)] = fresh;
     Object.assign(member, nodeMemberFor(fresh, { cert: member.cert, key: member.key }, member.layout), { state: 'killed' });
     return lost;

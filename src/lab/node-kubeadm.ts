@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { OperatorError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
-import { kubeadmNodeFiles, kubeconfigFor, KUBELET_CLIENT_LINK, NODE_PATHS, type ClusterShape, type NodeFile, type NodeMember } from './layouts.js';
+import { kubeadmNodeFiles, kubeconfigFor, KUBELET_CLIENT_LINK, KUBELET_DROP_IN, NODE_PATHS, type ClusterShape, type NodeFile, type NodeMember } from './layouts.js';
 import { apiserverStandIn, checked, systemctl } from './node-members.js';
 import type { LabNode, NodeBind } from './node/node.js';
 import type { LabPki, MemberCert } from './pki.js';
@@ -110,18 +110,37 @@ export async function writeKubeadmMemberNode(
   const p = NODE_PATHS.kubeadm;
   checked(await node.exec(['install', '-d', '-m', '0700', p.etcdPki]), node, 'mkdir etcd pki');
   const kubeconfig = kubeconfigFor(member);
+  const packaged = kubeadmPackageFiles();
   const files: NodeFile[] = [
-    ...(await kubeadmNodeFiles(member, pki, cert, cluster, { etcdVersion: shape.etcdVersion, etcdServers: member.clientURL, rootKubeconfig: shape.first })),
+    // the drop-in is the packages' (below): written once
+    ...(await kubeadmNodeFiles(member, pki, cert, cluster, { etcdVersion: shape.etcdVersion, etcdServers: member.clientURL, rootKubeconfig: shape.first })).filter(
+      (file) => !packaged.some((own) => own.path === file.path),
+    ),
     ...['controller-manager', 'scheduler', 'kubelet'].map((name) => ({ path: `/etc/kubernetes/${name}.conf`, content: kubeconfig, mode: 0o600 })),
-    ...STAND_IN_COMPONENTS.flatMap((component) => [standInScript(component), standInManifest(component)]),
-    apiserverStandIn(),
-    { path: KUBELET_UNIT_FILE, content: KUBELET_UNIT, mode: 0o644 },
-    { path: KUBELET_BIN, content: kubeletWrapper(), mode: 0o755 },
+    ...STAND_IN_COMPONENTS.map(standInManifest),
+    ...packaged,
   ];
   for (const file of files) await node.writeFile(file.path, file.content, file.mode);
   const link = KUBELET_CLIENT_LINK;
   checked(await node.exec(['ln', '-sfn', '--', link.target, link.path]), node, `link ${link.path}`);
   await systemctl(node, 'daemon-reload');
+}
+
+/**
+ * What installing the kubelet and kubeadm packages leaves on a host
+ * (kubelet.service, kubeadm's drop-in where current packages put it,
+ * /usr/bin/kubelet) and the control plane's programs (what its images
+ * would bring): a freshly installed kubeadm master before `kubeadm init` or
+ * `join`, with no /etc/kubernetes, no /var/lib/kubelet, no /root/.kube.
+ */
+export function kubeadmPackageFiles(): NodeFile[] {
+  return [
+    ...STAND_IN_COMPONENTS.map(standInScript),
+    apiserverStandIn(),
+    { path: KUBELET_UNIT_FILE, content: KUBELET_UNIT, mode: 0o644 },
+    { path: NODE_PATHS.kubeadm.kubeletPackageDropIn, content: KUBELET_DROP_IN, mode: 0o644 },
+    { path: KUBELET_BIN, content: kubeletWrapper(), mode: 0o755 },
+  ];
 }
 
 /** The node's etcd release (`etcd --version`), for the etcd image tag kubeadm writes in etcd.yaml. */

@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { OperatorError } from '../util/errors.js';
 import { isSingleFileExecutable } from '../util/single-file.js';
 import { shellQuote } from '../util/shell.js';
 import { etcdBinDir, type EtcdVersion } from './etcd-versions.js';
@@ -140,11 +139,11 @@ export async function bootMemberNodes(labDir: string, slot: Slot, options: Membe
 /**
  * A node booted afresh in place of one that is gone (its address, name and
  * SSH host keys): what a freshly installed master is before anyone restores
- * its etcd files. It has the packages' files only — the kubelet's and the
- * control plane's units and programs — and no /etc/etcd, no etcd.service,
- * nothing in /var/lib/etcd. Nothing is started.
+ * its etcd files. It has the packages' files only (`packaged`: the
+ * kubelet's and the control plane's units and programs) and no /etc/etcd,
+ * no etcd.service, nothing in /var/lib/etcd. Nothing is started.
  */
-export async function bootFreshNode(labDir: string, slot: Slot, options: MemberNodeOptions, member: NodeMember, nodes: LabNodes): Promise<LabNode> {
+export async function bootFreshNode(labDir: string, slot: Slot, options: MemberNodeOptions, member: NodeMember, nodes: LabNodes, packaged: NodeFile[]): Promise<LabNode> {
   const node = await bootNode({
     name: member.name,
     address: member.ip,
@@ -156,7 +155,7 @@ export async function bootFreshNode(labDir: string, slot: Slot, options: MemberN
     binds: options.binds,
   });
   try {
-    for (const file of standInFiles(member)) await node.writeFile(file.path, file.content, file.mode);
+    for (const file of packaged) await node.writeFile(file.path, file.content, file.mode);
     await systemctl(node, 'daemon-reload');
     return node;
   } catch (err) {
@@ -192,8 +191,8 @@ export async function writeMemberNode(node: LabNode, member: NodeMember, pki: La
   await systemctl(node, 'daemon-reload');
 }
 
-/** The kubelet's and the control plane's units and the apiserver stand-in: what a master's packages install. */
-function standInFiles(member: NodeMember): NodeFile[] {
+/** The kubelet's and the control plane's units and the apiserver stand-in: what a systemd master's packages install. */
+export function standInFiles(member: NodeMember): NodeFile[] {
   return [
     ...STAND_IN_UNITS.filter((unit) => unit !== 'kube-apiserver').map((unit) => standInUnit(unit, '/bin/sleep infinity')),
     standInUnit('kube-apiserver', apiserverCommand(member)),
@@ -271,10 +270,6 @@ export function unitPid(node: LabNode, unit: string, comm: string): number | und
     }
   }
   return undefined;
-}
-
-export function notOnNodes(what: string): never {
-  throw new OperatorError(`${what} is not supported on real lab nodes yet`);
 }
 
 export function checked(result: { exitCode: number; stderr: string }, node: LabNode, what: string): void {

@@ -1,15 +1,14 @@
 import { X509Certificate } from 'node:crypto';
-import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { injectFault } from '../../src/lab/faults.js';
-import { NODE_PATHS, under } from '../../src/lab/layouts.js';
+import { NODE_PATHS } from '../../src/lab/layouts.js';
 import { runCli } from '../helpers/cli.js';
-import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
+import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, memberListing, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
- * renew-certificates on a real 3-member cluster whose m3 serves a
+ * renew-certificates on 3 real lab nodes (etcd 3.5) whose m3 serves a
  * certificate that expired a week ago: status names it and proposes the
  * runbook; plan shows the openssl commands; a run without the CA key on the
  * master refuses before anything changes; with it, every member's
@@ -21,17 +20,26 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
     const keys = knownKeys(20);
     let lab: LabCluster;
     let work: string;
-    const etcdPki = (name: string) => (layout === 'kubeadm' ? under(lab.member(name).root, NODE_PATHS.kubeadm.etcdPki) : lab.member(name).pkiDir);
+    const etcdPki = (name: string) => (layout === 'kubeadm' ? NODE_PATHS.kubeadm.etcdPki : lab.member(name).pkiDir);
+    /** a file of the member's node, by its own path */
+    const nodeFile = (name: string, path: string) => lab.member(name).node!.readFile(path);
+    /** a directory's entries on the member's node */
+    const nodeDir = async (name: string, dir: string) => {
+      const names = await memberListing(lab.member(name), dir);
+      return names === 'absent' ? [] : names;
+    };
+    const nodeMove = async (name: string, from: string, to: string) => {
+      const moved = await lab.member(name).node!.exec(['mv', '--', from, to]);
+      expect(moved.exitCode, moved.stderr).toBe(0);
+    };
     const run = (...extra: string[]) =>
       runCli(['run', 'renew-certificates', '--yes', '--inventory', lab.inventoryPath, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
 
     beforeAll(async () => {
-      ({ lab, work } = await startKeyedLab({ members: 3, layout }, `renew-${layout}`, keys));
+      ({ lab, work } = await startKeyedLab({ members: 3, layout, nodes: true, etcd: '3.5' }, `renew-${layout}`, keys));
       await injectFault(lab, 'expired-certs');
-    }, 90_000);
-    afterAll(async () => {
-      await stopKeyedLab(lab, work);
-    });
+    }, 180_000);
+    afterAll(() => stopKeyedLab(lab, work), 60_000);
 
     it('status names the expired member and the date, and proposes renew-certificates', async () => {
       const result = await runCli(['status', '--json', '--inventory', lab.inventoryPath]);
@@ -58,28 +66,28 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
 
     it('refuses, before any change, when the CA key is not on the master: one line naming the member and the file', async () => {
       const caKey = join(etcdPki('m1'), 'ca.key');
-      const before = await readFile(join(etcdPki('m3'), 'server.crt'), 'utf8');
-      await rename(caKey, `${caKey}.away`);
+      const before = await nodeFile('m3', join(etcdPki('m3'), 'server.crt'));
+      await nodeMove('m1', caKey, `${caKey}.away`);
       try {
         const result = await run();
         expect(result.exitCode).toBe(5);
         expect(result.stdout + result.stderr).toContain(`the CA key ${caKey} is not on m1: certificates are renewed from the CA that issued them`);
-        expect(await readFile(join(etcdPki('m3'), 'server.crt'), 'utf8')).toBe(before);
-        expect((await readdir(etcdPki('m3'))).filter((f) => f.includes('.old-'))).toEqual([]);
+        expect(await nodeFile('m3', join(etcdPki('m3'), 'server.crt'))).toBe(before);
+        expect((await nodeDir('m3', etcdPki('m3'))).filter((f) => f.includes('.old-'))).toEqual([]);
       } finally {
-        await rename(`${caKey}.away`, caKey);
+        await nodeMove('m1', `${caKey}.away`, caKey);
       }
     });
 
     it('a dry run records the openssl commands and changes no file', async () => {
       const pki = etcdPki('m3');
-      const before = await readFile(join(pki, 'server.crt'), 'utf8');
+      const before = await nodeFile('m3', join(pki, 'server.crt'));
       const result = await run('--dry-run');
       expect(result.exitCode, result.stdout + result.stderr).toBe(0);
       expect(result.stdout).toContain('guard pass ca-present');
       expect(result.stdout).toMatch(/openssl x509 -x509toreq -in \S+server\.crt\.old-\d/);
-      expect(await readFile(join(pki, 'server.crt'), 'utf8')).toBe(before);
-      expect((await readdir(pki)).filter((f) => f.includes('.old-'))).toEqual([]);
+      expect(await nodeFile('m3', join(pki, 'server.crt'))).toBe(before);
+      expect((await nodeDir('m3', pki)).filter((f) => f.includes('.old-'))).toEqual([]);
     });
 
     it('refuses a CA node that is not a member, naming the members', async () => {
@@ -90,8 +98,8 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
 
     it('renews every certificate from the CA (subject, SANs and key kept, old aside), restarts one member at a time: healthy, every key kept', async () => {
       const pki = etcdPki('m3');
-      const old = new X509Certificate(await readFile(join(pki, 'server.crt')));
-      const oldKey = await readFile(join(pki, 'server.key'), 'utf8');
+      const old = new X509Certificate(await nodeFile('m3', join(pki, 'server.crt')));
+      const oldKey = await nodeFile('m3', join(pki, 'server.key'));
       expect(new Date(old.validTo).getTime()).toBeLessThan(Date.now());
 
       const result = await run();
@@ -99,16 +107,16 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
       expect(result.stdout).toContain('run succeeded');
       expect(result.stdout).toMatch(/renewed .*server\.crt on m3: valid until/);
 
-      const renewed = new X509Certificate(await readFile(join(pki, 'server.crt')));
+      const renewed = new X509Certificate(await nodeFile('m3', join(pki, 'server.crt')));
       expect(renewed.subject).toBe(old.subject);
       expect(renewed.subjectAltName).toBe(old.subjectAltName);
       expect(new Date(renewed.validTo).getTime()).toBeGreaterThan(Date.now() + 300 * 24 * 3600 * 1000);
-      expect(await readFile(join(pki, 'server.key'), 'utf8')).toBe(oldKey);
-      const aside = (await readdir(pki)).filter((f) => f.startsWith('server.crt.old-'));
+      expect(await nodeFile('m3', join(pki, 'server.key'))).toBe(oldKey);
+      const aside = (await nodeDir('m3', pki)).filter((f) => f.startsWith('server.crt.old-'));
       expect(aside).toHaveLength(1);
-      expect(await readFile(join(pki, aside[0] as string), 'utf8')).toBe(old.toString());
+      expect(await nodeFile('m3', join(pki, aside[0] as string))).toBe(old.toString());
       if (layout === 'kubeadm') {
-        const client = (await readdir(lab.member('m2').pkiDir)).filter((f) => f.startsWith('apiserver-etcd-client.crt.old-'));
+        const client = (await nodeDir('m2', lab.member('m2').pkiDir)).filter((f) => f.startsWith('apiserver-etcd-client.crt.old-'));
         expect(client).toHaveLength(1);
       }
       await expectHealthyStatus(lab);
@@ -118,11 +126,11 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
     it('refuses on a cluster without quorum, before any certificate changes (restarting members one at a time needs quorum)', async () => {
       await lab.kill('m2');
       await lab.kill('m3');
-      const before = await readFile(join(etcdPki('m1'), 'server.crt'), 'utf8');
+      const before = await nodeFile('m1', join(etcdPki('m1'), 'server.crt'));
       const result = await run();
       expect(result.exitCode).toBe(4);
       expect(result.stderr).toContain('refusing to run renew-certificates: it applies to minority-lost, healthy, and the cluster is quorum-lost now');
-      expect(await readFile(join(etcdPki('m1'), 'server.crt'), 'utf8')).toBe(before);
+      expect(await nodeFile('m1', join(etcdPki('m1'), 'server.crt'))).toBe(before);
     });
   });
 }
