@@ -59,7 +59,8 @@ export function describeMoveAside(plan: MoveAsidePlan): string {
       shellJoin(['mv', '--', d.path, d.aside]),
       ...(plan.suffix === 'fresh' ? [parentCommand(d.path)] : []),
       ...(plan.recreate ? recreateCommands(d.path, d.aside) : []),
-      `# if ${d.path} is a mount point: its contents move into ${d.asideInside}/ instead`,
+      // a new host's own files are rarely a disk of their own: said for a data dir, handled for both
+      ...(plan.suffix === 'old' ? [`# if ${d.path} is a mount point: its contents move into ${d.asideInside}/ instead`] : []),
     ])
     .join('\n');
 }
