@@ -136,6 +136,6 @@ describe('host-backup-complete on real files', () => {
 
     await put(join(backup, '/etc/kubernetes/manifests/etcd.yaml'), `    - --initial-advertise-peer-urls=${PEER}\n`);
     expect((await check(member(paths), 'kubeadm', backup)).ok).toBe(true);
-    expect((await check(member(paths), 'binary', backup)).message).toBe('m3 has layout "binary": the host backup is known for kubeadm and systemd masters only');
+    expect((await check(member(paths), 'binary', backup)).message).toBe('m3 has layout "binary": a master\'s files are known for kubeadm and systemd masters only: nothing was changed');
   });
 });

@@ -90,7 +90,7 @@ async function hostBackupFacts(params: Params, env: GuardEnvironment): Promise<H
   const member = env.members.find((m) => m.name === name);
   if (!member) throw new GuardParamError(`no member named ${name} in the inventory (${env.members.map((m) => m.name).join(', ')})`);
   const layout = str(params, 'layout');
-  if (layout !== 'kubeadm' && layout !== 'systemd') throw new GuardParamError(`${name} has layout "${layout}": the host backup is known for kubeadm and systemd masters only`);
+  if (layout !== 'kubeadm' && layout !== 'systemd') throw new GuardParamError(`${name} has layout "${layout}": a master's files are known for kubeadm and systemd masters only: nothing was changed`);
   const backup = str(params, 'backup');
   const transport = env.transport(str(params, 'node') || 'local');
   const inBackup = (field: string, ...rest: string[]) => posix.join(backup, pathOf(member, field), ...rest);
