@@ -290,7 +290,7 @@ function checkStep(
     case 'move-aside':
     case 'edit-config': {
       if (step.target === 'local') add(at('target'), `a ${step.kind} step runs on a member (its data dir, its tools): use each-member, member, survivor or a repeat's member`);
-      const fields = step.kind === 'edit-config' ? step.set : step.kind === 'move-aside' ? { path: step.path } : { snapshot: step.snapshot, initialCluster: step.initialCluster, token: step.token, bumpRevision: step.bumpRevision, markCompacted: step.markCompacted, skipHashCheck: step.skipHashCheck, ownerFrom: step.ownerFrom };
+      const fields = step.kind === 'edit-config' ? step.set : step.kind === 'move-aside' ? (typeof step.path === 'string' ? { path: step.path } : Object.fromEntries(step.path.map((path, i) => [`path.${i}`, path]))) : { snapshot: step.snapshot, initialCluster: step.initialCluster, token: step.token, bumpRevision: step.bumpRevision, markCompacted: step.markCompacted, skipHashCheck: step.skipHashCheck, ownerFrom: step.ownerFrom };
       params(step.kind === 'edit-config' ? at('set') : base, fields);
       break;
     }

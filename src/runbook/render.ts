@@ -334,7 +334,8 @@ function renderStep(runbook: Runbook, step: RunbookStep | NestedStep, placement:
       }
       case 'move-aside': {
         const walDir = step.withWalDir ? memberOf(t).node?.paths?.walDir : undefined;
-        out.moveAside = planMoveAside([fill('path', step.path, ctx), ...(walDir ? [walDir] : [])], sources.run.timestamp, step.recreate ?? false);
+        const paths = typeof step.path === 'string' ? [fill('path', step.path, ctx)] : step.path.map((path, i) => fill(`path.${i}`, path, ctx));
+        out.moveAside = planMoveAside([...paths, ...(walDir ? [walDir] : [])], sources.run.timestamp, step.recreate ?? false, step.suffix ?? 'old');
         out.command = describeMoveAside(out.moveAside);
         break;
       }
@@ -450,7 +451,10 @@ function kindGuards(target: RenderedTarget): RenderedGuard[] {
     const dirs = [...restoredDirs(target.restore), ...target.restore.install.map((i) => i.to)];
     return [guard('etcd-version-matches', { node, tool, serverVersion, ...(toolPath !== tool ? { toolPath } : {}) }), ...dirs.map((path) => guard('data-dir-empty', { node, path }))];
   }
-  if (target.moveAside) return target.moveAside.dirs.map((d) => guard('can-move-aside', { node, path: d.path, aside: d.aside, asideInside: d.asideInside }));
+  if (target.moveAside) {
+    const fresh: Record<string, ParamValue> = target.moveAside.suffix === 'fresh' ? { fresh: true } : {};
+    return target.moveAside.dirs.map((d) => guard('can-move-aside', { node, path: d.path, aside: d.aside, asideInside: d.asideInside, ...fresh }));
+  }
   if (target.renewCertificates) {
     const { ca } = target.renewCertificates;
     return [{ ...guard('ca-present', { node: ca.node, cert: ca.cert, key: ca.key }), description: `${GUARDS['ca-present'].description} (${ca.node})` }];

@@ -219,8 +219,10 @@ function stepKinds<T extends z.ZodType<string>>(target: T) {
       .object({
         ...base,
         kind: z.literal('move-aside'),
-        /** the dir moved to <path>.old-<run timestamp> (a mount point: its contents, into <path>/.old-<run timestamp>/) */
-        path: template,
+        /** the dir moved to <path>.old-<run timestamp> (a mount point: its contents, into <path>/.old-<run timestamp>/); a list: each in turn */
+        path: z.union([template, z.array(template).min(1)]),
+        /** old (default): a member's data; fresh: what a new host already has where the old host's files go (any file, link or dir), to <path>.fresh-<run timestamp> */
+        suffix: z.enum(['old', 'fresh']).optional(),
         /** the target member's WAL dir (node.paths.walDir), when it has one, moves with it */
         withWalDir: z.boolean().optional(),
         /** make the dir again afterwards, empty, mode 0700, owned like the old one (a joining member starts in it) */

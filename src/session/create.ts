@@ -110,9 +110,13 @@ function guardMembers(inventory: Inventory): GuardMember[] {
       ...(isActive ? { isActiveCommand: isActive } : {}),
       ...(controlPlaneActive ? { controlPlaneActiveCommand: controlPlaneActive } : {}),
       ...(kubeletActive ? { kubeletActiveCommand: kubeletActive } : {}),
+      hostPaths: Object.fromEntries(HOST_PATH_FIELDS.flatMap((field) => (typeof record[field] === 'string' ? [[field, record[field]]] : []))),
     };
   });
 }
+
+/** the member record's paths the host-backup-complete guard looks for in a backup */
+const HOST_PATH_FIELDS = ['pkiDir', 'kubernetesDir', 'kubeletDir', 'kubeconfig', 'kubeletDropIn', 'kubeletPackageDropIn', 'envFile', 'unitFile'] as const;
 
 /** A service record's is-active command (service, controlPlane), when the inventory or layout gives one. */
 function isActiveOf(service: unknown): string | undefined {

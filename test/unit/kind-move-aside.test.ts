@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { judgeDataDirEmpty } from '../../src/runbook/guards/index.js';
+import { evaluateGuard, judgeDataDirEmpty, type GuardEnvironment } from '../../src/runbook/guards/index.js';
 import { decideMoveAside, describeMoveAside, moveAsideFacts, planMoveAside, runMoveAside, type MoveAsideFacts } from '../../src/runbook/kinds/move-aside.js';
 import { installOne } from '../../src/runbook/kinds/snapshot-restore.js';
 import { LocalTransport } from '../../src/transport/local.js';
@@ -52,7 +52,16 @@ describe('move-aside: the decision', () => {
       '# if /srv/wal is a mount point: its contents move into /srv/wal/.old-20261206T050000Z/ instead',
     ]);
   });
-  it('data-dir-empty counts a mount point holding only moved-aside data as empty', () => {
+  it('suffix fresh: a new host\'s own file, link or empty dir moves to <path>.fresh-<timestamp>; never over one already there', () => {
+    const fresh = (over: Partial<MoveAsideFacts>) => facts({ path: '/etc/kubernetes', aside: '/etc/kubernetes.fresh-T', asideInside: '/etc/kubernetes/.fresh-T', fresh: true, ...over });
+    expect(decideMoveAside(fresh({ kind: 'file', entries: [] }))).toEqual({ action: { kind: 'rename' }, message: '/etc/kubernetes on m1 (a file) will be moved to /etc/kubernetes.fresh-T' });
+    expect(decideMoveAside(fresh({ entries: [] })).action).toEqual({ kind: 'rename' });
+    expect(decideMoveAside(fresh({ kind: 'symlink', entries: [] })).action).toEqual({ kind: 'rename' });
+    expect(decideMoveAside(fresh({ kind: 'missing', entries: [] })).action).toEqual({ kind: 'nothing' });
+    expect(decideMoveAside(fresh({ kind: 'file', asideExists: true })).message).toBe('refusing: /etc/kubernetes.fresh-T already exists on m1: not moving over it');
+    expect(describeMoveAside(planMoveAside(['/root/.kube/config'], 'T', false, 'fresh')).split('\n').slice(0, 2)).toEqual(['mv -- /root/.kube/config /root/.kube/config.fresh-T', 'mkdir -p -- /root/.kube']);
+  });
+    it('data-dir-empty counts a mount point holding only moved-aside data as empty', () => {
     expect(judgeDataDirEmpty({ node: 'm1', path: '/var/lib/etcd', kind: 'directory', entries: ['.old-20261206T050000Z'] })).toEqual({
       ok: true,
       message: 'data dir /var/lib/etcd on m1 holds only earlier data moved aside (.old-20261206T050000Z): empty for etcd',
@@ -94,6 +103,32 @@ describe('move-aside on real dirs', () => {
     const again = io();
     expect(await runMoveAside(transport, plan, again.io)).toMatchObject({ ok: false, error: `refusing: ${data}.old-T1 already exists on m1: not moving over it` });
     expect(await readdir(join(data))).toEqual(['member']);
+  });
+
+  it('suffix fresh: moves a file and a dir to .fresh-<timestamp>, makes the dir a missing file goes in, and refuses to move over an earlier one', async () => {
+    const conf = join(root, 'fresh', 'etc', 'etcd.conf');
+    const pki = join(root, 'fresh', 'pki');
+    const absent = join(root, 'fresh', 'kube', 'config');
+    await mkdir(pki, { recursive: true });
+    await mkdir(join(root, 'fresh', 'etc'));
+    await writeFile(conf, 'ETCD_NAME=default\n');
+    const plan = planMoveAside([conf, pki, absent], 'T4', false, 'fresh');
+    const run = io();
+    expect(await runMoveAside(transport, plan, run.io)).toEqual({ ok: true, exitCode: 0 });
+    expect((await readdir(join(root, 'fresh', 'etc'))).sort()).toEqual(['etcd.conf.fresh-T4']);
+    expect((await readdir(join(root, 'fresh'))).sort()).toEqual(['etc', 'kube', 'pki.fresh-T4']);
+    expect(await readdir(join(root, 'fresh', 'kube'))).toEqual([]);
+    await writeFile(conf, 'again\n');
+    expect(await runMoveAside(transport, plan, io().io)).toMatchObject({ ok: false, error: `refusing: ${conf}.fresh-T4 already exists on m1: not moving over it` });
+  });
+
+  it('the can-move-aside guard a fresh move carries passes a file; a data dir move refuses one', async () => {
+    const file = join(root, 'drop-in.conf');
+    await writeFile(file, '[Service]\n');
+    const env = { transport: () => transport, members: [] } as unknown as GuardEnvironment;
+    const check = (fresh: boolean) => evaluateGuard({ check: 'can-move-aside', params: { node: 'm1', path: file, aside: `${file}.fresh-T5`, asideInside: join(file, '.fresh-T5'), ...(fresh ? { fresh: true } : {}) }, overridable: false, description: '' }, env);
+    expect(await check(true)).toMatchObject({ ok: true, message: `${file} on m1 (a file) will be moved to ${file}.fresh-T5` });
+    expect(await check(false)).toMatchObject({ ok: false, message: `refusing: ${file} on m1 is a file, not a directory` });
   });
 
   it('moves a mount point\'s contents into <path>/.old-<timestamp>/ on the same disk, the mount kept', async () => {

@@ -23,6 +23,8 @@ export interface GuardMember {
   controlPlaneActiveCommand?: string;
   /** exit 0 = the node's kubelet runs, as the runbooks' member.kubelet.isActive */
   kubeletActiveCommand?: string;
+  /** the node's paths a host backup mirrors (pkiDir, kubernetesDir, kubeletDir, envFile, …): the inventory's, with kubeadm's standard ones */
+  hostPaths?: Record<string, string>;
 }
 
 export interface GuardEnvironment {

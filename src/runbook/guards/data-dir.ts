@@ -81,8 +81,14 @@ export const DATA_DIR_GUARDS = {
   'can-move-aside': define({
     name: 'can-move-aside',
     description: 'the dir can be moved aside: nothing is at its .old-<timestamp> name yet; a mount point has its contents moved instead',
-    params: [p('node', 'the node'), p('path', 'the dir'), p('aside', 'where it moves (<path>.old-<timestamp>)'), p('asideInside', 'where a mount point\'s contents move (<path>/.old-<timestamp>)')],
-    gather: async (params, env) => moveAsideFacts(env.transport(str(params, 'node')), { path: str(params, 'path'), aside: str(params, 'aside'), asideInside: str(params, 'asideInside') }),
+    params: [
+      p('node', 'the node'),
+      p('path', 'the dir'),
+      p('aside', 'where it moves (<path>.old-<timestamp>)'),
+      p('asideInside', 'where a mount point\'s contents move (<path>/.old-<timestamp>)'),
+      p('fresh', 'true: a new host\'s own file, moved whatever it is (a file, a link, an empty dir)', false),
+    ],
+    gather: async (params, env) => moveAsideFacts(env.transport(str(params, 'node')), { path: str(params, 'path'), aside: str(params, 'aside'), asideInside: str(params, 'asideInside') }, params.fresh === true || params.fresh === 'true'),
     judge: (facts) => {
       const { action, message } = decideMoveAside(facts);
       return { ok: action.kind !== 'refuse', message };

@@ -4,6 +4,7 @@ import type { RenderedGuard } from '../rendered.js';
 import { CERTIFICATE_GUARDS } from './certificates.js';
 import { GuardParamError, type GuardDefinition, type GuardEnvironment } from './common.js';
 import { DATA_DIR_GUARDS } from './data-dir.js';
+import { HOST_BACKUP_GUARDS } from './host-backup.js';
 import { MEMBERSHIP_GUARDS } from './membership.js';
 import { PROCESS_GUARDS } from './processes.js';
 import { QUORUM_GUARDS } from './quorum.js';
@@ -20,6 +21,7 @@ import { VERSION_GUARDS } from './versions.js';
 export * from './certificates.js';
 export * from './common.js';
 export * from './data-dir.js';
+export * from './host-backup.js';
 export * from './membership.js';
 export * from './processes.js';
 export * from './quorum.js';
@@ -35,6 +37,7 @@ export const GUARDS = {
   ...PROCESS_GUARDS,
   ...VERSION_GUARDS,
   ...CERTIFICATE_GUARDS,
+  ...HOST_BACKUP_GUARDS,
 } satisfies Record<string, GuardDefinition>;
 
 export type GuardName = keyof typeof GUARDS;

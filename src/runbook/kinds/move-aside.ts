@@ -16,30 +16,40 @@ import { run, type KindIo, type KindResult } from './exec.js';
  * halfway). The dir then holds only that hidden dir: empty for etcd, which
  * looks only for `member/` (it logs the extra entry and goes on), and for
  * the data-dir-empty guard, which counts `.old-*` entries as moved aside.
+ *
+ * With the suffix `fresh` (what a freshly installed host already has where
+ * the old host's files are copied back) it moves whatever is there — a file,
+ * a link, a dir empty or not — to `<path>.fresh-<timestamp>`, and makes the
+ * dir it sat in, so the copy has somewhere to go.
  */
+
+/** old: a member's data moved aside; fresh: a new host's own files, making way for the old host's */
+export type AsideSuffix = 'old' | 'fresh';
 
 export interface MoveAsidePlan {
   dirs: Array<{ path: string; aside: string; asideInside: string }>;
   /** make the dir again (mode 0700, owned like the old one) once moved: a joining member starts in it */
   recreate: boolean;
+  suffix: AsideSuffix;
 }
 
 /** `.old-<timestamp>` entries inside a dir are what move-aside put there. */
 export const ASIDE_ENTRY = /^\.old-/;
 
-export function planMoveAside(paths: string[], timestamp: string, recreate: boolean): MoveAsidePlan {
+export function planMoveAside(paths: string[], timestamp: string, recreate: boolean, suffix: AsideSuffix = 'old'): MoveAsidePlan {
   return {
     dirs: paths.map((path) => {
       const clean = posix.normalize(path).replace(/\/+$/, '');
-      return { path: clean, aside: asideOf(clean, timestamp), asideInside: posix.join(clean, `.old-${timestamp}`) };
+      return { path: clean, aside: asideOf(clean, timestamp, suffix), asideInside: posix.join(clean, `.${suffix}-${timestamp}`) };
     }),
     recreate,
+    suffix,
   };
 }
 
 /** Where anything moved aside goes: `<path>.old-<timestamp>` (a renewed certificate's old file too). */
-export function asideOf(path: string, timestamp: string): string {
-  return `${path}.old-${timestamp}`;
+export function asideOf(path: string, timestamp: string, suffix: AsideSuffix = 'old'): string {
+  return `${path}.${suffix}-${timestamp}`;
 }
 
 /** What `plan` shows: the usual move; how a mount point is handled is said in the guard and a comment. */
@@ -47,10 +57,17 @@ export function describeMoveAside(plan: MoveAsidePlan): string {
   return plan.dirs
     .flatMap((d) => [
       shellJoin(['mv', '--', d.path, d.aside]),
+      ...(plan.suffix === 'fresh' ? [parentCommand(d.path)] : []),
       ...(plan.recreate ? recreateCommands(d.path, d.aside) : []),
-      `# if ${d.path} is a mount point: its contents move into ${d.asideInside}/ instead`,
+      // a new host's own files are rarely a disk of their own: said for a data dir, handled for both
+      ...(plan.suffix === 'old' ? [`# if ${d.path} is a mount point: its contents move into ${d.asideInside}/ instead`] : []),
     ])
     .join('\n');
+}
+
+/** the dir a fresh file sat in stays there for the old host's copy (a fresh host may lack it) */
+function parentCommand(path: string): string {
+  return shellJoin(['mkdir', '-p', '--', posix.dirname(path)]);
 }
 
 function recreateCommands(path: string, reference: string): string[] {
@@ -70,6 +87,8 @@ export interface MoveAsideFacts {
   /** the path is on another filesystem than its parent */
   mountPoint: boolean;
   asideExists: boolean;
+  /** a new host's own file (suffix fresh): moved whatever it is, a file, a link or an empty dir too */
+  fresh?: boolean;
 }
 
 export type MoveAsideAction = { kind: 'nothing' } | { kind: 'rename' } | { kind: 'contents'; entries: string[] } | { kind: 'refuse'; reason: string };
@@ -79,6 +98,10 @@ export function decideMoveAside(facts: MoveAsideFacts): { action: MoveAsideActio
   const where = `${facts.path} on ${facts.node}`;
   const refuse = (reason: string) => ({ action: { kind: 'refuse', reason } as const, message: `refusing: ${reason}` });
   if (facts.kind === 'missing') return { action: { kind: 'nothing' }, message: `${where} does not exist: nothing to move aside` };
+  if (facts.fresh && !(facts.kind === 'directory' && facts.mountPoint)) {
+    if (facts.asideExists) return refuse(`${facts.aside} already exists on ${facts.node}: not moving over it`);
+    return { action: { kind: 'rename' }, message: `${where} (${facts.kind === 'directory' ? 'a dir' : `a ${facts.kind}`}) will be moved to ${facts.aside}` };
+  }
   if (facts.kind !== 'directory') return refuse(`${where} is a ${facts.kind}, not a directory`);
   if (facts.entries.length === 0) return { action: { kind: 'nothing' }, message: `${where} is empty: nothing to move aside` };
   if (facts.asideExists) return refuse(`${facts.mountPoint ? facts.asideInside : facts.aside} already exists on ${facts.node}: not moving over it`);
@@ -91,11 +114,11 @@ export function decideMoveAside(facts: MoveAsideFacts): { action: MoveAsideActio
   return { action: { kind: 'rename' }, message: `${where} will be moved to ${facts.aside}` };
 }
 
-export async function moveAsideFacts(transport: Transport, dir: MoveAsidePlan['dirs'][number]): Promise<MoveAsideFacts> {
-  const base = { node: transport.node, path: dir.path, aside: dir.aside, asideInside: dir.asideInside, entries: [], mountPoint: false, asideExists: false };
+export async function moveAsideFacts(transport: Transport, dir: MoveAsidePlan['dirs'][number], fresh = false): Promise<MoveAsideFacts> {
+  const base = { node: transport.node, path: dir.path, aside: dir.aside, asideInside: dir.asideInside, entries: [], mountPoint: false, asideExists: false, ...(fresh ? { fresh } : {}) };
   const stat = await transport.stat(dir.path);
   if (!stat) return { ...base, kind: 'missing' };
-  if (stat.type !== 'directory') return { ...base, kind: stat.type };
+  if (stat.type !== 'directory') return { ...base, kind: stat.type, asideExists: fresh && (await transport.stat(dir.aside)) !== undefined };
   const mountPoint = await isMountPoint(transport, dir.path);
   const entries = (await transport.readdir(dir.path)).map((e) => e.name).filter((n) => !ASIDE_ENTRY.test(n)).sort();
   const asideExists = (await transport.stat(mountPoint ? dir.asideInside : dir.aside)) !== undefined;
@@ -115,7 +138,7 @@ async function isMountPoint(transport: Transport, path: string): Promise<boolean
 /** Each dir in turn: decided again on the node as it is now, then moved. */
 export async function runMoveAside(transport: Transport, plan: MoveAsidePlan, io: KindIo): Promise<KindResult> {
   for (const dir of plan.dirs) {
-    const { action, message } = decideMoveAside(await moveAsideFacts(transport, dir));
+    const { action, message } = decideMoveAside(await moveAsideFacts(transport, dir, plan.suffix === 'fresh'));
     io.say(`${message}\n`);
     const commands =
       action.kind === 'refuse'
@@ -126,6 +149,7 @@ export async function runMoveAside(transport: Transport, plan: MoveAsidePlan, io
             ? [shellJoin(['mkdir', '-m', '0700', '--', dir.asideInside]), shellJoin(['mv', '--', ...action.entries.map((e) => posix.join(dir.path, e)), `${dir.asideInside}/`])]
             : [];
     if (!commands) return { ok: false, error: message };
+    if (plan.suffix === 'fresh') commands.push(parentCommand(dir.path));
     if (plan.recreate && action.kind !== 'contents') commands.push(...recreateCommands(dir.path, dir.aside));
     for (const command of commands) {
       const result = await run(transport, command, io);
