@@ -22,7 +22,7 @@ describe('running runbooks for real', () => {
   let work: string;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3 });
+    lab = await LabCluster.start({ members: 3, nodes: true, etcd: '3.5' });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-engine-'));
   });
   afterAll(async () => {
@@ -164,8 +164,8 @@ describe('running runbooks for real', () => {
     const plan = JSON.parse(result.stdout) as { id: string; steps: Array<{ id: string; targets: Array<{ command?: string }> }> };
     expect(plan.id).toBe('backup');
     expect(plan.steps[0]?.targets[0]?.command).toContain(`mkdir -p -m 0700 -- ${dir}`);
-    // systemd masters: 6 plain steps and the 4 systemd host-file steps per member; the kubeadm-only ones are not there
-    expect(plan.steps).toHaveLength(6 + 3 * 4);
+    // systemd masters: 5 plain steps and the 4 systemd host-file steps per member; the kubeadm-only ones are not there
+    expect(plan.steps).toHaveLength(5 + 3 * 4);
     expect(plan.steps.filter((s) => s.targets.length === 0).map((s) => s.id)).toEqual([]);
     expect(plan.steps.map((s) => s.id)).toContain('host-files-m2-etcd-pki');
     expect(plan.steps.map((s) => s.id)).not.toContain('host-files-m2-kubernetes-dir');
