@@ -84,12 +84,23 @@ function reapIfStale(lock: string): boolean {
   }
   // a zombie owner (killed, its parent not yet reaping) is dead too: it holds nothing
   if (Number.isFinite(owner) && isAlive(owner) && isRunning(owner)) return false;
-  killRecordedPids(`${lock}.pids`, 'SIGKILL');
-  // a node's PID 1 is recorded with its scratch dir: its cgroup is left once it is killed
-  for (const { marker } of recordedPids(`${lock}.pids`)) if (/\/nodes\/[^/]+$/.test(marker)) removeNodeCgroupsOfSync(marker);
+  const killed = killRecordedPids(`${lock}.pids`, 'SIGKILL');
+  // a node's PID 1 is recorded with its scratch dir: its cgroup is left once it is killed (and emptied: its etcd gone)
+  for (const { marker } of recordedPids(`${lock}.pids`)) if (/\/nodes\/[^/]+$/.test(marker)) removeNodeCgroupsOfSync(marker, REAP_WAIT_MS);
+  // the slot is reused at once: a member still dying would hold its address's ports against the next lab
+  waitGoneSync(killed, REAP_WAIT_MS);
   rmSync(`${lock}.pids`, { force: true });
   rmSync(lock, { force: true });
   return true;
+}
+
+/** How long a reaped slot's processes may take to die before the slot is handed out anyway. */
+const REAP_WAIT_MS = 10_000;
+
+/** Wait (synchronously: claimSlot is) until none of the pids runs, at most timeoutMs. */
+function waitGoneSync(pids: number[], timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(isRunning) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
 }
 
 /**

@@ -31,7 +31,7 @@ export function nodeCgroupId(scratch: string): string {
  * what the slot reaper does for a node whose owner was SIGKILLed and could
  * not remove them itself.
  */
-export function removeNodeCgroupsOfSync(scratch: string): void {
+export function removeNodeCgroupsOfSync(scratch: string, timeoutMs?: number): void {
   let parent: string;
   try {
     parent = join(cgroup2Root(), 'etcd-runbook');
@@ -45,7 +45,7 @@ export function removeNodeCgroupsOfSync(scratch: string): void {
   } catch {
     // no node ever ran here
   }
-  for (const name of names) removeNodeCgroupSync(join(parent, name));
+  for (const name of names) removeNodeCgroupSync(join(parent, name), timeoutMs);
 }
 
 export async function createNodeCgroup(id: string): Promise<string> {
