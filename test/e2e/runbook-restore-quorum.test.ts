@@ -5,7 +5,7 @@ import { parse, stringify } from 'yaml';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { runCli } from '../helpers/cli.js';
-import type { LabMember } from '../../src/lab/cluster.js';
+import { inNode } from './node-helpers.js';
 import { dataDirsAside, expectHealthyStatus, expectKeysOnEveryMember, expectNoStep, knownKeys, memberHas, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
@@ -28,13 +28,6 @@ describe('restore-quorum on 3 real systemd nodes (etcd 3.4)', () => {
     ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.4' }, 'restore', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
-
-  /** A shell command inside a member's node; its stdout. */
-  const inNode = async (m: LabMember, command: string): Promise<string> => {
-    const result = await m.node!.exec(command);
-    expect(result.exitCode, `${command} on ${m.name}: ${result.stderr}`).toBe(0);
-    return result.stdout;
-  };
 
   const run = (inventory = lab.inventoryPath, ...extra: string[]) =>
     runCli(['run', 'restore-quorum', '--yes', '--inventory', inventory, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
@@ -92,7 +85,7 @@ describe('restore-quorum on 3 real systemd nodes (etcd 3.4)', () => {
       const aside = await dataDirsAside(m);
       expect(aside, m.name).toHaveLength(1);
       expect(await memberHas(m, `/var/lib/${aside[0] as string}/member/snap/db`), m.name).toBe(true);
-      expect((await inNode(m, 'stat -c %a /var/lib/etcd')).trim()).toBe('700');
+      expect((await inNode(lab, m.name, 'stat -c %a /var/lib/etcd')).trim()).toBe('700');
       const env = await lab.readEnvFile(m.name);
       expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
       expect(env.ETCD_INITIAL_CLUSTER_TOKEN).toMatch(/^lab-restore-\d{8}T\d{6}Z$/);
@@ -148,7 +141,7 @@ describe('restore-quorum on 3 real systemd nodes (etcd 3.4)', () => {
     await expectNoStep(result.stdout, 'restore');
     expect(await m1.node!.readFile(leftover)).toBe('half a restore');
     for (const m of lab.members) expect(await dataDirsAside(m), m.name).toHaveLength(1);
-    await inNode(m1, 'rm -r /var/lib/etcd.restore');
+    await inNode(lab, 'm1', 'rm -r /var/lib/etcd.restore');
     await bringBack();
     await expectKeysOnEveryMember(lab, keys);
   }, 180_000);
