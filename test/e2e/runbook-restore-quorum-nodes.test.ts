@@ -6,9 +6,8 @@ import { parse } from 'yaml';
 import type { Inventory } from '../../src/inventory/schema.js';
 import type { LabCluster, LabMember } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
-import type { LabNode } from '../../src/lab/node/node.js';
 import { runCli } from '../helpers/cli.js';
-import { apiserverLease, expectLeaseRenewedAfter } from './node-helpers.js';
+import { apiserverLease, expectLeaseRenewedAfter, inNode } from './node-helpers.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
@@ -33,16 +32,6 @@ describe.each(['3.5', '3.4'] as const)('restore-quorum on 3 real systemd nodes, 
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 
-  const nodeOf = (m: LabMember): LabNode => {
-    if (!m.node) throw new Error(`${m.name} is not on a real node`);
-    return m.node;
-  };
-  const inNode = async (m: LabMember, command: string): Promise<string> => {
-    const result = await nodeOf(m).exec(command);
-    expect(result.exitCode, `${command} on ${m.name}: ${result.stderr}`).toBe(0);
-    return result.stdout;
-  };
-
   it('runs etcd under systemd at the real paths, and its inventory has no command overrides and only the layout paths', async () => {
     const inventory = parse(await readFile(lab.inventoryPath, 'utf8')) as Inventory;
     for (const [i, entry] of inventory.members.entries()) {
@@ -54,15 +43,15 @@ describe.each(['3.5', '3.4'] as const)('restore-quorum on 3 real systemd nodes, 
         layout: 'systemd',
         paths: { dataDir: '/var/lib/etcd', pkiDir: '/etc/etcd/pki', envFile: '/etc/etcd/etcd.conf', unitFile: '/etc/systemd/system/etcd.service' },
       });
-      expect((await inNode(m, 'cat /proc/1/comm')).trim()).toBe('systemd');
-      expect((await inNode(m, 'systemctl is-active etcd kubelet kube-apiserver kube-controller-manager kube-scheduler sshd')).split('\n').filter(Boolean)).toEqual(
+      expect((await inNode(lab, m.name, 'cat /proc/1/comm')).trim()).toBe('systemd');
+      expect((await inNode(lab, m.name, 'systemctl is-active etcd kubelet kube-apiserver kube-controller-manager kube-scheduler sshd')).split('\n').filter(Boolean)).toEqual(
         Array(6).fill('active'),
       );
-      expect(await inNode(m, 'etcd --version')).toContain(`etcd Version: ${version}.`);
+      expect(await inNode(lab, m.name, 'etcd --version')).toContain(`etcd Version: ${version}.`);
       // the lab's pidOf is the host's view of etcd.service's main process
       const nsPid = /^NSpid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${lab.pidOf(m.name) ?? 0}/status`, 'utf8'))?.[1];
-      expect((await inNode(m, 'systemctl show -p MainPID --value etcd')).trim()).toBe(nsPid);
-      expect((await inNode(m, 'ls /var/lib/etcd')).trim()).toBe('member');
+      expect((await inNode(lab, m.name, 'systemctl show -p MainPID --value etcd')).trim()).toBe(nsPid);
+      expect((await inNode(lab, m.name, 'ls /var/lib/etcd')).trim()).toBe('member');
     }
   });
 
@@ -84,8 +73,8 @@ describe.each(['3.5', '3.4'] as const)('restore-quorum on 3 real systemd nodes, 
     await expectKeysOnEveryMember(lab, keys);
     for (const m of lab.members) {
       // the old data dir kept beside the restored one, the env file written for restarts, the rest of the master back
-      expect(await inNode(m, 'ls -d /var/lib/etcd.old-*/member/snap/db')).toMatch(/^\/var\/lib\/etcd\.old-\d{8}T\d{6}Z\/member\/snap\/db\n$/);
-      expect((await inNode(m, 'stat -c %a /var/lib/etcd')).trim()).toBe('700');
+      expect(await inNode(lab, m.name, 'ls -d /var/lib/etcd.old-*/member/snap/db')).toMatch(/^\/var\/lib\/etcd\.old-\d{8}T\d{6}Z\/member\/snap\/db\n$/);
+      expect((await inNode(lab, m.name, 'stat -c %a /var/lib/etcd')).trim()).toBe('700');
       const env = await lab.readEnvFile(m.name);
       expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
       expect(env.ETCD_INITIAL_CLUSTER_TOKEN).toMatch(/^lab-restore-\d{8}T\d{6}Z$/);
@@ -123,12 +112,6 @@ describe('restore-quorum on 3 real kubeadm nodes, etcd 3.5', () => {
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 
-  const inNode = async (m: LabMember, command: string): Promise<string> => {
-    if (!m.node) throw new Error(`${m.name} is not on a real node`);
-    const result = await m.node.exec(command);
-    expect(result.exitCode, `${command} on ${m.name}: ${result.stderr}`).toBe(0);
-    return result.stdout;
-  };
 
   it('restores with 2 of 3 killed: healthy, every key on every member, restored with etcdutl, the static pods back under kubelet.service', async () => {
     await lab.kill('m1');
@@ -149,12 +132,12 @@ describe('restore-quorum on 3 real kubeadm nodes, etcd 3.5', () => {
     await expectKeysOnEveryMember(lab, keys);
     const { revision } = await apiserverLease(lab, 'm1');
     for (const m of lab.members) {
-      expect(await inNode(m, 'ls -d /var/lib/etcd.old-*/member/snap/db')).toMatch(/^\/var\/lib\/etcd\.old-\d{8}T\d{6}Z\/member\/snap\/db\n$/);
-      expect((await inNode(m, 'ls /etc/kubernetes/manifests')).split('\n').filter(Boolean)).toEqual(['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
-      const manifest = await inNode(m, 'cat /etc/kubernetes/manifests/etcd.yaml');
+      expect(await inNode(lab, m.name, 'ls -d /var/lib/etcd.old-*/member/snap/db')).toMatch(/^\/var\/lib\/etcd\.old-\d{8}T\d{6}Z\/member\/snap\/db\n$/);
+      expect((await inNode(lab, m.name, 'ls /etc/kubernetes/manifests')).split('\n').filter(Boolean)).toEqual(['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
+      const manifest = await inNode(lab, m.name, 'cat /etc/kubernetes/manifests/etcd.yaml');
       expect(manifest).toContain('- --initial-cluster-state=existing');
       expect(manifest).toMatch(/- --initial-cluster-token=lab-restore-\d{8}T\d{6}Z/);
-      expect((await inNode(m, 'systemctl is-active kubelet')).trim()).toBe('active');
+      expect((await inNode(lab, m.name, 'systemctl is-active kubelet')).trim()).toBe('active');
       // the restored etcd runs from the edited manifest, as a pod of kubelet.service
       expect(readFileSync(`/proc/${lab.pidOf(m.name) ?? 0}/cmdline`, 'utf8')).toContain('--initial-cluster-state=existing');
       await expectLeaseRenewedAfter(lab, m.name, revision);
