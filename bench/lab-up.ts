@@ -16,7 +16,7 @@ export async function benchLabUp(rounds = 2): Promise<BenchRow[]> {
     const plain: number[] = [];
     for (let i = 0; i < rounds; i++) {
       plain.push(await timedStart({ members }));
-      nodes.push(await timedStart({ members, nodes: true, etcd: '3.5' }));
+      nodes.push(await timedStart({ members, etcd: '3.5' }));
     }
     const nodesMs = median(nodes);
     const plainMs = median(plain);

@@ -119,7 +119,6 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
         labShapeFor(options.fault, {
           members: options.members,
           layout: options.layout,
-          nodes: true,
           etcd: options.etcd,
           keep: options.keep,
           signal: cleanup.startAborted,
@@ -342,7 +341,7 @@ class DrillCleanup {
   private exitNow(): void {
     killAllTracked();
     if (this.done || !this.lab || this.keep) return;
-    const dirs = [this.lab.dir, ...this.lab.members.map((m) => m.sshd?.dir)].filter((d): d is string => d !== undefined);
+    const dirs = [this.lab.dir];
     // a SIGKILLed etcd may finish the write it was in: retry until the directories stay gone (≤ 1 s)
     for (let i = 0; i < 20; i++) {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,8 +9,7 @@ import type { ProbeChannels } from '../cluster/channels.js';
 import { loadClientTls, probeCluster, type ClientTls } from '../cluster/probe.js';
 import type { ClusterReport } from '../cluster/types.js';
 import { staticPodCommands } from '../runbook/context.js';
-import { shellQuote } from '../util/shell.js';
-import { formatEnv, NODE_PATHS, parseEnvLines, under, writeKubeadmNode, writeSystemdNode, type ClusterShape, type LabLayout } from './layouts.js';
+import { formatEnv, NODE_PATHS, parseEnvLines, type ClusterShape, type LabLayout } from './layouts.js';
 import type { EtcdVersion } from './etcd-versions.js';
 import {
   bootFreshNode,
@@ -34,11 +31,10 @@ import {
 import { assertNothingMountedUnder, nsenterArgs, NODE_ENV, type LabNode } from './node/node.js';
 import { kubeadmPackageFiles, labKubeletBinds, nodeEtcdVersion, parkedManifest, resyncKubelet, startKubeadmNode, writeKubeadmMemberNode } from './node-kubeadm.js';
 import { NODE_SSH_PORT } from './node/sshd.js';
-import { etcdServiceScript, KUBELET_JS, kubeletServiceScript, standInServiceScript } from './node-scripts.js';
 import { createPki, issueMemberCert, type LabPki, type MemberCert } from './pki.js';
 import { trackPidsFile, untrackPidsFile } from './processes.js';
-import { addressFor, claimSlot, isRunning, liveRecordedPids, type Slot } from './slots.js';
-import { startLabSshd, type LabSshd } from './sshd.js';
+import { addressFor, claimSlot, isRunning, type Slot } from './slots.js';
+import { fingerprintOf } from './sshd.js';
 import { OperatorError } from '../util/errors.js';
 import { isSingleFileExecutable } from '../util/single-file.js';
 
@@ -85,37 +81,35 @@ export interface LabOptions {
   independent?: boolean | string[][];
   /** keep the directory after close */
   keep?: boolean;
-  etcdBinary?: string;
   /** how long to wait for the cluster to become healthy */
   startTimeoutMs?: number;
-  /**
-   * reach every member's node over SSH, as in production: an sshd per member
-   * on the member's own address, and an inventory that says transport ssh
-   */
-  ssh?: boolean;
   /** abandons the start (a drill interrupted meanwhile): it fails at once and cleans up after itself */
   signal?: AbortSignal;
-  /** one real lab node per member, in either layout; ssh is implied */
-  nodes?: boolean;
   /**
-   * nodes only: the operator's seat is the first node — the tool runs there
+   * the operator's seat is the first node — the tool runs there
    * (seatCommand), reaching its own member locally and the others over SSH,
    * the production topology; without it, the inventory reaches every node
    * over SSH from the host
    */
   seat?: boolean;
-  /** the nodes' etcd release (nodes only; default 3.5, what masters run today) */
+  /** the nodes' etcd release (default 3.5, what masters run today) */
   etcd?: EtcdVersion;
   /**
-   * nodes only: /var/lib/etcd on its own mount (a dedicated disk: a directory of the lab dir
+   * /var/lib/etcd on its own mount (a dedicated disk: a directory of the lab dir
    * bind-mounted), which cannot be renamed; default a plain directory, as on a default master
    */
   dataDirMount?: boolean;
+  /**
+   * host directories every node sees too, read-write at the same path, as a
+   * share mounted on every master (a backup share): where a test reads what
+   * a run's commands left on the nodes
+   */
+  shared?: string[];
   /** etcd's --quota-backend-bytes on every member: a small one lets a test fill the cluster to the NOSPACE alarm */
   quotaBackendBytes?: number;
-  /** nodes only: etcd's WAL in its own dir (--wal-dir, NODE_PATHS.walDir), as masters that keep it on a faster disk have */
+  /** etcd's WAL in its own dir (--wal-dir, NODE_PATHS.walDir), as masters that keep it on a faster disk have */
   walDir?: boolean;
-  /** nodes only: etcd.service carries every flag on ExecStart and there is no env file (kubeasz, hand-made installs) */
+  /** etcd.service carries every flag on ExecStart and there is no env file (kubeasz, hand-made installs) */
   flagsOnExecStart?: boolean;
 }
 
@@ -123,6 +117,16 @@ export interface ServiceCommands {
   start: string;
   stop: string;
   isActive: string;
+}
+
+export interface LabSsh {
+  user: string;
+  host: string;
+  port: number;
+  identityFile: string;
+  knownHostsFile: string;
+  /** `SHA256:…`, as ssh prints it */
+  hostKeyFingerprint: string;
 }
 
 export type MemberRunState = 'running' | 'stopped' | 'killed' | 'frozen';
@@ -133,41 +137,26 @@ export interface LabMember {
   clientURL: string;
   peerURL: string;
   layout: LabLayout;
-  /** <lab>/<name>: the member's lab directory (on a real node: its scratch dir) */
+  /** the node's scratch dir on the host */
   dir: string;
-  /**
-   * <lab>/<name>/root: the node's "/". On a real node: '' — its files are
-   * not the host's; the paths below are the node's own, reached through `node`
-   */
-  root: string;
-  /** <root>/var/lib/etcd */
+  /** the node's own paths (its files are not the host's: reach them through `node`) */
   dataDir: string;
-  /** systemd: <root>/etc/etcd/pki; kubeadm: <root>/etc/kubernetes/pki */
+  /** systemd: /etc/etcd/pki; kubeadm: /etc/kubernetes/pki */
   pkiDir: string;
   /** the file holding etcd's settings: systemd the env file, kubeadm the static-pod manifest (in the manifests dir) */
   envFile: string;
-  /** kubeadm: <root>/etc/kubernetes/manifests */
+  /** kubeadm: /etc/kubernetes/manifests */
   manifestsDir?: string;
-  /** where etcd's output goes (on a real node: '', it goes to the node's journal) */
-  logFile: string;
-  /** the node's service commands for etcd (what the inventory says) */
+  /** the node's commands for etcd, as the host runs them (nsenter into the node) */
   service: ServiceCommands;
-  /** kubeadm: the node's kubelet control script (start|stop|is-active) */
-  kubeletService?: string;
-  /** the node's kubelet commands (what the inventory says) */
   kubelet: ServiceCommands;
-  /**
-   * systemd: the kube-apiserver stand-in's commands; kubeadm: none on the host (the inventory leaves the
-   * static-pod default), the static-pod default itself on a real node
-   */
-  controlPlane?: ServiceCommands;
+  /** systemd: the control plane's units; kubeadm: its static pods */
+  controlPlane: ServiceCommands;
   cert: string;
   key: string;
   state: MemberRunState;
-  /** the member's node sshd, when the lab was started with ssh */
-  sshd?: LabSshd;
-  /** the member's real lab node (labs started with nodes) */
-  node?: LabNode;
+  /** the member's lab node: systemd as PID 1, sshd on the member's address */
+  node: LabNode;
 }
 
 const CLIENT_PORT = 2379;
@@ -182,14 +171,15 @@ export class LabCluster {
   /** when the cluster was first healthy */
   startedAt = 0;
   private readonly slot: Slot;
-  private readonly options: Required<Pick<LabOptions, 'keep' | 'etcdBinary'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat' | 'walDir' | 'flagsOnExecStart'>;
-  private readonly nodes?: LabNodes;
-  /** how the nodes were booted (labs on nodes): a replaced host boots the same way */
-  private nodeOptions?: MemberNodeOptions;
+  private readonly options: Required<Pick<LabOptions, 'keep'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat' | 'walDir' | 'flagsOnExecStart'>;
+  private readonly nodes: LabNodes;
+  /** how the nodes were booted: a replaced host boots the same way */
+  private readonly nodeOptions: MemberNodeOptions;
   private closed = false;
 
-  private constructor(dir: string, slot: Slot, pki: LabPki, members: LabMember[], options: LabOptions, nodes?: LabNodes) {
+  private constructor(dir: string, slot: Slot, pki: LabPki, members: LabMember[], options: LabOptions, nodes: LabNodes, nodeOptions: MemberNodeOptions) {
     this.nodes = nodes;
+    this.nodeOptions = nodeOptions;
     this.dir = dir;
     this.slot = slot;
     this.pki = pki;
@@ -198,7 +188,6 @@ export class LabCluster {
     this.inventoryPath = join(dir, 'inventory.yaml');
     this.options = {
       keep: options.keep ?? false,
-      etcdBinary: options.etcdBinary ?? 'etcd',
       quotaBackendBytes: options.quotaBackendBytes,
       seat: options.seat,
       walDir: options.walDir,
@@ -209,9 +198,6 @@ export class LabCluster {
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
-    if ((options.etcd || options.dataDirMount || options.seat || options.walDir || options.flagsOnExecStart) && !options.nodes) {
-      throw new OperatorError("an etcd version, a data dir mount, the operator's seat, a WAL dir or flags on ExecStart are chosen for real lab nodes only: start the lab with nodes");
-    }
     if ((options.walDir || options.flagsOnExecStart) && layout !== 'systemd') throw new OperatorError('a WAL dir or flags on ExecStart are shapes of the systemd layout: start the lab with layout systemd');
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
@@ -226,30 +212,19 @@ export class LabCluster {
       const certs: MemberCert[] = [];
       const names = Array.from({ length: count }, (_, i) => ({ name: `m${i + 1}`, ip: addressFor(slot.index, i) }));
       for (const { name, ip } of names) certs.push(await issueMemberCert(pki, name, ip));
-      if (options.nodes) {
-        const shapes = names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) }));
-        const binds = layout === 'kubeadm' ? labKubeletBinds() : [];
-        const nodeOptions: MemberNodeOptions = { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false, seat: options.seat ?? false, binds };
-        const nodes = await bootMemberNodes(dir, slot, nodeOptions, shapes);
-        const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert, layout));
-        lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary: 'etcd' }, nodes);
-        lab.nodeOptions = nodeOptions;
-        await lab.setUpNodes(certs, options.independent ?? false);
-      } else {
-        const etcdBinary = await resolveEtcd(options.etcdBinary ?? 'etcd');
-        const members = names.map(({ name, ip }, i) => memberFor(dir, name, ip, layout, certs[i] as MemberCert));
-        lab = new LabCluster(dir, slot, pki, members, { ...options, etcdBinary });
-        await lab.writeNodes(certs, options.independent ?? false);
-        if (options.ssh) await lab.startSshds();
-        await lab.writeInventory();
-        await Promise.all(members.map((m) => lab!.bootNode(m)));
-      }
+      const shapes = names.map(({ name, ip }) => ({ name, ip, ...urlsOf(ip) }));
+      const binds = [...(layout === 'kubeadm' ? labKubeletBinds() : []), ...(options.shared ?? []).map((hostPath) => ({ hostPath }))];
+      const nodeOptions: MemberNodeOptions = { version: options.etcd ?? '3.5', dataDirMount: options.dataDirMount ?? false, seat: options.seat ?? false, binds };
+      const nodes = await bootMemberNodes(dir, slot, nodeOptions, shapes);
+      const members = nodes.nodes.map((node, i) => nodeMemberFor(node, certs[i] as MemberCert, layout));
+      lab = new LabCluster(dir, slot, pki, members, options, nodes, nodeOptions);
+      await lab.setUpNodes(certs, options.independent ?? false);
       await lab.waitHealthy(options.startTimeoutMs ?? 30_000, options.independent ? 'each' : 'all', options.signal);
       lab.startedAt = Date.now();
       return lab;
     } catch (err) {
       if (lab) {
-        if (lab.nodes && err instanceof Error) await lab.addNodeJournal(err);
+        if (err instanceof Error) await lab.addNodeJournal(err);
         await lab.close();
       } else {
         untrackPidsFile(slot.pidsFile);
@@ -333,17 +308,33 @@ export class LabCluster {
   pidOf(name: string): number | undefined {
     const member = this.member(name);
     // a kubeadm node's etcd is a static pod: a child of the kubelet, in kubelet.service's cgroup
-    if (member.node) return unitPid(member.node, member.layout === 'kubeadm' ? 'kubelet' : 'etcd', 'etcd');
-    const pid = readEtcdPid(member);
-    return pid !== undefined && isOurs(pid, this.dir) ? pid : undefined;
+    return unitPid(member.node, member.layout === 'kubeadm' ? 'kubelet' : 'etcd', 'etcd');
+  }
+
+  /** How to reach a member's node over SSH, as the inventory says it (user, address, port, keys). */
+  sshOf(name: string): LabSsh {
+    const member = this.member(name);
+    const { keys, knownHosts } = this.nodes;
+    return { user: 'root', host: member.ip, port: NODE_SSH_PORT, identityFile: keys.identityFile, knownHostsFile: knownHosts, hostKeyFingerprint: fingerprintOf(keys.hostPublicKey) };
   }
 
   // ---- faults -------------------------------------------------------------
 
+  /** The node's sshd and every connection it serves killed, and left down (a host unreachable over SSH). */
+  async killSshd(name: string): Promise<void> {
+    const node = this.member(name).node;
+    await systemctl(node, 'kill', '--kill-whom=all', '--signal=SIGKILL', 'sshd');
+    await systemctl(node, 'stop', 'sshd');
+  }
+
+  async startSshd(name: string): Promise<void> {
+    await systemctl(this.member(name).node, 'start', 'sshd');
+  }
+
   /** SIGKILL: the member dies with no chance to clean up (a kubeadm node's kubelet leaves it dead). */
   async kill(name: string): Promise<void> {
     const member = this.member(name);
-    if (member.node && member.layout === 'systemd') await this.killOnNode(member, member.node);
+    if (member.layout === 'systemd') await this.killOnNode(member, member.node);
     else await this.signalAndWait(member, 'SIGKILL');
     member.state = 'killed';
   }
@@ -369,7 +360,7 @@ export class LabCluster {
   async stop(name: string): Promise<void> {
     const member = this.member(name);
     // systemctl stop's SIGTERM would wait on a frozen etcd until the unit's stop timeout
-    const frozen = member.node && member.state === 'frozen' ? this.pidOf(name) : undefined;
+    const frozen = member.state === 'frozen' ? this.pidOf(name) : undefined;
     if (frozen !== undefined) signal(frozen, 'SIGCONT');
     if (member.layout === 'systemd') await sh(member.service.stop);
     else await this.signalAndWait(member, 'SIGTERM');
@@ -387,18 +378,8 @@ export class LabCluster {
   async startMember(name: string): Promise<void> {
     const member = this.member(name);
     if (this.pidOf(name) !== undefined) throw new Error(`${name} is already running`);
-    if (member.layout === 'systemd') {
-      await sh(`${member.service.start} --no-block`);
-    } else if (member.node) {
-      await this.startOnKubeadmNode(member, member.node);
-    } else {
-      const manifest = member.envFile;
-      const stopped = kubeadmStoppedManifest(member);
-      if (!(await exists(manifest)) && (await exists(stopped))) await rename(stopped, manifest);
-      await rm(podStateFile(member, 'etcd'), { force: true });
-      if (member.kubeletService) await sh(`${shellQuote(member.kubeletService)} start`);
-      await waitFor(() => this.pidOf(name) !== undefined, 15_000, `${name}'s kubelet did not start etcd (see ${member.root}/var/log/kubelet.log)`);
-    }
+    if (member.layout === 'systemd') await sh(`${member.service.start} --no-block`);
+    else await this.startOnKubeadmNode(member, member.node);
     member.state = 'running';
   }
 
@@ -407,11 +388,7 @@ export class LabCluster {
     await this.startMember(name);
   }
 
-  /**
-   * Stop a node's kubelet. kubeadm host-process lab: its pods keep running,
-   * as with a real kubelet; kubeadm on real nodes: its pods stop with it
-   * (they are in kubelet.service's cgroup, lab-kubelet.ts).
-   */
+  /** Stop a node's kubelet. kubeadm: its pods stop with it (they are in kubelet.service's cgroup, lab-kubelet.ts). */
   async stopKubelet(name: string): Promise<void> {
     await sh(this.member(name).kubelet.stop);
   }
@@ -422,13 +399,12 @@ export class LabCluster {
 
   /**
    * Whether etcd, the kubelet or the control plane runs on the node, by the
-   * node's own is-active command (kubeadm control plane: kube-apiserver's
-   * manifest in the manifests dir, what the kubelet runs).
+   * node's own is-active command (kubeadm: the static pod's manifest in the
+   * manifests dir, what the kubelet runs).
    */
   async isActive(name: string, what: 'etcd' | 'kubelet' | 'controlPlane'): Promise<boolean> {
     const member = this.member(name);
-    if (what === 'controlPlane' && !member.controlPlane) return exists(join(member.manifestsDir ?? '', 'kube-apiserver.yaml'));
-    const command = what === 'etcd' ? member.service.isActive : what === 'kubelet' ? member.kubelet.isActive : (member.controlPlane as ServiceCommands).isActive;
+    const command = what === 'etcd' ? member.service.isActive : what === 'kubelet' ? member.kubelet.isActive : member.controlPlane.isActive;
     return sh(command).then(
       () => true,
       () => false,
@@ -439,68 +415,24 @@ export class LabCluster {
   async wipeDataDir(name: string): Promise<string> {
     const member = this.member(name);
     const aside = `${member.dataDir}.wiped-${Date.now()}`;
-    if (member.node) {
-      const moved = await member.node.exec(['/bin/sh', '-c', 'if [ -e "$1" ]; then mv -- "$1" "$2"; fi', 'sh', member.dataDir, aside]);
-      if (moved.exitCode !== 0) throw new Error(`${name}: moving ${member.dataDir} aside failed: ${moved.stderr.trim()}`);
-      return aside;
-    }
-    await rename(member.dataDir, aside).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    const moved = await member.node.exec(['/bin/sh', '-c', 'if [ -e "$1" ]; then mv -- "$1" "$2"; fi', 'sh', member.dataDir, aside]);
+    if (moved.exitCode !== 0) throw new Error(`${name}: moving ${member.dataDir} aside failed: ${moved.stderr.trim()}`);
     return aside;
   }
 
   /**
    * The member's host is gone and a freshly installed one took its address
-   * and name (what replace-master repairs): every process of the node is
-   * killed (its kubelet first, then etcd and the other pods or stand-ins),
-   * the old root is moved aside to <lab>/<name>/root.lost-<ms> (never
-   * deleted: what a test compares the restored files with), and the new root
-   * holds only what installing the packages leaves: the node's service
-   * scripts (kubelet-service; on systemd etcd-service and lab-service) and
-   * empty /etc, /var/lib, /root. No /etc/kubernetes, /etc/etcd,
-   * /var/lib/etcd, /var/lib/kubelet or /root/.kube. Returns the old root.
+   * and name (what replace-master repairs). What its disk held (etcd's,
+   * Kubernetes' and systemd's configuration, the kubelet's drop-ins, root's
+   * home, /var/lib/etcd*, /var/lib/kubelet) is copied to
+   * <lab>/<name>.lost-<ms> on the host (what a test compares the restored
+   * files with), the node is killed with everything in it, and a fresh node
+   * boots at its address with its name and the packages' files only
+   * (bootFreshNode; kubeadm: kubeadmPackageFiles). Returns the copy.
    */
   async replaceHost(name: string): Promise<string> {
     const member = this.member(name);
-    if (member.node) return this.replaceNodeHost(member, member.node);
-    const run = join(member.root, 'run');
-    const pidfiles = await readdir(run).catch(() => [] as string[]);
-    const kubelet = readPid(join(run, 'kubelet.pid'));
-    const others = pidfiles.filter((f) => f.endsWith('.pid') && f !== 'kubelet.pid').map((f) => readPid(join(run, f)));
-    const pods = (await readdir(join(run, 'lab-kubelet', 'pods')).catch(() => [] as string[]))
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => {
-        try {
-          const state = JSON.parse(readFileSync(join(run, 'lab-kubelet', 'pods', f), 'utf8')) as { pid?: unknown };
-          return typeof state.pid === 'number' ? state.pid : undefined;
-        } catch {
-          return undefined;
-        }
-      });
-    const pids = [kubelet, ...others, ...pods].filter((pid): pid is number => pid !== undefined && isOurs(pid, this.dir));
-    for (const pid of pids) signal(pid, 'SIGKILL');
-    await waitFor(() => pids.every((pid) => !isRunning(pid)), 10_000, `${name}: processes ${pids.join(', ')} did not die on SIGKILL`);
-    const lost = `${member.root}.lost-${Date.now()}`;
-    await rename(member.root, lost);
-    const scripts = member.layout === 'kubeadm' ? [NODE_PATHS.kubeadm.kubeletService] : [NODE_PATHS.systemd.service, NODE_PATHS.systemd.standIn];
-    for (const script of scripts) await writeExecutable(under(member.root, script), await readFile(under(lost, script), 'utf8'));
-    for (const dir of ['/etc', '/var/lib', '/var/log', '/run']) await mkdir(under(member.root, dir), { recursive: true });
-    await mkdir(under(member.root, '/root'), { mode: 0o700 });
-    member.state = 'killed';
-    return lost;
-  }
-
-  /**
-   * replaceHost on a real node: what its disk held (etcd's, Kubernetes' and
-   * systemd's configuration, the kubelet's drop-ins, root's home,
-   * /var/lib/etcd*, /var/lib/kubelet) copied to <lab>/<name>.lost-<ms> on
-   * the host, the node killed with everything in it, and a fresh node booted
-   * at its address with its name and the packages' files only (bootFreshNode;
-   * kubeadm: kubeadmPackageFiles).
-   */
-  private async replaceNodeHost(member: LabMember, node: LabNode): Promise<string> {
-    const nodes = this.nodes as LabNodes;
+    const node = member.node;
     const lost = join(this.dir, `${member.name}.lost-${Date.now()}`);
     await mkdir(lost, { mode: 0o700 });
     // the host dies first: nothing writes while its disk is read (a kubeadm node's pods are in kubelet.service's cgroup)
@@ -513,8 +445,8 @@ export class LabCluster {
     await node.stop();
     const shape = { name: member.name, ip: member.ip, ...urlsOf(member.ip) };
     const packaged = member.layout === 'kubeadm' ? kubeadmPackageFiles() : standInFiles(shape);
-    const fresh = await bootFreshNode(this.dir, this.slot, this.nodeOptions as MemberNodeOptions, shape, nodes, packaged);
-    nodes.nodes[nodes.nodes.indexOf(node)] = fresh;
+    const fresh = await bootFreshNode(this.dir, this.slot, this.nodeOptions, shape, this.nodes, packaged);
+    this.nodes.nodes[this.nodes.nodes.indexOf(node)] = fresh;
     Object.assign(member, nodeMemberFor(fresh, { cert: member.cert, key: member.key }, member.layout), { state: 'killed' });
     return lost;
   }
@@ -523,14 +455,13 @@ export class LabCluster {
   async readEnvFile(name: string): Promise<Record<string, string>> {
     const member = this.member(name);
     if (member.layout !== 'systemd') throw new Error(`${name} is a ${member.layout} node: its settings are in ${member.envFile}`);
-    return parseEnvLines(member.node ? await member.node.readFile(member.envFile) : await readFile(member.envFile, 'utf8'));
+    return parseEnvLines(await member.node.readFile(member.envFile));
   }
 
   async writeEnvFile(name: string, vars: Record<string, string>): Promise<void> {
     const member = this.member(name);
     if (member.layout !== 'systemd') throw new Error(`${name} is a ${member.layout} node: its settings are in ${member.envFile}`);
-    if (member.node) await member.node.writeFile(member.envFile, formatEnv(vars), 0o600);
-    else await writeFile(member.envFile, formatEnv(vars), { mode: 0o600 });
+    await member.node.writeFile(member.envFile, formatEnv(vars), 0o600);
   }
 
   /** Wait until every member (or each member on its own, for independent clusters) is healthy. */
@@ -548,38 +479,16 @@ export class LabCluster {
     throw new Error(`lab did not become healthy within ${timeoutMs} ms (${summary}); logs in ${this.dir}`);
   }
 
-  /**
-   * Everything the lab started is stopped: kubelets first (so nothing is
-   * restarted meanwhile), then every recorded process (etcd, pods, whatever
-   * a runbook started through the service scripts) with SIGTERM, SIGKILL
-   * for what is left after 1.5 s. On real nodes: every node stopped (its
-   * PID 1 killed, its cgroup and scratch dir removed).
-   */
+  /** Every node stopped (its PID 1 killed, its cgroup and scratch dir removed), then the lab dir removed. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     // a node's teardown kills its PID 1, and with it everything it ran; one that fails keeps the
     // lab dir (its mounts might still be under it, and rm -rf would reach through them)
-    if (this.nodes) await stopNodes(this.nodes.nodes);
-    else await this.stopHostProcesses();
+    await stopNodes(this.nodes.nodes);
     untrackPidsFile(this.slot.pidsFile);
     this.slot.release();
     if (!this.options.keep) await rm(this.dir, { recursive: true, force: true });
-  }
-
-  private async stopHostProcesses(): Promise<void> {
-    const kubelets = this.members.map((m) => readPid(join(m.root, 'run', 'kubelet.pid'))).filter((pid): pid is number => pid !== undefined && isOurs(pid, this.dir));
-    for (const pid of kubelets) signal(pid, 'SIGKILL');
-    await waitFor(() => kubelets.every((pid) => !isRunning(pid)), 3000, '').catch(() => undefined);
-    const pids = liveRecordedPids(this.slot.pidsFile).filter((pid) => isOurs(pid, this.dir));
-    for (const pid of pids) {
-      signal(pid, 'SIGCONT');
-      signal(pid, 'SIGTERM');
-    }
-    await waitFor(() => pids.every((pid) => !isRunning(pid)), 1500, '').catch(() => killAndWait(pids));
-    await Promise.all(this.members.map((member) => member.sshd?.stop()));
-    // whatever else was recorded (sshds that would not stop)
-    await killAndWait(liveRecordedPids(this.slot.pidsFile));
   }
 
   // ---- internals ----------------------------------------------------------
@@ -605,56 +514,9 @@ export class LabCluster {
     });
   }
 
-  private async writeNodes(certs: MemberCert[], independent: boolean | string[][]): Promise<void> {
-    const shapes = this.clusterShapes(independent);
-    const etcdVersion = this.layout === 'kubeadm' ? await etcdVersionOf(this.options.etcdBinary) : '';
-    const kubeletJs = join(this.dir, 'bin', 'lab-kubelet.cjs');
-    // the lab kubelet (kubeadm only) reads manifests with the yaml package from this install
-    let yamlModule = '';
-    if (this.layout === 'kubeadm') {
-      await mkdir(join(this.dir, 'bin'), { recursive: true });
-      await writeFile(kubeletJs, KUBELET_JS, { mode: 0o755 });
-      yamlModule = createRequire(import.meta.url).resolve('yaml');
-    }
-    for (const [i, member] of this.members.entries()) {
-      const shape = shapes[i] as ClusterShape;
-      const cert = certs[i] as MemberCert;
-      const script = { root: member.root, labDir: this.dir, pidsFile: this.slot.pidsFile, etcdBinary: this.options.etcdBinary };
-      if (member.layout === 'systemd') {
-        await writeSystemdNode(member.root, member, this.pki, cert, shape);
-        await writeExecutable(under(member.root, NODE_PATHS.systemd.service), etcdServiceScript(script));
-        await writeExecutable(under(member.root, NODE_PATHS.systemd.standIn), standInServiceScript(script));
-      } else {
-        await writeKubeadmNode(member.root, member, this.pki, cert, shape, { etcdVersion, etcdServers: member.clientURL });
-        await writeExecutable(
-          under(member.root, NODE_PATHS.kubeadm.kubeletService),
-          kubeletServiceScript({ ...script, node: member.name, kubeletJs, yamlModule }),
-        );
-      }
-    }
-  }
-
-  /**
-   * Start the node's etcd: systemd through its service, kubeadm by starting
-   * the kubelet. The nodes boot together, as a new cluster must: each
-   * service start returns once its etcd is ready, which takes a quorum.
-   */
-  private async bootNode(member: LabMember): Promise<void> {
-    if (member.layout === 'systemd') {
-      await sh(member.service.start);
-      // the rest of a master: what restore-quorum stops first and starts last
-      await sh(member.kubelet.start);
-      if (member.controlPlane) await sh(member.controlPlane.start);
-    } else {
-      await sh(`${shellQuote(member.kubeletService ?? '')} start`);
-      await waitFor(() => this.pidOf(member.name) !== undefined, 15_000, `${member.name}'s kubelet did not start etcd (see ${member.root}/var/log/kubelet.log)`);
-    }
-    member.state = 'running';
-  }
-
   /** Each node's etcd files written through the node, the inventory, then every node started together. */
   private async setUpNodes(certs: MemberCert[], independent: boolean | string[][]): Promise<void> {
-    const nodeOf = (m: LabMember) => m.node as LabNode;
+    const nodeOf = (m: LabMember) => m.node;
     const shapes = this.clusterShapes(independent);
     const kubeadm = this.layout === 'kubeadm';
     const etcdVersion = kubeadm ? await nodeEtcdVersion(nodeOf(this.members[0] as LabMember)) : '';
@@ -677,7 +539,7 @@ export class LabCluster {
    */
   private async addNodeJournal(err: Error): Promise<void> {
     const member = this.members.find((m) => this.pidOf(m.name) === undefined) ?? this.members[0];
-    if (!member?.node) return;
+    if (!member) return;
     const unit = member.layout === 'kubeadm' ? 'kubelet' : 'etcd';
     const journal = await member.node.exec(['journalctl', '-u', unit, '-n', '5', '--no-pager', '-o', 'cat'], { timeoutMs: 5000 }).catch(() => undefined);
     const lines = journal?.stdout.trim().split('\n').join(' / ');
@@ -721,7 +583,7 @@ export class LabCluster {
         name: m.name,
         peerURLs: [m.peerURL],
         clientURLs: [m.clientURL],
-        node: m.node ? this.nodeEntry(m) : hostEntry(m),
+        node: this.nodeEntry(m),
       })),
     };
     await writeFile(this.inventoryPath, `# generated by the etcd-runbook lab in ${this.dir} (${this.layout} layout)\n${stringify(inventory)}`);
@@ -732,7 +594,7 @@ export class LabCluster {
    * node: local), the layout's own paths, no command overrides.
    */
   private nodeEntry(m: LabMember): InventoryNode {
-    const keys = this.nodes as LabNodes;
+    const keys = this.nodes;
     const p = NODE_PATHS.systemd;
     const k = NODE_PATHS.kubeadm;
     const local = this.seat === m;
@@ -753,15 +615,6 @@ export class LabCluster {
               unitFile: p.unitFile,
             },
     };
-  }
-
-  /** One sshd per member node, on the member's own address; recorded for crash reaping. */
-  private async startSshds(): Promise<void> {
-    for (const member of this.members) {
-      member.sshd = await startLabSshd({ host: member.ip });
-      const pid = member.sshd.pid();
-      if (pid) this.slot.recordPid(pid, member.sshd.dir);
-    }
   }
 
   private async signalAndWait(member: LabMember, sig: NodeJS.Signals, timeoutMs = 10_000): Promise<void> {
@@ -801,9 +654,7 @@ function nodeMemberFor(node: LabNode, cert: MemberCert, layout: LabLayout): LabM
     ...urlsOf(node.address),
     layout,
     dir: node.scratch,
-    root: '',
     dataDir: NODE_PATHS.dataDir,
-    logFile: '',
     kubelet: systemctlIn('kubelet', ['kubelet']),
     cert: cert.cert,
     key: cert.key,
@@ -831,129 +682,6 @@ function nodeMemberFor(node: LabNode, cert: MemberCert, layout: LabLayout): LabM
   };
 }
 
-function memberFor(labDir: string, name: string, ip: string, layout: LabLayout, cert: MemberCert): LabMember {
-  const dir = join(labDir, name);
-  const root = join(dir, 'root');
-  const { clientURL, peerURL } = urlsOf(ip);
-  const common = { name, ip, clientURL, peerURL, layout, dir, root, dataDir: under(root, NODE_PATHS.dataDir), cert: cert.cert, key: cert.key, state: 'stopped' as const };
-  if (layout === 'systemd') {
-    const script = shellQuote(under(root, NODE_PATHS.systemd.service));
-    const standIn = (name: string): ServiceCommands => {
-      const base = `${shellQuote(under(root, NODE_PATHS.systemd.standIn))} ${name}`;
-      return { start: `${base} start`, stop: `${base} stop`, isActive: `${base} is-active` };
-    };
-    return {
-      ...common,
-      pkiDir: under(root, NODE_PATHS.systemd.pkiDir),
-      envFile: under(root, NODE_PATHS.systemd.envFile),
-      logFile: under(root, '/var/log/etcd.log'),
-      service: { start: `${script} start`, stop: `${script} stop`, isActive: `${script} is-active` },
-      kubelet: standIn('kubelet'),
-      controlPlane: standIn('kube-apiserver'),
-    };
-  }
-  const manifestsDir = under(root, NODE_PATHS.kubeadm.manifestsDir);
-  const manifest = join(manifestsDir, 'etcd.yaml');
-  const stopped = join(manifestsDir, '..', 'etcd.yaml.stopped');
-  // the same commands src/runbook/context.ts derives for a kubeadm node without node.service
-  return {
-    ...common,
-    pkiDir: under(root, NODE_PATHS.kubeadm.pkiDir),
-    envFile: manifest,
-    manifestsDir,
-    logFile: under(root, '/var/log/pods/etcd.log'),
-    service: {
-      start: `mv -- ${shellQuote(stopped)} ${shellQuote(manifest)}`,
-      stop: `mv -- ${shellQuote(manifest)} ${shellQuote(stopped)}`,
-      isActive: `test -f ${shellQuote(manifest)}`,
-    },
-    kubeletService: under(root, NODE_PATHS.kubeadm.kubeletService),
-    kubelet: ((script: string): ServiceCommands => ({ start: `${script} start`, stop: `${script} stop`, isActive: `${script} is-active` }))(
-      shellQuote(under(root, NODE_PATHS.kubeadm.kubeletService)),
-    ),
-  };
-}
-
-/** A member run on this host: local, or its own lab sshd; its paths and commands (nodeDescription). */
-function hostEntry(m: LabMember): InventoryNode {
-  return {
-    ...(m.sshd
-      ? {
-          host: m.sshd.host,
-          transport: 'ssh' as const,
-          ssh: { user: m.sshd.user, port: m.sshd.port, identityFile: m.sshd.identityFile, knownHosts: m.sshd.knownHostsFile },
-        }
-      : { host: 'local', transport: 'local' as const }),
-    ...nodeDescription(m),
-  };
-}
-
-/** What the inventory says about a member's node: layout, real paths, service commands. */
-function nodeDescription(m: LabMember): Pick<InventoryNode, 'layout' | 'paths' | 'service' | 'kubelet' | 'controlPlane'> {
-  if (m.layout === 'systemd') {
-    return {
-      layout: 'systemd',
-      paths: { dataDir: m.dataDir, pkiDir: m.pkiDir, envFile: m.envFile, unitFile: under(m.root, NODE_PATHS.systemd.unitFile) },
-      service: m.service,
-      kubelet: m.kubelet,
-      ...(m.controlPlane ? { controlPlane: m.controlPlane } : {}),
-    };
-  }
-  // kubeadm: the default etcd and control-plane commands (static-pod manifests moved out of / back into the manifests dir)
-  const k = NODE_PATHS.kubeadm;
-  return {
-    layout: 'kubeadm',
-    paths: {
-      dataDir: m.dataDir,
-      pkiDir: m.pkiDir,
-      manifestsDir: m.manifestsDir ?? '',
-      kubeconfig: under(m.root, k.kubeconfig),
-      kubeletDir: under(m.root, posix.dirname(k.kubeletConfig)),
-      kubeletDropIn: under(m.root, k.kubeletDropIn),
-      kubeletPackageDropIn: under(m.root, k.kubeletPackageDropIn),
-    },
-    kubelet: m.kubelet,
-  };
-}
-
-/** Where a stopped kubeadm member's manifest waits (src/runbook/context.ts: beside the manifests dir). */
-export function kubeadmStoppedManifest(member: LabMember): string {
-  return join(member.manifestsDir ?? '', '..', 'etcd.yaml.stopped');
-}
-
-function podStateFile(member: LabMember, pod: string): string {
-  return join(member.root, 'run', 'lab-kubelet', 'pods', `${pod}.json`);
-}
-
-function readEtcdPid(member: LabMember): number | undefined {
-  if (member.layout === 'systemd') return readPid(join(member.root, 'run', 'etcd.pid'));
-  try {
-    const state = JSON.parse(readFileSync(podStateFile(member, 'etcd'), 'utf8')) as { pid?: unknown };
-    return typeof state.pid === 'number' ? state.pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-    return Number.isFinite(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Running, and carries this lab's marker (a reused pid is never ours). */
-function isOurs(pid: number, labDir: string): boolean {
-  if (!isRunning(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`ETCD_RUNBOOK_LAB=${labDir}`);
-  } catch {
-    return false;
-  }
-}
-
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -969,50 +697,6 @@ async function sh(command: string): Promise<void> {
     const e = err as { stderr?: string; message?: string };
     throw new Error(`${command} failed: ${(e.stderr ?? '').trim() || e.message}`);
   }
-}
-
-async function writeExecutable(path: string, text: string): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  await writeFile(path, text, { mode: 0o755 });
-  await chmod(path, 0o755);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** The etcd binary as an absolute path (scripts run it outside this process's PATH lookups). */
-async function resolveEtcd(binary: string): Promise<string> {
-  if (binary.includes('/')) return binary;
-  try {
-    const { stdout } = await run('/bin/sh', ['-c', `command -v ${shellQuote(binary)}`]);
-    const path = stdout.trim();
-    if (path) return path;
-  } catch {
-    // fall through
-  }
-  throw new Error(`${binary} not found: install etcd (apt-get install etcd-server etcd-client)`);
-}
-
-let cachedVersion: string | undefined;
-async function etcdVersionOf(binary: string): Promise<string> {
-  if (cachedVersion) return cachedVersion;
-  const { stdout } = await run(binary, ['--version']);
-  cachedVersion = /etcd Version:\s*(\S+)/.exec(stdout)?.[1] ?? '3.5.0';
-  return cachedVersion;
-}
-
-/**
- * SIGKILL, then wait until they are gone: an etcd killed mid-write may still
- * finish that write, and the lab dir removed before it would be made again
- * (seen on a loaded machine: a drill stopped while its lab started left it).
- */
-async function killAndWait(pids: number[]): Promise<void> {
-  for (const pid of pids) signal(pid, 'SIGKILL');
-  await waitFor(() => pids.every((pid) => !isRunning(pid)), 3000, '').catch(() => undefined);
 }
 
 async function waitFor(done: () => boolean, timeoutMs: number, message: string): Promise<void> {

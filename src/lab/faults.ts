@@ -5,7 +5,7 @@ import { quorumSize } from '../cluster/verdict.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LabCluster, type LabMember, type LabOptions } from './cluster.js';
-import { NODE_PATHS, under } from './layouts.js';
+import { NODE_PATHS } from './layouts.js';
 import { issueMemberCert } from './pki.js';
 import { clientFor, fillToNoSpace } from './sample-data.js';
 
@@ -143,8 +143,7 @@ async function expireServerCert(lab: LabCluster, name: string): Promise<string> 
   const member = lab.member(name);
   const notAfter = new Date(Date.now() - EXPIRED_DAYS_AGO * DAY_MS);
   const expired = await issueMemberCert(lab.pki, name, member.ip, { notBefore: new Date(notAfter.getTime() - 365 * DAY_MS), notAfter }, `member-${name}-expired`);
-  // root is '' on a real node: the layout's own paths
-  const pkiDir = member.layout === 'kubeadm' ? under(member.root, NODE_PATHS.kubeadm.etcdPki) : member.pkiDir;
+  const pkiDir = member.layout === 'kubeadm' ? NODE_PATHS.kubeadm.etcdPki : member.pkiDir;
   if (member.layout === 'systemd') await keepPeerCert(lab, member, pkiDir);
   await putMemberFile(member, join(pkiDir, 'server.crt'), await readFile(expired.cert, 'utf8'), 0o644);
   await putMemberFile(member, join(pkiDir, 'server.key'), await readFile(expired.key, 'utf8'), 0o600);

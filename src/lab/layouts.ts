@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LabPki, MemberCert } from './pki.js';
@@ -7,8 +7,8 @@ import type { LabPki, MemberCert } from './pki.js';
  * What a lab node's root looks like, per layout found on real masters
  * (an etcd.service with /etc/etcd/etcd.conf as binary installs such as
  * kubeasz make; kubeadm's static pods under /etc/kubernetes/manifests).
- * Paths inside the configuration files are the node's own
- * ("/var/lib/etcd"); the lab's launchers run etcd as if chrooted at the node root (node-scripts.ts).
+ * Every path is the node's own ("/var/lib/etcd"): the files are written
+ * through the node (node-members.ts, node-kubeadm.ts).
  */
 export type LabLayout = 'systemd' | 'kubeadm';
 export const LAB_LAYOUTS: readonly LabLayout[] = ['systemd', 'kubeadm'];
@@ -22,15 +22,11 @@ export const NODE_PATHS = {
     envFile: '/etc/etcd/etcd.conf',
     unitFile: '/etc/systemd/system/etcd.service',
     pkiDir: '/etc/etcd/pki',
-    service: '/usr/local/bin/etcd-service',
-    /** `lab-service NAME start|stop|is-active`: kubelet and kube-apiserver stand-ins */
-    standIn: '/usr/local/bin/lab-service',
   },
   kubeadm: {
     manifestsDir: '/etc/kubernetes/manifests',
     pkiDir: '/etc/kubernetes/pki',
     etcdPki: '/etc/kubernetes/pki/etcd',
-    kubeletService: '/usr/local/bin/kubelet-service',
     /** the control-plane files replace-master copies onto a new host */
     adminConf: '/etc/kubernetes/admin.conf',
     kubeconfig: '/root/.kube/config',
@@ -77,17 +73,7 @@ export interface NodeFile {
   mode: number;
 }
 
-export async function writeSystemdNode(root: string, member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<void> {
-  await mkdir(under(root, NODE_PATHS.systemd.pkiDir), { recursive: true, mode: 0o700 });
-  await mkdir(under(root, '/var/lib'), { recursive: true });
-  for (const file of await systemdNodeFiles(member, pki, cert, cluster)) await put(root, file.path, file.content, file.mode);
-}
-
-/**
- * etcd's files on a systemd master: the PKI (CA key included), the ETCD_* env file and the
- * unit, at the node's own paths; written under a lab root, or through a real
- * lab node (node-members.ts).
- */
+/** A systemd master's etcd files: the env file, the unit and the PKI, at the node's own paths. */
 export async function systemdNodeFiles(member: NodeMember, pki: LabPki, cert: MemberCert, cluster: ClusterShape): Promise<NodeFile[]> {
   const p = NODE_PATHS.systemd;
   const env = systemdEnv(member, cluster);
@@ -185,22 +171,6 @@ export interface KubeadmNodeOptions {
   rootKubeconfig?: boolean;
 }
 
-/** PKI, control-plane placeholders and the static-pod manifests (written into the manifests dir). */
-export async function writeKubeadmNode(
-  root: string,
-  member: NodeMember,
-  pki: LabPki,
-  cert: MemberCert,
-  cluster: ClusterShape,
-  options: KubeadmNodeOptions,
-): Promise<void> {
-  await mkdir(under(root, NODE_PATHS.kubeadm.etcdPki), { recursive: true, mode: 0o700 });
-  await mkdir(under(root, '/var/lib'), { recursive: true });
-  for (const file of await kubeadmNodeFiles(member, pki, cert, cluster, options)) await put(root, file.path, file.content, file.mode);
-  const link = KUBELET_CLIENT_LINK;
-  await symlink(link.target, under(root, link.path));
-}
-
 /**
  * The kubelet's rotated client certificate: a dated file and the link to
  * the current one, as on a real host (the link is made beside the files).
@@ -213,8 +183,8 @@ export const KUBELET_CLIENT_LINK = {
 /**
  * A kubeadm master's files at the node's own paths: etcd's PKI and the
  * apiserver's client pair, the kubeconfigs, the kubelet's configuration and
- * drop-in, and the etcd and kube-apiserver static pods; written under a lab
- * root, or through a real lab node (node-kubeadm.ts).
+ * drop-in, and the etcd and kube-apiserver static pods; written through the
+ * node (node-kubeadm.ts).
  */
 export async function kubeadmNodeFiles(
   member: NodeMember,
@@ -384,14 +354,3 @@ EnvironmentFile=-/etc/default/kubelet
 ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 `;
-
-// ---- helpers ------------------------------------------------------------------------
-
-/** Write a node file (its parent dirs made), at its real path under the root. */
-export async function put(root: string, nodePath: string, text: string | Buffer, mode = 0o644): Promise<string> {
-  const path = under(root, nodePath);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, text, { mode });
-  await chmod(path, mode);
-  return path;
-}

@@ -184,7 +184,7 @@ function publicKeyWords(line: string): string {
   return line.trim().split(/\s+/).slice(0, 2).join(' ');
 }
 
-function fingerprintOf(publicKey: string): string {
+export function fingerprintOf(publicKey: string): string {
   const blob = Buffer.from(publicKey.split(' ')[1] ?? '', 'base64');
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }

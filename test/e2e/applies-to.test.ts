@@ -29,7 +29,7 @@ describe('appliesTo refusal on a healthy 3-member cluster', () => {
     runCli(['run', 'split-brain', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${backups()}`, '--journal-dir', journals(journal), ...extra], {}, 120_000);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.5' }, 'applies-to', knownKeys(20)));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', etcd: '3.5' }, 'applies-to', knownKeys(20)));
     before = await labFingerprint(lab, [work]);
   });
   afterEach(() => {

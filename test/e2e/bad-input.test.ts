@@ -34,7 +34,7 @@ describe('bad input through the real CLI', () => {
   let before: string;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, ssh: true });
+    lab = await LabCluster.start({ members: 3 });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-bad-input-'));
     inventoryText = await readFile(lab.inventoryPath, 'utf8');
     before = await clusterPrint(lab);

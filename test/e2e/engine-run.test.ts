@@ -22,7 +22,7 @@ describe('running runbooks for real', () => {
   let work: string;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, nodes: true, etcd: '3.5' });
+    lab = await LabCluster.start({ members: 3, etcd: '3.5' });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-engine-'));
   });
   afterAll(async () => {

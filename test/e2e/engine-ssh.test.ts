@@ -13,7 +13,7 @@ describe('runbooks over SSH', () => {
   let work: string;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, ssh: true });
+    lab = await LabCluster.start({ members: 3 });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-ssh-'));
   });
   afterAll(async () => {

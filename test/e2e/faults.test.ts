@@ -38,7 +38,7 @@ describe('faults during a run', () => {
   let bigSha: string;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, ssh: true });
+    lab = await LabCluster.start({ members: 3 });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-faults-'));
     big = join(work, 'big.bin');
     await writeRandomishFile(big, BIG);

@@ -24,7 +24,7 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
   const hostEtcdBefore = listing('/var/lib/etcd');
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, nodes: true, etcd: '3.5' });
+    lab = await LabCluster.start({ members: 3, etcd: '3.5' });
   }, 120_000);
   afterAll(() => lab?.close(), 60_000);
 
@@ -109,7 +109,7 @@ describe('a lab on real nodes (kubeadm layout, etcd 3.5)', () => {
   let lab: LabCluster;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'kubeadm', nodes: true, etcd: '3.5' });
+    lab = await LabCluster.start({ members: 3, layout: 'kubeadm', etcd: '3.5' });
   }, 120_000);
   afterAll(() => lab?.close(), 60_000);
 

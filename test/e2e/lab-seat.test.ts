@@ -21,7 +21,7 @@ describe('the operator\'s seat: etcd-runbook inside m1 of 3 real nodes', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, nodes: true, seat: true, etcd: '3.5' }, 'seat', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, seat: true, etcd: '3.5' }, 'seat', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

@@ -12,7 +12,7 @@ import { expectNothingLeft } from './drill-helpers.js';
 describe('a running lab of real nodes split into single-member clusters', () => {
   let lab: LabCluster | undefined;
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, nodes: true, etcd: '3.5' });
+    lab = await LabCluster.start({ members: 3, etcd: '3.5' });
   }, 120_000);
   afterAll(async () => {
     const dir = lab?.dir;

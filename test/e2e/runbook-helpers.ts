@@ -103,29 +103,15 @@ export async function expectHealthyStatus(lab: LabCluster): Promise<StatusJson> 
   return json;
 }
 
-/**
- * A directory's entries on a member's machine, by the machine's own path
- * (`/etc/etcd`): through the node on a real lab node, under the member's
- * root otherwise. 'absent' when there is no such directory.
- */
+/** A directory's entries on a member's node, by the node's own path (`/etc/etcd`); 'absent' when there is no such directory. */
 export async function memberListing(m: LabMember, dir: string): Promise<string[] | 'absent'> {
-  if (m.node) {
-    const result = await m.node.exec(['ls', '-1A', '--', dir]);
-    return result.exitCode === 0 ? result.stdout.split('\n').filter(Boolean).sort() : 'absent';
-  }
-  return readdir(m.root ? join(m.root, dir) : dir).then(
-    (names) => names.sort(),
-    () => 'absent' as const,
-  );
+  const result = await m.node.exec(['ls', '-1A', '--', dir]);
+  return result.exitCode === 0 ? result.stdout.split('\n').filter(Boolean).sort() : 'absent';
 }
 
 /** Whether a path exists on a member's machine (its own path; see memberListing). */
 export async function memberHas(m: LabMember, path: string): Promise<boolean> {
-  if (m.node) return (await m.node.exec(['test', '-e', path])).exitCode === 0;
-  return lstat(m.root ? join(m.root, path) : path).then(
-    () => true,
-    () => false,
-  );
+  return (await m.node.exec(['test', '-e', path])).exitCode === 0;
 }
 
 /** The old data dirs the runbook moved aside (`<dataDir>.old-<timestamp>`): a host path, or a member's data dir wherever its node is. */

@@ -20,7 +20,7 @@ describe('runbook reclaim-space on a real NOSPACE cluster', () => {
   let work: string;
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, nodes: true, etcd: '3.5', quotaBackendBytes: NOSPACE_LAB_QUOTA_BYTES }, 'reclaim', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, etcd: '3.5', quotaBackendBytes: NOSPACE_LAB_QUOTA_BYTES }, 'reclaim', keys));
     await injectFault(lab, 'nospace');
   }, 180_000);
   afterAll(async () => {

@@ -36,7 +36,7 @@ for (const layout of ['systemd', 'kubeadm'] as const) {
       runCli(['run', 'renew-certificates', '--yes', '--inventory', lab.inventoryPath, '--journal-dir', join(work, 'journal'), ...extra], {}, 180_000);
 
     beforeAll(async () => {
-      ({ lab, work } = await startKeyedLab({ members: 3, layout, nodes: true, etcd: '3.5' }, `renew-${layout}`, keys));
+      ({ lab, work } = await startKeyedLab({ members: 3, layout, etcd: '3.5' }, `renew-${layout}`, keys));
       await injectFault(lab, 'expired-certs');
     }, 180_000);
     afterAll(() => stopKeyedLab(lab, work), 60_000);

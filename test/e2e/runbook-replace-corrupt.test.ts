@@ -20,7 +20,7 @@ describe('CORRUPT on a real cluster: replace the member, its stale alarm disarme
   let work: string;
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, nodes: true, etcd: '3.5' }, 'corrupt', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, etcd: '3.5' }, 'corrupt', keys));
     await injectFault(lab, 'corrupt');
   }, 180_000);
   afterAll(async () => {

@@ -25,7 +25,7 @@ describe('replace-master on 3 real systemd nodes (etcd 3.5)', () => {
   const keys = knownKeys(200);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.5' }, 'replace-master-systemd', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', etcd: '3.5' }, 'replace-master-systemd', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

@@ -94,7 +94,7 @@ describe('replace-master on 3 real kubeadm nodes (etcd 3.5)', () => {
     );
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', nodes: true, etcd: '3.5' }, 'replace-master', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', etcd: '3.5' }, 'replace-master', keys));
     backups = join(work, 'backups');
     const copyAdminConf = `install -d -m 0700 /root/.kube && install -m 0600 ${NODE_PATHS.kubeadm.adminConf} ${NODE_PATHS.kubeadm.kubeconfig}`;
     expect((await lab.member(ADMINISTERED).node!.exec(['/bin/sh', '-c', copyAdminConf])).exitCode).toBe(0);

@@ -20,7 +20,7 @@ describe('replace-member on 5 real systemd nodes (etcd 3.4)', () => {
   const keys = knownKeys(400);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 5, layout: 'systemd', nodes: true, etcd: '3.4' }, 'replace-five', keys));
+    ({ lab, work } = await startKeyedLab({ members: 5, layout: 'systemd', etcd: '3.4' }, 'replace-five', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

@@ -18,7 +18,7 @@ describe('replace-member on 3 real kubeadm nodes, etcd 3.5', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', nodes: true, etcd: '3.5' }, 'replace-kubeadm', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', etcd: '3.5' }, 'replace-kubeadm', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

@@ -18,7 +18,7 @@ describe('restore-quorum on 3 real systemd nodes running etcd 3.5', () => {
   const keys = knownKeys(50);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.5' }, 'restore-35', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', etcd: '3.5' }, 'restore-35', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

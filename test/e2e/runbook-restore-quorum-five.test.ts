@@ -16,7 +16,7 @@ describe('restore-quorum on 5 real systemd nodes (etcd 3.5)', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 5, layout: 'systemd', nodes: true, etcd: '3.5' }, 'restore-five', keys));
+    ({ lab, work } = await startKeyedLab({ members: 5, layout: 'systemd', etcd: '3.5' }, 'restore-five', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

@@ -25,7 +25,7 @@ describe('restore-quorum on 3 real kubeadm nodes (etcd 3.4)', () => {
   const args = () => ['run', 'restore-quorum', '--yes', '--inventory', lab.inventoryPath, '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', join(work, 'journal')];
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', nodes: true, etcd: '3.4' }, 'restore-kubeadm', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', etcd: '3.4' }, 'restore-kubeadm', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

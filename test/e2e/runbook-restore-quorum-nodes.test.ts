@@ -27,7 +27,7 @@ describe.each(['3.5', '3.4'] as const)('restore-quorum on 3 real systemd nodes, 
 
   beforeAll(async () => {
     const started = Date.now();
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: version }, `restore-nodes-${version}`, keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', etcd: version }, `restore-nodes-${version}`, keys));
     console.log(`lab up (3 nodes, etcd ${version}): ${lab.startedAt - started} ms`);
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
@@ -107,7 +107,7 @@ describe('restore-quorum on 3 real kubeadm nodes, etcd 3.5', () => {
 
   beforeAll(async () => {
     const started = Date.now();
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', nodes: true, etcd: '3.5' }, 'restore-nodes-kubeadm', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'kubeadm', etcd: '3.5' }, 'restore-nodes-kubeadm', keys));
     console.log(`lab up (3 kubeadm nodes, etcd 3.5): ${lab.startedAt - started} ms`);
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);

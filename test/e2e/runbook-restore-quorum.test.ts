@@ -25,7 +25,7 @@ describe('restore-quorum on 3 real systemd nodes (etcd 3.4)', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.4' }, 'restore', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', etcd: '3.4' }, 'restore', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

@@ -43,7 +43,7 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
   const version = options.etcd;
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, ...options }, `shapes-${version}`, keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', ...options }, `shapes-${version}`, keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

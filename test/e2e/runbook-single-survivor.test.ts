@@ -20,7 +20,7 @@ describe('single-survivor on 3 real systemd nodes (etcd 3.5)', () => {
   const keys = knownKeys(300);
 
   beforeAll(async () => {
-    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', nodes: true, etcd: '3.5' }, 'survivor', keys));
+    ({ lab, work } = await startKeyedLab({ members: 3, layout: 'systemd', etcd: '3.5' }, 'survivor', keys));
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 

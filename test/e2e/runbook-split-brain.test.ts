@@ -24,7 +24,7 @@ describe('split-brain on a 2+1 split (3 real systemd nodes, etcd 3.5)', () => {
   const stray = new Map(Array.from({ length: 300 }, (_, i) => [`/registry/stray/m3-only-${i}`, `written to m3 alone ${i}`] as [string, string]));
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'systemd', nodes: true, etcd: '3.5', independent: [['m1', 'm2'], ['m3']] });
+    lab = await LabCluster.start({ members: 3, layout: 'systemd', etcd: '3.5', independent: [['m1', 'm2'], ['m3']] });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-split-'));
     const tls = await lab.clientTls();
     const put = async (member: string, entries: Iterable<[string, string]>): Promise<void> => {

@@ -19,7 +19,7 @@ describe('a quorum-lost dry run in the pseudo-terminal', () => {
   let cli: PtyCli | undefined;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, nodes: true, etcd: '3.5' });
+    lab = await LabCluster.start({ members: 3, etcd: '3.5' });
     await lab.kill('m2');
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');

@@ -18,7 +18,7 @@ describe('recovering a minority-lost cluster in the pseudo-terminal', () => {
   let cli: PtyCli | undefined;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, nodes: true, etcd: '3.5' });
+    lab = await LabCluster.start({ members: 3, etcd: '3.5' });
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-tui-replace-'));

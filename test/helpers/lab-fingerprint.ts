@@ -1,15 +1,12 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import type { LabNode } from '../../src/lab/node/node.js';
 
 /**
  * Everything a dry run must leave alone: the member list as etcd reports it,
- * and every file and directory under every node root (on a real lab node:
- * under the directories a runbook touches, nodeFingerprint) (configuration,
- * manifests, PKI, data dirs) by content and mode — plus whatever extra dirs a test names (where a
+ * and every file and directory a runbook touches on every node
+ * (nodeFingerprint: configuration, manifests, PKI, data dirs) by content and mode — plus whatever extra dirs a test names (where a
  * run would write: backups, snapshots). Logs, pidfiles and etcd's WAL (which
  * an idle member may touch) are left out.
  */
@@ -19,33 +16,9 @@ export async function labFingerprint(lab: LabCluster, extraDirs: string[] = []):
     (r) => r.stdout,
     () => '(no member answered)',
   );
-  for (const member of lab.members) {
-    if (member.node) {
-      Object.assign(print, await nodeFingerprint(member.node));
-      continue;
-    }
-    for (const entry of await walk(member.root)) {
-      const path = relative(lab.dir, entry);
-      if (/^[^/]+\/root\/(var\/log|run)(\/|$)/.test(path) || /\/wal(\/|$)|\.(wal|tmp)$/.test(path)) continue;
-      const info = await stat(entry);
-      const mode = (info.mode & 0o7777).toString(8);
-      // a directory made or moved (a data dir set aside) counts as much as a file changed
-      print[path] = info.isDirectory() ? `${mode} dir` : `${mode} ${createHash('sha256').update(await readFile(entry)).digest('hex')}`;
-    }
-  }
+  for (const member of lab.members) Object.assign(print, await nodeFingerprint(member.node));
   for (const dir of extraDirs) print[dir] = (await readdir(dir).catch(() => ['(absent)'])).join(',');
   return print;
-}
-
-/** Every directory and regular file below dir (symlinks are left to the files they name). */
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(path, ...(await walk(path)));
-    else if (entry.isFile()) out.push(path);
-  }
-  return out.sort();
 }
 
 /**

@@ -4,7 +4,7 @@ import { digestIn, sha256Command, sha256OfStdinCommand } from '../../transport/s
 import type { Transport } from '../../transport/types.js';
 import { messageOf } from '../../util/errors.js';
 import { shellQuote } from '../../util/shell.js';
-import { FILE_SHA256, SNAPSHOT_INTEGRITY, type FileCheck, type FileChecks } from '../file-checks.js';
+import { FILE_SHA256, SNAPSHOT_INTEGRITY, type FileCheck } from '../file-checks.js';
 import { majorMinorText, restoreToolFor, type RestoreToolName } from '../kinds/snapshot-restore.js';
 import { type GuardEnvironment, type Judgement, type Params, type GuardDefinition, define, p, str, firstLine, hasCommand } from './common.js';
 
