@@ -566,7 +566,7 @@ export class LabCluster {
    */
   private async killOnNode(member: LabMember, node: LabNode): Promise<void> {
     const pid = this.pidOf(member.name);
-    // already dead (an earlier fault): nothing to kill, as on a host-process member
+    // already dead (an earlier fault): nothing to kill
     if (pid === undefined) return;
     await systemctl(node, 'kill', '--signal=SIGKILL', 'etcd');
     await systemctl(node, 'stop', 'etcd');

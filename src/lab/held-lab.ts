@@ -138,10 +138,7 @@ export async function holdLab(options: HoldOptions): Promise<LabState> {
       slot: lab.slotIndex,
       etcd: options.etcd,
       ...(lab.seat ? { seat: lab.seat.name } : {}),
-      nodes: lab.members.map(({ node }) => {
-        if (!node) throw new Error('a held lab runs on real nodes');
-        return { name: node.name, address: node.address, pid: node.pid, cgroup: node.cgroup, scratch: node.scratch };
-      }),
+      nodes: lab.members.map(({ node }) => ({ name: node.name, address: node.address, pid: node.pid, cgroup: node.cgroup, scratch: node.scratch })),
     };
     writeLabState(state);
     return state;

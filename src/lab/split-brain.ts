@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EtcdClusterClient } from '../cluster/client.js';
-import { OperatorError } from '../util/errors.js';
 import type { LabCluster, LabMember } from './cluster.js';
 import { NODE_PATHS } from './layouts.js';
 import type { LabNode } from './node/node.js';
@@ -16,12 +15,10 @@ const SNAPSHOT_IN_NODE = '/var/tmp/split-brain.db';
  * initial-cluster of its group only (default: each member alone) and a
  * token of its group's, its old data dir moved aside. Each group starts as
  * a cluster of its own, with its own cluster ID and all the data the
- * cluster had: a split brain with the same keys on every side. Real lab
- * nodes only (the host-process lab starts split with `independent`).
+ * cluster had: a split brain with the same keys on every side. (A lab can also
+ * start split: LabOptions.independent.)
  */
 export async function splitIntoClusters(lab: LabCluster, groups: string[][] = lab.members.map((m) => [m.name])): Promise<void> {
-  const nodes = lab.members.map((m) => m.node);
-  if (nodes.some((node) => node === undefined)) throw new OperatorError('splitting a running lab into clusters is done on real lab nodes only: start the lab with nodes');
   const snapshot = join(lab.dir, `split-brain-${Date.now()}.db`);
   const client = new EtcdClusterClient(lab.endpoints, await lab.clientTls());
   try {
@@ -36,7 +33,7 @@ export async function splitIntoClusters(lab: LabCluster, groups: string[][] = la
     const group = groups.find((g) => g.includes(member.name)) ?? [member.name];
     const initialCluster = lab.members.filter((m) => group.includes(m.name)).map((m) => `${m.name}=${m.peerURL}`).join(',');
     const groupToken = `${token}-${group.join('-')}`;
-    await restoreAlone(member, member.node as LabNode, bytes, initialCluster, groupToken);
+    await restoreAlone(member, member.node, bytes, initialCluster, groupToken);
     const env = await lab.readEnvFile(member.name);
     await lab.writeEnvFile(member.name, { ...env, ETCD_INITIAL_CLUSTER: initialCluster, ETCD_INITIAL_CLUSTER_STATE: 'new', ETCD_INITIAL_CLUSTER_TOKEN: groupToken });
   }

@@ -81,7 +81,7 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
    * nothing moved.
    */
   async function expectOtherVersionSnapshotRefused(): Promise<void> {
-    const other = await LabCluster.start({ members: 1 });
+    const other = await LabCluster.start({ members: 1, etcd: '3.4' });
     const file = join(work, 'from-etcd-3.4.db');
     try {
       await execa('etcdctl', [...other.etcdctlFlags(), 'snapshot', 'save', file], { env: { ETCDCTL_API: '3' } });
@@ -94,7 +94,7 @@ describe.each(SHAPES)('restore on 3 real systemd nodes: $title', ({ options }) =
     expect(result.stdout).toMatch(/guard FAIL snapshot-verified/);
     expect(lab.pidOf('m1'), 'etcd still runs on m1').toBeDefined();
     for (const m of lab.members) expect(await lab.isActive(m.name, 'controlPlane'), `control plane on ${m.name}`).toBe(true);
-    for (const m of lab.members) expect((await m.node?.exec('ls -d /var/lib/etcd.old-* /var/lib/etcd-wal.old-*'))?.exitCode, `nothing moved aside on ${m.name}`).not.toBe(0);
+    for (const m of lab.members) expect((await m.node.exec('ls -d /var/lib/etcd.old-* /var/lib/etcd-wal.old-*'))?.exitCode, `nothing moved aside on ${m.name}`).not.toBe(0);
   }
 
   it('runs etcd as such a master does: the WAL in its own dir, the flags where the shape puts them, the inventory naming only what is there', async () => {

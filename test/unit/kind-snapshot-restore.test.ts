@@ -5,10 +5,8 @@ import type { Inventory, InventoryMember } from '../../src/inventory/schema.js';
 import { threeMasters } from '../helpers/inventories.js';
 import { judgeEtcdVersion } from '../../src/runbook/guards/index.js';
 import { describeSnapshotRestore, planSnapshotRestore, serverVersionOf, type SnapshotRestoreSpec } from '../../src/runbook/kinds/snapshot-restore.js';
-import { buildContext } from '../../src/runbook/context.js';
 import { findRunbook } from '../../src/runbook/loader.js';
 import { renderRunbook } from '../../src/runbook/render.js';
-import { renderTemplate } from '../../src/runbook/template.js';
 
 const m1: InventoryMember = {
   name: 'm1',
