@@ -35,7 +35,8 @@ own namespaces, its own hostname m1, m2, …, its own loopback address
 real paths, TLS with its own PKI. It writes ${DEFAULT_SAMPLE_COUNT} sample keys under
 /registry/, injects the fault, and opens the interactive view on it so you
 recover it with the real runbook, which runs exactly what it runs on a master
-(systemctl, /var/lib/etcd, etcdutl on 3.5), over SSH. At the end: the time
+(systemctl, /var/lib/etcd, etcdutl on 3.5), in each node (over SSH with
+--ssh). At the end: the time
 from fault to healthy (etcd's own time, yours, and the tool's), the final
 verdict and whether every sample key survived. Everything it started is
 stopped when it ends (Ctrl-C included); the lab directory is removed unless
@@ -71,7 +72,9 @@ stopped when it ends (Ctrl-C included); the lab directory is removed unless
                   its key count is checked at the end (default 0, at most ${MAX_BALLAST_MIB})
   --report FILE   also write the result as JSON (verdicts, sample check, timings)
   --journal-dir D where the run's journal and transcript go (default: in the lab)
-  --ssh           accepted, and implied: the nodes are always reached over SSH
+  --ssh           reach the nodes over SSH, through each node's sshd, as masters
+                  are reached (default: the commands run in each node through
+                  nsenter from this machine, unchanged)
   --no-color      plain output (NO_COLOR is honoured too)
 
 Exit codes: 0 healthy with all sample data; 5 the drill failed (the reason is
@@ -135,7 +138,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (values.runbook !== undefined) runbook ??= await chosenRunbook(values.runbook, fault);
 
   const recovery = attended ? inView(values['no-color'], runbook) : unattended(values['no-color'], runbook);
-  const result = await runDrill({ members, fault, layout, etcd, keep: Boolean(values.keep), journalDir: values['journal-dir'], ballastMib, say }, recovery);
+  const result = await runDrill({ members, fault, layout, etcd, keep: Boolean(values.keep), ssh: Boolean(values.ssh), journalDir: values['journal-dir'], ballastMib, say }, recovery);
   say('');
   for (const line of reportText(result, color)) say(line);
   if (values.report) await writeReport(values.report, result);

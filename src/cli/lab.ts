@@ -46,7 +46,8 @@ until 'lab down'. One lab at a time. Needs root (namespaces, mounts, cgroups).
                   (static pods in /etc/kubernetes/manifests run by kubelet.service)
     --ssh         the operator's seat is m1: 'etcd-runbook' is on its PATH, and
                   the inventory has m1 local and the others over SSH, as on
-                  a master (default: every node over SSH from this host)
+                  a master (default: the inventory reaches every node through
+                  nsenter from this host, the commands unchanged)
   exec     run a command inside a node as root (its exit code, its output)
   fault    minority  the most members quorum survives killed (SIGKILL)
            quorum    a majority killed: quorum lost, m1 survives

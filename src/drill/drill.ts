@@ -17,8 +17,8 @@ import { drillTiming, type DrillTiming } from './timing.js';
 
 /**
  * A disaster-recovery rehearsal on a real local cluster of lab nodes
- * (systemd as PID 1, the layout at a master's real paths, reached over SSH
- * as a master is): a lab started, sample data written, the fault injected
+ * (systemd as PID 1, the layout at a master's real paths, reached through
+ * nsenter, or over SSH as a master is): a lab started, sample data written, the fault injected
  * and detected, then the
  * recovery — unattended through the engine or by an operator in the view,
  * whichever the `Recovery` does — and at the end: the verdict, whether every
@@ -33,6 +33,8 @@ export interface DrillOptions {
   etcd: EtcdVersion;
   /** keep the lab directory (PKI, data, logs, journal, transcript) */
   keep: boolean;
+  /** reach the nodes through their sshd, as masters are reached (default: nsenter into each node from here) */
+  ssh?: boolean;
   /** sample keys written before the fault */
   sampleCount?: number;
   /** MiB of ballast written before the fault (a production-sized keyspace); 0 or none: just the sample */
@@ -121,6 +123,7 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
           layout: options.layout,
           etcd: options.etcd,
           keep: options.keep,
+          transport: options.ssh ? 'ssh' : 'nsenter',
           signal: cleanup.startAborted,
         }),
       ),

@@ -80,8 +80,11 @@ export const nodeSchema = z
   .object({
     /** host name or address commands are run on; "local" runs them here */
     host: z.string().min(1),
-    transport: z.enum(['local', 'ssh']).optional(),
+    /** local, ssh (the default for a host other than "local"), or nsenter: a container on this machine */
+    transport: z.enum(['local', 'ssh', 'nsenter']).optional(),
     ssh: sshSchema.optional(),
+    /** transport nsenter: the node's PID 1 as this machine sees it (a systemd-nspawn or LXC guest, a lab node) */
+    nsenter: z.object({ pid: z.number().int().min(2) }).strict().optional(),
     layout: layoutSchema.optional(),
     paths: nodePathsSchema.optional(),
     /** commands that manage etcd on this node when the layout's default does not fit */
@@ -160,6 +163,9 @@ export const inventorySchema = z
       } else {
         seen.set(member.name, index);
       }
+      if (member.node?.transport === 'nsenter' && !member.node.nsenter) {
+        ctx.addIssue({ code: 'custom', path: ['members', index, 'node', 'nsenter', 'pid'], message: 'transport nsenter needs the node\'s PID 1 as this machine sees it' });
+      }
     });
   });
 
@@ -169,9 +175,9 @@ export type InventoryNode = z.infer<typeof nodeSchema>;
 export type TlsFiles = z.infer<typeof tlsSchema>;
 export type Layout = z.infer<typeof layoutSchema>;
 
-/** The members whose node is reached over SSH (not this machine: no node, host "local" or transport local). */
+/** The members whose node is reached over SSH (not this machine: no node, host "local" or transport local; not a container: nsenter). */
 export function sshMembers(inventory: Inventory): InventoryMember[] {
-  return inventory.members.filter((m) => m.node && m.node.transport !== 'local' && m.node.host !== 'local');
+  return inventory.members.filter((m) => m.node && m.node.transport !== 'local' && m.node.transport !== 'nsenter' && m.node.host !== 'local');
 }
 
 /**

@@ -86,6 +86,12 @@ export interface LabOptions {
   /** abandons the start (a drill interrupted meanwhile): it fails at once and cleans up after itself */
   signal?: AbortSignal;
   /**
+   * how the inventory reaches the nodes: ssh (default) through each node's
+   * sshd, as a master is reached; nsenter into each node from this machine
+   * (the commands unchanged, no SSH in the way)
+   */
+  transport?: 'ssh' | 'nsenter';
+  /**
    * the operator's seat is the first node — the tool runs there
    * (seatCommand), reaching its own member locally and the others over SSH,
    * the production topology; without it, the inventory reaches every node
@@ -171,7 +177,7 @@ export class LabCluster {
   /** when the cluster was first healthy */
   startedAt = 0;
   private readonly slot: Slot;
-  private readonly options: Required<Pick<LabOptions, 'keep'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat' | 'walDir' | 'flagsOnExecStart'>;
+  private readonly options: Required<Pick<LabOptions, 'keep' | 'transport'>> & Pick<LabOptions, 'quotaBackendBytes' | 'seat' | 'walDir' | 'flagsOnExecStart'>;
   private readonly nodes: LabNodes;
   /** how the nodes were booted: a replaced host boots the same way */
   private readonly nodeOptions: MemberNodeOptions;
@@ -188,6 +194,7 @@ export class LabCluster {
     this.inventoryPath = join(dir, 'inventory.yaml');
     this.options = {
       keep: options.keep ?? false,
+      transport: options.transport ?? 'ssh',
       quotaBackendBytes: options.quotaBackendBytes,
       seat: options.seat,
       walDir: options.walDir,
@@ -198,6 +205,7 @@ export class LabCluster {
   static async start(options: LabOptions = {}): Promise<LabCluster> {
     const count = options.members ?? 3;
     const layout = options.layout ?? 'systemd';
+    if (options.seat && options.transport === 'nsenter') throw new OperatorError("the operator's seat reaches the other nodes over SSH: start the lab with transport ssh");
     if ((options.walDir || options.flagsOnExecStart) && layout !== 'systemd') throw new OperatorError('a WAL dir or flags on ExecStart are shapes of the systemd layout: start the lab with layout systemd');
     if (layout === 'kubeadm' && isSingleFileExecutable()) {
       // the lab kubelet is a Node script started with `node`; the one-file executable has no separate Node to run it
@@ -448,6 +456,8 @@ export class LabCluster {
     const fresh = await bootFreshNode(this.dir, this.slot, this.nodeOptions, shape, this.nodes, packaged);
     this.nodes.nodes[this.nodes.nodes.indexOf(node)] = fresh;
     Object.assign(member, nodeMemberFor(fresh, { cert: member.cert, key: member.key }, member.layout), { state: 'killed' });
+    // nsenter reaches a node by its PID 1, which the new node does not share
+    await this.writeInventory();
     return lost;
   }
 
@@ -591,17 +601,20 @@ export class LabCluster {
 
   /**
    * A real node: reached over SSH at its address as root (the seat's own
-   * node: local), the layout's own paths, no command overrides.
+   * node: local), or through nsenter by its PID 1; the layout's own paths,
+   * no command overrides.
    */
   private nodeEntry(m: LabMember): InventoryNode {
     const keys = this.nodes;
     const p = NODE_PATHS.systemd;
     const k = NODE_PATHS.kubeadm;
-    const local = this.seat === m;
+    const reach = (): Pick<InventoryNode, 'host' | 'transport' | 'ssh' | 'nsenter'> => {
+      if (this.seat === m) return { host: 'local', transport: 'local' };
+      if (this.options.transport === 'nsenter') return { host: m.ip, transport: 'nsenter', nsenter: { pid: m.node.pid } };
+      return { host: m.ip, transport: 'ssh', ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts } };
+    };
     return {
-      ...(local
-        ? { host: 'local', transport: 'local' as const }
-        : { host: m.ip, transport: 'ssh' as const, ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts } }),
+      ...reach(),
       layout: m.layout,
       // what discovery reads from the member's own etcd.yaml or etcd.service (src/inventory/discover.ts)
       paths:

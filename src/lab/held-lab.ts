@@ -125,7 +125,7 @@ export interface HoldOptions {
  * state once the lab is healthy; the socket server keeps the process alive.
  */
 export async function holdLab(options: HoldOptions): Promise<LabState> {
-  const lab = await LabCluster.start({ members: options.members, layout: options.layout, etcd: options.etcd, seat: options.ssh, signal: options.signal });
+  const lab = await LabCluster.start({ members: options.members, layout: options.layout, etcd: options.etcd, seat: options.ssh, transport: options.ssh ? 'ssh' : 'nsenter', signal: options.signal });
   try {
     rmSync(socketPath(), { force: true });
     const server = createServer((socket) => serve(lab, socket, () => server.close()));

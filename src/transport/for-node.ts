@@ -1,13 +1,15 @@
 import { sshMembers, type Inventory } from '../inventory/schema.js';
 import { OperatorError } from '../util/errors.js';
 import { LocalTransport } from './local.js';
+import { NsenterTransport } from './nsenter.js';
 import { SshTransport, type SshTransportOptions } from './ssh.js';
 import type { Transport } from './types.js';
 
 /**
  * One transport per node, reused: 'local' is this machine; a member's node
  * is reached locally when the inventory says host "local" (or transport
- * local), else over SSH with the inventory's ssh settings.
+ * local), through nsenter when it is a container here (transport nsenter),
+ * else over SSH with the inventory's ssh settings.
  */
 export type SshPrompts = Pick<SshTransportOptions, 'askPassphrase' | 'confirmHostKey'>;
 
@@ -61,6 +63,7 @@ export class NodeTransports {
     if (!member) throw new OperatorError(`no member "${node}" in the inventory: the runbook names a node the cluster does not have`);
     const where = member.node;
     if (!where || where.transport === 'local' || (where.transport === undefined && where.host === 'local')) return new LocalTransport(node);
+    if (where.transport === 'nsenter' && where.nsenter) return new NsenterTransport(node, where.nsenter.pid);
     return new SshTransport({ node, target: { host: where.host, ssh: where.ssh }, ...this.prompts });
   }
 }

@@ -6,7 +6,7 @@ import type { InventoryNode } from '../inventory/schema.js';
 import { ExitCode, OperatorError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import { resolveEndpoint, type SshCallbacks, type SshEndpoint, type SshEndpointOptions } from './sshConnect.js';
-import { ShellFileOps, SftpFileOps, octal, type RemoteFileOps } from './sshFiles.js';
+import { ShellFileOps, SftpFileOps, octal, shellIdentity, type RemoteFileOps } from './sshFiles.js';
 import { defaultSshPool, type SshConnection, type SshPool } from './sshPool.js';
 import { PreambleFilter, preambleScript, preambleToken } from './sshPreamble.js';
 import { channelOutcome, channelReader, channelWriter } from './sshStreams.js';
@@ -70,7 +70,7 @@ export class SshTransport implements Transport {
    */
   private async chooseFileOps(): Promise<RemoteFileOps> {
     const { label } = await this.resolved();
-    const shell = new ShellFileOps((command) => this.run(command), label);
+    const shell = new ShellFileOps((command) => this.run(command), `ssh ${label}`);
     if (this.sudo) return shell;
     const connection = await this.connection();
     try {
@@ -178,15 +178,8 @@ export class SshTransport implements Transport {
   }
 
   /** SFTP's stat has neither the inode nor ctime: the node's own stat(1) has both, to the ns */
-  async identity(path: string): Promise<FileIdentity | undefined> {
-    try {
-      // %y and %z print as `2026-11-24 23:50:00.123456789 +0000`: no '|' in either
-      const result = await this.exec(`stat -L -c '%d %i %s %y|%z' -- ${shellQuote(path)}`, { timeoutMs: 10_000 });
-      const [file, ctime] = result.stdout.trim().split('|');
-      return result.exitCode === 0 && file && ctime ? { file, ctime } : undefined;
-    } catch {
-      return undefined;
-    }
+  identity(path: string): Promise<FileIdentity | undefined> {
+    return shellIdentity((command) => this.exec(command, { timeoutMs: 10_000 }), path);
   }
 
   async readFile(path: string): Promise<Buffer> {

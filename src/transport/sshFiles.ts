@@ -1,7 +1,7 @@
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { ExitCode, OperatorError } from '../util/errors.js';
 import { shellJoin, shellQuote } from '../util/shell.js';
-import type { DirEntry, FileStat, Transport } from './types.js';
+import type { DirEntry, FileIdentity, FileStat, Transport } from './types.js';
 
 /**
  * File metadata operations on a remote node, two ways: SFTP when we act as
@@ -128,6 +128,7 @@ export function octal(mode: number): string {
 
 const MISSING = 'etcd-runbook:missing';
 
+/** File operations as shell commands on the node (`label` starts each error: `ssh root@m2:22`, `nsenter m2`). */
 export class ShellFileOps implements RemoteFileOps {
   constructor(
     private readonly run: ShellRunner,
@@ -189,7 +190,19 @@ export class ShellFileOps implements RemoteFileOps {
     const result = await this.run(command);
     if (result.exitCode === 0) return result.stdout;
     const detail = result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal ?? 'unknown'}`;
-    throw new OperatorError(`ssh ${this.label}: ${what} ${path} failed (${detail})`, ExitCode.runFailed);
+    throw new OperatorError(`${this.label}: ${what} ${path} failed (${detail})`, ExitCode.runFailed);
+  }
+}
+
+/** Transport.identity from the node's own stat(1): device, inode, size, mtime and ctime to the ns. */
+export async function shellIdentity(run: ShellRunner, path: string): Promise<FileIdentity | undefined> {
+  try {
+    // %y and %z print as `2026-11-24 23:50:00.123456789 +0000`: no '|' in either
+    const result = await run(`stat -L -c '%d %i %s %y|%z' -- ${shellQuote(path)}`);
+    const [file, ctime] = result.stdout.trim().split('|');
+    return result.exitCode === 0 && file && ctime ? { file, ctime } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

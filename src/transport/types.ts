@@ -72,8 +72,8 @@ export function unwrittenSince(earlier: FileIdentity | undefined, now: FileIdent
 export interface Transport {
   /** the node this transport reaches, in the inventory's words */
   readonly node: string;
-  /** "local" or "ssh" — shown in step views */
-  readonly kind: 'local' | 'ssh' | 'dry-run';
+  /** how the node is reached — shown in step views */
+  readonly kind: 'local' | 'ssh' | 'nsenter' | 'dry-run';
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /** undefined when nothing exists at path */
   stat(path: string): Promise<FileStat | undefined>;
