@@ -77,6 +77,10 @@ describe('etcd-runbook inventory, and the whole cluster from one master', () => 
     expect(fromFile.verdict).toBe('healthy');
   });
 
+  it('status on the master, no flags: healthy, every member named, through what discovery read from its etcd.service', async () => {
+    await expectDiscoveredStatus(lab, '/etc/systemd/system/etcd.service');
+  });
+
   describe('with quorum lost (m2 and m3 killed)', () => {
     beforeAll(async () => {
       await lab.kill('m2');
@@ -130,6 +134,10 @@ describe('a kubeadm master with only its static-pod manifest', () => {
     await lab?.close();
   });
 
+  it('status on the master, no flags: healthy, every member named, through what discovery read from its static-pod manifest', async () => {
+    await expectDiscoveredStatus(lab, '/etc/kubernetes/manifests/etcd.yaml');
+  });
+
   it('plan restore-quorum, no flags, with quorum lost: every member\'s steps, the others\' nodes inferred as kubeadm', async () => {
     await lab.kill('m2');
     await lab.kill('m3');
@@ -143,3 +151,13 @@ describe('a kubeadm master with only its static-pod manifest', () => {
     expect(result.stdout).toContain('/etc/kubernetes/manifests');
   });
 });
+
+/** `status --json` on the lab's seat with no flags: the cluster as discovery on that master describes it. */
+async function expectDiscoveredStatus(lab: LabCluster, source: string): Promise<void> {
+  const result = await runOnSeat(lab, ['status', '--json']);
+  expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+  const json = JSON.parse(result.stdout) as { verdict: string; endpoints: Array<{ name: string }>; sources: string[] };
+  expect(json.verdict).toBe('healthy');
+  expect(json.endpoints.map((e) => e.name).sort()).toEqual(['m1', 'm2', 'm3']);
+  expect(json.sources).toContain(`discovered from ${source}`);
+}
