@@ -31,7 +31,6 @@ export async function clusterTargetFrom(values: ConnectionValues, env: NodeJS.Pr
     inventoryPath: values.inventory,
     flags: { endpoints: values.endpoints, cacert: values.cacert, cert: values.cert, key: values.key },
     env,
-    discoveryRoot: env.ETCD_RUNBOOK_DISCOVERY_ROOT,
     verifyTlsContents: true,
   });
   for (const warning of await keyFileWarnings(config.inventory)) process.stderr.write(`etcd-runbook: ${warning}\n`);

@@ -1,44 +1,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClusterClient } from '../../src/cluster/client.js';
 import { initialClusterFor } from '../../src/engine/etcd-actions.js';
+import { loadInventoryFile } from '../../src/inventory/file.js';
 import { LabCluster } from '../../src/lab/cluster.js';
+import { etcdBinDir } from '../../src/lab/etcd-versions.js';
 import { issueMemberCert } from '../../src/lab/pki.js';
 import { track } from '../../src/lab/processes.js';
 import { evaluateGuard, type GuardEnvironment } from '../../src/runbook/guards/index.js';
 import type { ParamValue } from '../../src/runbook/rendered.js';
+import { NodeTransports } from '../../src/transport/for-node.js';
 import { LocalTransport } from '../../src/transport/local.js';
-import type { DirEntry, ExecOptions, ExecResult, FileStat } from '../../src/transport/types.js';
 import { shellQuote } from '../../src/util/shell.js';
 
 /**
- * The cluster client and the guards against ONE real 3-member TLS lab,
- * walked through in order: snapshot, learner add/promote/remove, a dead
- * member, then members stopped.
+ * The cluster client and the guards against ONE real 3-member TLS lab on
+ * real nodes, walked through in order: snapshot, learner add/promote/remove,
+ * a dead member, then members stopped. The guards reach each node as a run
+ * does: over SSH, with the lab inventory's settings.
  */
 
-/** A "node" on this machine whose relative paths live under its own directory. */
-class NodeDirTransport extends LocalTransport {
-  constructor(node: string, private readonly root: string) {
-    super(node);
-  }
-  private at(path: string): string {
-    return isAbsolute(path) ? path : join(this.root, path);
-  }
-  override exec(command: string, options?: ExecOptions): Promise<ExecResult> {
-    return super.exec(`cd ${shellQuote(this.root)} && ${command}`, options);
-  }
-  override stat(path: string): Promise<FileStat | undefined> {
-    return super.stat(this.at(path));
-  }
-  override readdir(path: string): Promise<DirEntry[]> {
-    return super.readdir(this.at(path));
-  }
-}
+/** Where a test puts a snapshot on a node: root's home, each node's own. */
+const NODE_SNAPSHOT = '/root/snap.db';
 
 async function retryFor<T>(ms: number, retryOn: RegExp, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + ms;
@@ -60,25 +47,35 @@ describe('cluster client and guards on a real 3-member cluster', () => {
   let work: string;
   let env: GuardEnvironment;
   let learner: ChildProcess | undefined;
+  let transports: NodeTransports | undefined;
   const snapshot = () => join(work, 'snap.db');
+
+  /** a copy of a host file under work (shared with the nodes) at NODE_SNAPSHOT on the node, made there */
+  const putOnNode = async (name: string, hostFile: string) => {
+    const copied = await lab.member(name).node.exec(['/bin/sh', '-c', 'rm -f -- "$2" && cp -- "$1" "$2"', 'sh', hostFile, NODE_SNAPSHOT]);
+    expect(copied.exitCode, copied.stderr).toBe(0);
+  };
 
   const guard = (check: string, params: Record<string, ParamValue> = {}) =>
     evaluateGuard({ check, params, overridable: false, description: check }, env);
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3 });
+    // work is shared with the nodes: a snapshot saved here is copied onto each from it
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-client-'));
+    lab = await LabCluster.start({ members: 3, etcd: '3.5', shared: [work] });
     client = new EtcdClusterClient(lab.endpoints, await lab.clientTls());
-    for (const m of lab.members) await mkdir(join(work, 'nodes', m.name), { recursive: true });
+    const nodes = new NodeTransports(await loadInventoryFile(lab.inventoryPath));
+    transports = nodes;
     env = {
       probe: () => lab.probe(),
-      transport: (node) => new NodeDirTransport(node, join(work, 'nodes', node)),
+      transport: (node) => nodes.get(node),
       client,
       members: lab.members.map((m) => ({ name: m.name, peerURL: m.peerURL, clientURL: m.clientURL, dataDir: m.dataDir })),
     };
   });
   afterAll(async () => {
     learner?.kill('SIGKILL');
+    await transports?.closeAll();
     await client?.close();
     await lab?.close();
     if (work) await rm(work, { recursive: true, force: true });
@@ -109,37 +106,39 @@ describe('cluster client and guards on a real 3-member cluster', () => {
   });
 
   it('snapshot-verified passes on the real snapshot and fails on a truncated copy with the tool\'s message', async () => {
-    await copyFile(snapshot(), join(work, 'nodes', 'm1', 'snap.db'));
-    const good = await guard('snapshot-verified', { node: 'm1', path: 'snap.db' });
+    await putOnNode('m1', snapshot());
+    const good = await guard('snapshot-verified', { node: 'm1', path: NODE_SNAPSHOT });
     expect(good.ok).toBe(true);
-    expect(good.message).toMatch(/verified with etcdctl snapshot status: revision \d+/);
+    // the node's etcd 3.5 has etcdutl, which the tool prefers there (etcdctl snapshot status is deprecated since 3.5)
+    expect(good.message).toMatch(/verified with etcdutl snapshot status: revision \d+/);
 
     const whole = await readFile(snapshot());
-    await writeFile(join(work, 'nodes', 'm2', 'snap.db'), whole.subarray(0, Math.floor(whole.length / 3)));
-    const bad = await guard('snapshot-verified', { node: 'm2', path: 'snap.db' });
+    const truncated = join(work, 'truncated.db');
+    await writeFile(truncated, whole.subarray(0, Math.floor(whole.length / 3)));
+    await putOnNode('m2', truncated);
+    const bad = await guard('snapshot-verified', { node: 'm2', path: NODE_SNAPSHOT });
     expect(bad.ok).toBe(false);
-    // etcdctl either reports the error, or crashes on the short mmap (SIGBUS: "fatal error: fault"), which the guard
+    // etcdutl either reports the error, or crashes on the short mmap (SIGBUS: "fatal error: fault"), which the guard
     // calls truncated, or — when every page it walks lies before the cut — reads it fine: then the missing appended
     // sha256 refuses it (seen in CI)
     expect(bad.message).toMatch(
-      /snap\.db on m2 (failed verification \(etcdctl snapshot status, exit \d+\): (Error: \S+|.*truncated, or not a snapshot)|has no sha256 integrity hash \(\d+ bytes\): truncated)/,
+      /snap\.db on m2 (failed verification \(etcdutl snapshot status, exit \d+\): (Error: \S+|.*truncated, or not a snapshot)|has no sha256 integrity hash \(\d+ bytes\): truncated)/,
     );
 
-    const missing = await guard('snapshot-verified', { node: 'm3', path: 'snap.db' });
-    expect(missing).toMatchObject({ ok: false, message: 'no snapshot at snap.db on m3' });
+    const missing = await guard('snapshot-verified', { node: 'm3', path: NODE_SNAPSHOT });
+    expect(missing).toMatchObject({ ok: false, message: `no snapshot at ${NODE_SNAPSHOT} on m3` });
   });
 
   it('same-snapshot-everywhere names the node whose copy differs, and passes once they match', async () => {
-    await copyFile(snapshot(), join(work, 'nodes', 'm3', 'snap.db'));
+    await putOnNode('m3', snapshot());
     // m2 holds the truncated copy from the previous test
-    const odd = await guard('same-snapshot-everywhere', { path: 'snap.db', nodes: 'm1,m2,m3' });
+    const odd = await guard('same-snapshot-everywhere', { path: NODE_SNAPSHOT, nodes: 'm1,m2,m3' });
     expect(odd.ok).toBe(false);
     expect(odd.message).toMatch(/m2 has [0-9a-f]{16}…/);
     expect(odd.message).not.toMatch(/m1 has|m3 has/);
 
-    await rm(join(work, 'nodes', 'm2', 'snap.db'));
-    await copyFile(snapshot(), join(work, 'nodes', 'm2', 'snap.db'));
-    const same = await guard('same-snapshot-everywhere', { path: 'snap.db', nodes: 'm1,m2,m3', sha256: await sha256(snapshot()) });
+    await putOnNode('m2', snapshot());
+    const same = await guard('same-snapshot-everywhere', { path: NODE_SNAPSHOT, nodes: 'm1,m2,m3', sha256: await sha256(snapshot()) });
     expect(same).toMatchObject({ ok: true });
   });
 
@@ -147,9 +146,9 @@ describe('cluster client and guards on a real 3-member cluster', () => {
     const full = await guard('data-dir-empty', { node: 'm1', path: lab.member('m1').dataDir });
     expect(full.ok).toBe(false);
     expect(full.message).toMatch(/is not empty \(member\): move it aside/);
-    await mkdir(join(work, 'empty'));
-    expect((await guard('data-dir-empty', { node: 'm1', path: join(work, 'empty') })).ok).toBe(true);
-    expect((await guard('data-dir-empty', { node: 'm1', path: join(work, 'nope') })).ok).toBe(true);
+    expect((await lab.member('m1').node.exec(['mkdir', '/root/empty'])).exitCode).toBe(0);
+    expect((await guard('data-dir-empty', { node: 'm1', path: '/root/empty' })).ok).toBe(true);
+    expect((await guard('data-dir-empty', { node: 'm1', path: '/root/nope' })).ok).toBe(true);
   });
 
   it('adds a learner once (a second add returns the same member), promotes it once in sync, removes it when dead', async () => {
@@ -174,11 +173,11 @@ describe('cluster client and guards on a real 3-member cluster', () => {
     expect(unstarted.message).toContain(`etcdctl member remove ${added.id}`);
     expect((await guard('no-unstarted-members', { except: peerURL })).ok).toBe(true);
 
-    // start the learner as a joining member must start (guard 6)
+    // start the learner as a joining member must start (guard 6): a process on the host, the nodes' etcd release
     const cert = await issueMemberCert(lab.pki, 'm4', ip);
     const dataDir = join(work, 'm4-data');
     const log = await open(join(work, 'm4.log'), 'a');
-    learner = spawn('etcd', [], {
+    learner = spawn(join(etcdBinDir('3.5'), 'etcd'), [], {
       stdio: ['ignore', log.fd, log.fd],
       env: {
         PATH: process.env.PATH,

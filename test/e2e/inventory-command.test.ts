@@ -6,40 +6,46 @@ import { parseInventory } from '../../src/inventory/file.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { runOnSeat } from './node-helpers.js';
 
 /**
  * `etcd-runbook inventory` prints the description the other commands use,
  * named as the live member list names the members, and `--inventory` reads
- * it back to the same verdict. A master with nothing but its own etcd
- * configuration (the lab node's root, read as discovery reads a master's /)
- * gets every member's node, the others' inferred and marked so.
+ * it back to the same verdict. On a master with nothing but its own etcd
+ * configuration (the tool run on the lab's seat, node m1: discovery reads
+ * its real /etc/etcd/etcd.conf or /etc/kubernetes/manifests/etcd.yaml)
+ * every member's node is described, the others' inferred and marked so.
  */
 describe('etcd-runbook inventory, and the whole cluster from one master', () => {
   let lab: LabCluster;
+  /** where the printed inventories go: shared with the nodes, so the seat reads them back at the same path */
   let dir: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'inventory-command-'));
-    lab = await LabCluster.start({ members: 3, layout: 'systemd' });
+    lab = await LabCluster.start({ members: 3, layout: 'systemd', seat: true, shared: [dir] });
   }, 120_000);
   afterAll(async () => {
     await lab?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
-  const discovered = () => ({ ETCD_RUNBOOK_DISCOVERY_ROOT: lab.member('m1').root });
+  /** the CLI on the host (anywhere with the lab's client certs), or on the master m1 */
+  type Where = 'host' | 'master';
+  const cli = (where: Where, args: string[]): Promise<CliResult> => (where === 'host' ? runCli(args) : runOnSeat(lab, args));
 
-  async function inventoryFile(name: string, args: string[], env: Record<string, string> = {}): Promise<{ path: string; inventory: Inventory }> {
-    const result = await runCli(['inventory', ...args], env);
+  async function inventoryFile(name: string, args: string[], where: Where = 'host'): Promise<{ path: string; inventory: Inventory }> {
+    const result = await cli(where, ['inventory', ...args]);
     expect(result.exitCode, result.stderr).toBe(0);
     const path = join(dir, name);
     await writeFile(path, result.stdout);
     return { path, inventory: parseInventory(result.stdout, path) };
   }
 
-  async function verdictOf(args: string[], env: Record<string, string> = {}): Promise<{ verdict: string; names: string[]; exitCode: number }> {
-    const result = await runCli(['status', '--json', ...args], env);
+  async function verdictOf(args: string[], where: Where = 'host'): Promise<{ verdict: string; names: string[]; exitCode: number }> {
+    const result = await cli(where, ['status', '--json', ...args]);
+    expect(result.stdout, result.stderr).not.toBe('');
     const json = JSON.parse(result.stdout) as { verdict: string; endpoints: Array<{ name?: string }> };
     return { verdict: json.verdict, names: json.endpoints.map((e) => e.name ?? '').sort(), exitCode: result.exitCode };
   }
@@ -57,7 +63,7 @@ describe('etcd-runbook inventory, and the whole cluster from one master', () => 
   });
 
   it('on a master with only its own etcd configuration: every member, the other nodes inferred and marked guessed, and the output reads back', async () => {
-    const { path, inventory } = await inventoryFile('discovered.yaml', [], discovered());
+    const { path, inventory } = await inventoryFile('discovered.yaml', [], 'master');
     const [m1, m2, m3] = inventory.members;
     expect(m1?.node).toMatchObject({ host: 'local', layout: 'systemd' });
     expect(m1?.node?.guessed).toBeUndefined();
@@ -65,9 +71,14 @@ describe('etcd-runbook inventory, and the whole cluster from one master', () => 
       expect(member?.node).toMatchObject({ host: lab_.ip, transport: 'ssh', layout: 'systemd', paths: m1?.node?.paths });
       expect(member?.node?.guessed).toEqual(['host', 'transport', 'layout', 'paths']);
     }
-    const fromFile = await verdictOf(['--inventory', path]);
-    expect(fromFile).toEqual(await verdictOf([], discovered()));
+    // its paths are the master's own (its PKI): read back where it was printed
+    const fromFile = await verdictOf(['--inventory', path], 'master');
+    expect(fromFile).toEqual(await verdictOf([], 'master'));
     expect(fromFile.verdict).toBe('healthy');
+  });
+
+  it('status on the master, no flags: healthy, every member named, through what discovery read from its etcd.service', async () => {
+    await expectDiscoveredStatus(lab, '/etc/systemd/system/etcd.service');
   });
 
   describe('with quorum lost (m2 and m3 killed)', () => {
@@ -78,7 +89,7 @@ describe('etcd-runbook inventory, and the whole cluster from one master', () => 
     }, 60_000);
 
     it('plan restore-quorum on the master, no flags: every member\'s steps, the other members marked inferred', async () => {
-      const result = await runCli(['plan', 'restore-quorum'], discovered());
+      const result = await runOnSeat(lab, ['plan', 'restore-quorum']);
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stdout).toContain(`Inferred: m2 (${lab.member('m2').ip}), m3 (${lab.member('m3').ip})`);
       for (const name of ['m2', 'm3']) expect(result.stdout).toContain(`on ${name} (${lab.member(name).ip}, inferred):`);
@@ -87,16 +98,17 @@ describe('etcd-runbook inventory, and the whole cluster from one master', () => 
     });
 
     it('plan restore-quorum --endpoints on the master: the survivor defaults to a member the member list names, every node known', async () => {
-      const result = await runCli(['plan', 'restore-quorum', ...lab.etcdctlFlags()], discovered());
+      // the lab's client certs are under the lab dir, which the seat sees at the same path
+      const result = await runOnSeat(lab, ['plan', 'restore-quorum', ...lab.etcdctlFlags()]);
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stdout).toContain('survivor=m1');
       for (const name of ['m2', 'm3']) expect(result.stdout).toContain(`on ${name} (${lab.member(name).ip}, inferred):`);
     });
 
     it('plan --endpoints anywhere: members are named from the member list (no "not a member" for the default survivor)', async () => {
-      const nowhere = await mkdtemp(join(dir, 'not-a-master-'));
-      // no master describes the nodes here, so the plan stops at the first node it needs: by then the names were checked
-      const result = await runCli(['plan', 'restore-quorum', '--json', ...lab.etcdctlFlags()], { ETCD_RUNBOOK_DISCOVERY_ROOT: nowhere });
+      // on the host, no master of this cluster (its etcd configuration, if any, describes none of the lab's members):
+      // no node is described here, so the plan stops at the first node it needs: by then the names were checked
+      const result = await runCli(['plan', 'restore-quorum', '--json', ...lab.etcdctlFlags()]);
       expect(result.stderr).not.toContain('is not a member');
       expect(result.stderr).toMatch(/m1 has no layout/);
     });
@@ -116,17 +128,22 @@ describe('a kubeadm master with only its static-pod manifest', () => {
   let lab: LabCluster;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3, layout: 'kubeadm' });
+    lab = await LabCluster.start({ members: 3, layout: 'kubeadm', seat: true });
   }, 120_000);
   afterAll(async () => {
     await lab?.close();
+  });
+
+  it('status on the master, no flags: healthy, every member named, through what discovery read from its static-pod manifest', async () => {
+    await expectDiscoveredStatus(lab, '/etc/kubernetes/manifests/etcd.yaml');
   });
 
   it('plan restore-quorum, no flags, with quorum lost: every member\'s steps, the others\' nodes inferred as kubeadm', async () => {
     await lab.kill('m2');
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'quorum-lost')).toBe('quorum-lost');
-    const result = await runCli(['plan', 'restore-quorum', '--markdown'], { ETCD_RUNBOOK_DISCOVERY_ROOT: lab.member('m1').root });
+    // on the master m1: discovery reads its /etc/kubernetes/manifests/etcd.yaml
+    const result = await runOnSeat(lab, ['plan', 'restore-quorum', '--markdown']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/- \*\*Inferred\*\*: m2 \(127\.0\.0\.\d+\), m3 \(127\.0\.0\.\d+\): .*layout kubeadm/);
     for (const name of ['m2', 'm3']) expect(result.stdout).toContain(`**${name}** (${lab.member(name).ip}, inferred)`);
@@ -134,3 +151,13 @@ describe('a kubeadm master with only its static-pod manifest', () => {
     expect(result.stdout).toContain('/etc/kubernetes/manifests');
   });
 });
+
+/** `status --json` on the lab's seat with no flags: the cluster as discovery on that master describes it. */
+async function expectDiscoveredStatus(lab: LabCluster, source: string): Promise<void> {
+  const result = await runOnSeat(lab, ['status', '--json']);
+  expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+  const json = JSON.parse(result.stdout) as { verdict: string; endpoints: Array<{ name: string }>; sources: string[] };
+  expect(json.verdict).toBe('healthy');
+  expect(json.endpoints.map((e) => e.name).sort()).toEqual(['m1', 'm2', 'm3']);
+  expect(json.sources).toContain(`discovered from ${source}`);
+}

@@ -4,12 +4,15 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { loadInventoryFile } from '../../src/inventory/file.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
 import { unitPid } from '../../src/lab/node-members.js';
 import type { LabNode } from '../../src/lab/node/node.js';
 import { isRunning } from '../../src/lab/slots.js';
+import { buildContext, withMember } from '../../src/runbook/context.js';
+import type { CommandFragment } from '../../src/runbook/template.js';
 import { apiserverLease, expectLeaseRenewedAfter, listing, processesIn } from './node-helpers.js';
 
 const execFileP = promisify(execFile);
@@ -86,6 +89,67 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
     expect(await lab.isActive('m3', 'controlPlane')).toBe(true);
     await expectLeaseRenewedAfter(lab, 'm3', stopped.revision);
   }, 60_000);
+
+  it('the service, kubelet and control-plane commands a runbook renders from the inventory stop and start them on the node', async () => {
+    const m2 = await renderedOn(lab, 'm2');
+    const pid = lab.pidOf('m2');
+    expect(pid).toBeDefined();
+    expect(await m2.service.isActive()).toBe(true);
+    expect(await m2.service.stop()).toBe(true);
+    expect(await m2.service.isActive()).toBe(false);
+    expect(lab.pidOf('m2')).toBeUndefined();
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    expect(await m2.service.start()).toBe(true);
+    expect(lab.pidOf('m2')).toBeDefined();
+    expect(lab.pidOf('m2')).not.toBe(pid);
+    await lab.waitHealthy();
+    const etcd = lab.pidOf('m2');
+    for (const what of ['kubelet', 'controlPlane'] as const) {
+      const commands = m2[what];
+      expect(await commands.isActive(), `${what} runs at lab start`).toBe(true);
+      expect(await lab.isActive('m2', what)).toBe(true);
+      expect(await commands.stop()).toBe(true);
+      expect(await commands.isActive(), `${what} stopped`).toBe(false);
+      expect(await lab.isActive('m2', what)).toBe(false);
+      // stopping twice is fine, as systemctl stop is
+      expect(await commands.stop()).toBe(true);
+      expect(await commands.start()).toBe(true);
+      expect(await commands.isActive(), `${what} started`).toBe(true);
+      expect(await lab.isActive('m2', what)).toBe(true);
+    }
+    // etcd kept running throughout: stopping the kubelet or the control plane leaves etcd.service alone
+    expect(lab.pidOf('m2')).toBe(etcd);
+    await lab.waitHealthy();
+  }, 60_000);
+
+  it('systemctl start etcd (Type=notify) returns once etcd is ready, which needs a quorum; an etcd that exits before it is ready fails it', async () => {
+    const start = (name: string) => nodeOf(lab, name).exec('systemctl start etcd', { timeoutMs: 60_000 });
+    for (const name of ['m1', 'm2', 'm3']) await lab.kill(name);
+    // m2 alone cannot publish itself to the cluster: its start keeps waiting, etcd running
+    let m2Started: Awaited<ReturnType<typeof start>> | undefined;
+    const m2Start = start('m2').then((r) => (m2Started = r));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(m2Started, 'start returned without a quorum').toBeUndefined();
+    expect(lab.pidOf('m2')).toBeDefined();
+    // once a second member is up there is a quorum, and the first start returns
+    await lab.startMember('m3');
+    const result = await m2Start;
+    expect(result.exitCode, result.stderr).toBe(0);
+    await lab.startMember('m1');
+    await lab.waitHealthy();
+
+    // an etcd that exits before it is ready fails the start; the node's journal says why
+    await lab.stop('m3');
+    const env = await lab.readEnvFile('m3');
+    await lab.writeEnvFile('m3', { ...env, ETCD_INITIAL_CLUSTER_STATE: 'sideways' });
+    const failed = await start('m3');
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.stderr).toContain('etcd.service');
+    expect((await nodeOf(lab, 'm3').exec('journalctl -u etcd --no-pager -o cat')).stdout).toContain('sideways');
+    await lab.writeEnvFile('m3', env);
+    expect((await start('m3')).exitCode).toBe(0);
+    await lab.waitHealthy();
+  }, 90_000);
 
   it('close() stops every node: no process in their PID namespaces, no mount, the lab dir gone', async () => {
     const namespaces = lab.members.map((m) => readlinkSync(`/proc/${m.node?.pid ?? 0}/ns/pid`));
@@ -206,7 +270,63 @@ describe('a lab on real nodes (kubeadm layout, etcd 3.5)', () => {
     await until(() => lab.pidOf('m3') !== undefined, 15_000, 'etcd on m3 started with the kubelet');
     await lab.waitHealthy();
   }, 60_000);
+
+  it('the service, kubelet and control-plane commands a runbook renders from the inventory stop and start them on the node', async () => {
+    const m2 = await renderedOn(lab, 'm2');
+    const pid = lab.pidOf('m2');
+    expect(pid).toBeDefined();
+    expect(await m2.service.isActive()).toBe(true);
+    expect(await m2.service.stop()).toBe(true);
+    expect(await m2.service.isActive()).toBe(false);
+    // the kubelet stops the pod some moments after its manifest leaves
+    await until(() => lab.pidOf('m2') === undefined, 15_000, 'etcd on m2 stopped by the kubelet');
+    expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
+    expect(await m2.service.start()).toBe(true);
+    await until(() => lab.pidOf('m2') !== undefined, 15_000, 'etcd on m2 started by the kubelet');
+    expect(lab.pidOf('m2')).not.toBe(pid);
+    await lab.waitHealthy();
+
+    const apiserver = () => unitPid(nodeOf(lab, 'm2'), 'kubelet', 'kube-apiserver');
+    for (const what of ['kubelet', 'controlPlane'] as const) {
+      const commands = m2[what];
+      const etcd = lab.pidOf('m2');
+      expect(await commands.isActive(), `${what} runs at lab start`).toBe(true);
+      expect(await lab.isActive('m2', what)).toBe(true);
+      expect(await commands.stop()).toBe(true);
+      expect(await commands.isActive(), `${what} stopped`).toBe(false);
+      expect(await lab.isActive('m2', what)).toBe(false);
+      // the apiserver pod stops with either (its manifest out, or the kubelet running it stopped)
+      await until(() => apiserver() === undefined, 15_000, `kube-apiserver on m2 stopped with the ${what}`);
+      // stopping twice is fine, as systemctl stop is (and as the loop leaves a moved manifest alone)
+      expect(await commands.stop()).toBe(true);
+      expect(await commands.start()).toBe(true);
+      expect(await commands.isActive(), `${what} started`).toBe(true);
+      expect(await lab.isActive('m2', what)).toBe(true);
+      await until(() => apiserver() !== undefined, 15_000, `kube-apiserver on m2 started with the ${what}`);
+      // the control plane's pods are not etcd's: etcd kept running; the lab's kubelet.service takes its pods with it
+      if (what === 'controlPlane') expect(lab.pidOf('m2')).toBe(etcd);
+      else await until(() => lab.pidOf('m2') !== undefined, 15_000, 'etcd on m2 started with the kubelet');
+      await lab.waitHealthy();
+    }
+  }, 90_000);
 });
+
+type Rendered = Record<'start' | 'stop' | 'isActive', () => Promise<boolean>>;
+
+/**
+ * The commands a runbook renders for a member from the lab's inventory (its
+ * node's layout and paths, no overrides: systemctl, or static-pod manifests
+ * moved), each run on the member's node as the run's transport would: true
+ * when it exits 0.
+ */
+async function renderedOn(lab: LabCluster, name: string): Promise<Record<'service' | 'kubelet' | 'controlPlane', Rendered>> {
+  const inventory = await loadInventoryFile(lab.inventoryPath);
+  const context = withMember(buildContext({ inventory, inputs: {}, run: { id: 't', timestamp: '20260101T000000Z' } }), inventory, name);
+  const member = context.member as Record<'service' | 'kubelet' | 'controlPlane', Record<keyof Rendered, CommandFragment>>;
+  const onNode = (fragment: CommandFragment) => async () => (await nodeOf(lab, name).exec(fragment.command, { timeoutMs: 60_000 })).exitCode === 0;
+  const commands = (of: Record<keyof Rendered, CommandFragment>): Rendered => ({ start: onNode(of.start), stop: onNode(of.stop), isActive: onNode(of.isActive) });
+  return { service: commands(member.service), kubelet: commands(member.kubelet), controlPlane: commands(member.controlPlane) };
+}
 
 function nodeOf(lab: LabCluster, name: string): LabNode {
   const node = lab.member(name).node;

@@ -1,12 +1,12 @@
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Inventory } from '../../src/inventory/schema.js';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { waitForVerdict } from '../../src/lab/faults.js';
+import { runOnSeat } from './node-helpers.js';
 import { expectHealthyStatus, expectKeysOnEveryMember, knownKeys, startKeyedLab, stopKeyedLab } from './runbook-helpers.js';
 
 /**
@@ -25,7 +25,7 @@ describe('the operator\'s seat: etcd-runbook inside m1 of 3 real nodes', () => {
   }, 180_000);
   afterAll(() => stopKeyedLab(lab, work), 60_000);
 
-  const onSeat = (args: string[], timeout = 60_000) => execa(lab.seatCommand(args)[0] as string, lab.seatCommand(args).slice(1), { reject: false, timeout, env: { NO_COLOR: '1' } });
+  const onSeat = (args: string[], timeoutMs?: number) => runOnSeat(lab, args, timeoutMs);
 
   it('m1 is local in the inventory and the others are reached over SSH; status from the seat sees the whole cluster', async () => {
     const inventory = parse(await readFile(lab.inventoryPath, 'utf8')) as Inventory;

@@ -1,10 +1,12 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { execa } from 'execa';
 import { expect } from 'vitest';
 import { singleEndpointClient } from '../../src/cluster/probe.js';
 import type { LabCluster } from '../../src/lab/cluster.js';
 import { APISERVER_LEASE_PREFIX } from '../../src/lab/node-members.js';
 import { cgroup2Root } from '../../src/lab/node/cgroup.js';
+import type { CliResult } from '../helpers/cli.js';
 
 /** What a lab node must leave untouched on the host, and what must be gone after it stops. */
 export function listing(dir: string): string[] | 'absent' {
@@ -109,4 +111,15 @@ export function nodeLeftoversOf(labDir: string): string[] {
     }
   }
   return left;
+}
+
+/**
+ * `etcd-runbook <args>` on the lab's seat (node m1, labs started with seat),
+ * as root logged in there: the node's own files, environment and cwd.
+ */
+export async function runOnSeat(lab: LabCluster, args: string[], timeoutMs = 60_000): Promise<CliResult> {
+  const [command, ...rest] = lab.seatCommand(args);
+  const started = Date.now();
+  const result = await execa(command as string, rest, { reject: false, timeout: timeoutMs, stdin: 'ignore' });
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr), durationMs: Date.now() - started };
 }

@@ -39,10 +39,11 @@ describe('the interactive view in a pseudo-terminal', () => {
   };
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3 });
+    // backups, journals and marks go under work: shared with the nodes, so what their commands write is read here
+    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-tui-'));
+    lab = await LabCluster.start({ members: 3, shared: [work] });
     await lab.kill('m3');
     expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
-    work = await mkdtemp(join(tmpdir(), 'etcd-runbook-tui-'));
   });
   afterEach(() => {
     for (const cli of open.splice(0)) cli.kill();
