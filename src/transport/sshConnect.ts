@@ -152,6 +152,8 @@ interface ConnectState {
   /** set by the host verifier or key loading: the real reason, not ssh2's */
   failure?: OperatorError;
   tried: string[];
+  /** an identity file left to the agent (locked, nobody to ask): the reason to give if the agent fails too */
+  lockedKey?: LockedKeyError;
 }
 
 const HOST_KEY_ALGORITHMS: Record<string, ServerHostKeyAlgorithm[]> = {
@@ -213,6 +215,9 @@ async function askAboutUnknownHost(endpoint: SshEndpoint, key: Buffer, offered: 
   }
 }
 
+/** A passphrase-protected key and no way to ask for the passphrase. */
+class LockedKeyError extends OperatorError {}
+
 type AuthCandidate = { kind: 'agent'; socket: string } | { kind: 'key'; path: string };
 
 /**
@@ -249,7 +254,12 @@ async function nextMethod(queue: AuthCandidate[], endpoint: SshEndpoint, callbac
     state.tried.push(`agent at ${candidate.socket}`);
     return { type: 'agent', username: endpoint.user, agent: candidate.socket };
   }
-  const key = await loadKey(candidate.path, endpoint, callbacks);
+  const key = await loadKey(candidate.path, endpoint, callbacks).catch((err: unknown) => {
+    // as ssh does, a locked identity file with nobody to ask is left to the agent, which may hold it unlocked
+    if (!(err instanceof LockedKeyError) || !queue.some((next) => next.kind === 'agent')) throw err;
+    state.lockedKey = err;
+    return undefined;
+  });
   if (!key) return nextMethod(queue, endpoint, callbacks, state);
   state.tried.push(`key ${candidate.path}`);
   return { type: 'publickey', username: endpoint.user, key };
@@ -271,7 +281,7 @@ async function loadKey(path: string, endpoint: SshEndpoint, callbacks: SshCallba
     throw new OperatorError(`ssh ${endpoint.label}: cannot read private key ${path} (${plain.message}): check it is an OpenSSH or PEM private key`);
   }
   if (!callbacks.askPassphrase) {
-    throw new OperatorError(`ssh ${endpoint.label}: private key ${path} is passphrase-protected and no passphrase prompt is available: load it into ssh-agent (ssh-add ${shellQuote(path)}) or run interactively`);
+    throw new LockedKeyError(`ssh ${endpoint.label}: private key ${path} is passphrase-protected and no passphrase prompt is available: load it into ssh-agent (ssh-add ${shellQuote(path)}) or run interactively`);
   }
   for (let attempt = 0; attempt < PASSPHRASE_TRIES; attempt += 1) {
     const parsed = ssh2.utils.parseKey(data, await callbacks.askPassphrase(path));
@@ -283,6 +293,8 @@ async function loadKey(path: string, endpoint: SshEndpoint, callbacks: SshCallba
 function connectError(endpoint: SshEndpoint, err: Error & { level?: string; code?: string }, state: ConnectState): OperatorError {
   const prefix = `ssh ${endpoint.label}`;
   if (err.level === 'client-authentication') {
+    // the agent did not hold the locked key either: unlocking it is what to do
+    if (state.lockedKey) return state.lockedKey;
     const tried = state.tried.length > 0 ? state.tried.join(', ') : 'no key file found and no agent';
     return new OperatorError(
       `${prefix}: authentication failed (tried ${tried}): check that the public key is in ~${endpoint.user}/.ssh/authorized_keys on the host, or set ssh.identityFile / ssh.user in the inventory`,

@@ -1,23 +1,28 @@
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Inventory } from '../../src/inventory/schema.js';
 import { LabCluster } from '../../src/lab/cluster.js';
+import type { LabNode } from '../../src/lab/node/node.js';
 import { generateKey } from '../../src/lab/sshd.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { labFingerprint } from '../helpers/lab-fingerprint.js';
 import { PtyCli } from '../helpers/pty.js';
-import { memberListText } from './runbook-helpers.js';
 
 /**
  * Bad input (issue 8 part 1, DESIGN §11) through the real CLI against one
- * real 3-member TLS cluster whose nodes are reached over SSH. Every case
+ * real 3-member TLS cluster whose nodes (lab nodes, sshd on each member's
+ * address) are reached over SSH. Every case
  * wants one line on stderr naming the file / field / host and what to do,
  * the documented exit code (4 configuration or input error, 5 a run that a
  * guard stopped: README "Exit codes"), and nothing changed on the cluster:
- * after every test the member list and every data dir's file names are
- * compared with what they were before the file started.
+ * after every test the member list and every node's etcd and Kubernetes
+ * files (labFingerprint: configuration, PKI, root's home, data dir names)
+ * are compared with what they were before the file started.
  *
  * Covered elsewhere and not repeated here: a CA that did not sign the
  * servers or the client cert (detection.test.ts), the SSH transport's
@@ -31,17 +36,18 @@ describe('bad input through the real CLI', () => {
   let lab: LabCluster;
   let work: string;
   let inventoryText: string;
-  let before: string;
+  let before: Record<string, string>;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3 });
+    // shared with every node (a node's /tmp is its own): what a step on a node writes there, or an injected `touch` would, shows here
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-bad-input-'));
+    lab = await LabCluster.start({ members: 3, shared: [work] });
     inventoryText = await readFile(lab.inventoryPath, 'utf8');
-    before = await clusterPrint(lab);
+    before = await labFingerprint(lab);
   });
   afterEach(async () => {
     // nothing any bad input did may reach the cluster
-    if (lab) expect(await clusterPrint(lab)).toBe(before);
+    if (lab) expect(await labFingerprint(lab)).toEqual(before);
   });
   afterAll(async () => {
     await lab?.close();
@@ -60,6 +66,29 @@ describe('bad input through the real CLI', () => {
     await writeFile(path, text);
     return path;
   }
+
+  /**
+   * The lab inventory with one member's ssh block changed, written under
+   * work/: the nodes share one identity and one known_hosts file, so a text
+   * replacement could not tell their entries apart.
+   */
+  async function inventoryWithSsh(name: string, member: string, ssh: { identityFile?: string; knownHosts?: string }): Promise<string> {
+    const inventory = parse(inventoryText) as Inventory;
+    const node = inventory.members.find((m) => m.name === member)?.node;
+    if (!node?.ssh) throw new Error(`the lab inventory has no ssh block for ${member}`);
+    node.ssh = { ...node.ssh, ...ssh };
+    const path = join(work, name);
+    await writeFile(path, stringify(inventory));
+    return path;
+  }
+
+  async function onEveryNode(act: (node: LabNode) => Promise<unknown>): Promise<void> {
+    await Promise.all(lab.members.map((m) => act(m.node)));
+  }
+  const removeFrom = (path: string) => async (node: LabNode) => {
+    const result = await node.exec(['rm', '-f', '--', path]);
+    expect(result.exitCode, `rm ${path} on ${node.name}: ${result.stderr}`).toBe(0);
+  };
 
   const tlsFlags = (): string[] => ['--cacert', lab.pki.caCert, '--cert', lab.pki.clientCert, '--key', lab.pki.clientKey];
 
@@ -224,19 +253,19 @@ describe('bad input through the real CLI', () => {
     });
 
     /*
-     * The lab's nodes share one file system, so "the same path on every node"
-     * is one file for m1..m3. A relative path is not: ssh sessions resolve it
-     * in the login's home, this machine (node local) in the CLI's directory.
+     * A relative path names a different file on each machine: ssh sessions
+     * resolve it in the login's home (each node's own /root), this machine
+     * (node local) in the CLI's directory.
      */
     it('snapshots whose sha256 differ across nodes: refused, naming the odd node and the hashes', async () => {
       const name = `etcd-runbook-bad-input-${process.pid}.db`;
       const cwd = join(work, 'cwd');
       await mkdir(cwd, { recursive: true });
-      const remote = join(homedir(), name);
+      const remote = `/root/${name}`;
       const corrupt = Buffer.from(good);
       corrupt.write('different bytes', 8192);
       await writeFile(join(cwd, name), corrupt);
-      await writeFile(remote, good);
+      await onEveryNode((node) => node.writeFile(remote, good));
       try {
         const mark = join(work, 'same.mark');
         const run = (): Promise<CliResult> =>
@@ -246,31 +275,34 @@ describe('bad input through the real CLI', () => {
         expectBlocked(odd, new RegExp(`guard FAIL same-snapshot-everywhere: refusing: ${esc(name)} differs between nodes \\(local has [0-9a-f]{16}…; vs [0-9a-f]{16}… on m1, m2, m3\\): copy the same snapshot everywhere`));
         await expectAbsent(mark);
 
-        await rm(remote);
+        await onEveryNode(removeFrom(remote));
         const missing = await run();
         expectBlocked(missing, /guard FAIL same-snapshot-everywhere: .*m1: .*No such file/);
         await expectAbsent(mark);
 
-        await copyFile(join(cwd, name), remote);
+        await onEveryNode((node) => node.writeFile(remote, corrupt));
         const same = await run();
         expect(same.exitCode, same.stdout).toBe(0);
         expect(same.stdout).toMatch(new RegExp(`guard pass same-snapshot-everywhere: ${esc(name)} is the same on local, m1, m2, m3`));
         expect(await readFile(mark, 'utf8')).toBe('used\n');
       } finally {
-        await rm(remote, { force: true });
+        await onEveryNode(removeFrom(remote));
       }
     });
   });
 
   describe('SSH', () => {
+    /** How the inventory reaches m1..m3 (sshd.service on the node's address, port 22). */
+    const ssh = (i: number) => lab.sshOf(`m${i}`);
+
     async function echoNames(inventory: string, out: string): Promise<CliResult> {
       return runCli(['run', fixture('echo-names.yaml'), '--yes', '--inventory', inventory, '--set', `out=${out}`, '--journal-dir', join(work, 'ssh-journal')]);
     }
 
     it('authentication failure on one node: exit 4 before any step runs on any node, naming user@host:port and the key', async () => {
       const stranger = await generateKey(work, 'id_stranger');
-      const m1 = lab.members[0]!.sshd!;
-      const path = await inventoryWith('ssh-auth.yaml', [`identityFile: ${m1.identityFile}`, `identityFile: ${stranger}`]);
+      const m1 = ssh(1);
+      const path = await inventoryWithSsh('ssh-auth.yaml', 'm1', { identityFile: stranger });
       const out = join(work, 'auth-names.out');
       const result = await echoNames(path, out);
       expectOneLineError(result, 4,
@@ -281,8 +313,7 @@ describe('bad input through the real CLI', () => {
 
     it('authentication failure in the interactive view: refused on the terminal before the full-screen view opens, exit 4', async () => {
       const stranger = await generateKey(work, 'id_stranger_tui');
-      const m1 = lab.members[0]!.sshd!;
-      const path = await inventoryWith('ssh-auth-tui.yaml', [`identityFile: ${m1.identityFile}`, `identityFile: ${stranger}`]);
+      const path = await inventoryWithSsh('ssh-auth-tui.yaml', 'm1', { identityFile: stranger });
       const cli = new PtyCli(['--inventory', path, '--journal-dir', join(work, 'tui-auth-journal')], { cols: 100, rows: 30, env: { NO_COLOR: '1' } });
       try {
         expect(await cli.exit()).toBe(4);
@@ -298,10 +329,10 @@ describe('bad input through the real CLI', () => {
     });
 
     it('an unknown host in the interactive view: its fingerprint is asked about on the terminal, saved on "s", then the view opens', async () => {
-      const m1 = lab.members[0]!.sshd!;
+      const m1 = ssh(1);
       const knownHosts = join(work, 'known_hosts_tui');
       await writeFile(knownHosts, '');
-      const path = await inventoryWith('ssh-unknown-tui.yaml', [`knownHosts: ${m1.knownHostsFile}`, `knownHosts: ${knownHosts}`]);
+      const path = await inventoryWithSsh('ssh-unknown-tui.yaml', 'm1', { knownHosts });
       const cli = new PtyCli(['--inventory', path, '--journal-dir', join(work, 'tui-unknown-journal')], { cols: 100, rows: 30, env: { NO_COLOR: '1' } });
       try {
         const asked = await cli.waitFor((screen) => screen.includes('Accept it? [y]es once / [s]ave to known_hosts / [n]o:'));
@@ -309,8 +340,9 @@ describe('bad input through the real CLI', () => {
         expect(asked).toContain(m1.hostKeyFingerprint);
         await cli.line('s');
         await cli.waitFor('Choose a runbook');
-        // saved hashed, as ssh's HashKnownHosts does: ssh-keygen -F finds it
-        const found = execFileSync('ssh-keygen', ['-F', `[${m1.host}]:${m1.port}`, '-f', knownHosts], { encoding: 'utf8' });
+        // saved hashed, as ssh's HashKnownHosts does: ssh-keygen -F finds it (on port 22, under the bare host name)
+        expect(m1.port).toBe(22);
+        const found = execFileSync('ssh-keygen', ['-F', m1.host, '-f', knownHosts], { encoding: 'utf8' });
         expect(found).toMatch(/ssh-ed25519 /);
         // leaving the picker with Ctrl-C: 130, as the interactive view documents
         await cli.type('\u0003');
@@ -321,23 +353,25 @@ describe('bad input through the real CLI', () => {
     });
 
     it('host key mismatch on one node: exit 4 before any step, with both fingerprints and the ssh-keygen -R to run', async () => {
-      const m2 = lab.members[1]!.sshd!;
+      const m2 = ssh(2);
       const otherKey = await generateKey(work, 'other_host_key');
       const otherPublic = (await readFile(`${otherKey}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
       const knownHosts = join(work, 'known_hosts_stale');
-      await writeFile(knownHosts, `[${m2.host}]:${m2.port} ${otherPublic}\n`);
-      const path = await inventoryWith('ssh-hostkey.yaml', [`knownHosts: ${m2.knownHostsFile}`, `knownHosts: ${knownHosts}`]);
+      // known_hosts names a host on port 22 by its bare name, as ssh does
+      expect(m2.port).toBe(22);
+      await writeFile(knownHosts, `${m2.host} ${otherPublic}\n`);
+      const path = await inventoryWithSsh('ssh-hostkey.yaml', 'm2', { knownHosts });
       const out = join(work, 'hostkey-names.out');
       const result = await echoNames(path, out);
       expectOneLineError(result, 4, new RegExp(
         `^etcd-runbook: ssh ${esc(`${m2.user}@${m2.host}:${m2.port}`)}: host key mismatch \\(${esc(knownHosts)} line 1 has SHA256:\\S+, server offered ${esc(m2.hostKeyFingerprint)}\\): ` +
-          `if the host was reinstalled, remove the old key with ssh-keygen -R '\\[${esc(m2.host)}\\]:${m2.port}' -f ${esc(knownHosts)} \\(nothing was run\\)$`));
+          `if the host was reinstalled, remove the old key with ssh-keygen -R ${esc(m2.host)} -f ${esc(knownHosts)} \\(nothing was run\\)$`));
       await expectAbsent(out);
     });
 
     it('a host not in known_hosts, with nobody to ask: exit 4 before any step, with the fingerprint to verify', async () => {
-      const m3 = lab.members[2]!.sshd!;
-      const path = await inventoryWith('ssh-unknown.yaml', [`knownHosts: ${m3.knownHostsFile}`, `knownHosts: ${join(work, 'known_hosts_empty')}`]);
+      const m3 = ssh(3);
+      const path = await inventoryWithSsh('ssh-unknown.yaml', 'm3', { knownHosts: join(work, 'known_hosts_empty') });
       const out = join(work, 'unknown-names.out');
       const result = await echoNames(path, out);
       expectOneLineError(result, 4, new RegExp(`^etcd-runbook: ssh ${esc(`${m3.user}@${m3.host}:${m3.port}`)}: host is not in ${esc(join(work, 'known_hosts_empty'))} \\(ssh-ed25519 ${esc(m3.hostKeyFingerprint)}\\): verify the fingerprint`));
@@ -376,7 +410,7 @@ describe('bad input through the real CLI', () => {
       const out = join(work, 'host-names.out');
       const result = await runCli(['run', fixture('echo-names.yaml'), '--yes', '--inventory', path, '--set', `out=${out}`, '--journal-dir', join(work, 'names-journal')]);
       expect(result.exitCode).toBe(5);
-      expect(result.stderr).toContain(`etcd-runbook: ssh to m1 failed: ssh root@${host}:${lab.members[0]!.sshd!.port}: host name not found`);
+      expect(result.stderr).toContain(`etcd-runbook: ssh to m1 failed: ssh root@${host}:${lab.sshOf('m1').port}: host name not found`);
       expect(result.stdout).toMatch(/\[m1\] FAILED: ssh root@.*: host name not found: check the inventory host/);
       expect((await readFile(out, 'utf8')).split('\n').filter(Boolean).sort()).toEqual(['m2', 'm3']);
       await expectAbsent(pwned);
@@ -453,22 +487,6 @@ function expectBlocked(result: CliResult, guardLine: RegExp): void {
 
 async function expectAbsent(path: string): Promise<void> {
   await expect(readFile(path).then(() => 'exists', (err: NodeJS.ErrnoException) => (err.code === 'EISDIR' ? 'exists' : 'absent')), path).resolves.toBe('absent');
-}
-
-/** The member list and every data dir's file names: what bad input must never change. */
-async function clusterPrint(lab: LabCluster): Promise<string> {
-  const dirs = await Promise.all(lab.members.map(async (m) => `${m.name}: ${(await walk(m.dataDir)).join(' ')}`));
-  return [await memberListText(lab), ...dirs].join('\n');
-}
-
-async function walk(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const name = `${prefix}${entry.name}`;
-    out.push(name);
-    if (entry.isDirectory()) out.push(...(await walk(join(dir, entry.name), `${name}/`)));
-  }
-  return out.sort();
 }
 
 function esc(text: string): string {

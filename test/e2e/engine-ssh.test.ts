@@ -7,14 +7,19 @@ import { LabCluster } from '../../src/lab/cluster.js';
 import { loadInventoryFile } from '../../src/inventory/file.js';
 import { runCli } from '../helpers/cli.js';
 
-/** A lab whose nodes are reached over SSH (an sshd per member address), driven through the real CLI. */
+/**
+ * A lab whose nodes are reached over SSH (sshd.service on each node's
+ * address), driven through the real CLI. The work dir is shared with every
+ * node (a node's /tmp is its own): the copies the nodes receive land where
+ * the test reads them.
+ */
 describe('runbooks over SSH', () => {
   let lab: LabCluster;
   let work: string;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3 });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-ssh-'));
+    lab = await LabCluster.start({ members: 3, shared: [work] });
   });
   afterAll(async () => {
     await lab?.close();
@@ -40,7 +45,7 @@ describe('runbooks over SSH', () => {
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     for (const member of lab.members) {
       // SSH_CONNECTION is "client-ip client-port server-ip server-port": the server is the member's sshd
-      expect(result.stdout).toMatch(new RegExp(`\\[${member.name}\\] via \\S+ \\d+ ${member.ip.replace(/\./g, '\\.')} ${member.sshd!.port}`));
+      expect(result.stdout).toMatch(new RegExp(`\\[${member.name}\\] via \\S+ \\d+ ${member.ip.replace(/\./g, '\\.')} ${lab.sshOf(member.name).port}`));
       expect(result.stdout).toContain(`[${member.name}] ETCD_NAME="${member.name}"`);
       const copied = await readFile(`${dest}-${member.name}`);
       expect(createHash('sha256').update(copied).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));

@@ -18,8 +18,11 @@ import { expectHealthyStatus } from './runbook-helpers.js';
  * hardening/every-kind.yaml has one step of each kind between two marks.
  * Each resume must refuse to re-run the step that was running until told
  * (--retry-unknown), run every finished step exactly once, and leave the
- * cluster healthy. The copy goes to m1's node over SSH (the lab has an sshd
- * per node), so the sshd-killed-mid-copy and disk-full cases use it too.
+ * cluster healthy. The copy goes to m1's node over SSH (sshd.service on the
+ * node), so the sshd-killed-mid-copy and disk-full cases use it too. The
+ * runs' dirs are under a work dir shared with every node (a node's /tmp is
+ * its own), so what m1 received, or left half-written, shows on the host
+ * next to the marks and the snapshot the local steps wrote.
  */
 const RUNBOOK = join(import.meta.dirname, '..', 'fixtures', 'runbooks', 'hardening', 'every-kind.yaml');
 const BIG = 200 * 1024 * 1024;
@@ -36,16 +39,26 @@ describe('faults during a run', () => {
   let work: string;
   let big: string;
   let bigSha: string;
+  /** the full-disk case's 1 MiB tmpfs, when this machine can mount one */
+  let tmpfs: string | undefined;
 
   beforeAll(async () => {
-    lab = await LabCluster.start({ members: 3 });
     work = await mkdtemp(join(tmpdir(), 'etcd-runbook-faults-'));
+    if (CAN_MOUNT_TMPFS) {
+      // mounted before the nodes boot: a node sees a shared dir's mount as it was at its boot
+      const dir = join(work, 'tmpfs');
+      await mkdir(dir);
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'etcd-runbook-test', dir]);
+      tmpfs = dir;
+    }
+    lab = await LabCluster.start({ members: 3, shared: [work, ...(tmpfs ? [tmpfs] : [])] });
     big = join(work, 'big.bin');
     await writeRandomishFile(big, BIG);
     bigSha = await sha256File(big);
   });
   afterAll(async () => {
     await lab?.close();
+    if (tmpfs) await execa('umount', [tmpfs]);
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -169,11 +182,11 @@ describe('faults during a run', () => {
   });
 
   it('sshd killed mid-copy: the step fails naming the host, nothing under the real name; after a restart, resume --retry-failed finishes', async () => {
-    const sshd = lab.members[0]!.sshd!;
+    const sshd = lab.sshOf('m1');
     const { child, dir, journals } = await startRun('sshd-copy', 0);
     await waitForJournalEvent(journals, startedStep('send'));
     await waitForPartial(dir, 20 * 1024 * 1024);
-    await sshd.kill();
+    await lab.killSshd('m1');
     let journal: string;
     try {
       const result = await child;
@@ -182,7 +195,7 @@ describe('faults during a run', () => {
       expect(await readdir(dir)).not.toContain('received.bin');
       journal = await waitForJournalEvent(journals, (e) => e.type === 'aborted');
     } finally {
-      await sshd.restart();
+      await lab.startSshd('m1');
     }
     const resumed = await runCli(['resume', journal, '--yes', '--retry-failed']);
     expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
@@ -196,25 +209,19 @@ describe('faults during a run', () => {
 
   // needs root (mount); where the sandbox forbids it the case is reported as skipped, not passed
   it.runIf(CAN_MOUNT_TMPFS)('a full disk at the copy\'s destination (a 1 MiB tmpfs): a clean failure naming host and path, nothing half-written left', async () => {
-    const dir = join(work, 'tmpfs');
-    await mkdir(dir, { recursive: true });
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'etcd-runbook-test', dir]);
-    try {
-      const journals = join(work, 'tmpfs-journal');
-      const result = await runCli(['run', RUNBOOK, '--yes', '--inventory', lab.inventoryPath, '--set', `dir=${dir}`, '--set', `big=${big}`,
-        '--set', 'member=m1', '--set', 'waitFor=m3', '--set', 'pause=0', '--journal-dir', journals]);
-      expect(result.exitCode, result.stdout + result.stderr).toBe(5);
-      const to = join(dir, 'received.bin');
-      const failed = result.stdout.split('\n').find((l) => l.includes('[m1] FAILED:'));
-      expect(failed, result.stdout).toBeDefined();
-      expect(failed).toMatch(new RegExp(`copy local:${esc(big)} → m1:${esc(to)} failed: .*(no space left|ENOSPC|full)`, 'i'));
-      expect(result.stdout).toMatch(/aborted by .*step send failed/);
-      // the snapshot before it fit; the copy left nothing, under its name or a temporary one
-      expect((await readdir(dir)).sort()).toEqual(['marks.log', 'snapshot.db']);
-      expect(await readFile(join(dir, 'marks.log'), 'utf8')).toBe('first\nwindow\n');
-    } finally {
-      await execa('umount', [dir]);
-    }
+    const dir = tmpfs!;
+    const journals = join(work, 'tmpfs-journal');
+    const result = await runCli(['run', RUNBOOK, '--yes', '--inventory', lab.inventoryPath, '--set', `dir=${dir}`, '--set', `big=${big}`,
+      '--set', 'member=m1', '--set', 'waitFor=m3', '--set', 'pause=0', '--journal-dir', journals]);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(5);
+    const to = join(dir, 'received.bin');
+    const failed = result.stdout.split('\n').find((l) => l.includes('[m1] FAILED:'));
+    expect(failed, result.stdout).toBeDefined();
+    expect(failed).toMatch(new RegExp(`copy local:${esc(big)} → m1:${esc(to)} failed: .*(no space left|ENOSPC|full)`, 'i'));
+    expect(result.stdout).toMatch(/aborted by .*step send failed/);
+    // the snapshot before it fit; the copy left nothing, under its name or a temporary one
+    expect((await readdir(dir)).sort()).toEqual(['marks.log', 'snapshot.db']);
+    expect(await readFile(join(dir, 'marks.log'), 'utf8')).toBe('first\nwindow\n');
   });
 });
 

@@ -8,6 +8,7 @@ import { keyFileWarnings } from '../../src/inventory/key-permissions.js';
 import { LabCluster } from '../../src/lab/cluster.js';
 import { generateKey } from '../../src/lab/sshd.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { startSshAgent, type SshAgent } from '../helpers/sshLab.js';
 
 /**
  * Secrets (issue 8 part 3): a full run with an inventory and flags that
@@ -17,6 +18,11 @@ import { runCli, type CliResult } from '../helpers/cli.js';
  * line of key material, the passphrase and the passwords: none may appear.
  * Journals and transcripts are 0600 in a 0700 directory. Keys readable by
  * group or others get a warning naming the file and `chmod 600`.
+ *
+ * The nodes are reached over SSH with that identity: its public key is
+ * authorized on every node, and the key is unlocked in an ssh-agent (what a
+ * non-interactive run needs for a passphrase-protected key), so the runs
+ * really log in with it.
  */
 const SSH_PASSPHRASE = 'tr0ub4dor&3 horse-battery';
 const ETCD_PASSWORD = 'Sup3r-s3cret-etcd-pw';
@@ -35,6 +41,8 @@ describe('secrets never reach an artefact', () => {
   let clientKey: string;
   let sshKey: string;
   let needles: Array<{ what: string; text: string }>;
+  /** holds the ssh identity unlocked, for every run */
+  let agent: SshAgent | undefined;
 
   beforeAll(async () => {
     lab = await LabCluster.start({ members: 3 });
@@ -44,6 +52,13 @@ describe('secrets never reach an artefact', () => {
     await copyFile(lab.pki.clientKey, clientKey);
     await chmod(clientKey, 0o600);
     sshKey = await generateKey(work, 'id_ed25519_secret', { passphrase: SSH_PASSPHRASE });
+    const publicKey = await readFile(`${sshKey}.pub`, 'utf8');
+    for (const m of lab.members) {
+      const added = await m.node.exec(['/bin/sh', '-c', 'cat >> /etc/ssh/authorized_keys/root'], { input: publicKey });
+      expect(added.exitCode, `authorizing the key on ${m.name}: ${added.stderr}`).toBe(0);
+    }
+    agent = await startSshAgent(join(work, 'agent.sock'));
+    await agent.add(sshKey, SSH_PASSPHRASE);
     const inventory = parse(await readFile(lab.inventoryPath, 'utf8')) as Inventory;
     for (const member of inventory.members) {
       if (member.node) member.node.ssh = { ...member.node.ssh, identityFile: sshKey };
@@ -59,6 +74,7 @@ describe('secrets never reach an artefact', () => {
     ];
   });
   afterAll(async () => {
+    agent?.stop();
     await lab?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -89,7 +105,7 @@ describe('secrets never reach an artefact', () => {
   it('a full backup run with the key on --key and a passphrase-protected ssh identity in the inventory', async () => {
     const journalDir = join(work, 'journal-backup');
     const result = await runCli(['run', 'backup', '--yes', '--inventory', inventoryPath, '--key', clientKey,
-      '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', journalDir]);
+      '--set', `backupDir=${join(work, 'backups')}`, '--journal-dir', journalDir], agent!.env);
     expect(result.stderr).toBe('');
     expect(result.exitCode, result.stdout).toBe(0);
     expect(result.stdout).toContain('run succeeded');
@@ -137,7 +153,7 @@ steps:
 `);
     const journalDir = join(work, 'journal-leaky');
     const result = await runCli(['run', runbook, '--yes', '--inventory', inventoryPath, '--key', clientKey,
-      '--set', `keyFile=${clientKey}`, '--set', `sshKey=${sshKey}`, '--journal-dir', journalDir]);
+      '--set', `keyFile=${clientKey}`, '--set', `sshKey=${sshKey}`, '--journal-dir', journalDir], agent!.env);
     expect(result.exitCode).not.toBe(0);
     const files = await artefacts(result, journalDir);
     const all = files.map((f) => f.text).join('\n');

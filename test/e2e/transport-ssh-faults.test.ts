@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { parseKnownHosts, entryMatches } from '../../src/transport/knownHosts.js
 import { LocalTransport } from '../../src/transport/local.js';
 import type { HostKeyOffer } from '../../src/transport/ssh.js';
 import { OperatorError } from '../../src/util/errors.js';
-import { labTransport, writeRandomishFile } from '../helpers/sshLab.js';
+import { labTransport, startSshAgent, writeRandomishFile } from '../helpers/sshLab.js';
 
 const run = promisify(execFile);
 const PASSPHRASE = 'correct horse battery staple';
@@ -114,26 +114,40 @@ describe('authentication', () => {
 
 describe('the agent at SSH_AUTH_SOCK', () => {
   it('authenticates with a key held only by ssh-agent', async () => {
-    const socket = join(work, 'agent.sock');
-    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    const agent = await startSshAgent(join(work, 'agent.sock'));
     try {
-      await waitFor(async () => (await stat(socket).catch(() => undefined)) !== undefined);
-      await run('ssh-add', ['-q', lab.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      await agent.add(lab.identityFile);
       const ssh = labTransport(lab, {
         target: { host: lab.host, ssh: { port: lab.port, user: lab.user, knownHosts: lab.knownHostsFile } },
-        env: { SSH_AUTH_SOCK: socket },
+        env: agent.env,
       });
       expect((await ssh.exec('echo via-agent')).stdout).toBe('via-agent\n');
       await ssh.close();
     } finally {
-      agent.kill();
+      agent.stop();
+    }
+  });
+
+  it('a passphrase-protected identity file with nobody to ask: the agent\'s unlocked copy is used; not in the agent, the locked key is named', async () => {
+    const keyPath = lab.passphraseIdentityFile ?? '';
+    const target = { host: lab.host, ssh: { port: lab.port, user: lab.user, identityFile: keyPath, knownHosts: lab.knownHostsFile } };
+    const agent = await startSshAgent(join(work, 'agent-locked.sock'));
+    try {
+      // an agent holding nothing: unlocking that key is what to do
+      const empty = labTransport(lab, { target, env: agent.env });
+      const err = await failureOf(empty.exec('true'));
+      expect(err.message).toBe(`ssh ${label()}: private key ${keyPath} is passphrase-protected and no passphrase prompt is available: load it into ssh-agent (ssh-add ${keyPath}) or run interactively`);
+      await empty.close();
+
+      await agent.add(keyPath, PASSPHRASE);
+      const ssh = labTransport(lab, { target, env: agent.env });
+      expect((await ssh.exec('echo unlocked-by-agent')).stdout).toBe('unlocked-by-agent\n');
+      await ssh.close();
+    } finally {
+      agent.stop();
     }
   });
 });
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let tries = 0; tries < 100 && !(await check()); tries += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 describe('a connection that drops', () => {
   it('fails the running command with a clear error, and the next call reconnects', async () => {
