@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { SshPrompts } from '../transport/for-node.js';
+import { knownHostsName } from '../transport/hostPatterns.js';
 import type { HostKeyDecision, HostKeyOffer } from '../transport/ssh.js';
 
 /**
@@ -26,7 +27,8 @@ export function terminalSshPrompts(input: NodeJS.ReadStream = process.stdin, out
 async function askHostKey(offer: HostKeyOffer, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<HostKeyDecision> {
   const rl = createInterface({ input, output });
   try {
-    output.write(`The authenticity of host '[${offer.host}]:${offer.port}' can't be established.\n${offer.keyType} key fingerprint is ${offer.fingerprint}.\n`);
+    // named as ssh and known_hosts name it: the bare host on port 22
+    output.write(`The authenticity of host '${knownHostsName(offer.host, offer.port)}' can't be established.\n${offer.keyType} key fingerprint is ${offer.fingerprint}.\n`);
     for (;;) {
       const answer = (await rl.question('Accept it? [y]es once / [s]ave to known_hosts / [n]o: ')).trim().toLowerCase();
       if (answer === 'y' || answer === 'yes') return 'accept-once';

@@ -115,7 +115,7 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
   const cleanup = new DrillCleanup(options.keep, say);
   cleanup.install();
   try {
-    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout, real lab nodes with etcd ${options.etcd})…`);
+    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout, real lab nodes with etcd ${options.etcd}, reached ${options.ssh ? 'over SSH' : 'through nsenter'})…`);
     const lab = await cleanup.track(
       LabCluster.start(
         labShapeFor(options.fault, {

@@ -46,29 +46,14 @@ const run = promisify(execFile);
  * (127.0.0.11, .12, …, a block per lab so labs run side by side), and an
  * inventory file describing it.
  *
- * Each member has a node root (<lab>/<name>/root) laid out like a real
- * master in one of the two field layouts (layouts.ts):
- *  - systemd: /etc/etcd/etcd.conf (ETCD_* env file), /etc/etcd/pki,
- *    /var/lib/etcd, an etcd.service unit, and /usr/local/bin/etcd-service
- *    start|stop|is-active standing in for systemctl (the inventory's
- *    node.service commands);
- *  - kubeadm: /etc/kubernetes/manifests/{etcd,kube-apiserver}.yaml static
- *    pods, /etc/kubernetes/pki/etcd, /var/lib/etcd, the control-plane files
- *    (admin.conf, /root/.kube/config, /var/lib/kubelet/config.yaml, the
- *    kubelet drop-in), and a lab kubelet that runs what the manifests dir
- *    holds (/usr/local/bin/kubelet-service start|stop|is-active): moving
- *    etcd.yaml out really stops the member.
- * Processes run detached with pidfiles, so they are stopped and started
- * through shell commands exactly as a runbook would; the lab's faults act
- * on the same pids.
- *
- * With `nodes`, each member is a real lab node instead (node-members.ts):
- * systemd as PID 1, the layout at its real paths (systemd: etcd, the kubelet
- * and the control plane as units; kubeadm: their static pods run by
- * kubelet.service, node-kubeadm.ts), sshd on the member's address, and an
- * inventory that reaches each node over SSH as root with no command
- * overrides and only the layout's own paths: the runbooks run what they
- * run on a master.
+ * Each member is a real lab node (node-members.ts): systemd as PID 1, the
+ * layout at its real paths (layouts.ts; systemd: etcd, the kubelet and the
+ * control plane as units; kubeadm: their static pods run by kubelet.service,
+ * node-kubeadm.ts), sshd on the member's address. The inventory reaches each
+ * node over SSH as root (or through nsenter, or locally from the operator's
+ * seat) with no command overrides and only the layout's own paths: the
+ * runbooks run what they run on a master. The lab's own fault and service
+ * methods act through each node's systemd.
  */
 export interface LabOptions {
   members?: number;

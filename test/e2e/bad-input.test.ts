@@ -336,7 +336,7 @@ describe('bad input through the real CLI', () => {
       const cli = new PtyCli(['--inventory', path, '--journal-dir', join(work, 'tui-unknown-journal')], { cols: 100, rows: 30, env: { NO_COLOR: '1' } });
       try {
         const asked = await cli.waitFor((screen) => screen.includes('Accept it? [y]es once / [s]ave to known_hosts / [n]o:'));
-        expect(asked).toContain(`The authenticity of host '[${m1.host}]:${m1.port}' can't be established.`);
+        expect(asked).toContain(`The authenticity of host '${m1.host}' can't be established.`);
         expect(asked).toContain(m1.hostKeyFingerprint);
         await cli.line('s');
         await cli.waitFor('Choose a runbook');

@@ -27,8 +27,9 @@ describe('drill --yes --fault corrupt', () => {
   });
 
   it('3 members (systemd, etcd 3.5): replace-member over SSH replaces the CORRUPT member, disarms its alarm, healthy with every sample key; no node left', async () => {
-    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'corrupt');
+    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'corrupt', '--ssh');
     expect(exitCode, stdout).toBe(0);
+    expect(stdout).toContain('reached over SSH');
     expectPassed(report, 'replace-member');
     expect(report.detectedVerdict).toBe('alarm');
     expect(report.victims).toEqual(['m3']);

@@ -41,8 +41,9 @@ describe('drill --yes --fault expired-certs', () => {
   }, 200_000);
 
   it('3 members on real lab nodes (etcd 3.5, systemd as PID 1): the fault written through the node, renewed over SSH from m1\'s CA; no node left', async () => {
-    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'expired-certs', '--etcd', '3.5');
+    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'expired-certs', '--etcd', '3.5', '--ssh');
     expect(exitCode, stdout).toBe(0);
+    expect(stdout).toContain('reached over SSH');
     expectPassed(report, 'renew-certificates');
     expect(stdout).toContain('guard pass ca-present: the CA is on m1: /etc/etcd/pki/ca.crt, /etc/etcd/pki/ca.key');
     expect(stdout).toMatch(/renewed \/etc\/etcd\/pki\/server\.crt on m3: valid until/);

@@ -28,8 +28,8 @@ describe('drill --yes, 3 members', () => {
     expectPassed(report, 'replace-member');
     expect(report.layout).toBe('systemd');
     expect(report.etcd).toBe('3.5');
-    expect(stdout).toContain('real lab nodes with etcd 3.5');
-    // what it runs on a master: systemctl on the node, over SSH
+    expect(stdout).toContain('real lab nodes with etcd 3.5, reached through nsenter');
+    // what it runs on a master: systemctl on the node
     expect(stdout).toMatch(/\$ .*systemctl (start|stop) etcd/);
     // the step log and the end report
     expect(stdout).toMatch(/step 1\/\d+: Create the backup directory/);
