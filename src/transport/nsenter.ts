@@ -4,6 +4,7 @@ import { PassThrough, Writable, type Readable } from 'node:stream';
 import { ExitCode, OperatorError } from '../util/errors.js';
 import { shellJoin, shellQuote } from '../util/shell.js';
 import { LocalTransport, STREAM_CHUNK } from './local.js';
+import { readAll } from './read-all.js';
 import { ShellFileOps, octal, shellIdentity } from './sshFiles.js';
 import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
@@ -54,9 +55,7 @@ export class NsenterTransport implements Transport {
   }
 
   async readFile(path: string): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.openRead(path)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    return readAll(await this.openRead(path));
   }
 
   readdir(path: string): Promise<DirEntry[]> {

@@ -10,6 +10,7 @@ import { ShellFileOps, SftpFileOps, octal, shellIdentity, type RemoteFileOps } f
 import { defaultSshPool, type SshConnection, type SshPool } from './sshPool.js';
 import { PreambleFilter, preambleScript, preambleToken } from './sshPreamble.js';
 import { channelOutcome, channelReader, channelWriter } from './sshStreams.js';
+import { readAll } from './read-all.js';
 import type { DirEntry, ExecOptions, ExecResult, FileIdentity, FileStat, Transport } from './types.js';
 
 export type { HostKeyDecision, HostKeyOffer } from './sshConnect.js';
@@ -183,9 +184,7 @@ export class SshTransport implements Transport {
   }
 
   async readFile(path: string): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.openRead(path)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    return readAll(await this.openRead(path));
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
