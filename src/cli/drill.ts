@@ -26,7 +26,7 @@ const MAX_BALLAST_MIB = 1024;
 
 export const drillHelp = `Usage: etcd-runbook drill [--members 3|5] [--fault ${FAULTS.join('|')}]
                          [--layout systemd|kubeadm] [--etcd 3.4|3.5] [--runbook NAME]
-                         [--yes] [--keep] [--report FILE] [--data-mib N]
+                         [--yes] [--keep] [--report FILE] [--data-mib N] [--transport ssh|nsenter]
 
 A disaster-recovery rehearsal on a real etcd cluster of lab nodes: one node
 per member, each a machine as far as etcd can tell (systemd as PID 1 in its
@@ -35,8 +35,7 @@ own namespaces, its own hostname m1, m2, …, its own loopback address
 real paths, TLS with its own PKI. It writes ${DEFAULT_SAMPLE_COUNT} sample keys under
 /registry/, injects the fault, and opens the interactive view on it so you
 recover it with the real runbook, which runs exactly what it runs on a master
-(systemctl, /var/lib/etcd, etcdutl on 3.5), in each node (over SSH with
---ssh). At the end: the time
+(systemctl, /var/lib/etcd, etcdutl on 3.5), over SSH. At the end: the time
 from fault to healthy (etcd's own time, yours, and the tool's), the final
 verdict and whether every sample key survived. Everything it started is
 stopped when it ends (Ctrl-C included); the lab directory is removed unless
@@ -72,9 +71,10 @@ stopped when it ends (Ctrl-C included); the lab directory is removed unless
                   its key count is checked at the end (default 0, at most ${MAX_BALLAST_MIB})
   --report FILE   also write the result as JSON (verdicts, sample check, timings)
   --journal-dir D where the run's journal and transcript go (default: in the lab)
-  --ssh           reach the nodes over SSH, through each node's sshd, as masters
-                  are reached (default: the commands run in each node through
-                  nsenter from this machine, unchanged)
+  --transport T   how the run reaches the nodes: ssh (default) through each
+                  node's sshd, as masters are reached; or nsenter, each command
+                  run inside its node from this machine, unchanged
+  --ssh           the same as --transport ssh
   --no-color      plain output (NO_COLOR is honoured too)
 
 Exit codes: 0 healthy with all sample data; 5 the drill failed (the reason is
@@ -90,6 +90,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       layout: { type: 'string', default: 'systemd' },
       keep: { type: 'boolean' },
       ssh: { type: 'boolean' },
+      transport: { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
       report: { type: 'string' },
       'data-mib': { type: 'string', default: '0' },
@@ -113,6 +114,8 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(ballastMib) || ballastMib < 0 || ballastMib > MAX_BALLAST_MIB) {
     throw new OperatorError(`--data-mib ${values['data-mib']}: a whole number of MiB from 0 to ${MAX_BALLAST_MIB} (the lab's members share this machine's disk)`);
   }
+  const transport = values.ssh ? 'ssh' : (values.transport ?? 'ssh');
+  if (transport !== 'ssh' && transport !== 'nsenter') throw new OperatorError(`--transport ${transport}: choose ssh or nsenter`);
   const etcd = values.etcd as EtcdVersion;
   if (!ETCD_VERSIONS.includes(etcd)) throw new OperatorError(`--etcd ${values.etcd}: choose ${ETCD_VERSIONS.join(' or ')}`);
   if (values.fault !== undefined && !FAULTS.includes(values.fault as Fault)) throw new OperatorError(`--fault ${values.fault}: choose one of ${FAULTS.join(', ')}`);
@@ -138,7 +141,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (values.runbook !== undefined) runbook ??= await chosenRunbook(values.runbook, fault);
 
   const recovery = attended ? inView(values['no-color'], runbook) : unattended(values['no-color'], runbook);
-  const result = await runDrill({ members, fault, layout, etcd, keep: Boolean(values.keep), ssh: Boolean(values.ssh), journalDir: values['journal-dir'], ballastMib, say }, recovery);
+  const result = await runDrill({ members, fault, layout, etcd, keep: Boolean(values.keep), transport, journalDir: values['journal-dir'], ballastMib, say }, recovery);
   say('');
   for (const line of reportText(result, color)) say(line);
   if (values.report) await writeReport(values.report, result);

@@ -17,8 +17,8 @@ import { drillTiming, type DrillTiming } from './timing.js';
 
 /**
  * A disaster-recovery rehearsal on a real local cluster of lab nodes
- * (systemd as PID 1, the layout at a master's real paths, reached through
- * nsenter, or over SSH as a master is): a lab started, sample data written, the fault injected
+ * (systemd as PID 1, the layout at a master's real paths, reached over SSH
+ * as a master is, or through nsenter): a lab started, sample data written, the fault injected
  * and detected, then the
  * recovery — unattended through the engine or by an operator in the view,
  * whichever the `Recovery` does — and at the end: the verdict, whether every
@@ -33,8 +33,8 @@ export interface DrillOptions {
   etcd: EtcdVersion;
   /** keep the lab directory (PKI, data, logs, journal, transcript) */
   keep: boolean;
-  /** reach the nodes through their sshd, as masters are reached (default: nsenter into each node from here) */
-  ssh?: boolean;
+  /** how the run reaches the nodes: ssh through each node's sshd, as masters are reached (default), or nsenter from here */
+  transport?: 'ssh' | 'nsenter';
   /** sample keys written before the fault */
   sampleCount?: number;
   /** MiB of ballast written before the fault (a production-sized keyspace); 0 or none: just the sample */
@@ -115,7 +115,7 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
   const cleanup = new DrillCleanup(options.keep, say);
   cleanup.install();
   try {
-    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout, real lab nodes with etcd ${options.etcd}, reached ${options.ssh ? 'over SSH' : 'through nsenter'})…`);
+    say(`starting a ${options.members}-member etcd lab on loopback (${options.layout} layout, real lab nodes with etcd ${options.etcd}, reached ${options.transport === 'nsenter' ? 'through nsenter' : 'over SSH'})…`);
     const lab = await cleanup.track(
       LabCluster.start(
         labShapeFor(options.fault, {
@@ -123,7 +123,7 @@ export async function runDrill(options: DrillOptions, recovery: Recovery): Promi
           layout: options.layout,
           etcd: options.etcd,
           keep: options.keep,
-          transport: options.ssh ? 'ssh' : 'nsenter',
+          transport: options.transport ?? 'ssh',
           signal: cleanup.startAborted,
         }),
       ),

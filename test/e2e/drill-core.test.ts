@@ -100,6 +100,7 @@ describe('drill flags', () => {
       [['--data-mib', '4096'], /^etcd-runbook: --data-mib 4096: a whole number of MiB from 0 to 1024 /],
       [['--data-mib=-1'], /^etcd-runbook: --data-mib -1: a whole number of MiB/],
       [['--data-mib', 'lots'], /^etcd-runbook: --data-mib lots: a whole number of MiB/],
+      [['--transport', 'scp'], /^etcd-runbook: --transport scp: choose ssh or nsenter$/],
     ];
     for (const [flags, message] of cases) {
       const result = await runCli(['drill', '--yes', ...flags]);

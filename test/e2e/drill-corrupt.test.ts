@@ -27,7 +27,7 @@ describe('drill --yes --fault corrupt', () => {
   });
 
   it('3 members (systemd, etcd 3.5): replace-member over SSH replaces the CORRUPT member, disarms its alarm, healthy with every sample key; no node left', async () => {
-    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'corrupt', '--ssh');
+    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'corrupt');
     expect(exitCode, stdout).toBe(0);
     expect(stdout).toContain('reached over SSH');
     expectPassed(report, 'replace-member');
@@ -41,9 +41,10 @@ describe('drill --yes --fault corrupt', () => {
     expect(nodeSystemdsOf(labDir)).toEqual([]);
   }, 200_000);
 
-  it('3 members (kubeadm): the same, the static-pod member replaced', async () => {
-    const { report, stdout, exitCode } = await drillYes(work, 3, 'corrupt', '--layout', 'kubeadm');
+  it('3 members (kubeadm, --transport nsenter): the same, the static-pod member replaced, every command run in its node through nsenter', async () => {
+    const { report, stdout, exitCode } = await drillYes(work, 3, 'corrupt', '--layout', 'kubeadm', '--transport', 'nsenter');
     expect(exitCode, stdout).toBe(0);
+    expect(stdout).toContain('reached through nsenter');
     expectPassed(report, 'replace-member');
     expect(report.layout).toBe('kubeadm');
   }, 200_000);

@@ -40,10 +40,10 @@ describe('drill --yes --fault expired-certs', () => {
     expect(stdout).toMatch(/renewed \S+\/apiserver-etcd-client\.crt on m1: valid until/);
   }, 200_000);
 
-  it('3 members on real lab nodes (etcd 3.5, systemd as PID 1): the fault written through the node, renewed over SSH from m1\'s CA; no node left', async () => {
-    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'expired-certs', '--etcd', '3.5', '--ssh');
+  it('3 members, --transport nsenter: the fault written through the node, renewed from m1\'s CA with every command run in its node through nsenter; no node left', async () => {
+    const { report, stdout, exitCode, labDir } = await drillYes(work, 3, 'expired-certs', '--transport', 'nsenter');
     expect(exitCode, stdout).toBe(0);
-    expect(stdout).toContain('reached over SSH');
+    expect(stdout).toContain('reached through nsenter');
     expectPassed(report, 'renew-certificates');
     expect(stdout).toContain('guard pass ca-present: the CA is on m1: /etc/etcd/pki/ca.crt, /etc/etcd/pki/ca.key');
     expect(stdout).toMatch(/renewed \/etc\/etcd\/pki\/server\.crt on m3: valid until/);

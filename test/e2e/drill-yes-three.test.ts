@@ -28,7 +28,7 @@ describe('drill --yes, 3 members', () => {
     expectPassed(report, 'replace-member');
     expect(report.layout).toBe('systemd');
     expect(report.etcd).toBe('3.5');
-    expect(stdout).toContain('real lab nodes with etcd 3.5, reached through nsenter');
+    expect(stdout).toContain('real lab nodes with etcd 3.5, reached over SSH');
     // what it runs on a master: systemctl on the node
     expect(stdout).toMatch(/\$ .*systemctl (start|stop) etcd/);
     // the step log and the end report
