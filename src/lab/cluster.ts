@@ -511,19 +511,18 @@ export class LabCluster {
 
   /** Each node's etcd files written through the node, the inventory, then every node started together. */
   private async setUpNodes(certs: MemberCert[], independent: boolean | string[][]): Promise<void> {
-    const nodeOf = (m: LabMember) => m.node;
     const shapes = this.clusterShapes(independent);
     const kubeadm = this.layout === 'kubeadm';
-    const etcdVersion = kubeadm ? await nodeEtcdVersion(nodeOf(this.members[0] as LabMember)) : '';
+    const etcdVersion = kubeadm ? await nodeEtcdVersion((this.members[0] as LabMember).node) : '';
     await Promise.all(
       this.members.map((m, i) => {
         const [cert, shape] = [certs[i] as MemberCert, shapes[i] as ClusterShape];
-        if (kubeadm) return writeKubeadmMemberNode(nodeOf(m), m, this.pki, cert, shape, { etcdVersion, first: i === 0 });
-        return writeMemberNode(nodeOf(m), m, this.pki, cert, shape);
+        if (kubeadm) return writeKubeadmMemberNode(m.node, m, this.pki, cert, shape, { etcdVersion, first: i === 0 });
+        return writeMemberNode(m.node, m, this.pki, cert, shape);
       }),
     );
     await this.writeInventory();
-    await Promise.all(this.members.map((m) => (kubeadm ? startKubeadmNode(nodeOf(m)) : startMemberNode(nodeOf(m)))));
+    await Promise.all(this.members.map((m) => (kubeadm ? startKubeadmNode(m.node) : startMemberNode(m.node))));
     for (const m of this.members) m.state = 'running';
   }
 
@@ -590,13 +589,13 @@ export class LabCluster {
    * no command overrides.
    */
   private nodeEntry(m: LabMember): InventoryNode {
-    const keys = this.nodes;
+    const { keys, knownHosts } = this.nodes;
     const p = NODE_PATHS.systemd;
     const k = NODE_PATHS.kubeadm;
     const reach = (): Pick<InventoryNode, 'host' | 'transport' | 'ssh' | 'nsenter'> => {
       if (this.seat === m) return { host: 'local', transport: 'local' };
       if (this.options.transport === 'nsenter') return { host: m.ip, transport: 'nsenter', nsenter: { pid: m.node.pid } };
-      return { host: m.ip, transport: 'ssh', ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.keys.identityFile, knownHosts: keys.knownHosts } };
+      return { host: m.ip, transport: 'ssh', ssh: { user: 'root', port: NODE_SSH_PORT, identityFile: keys.identityFile, knownHosts } };
     };
     return {
       ...reach(),

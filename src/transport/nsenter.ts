@@ -74,6 +74,7 @@ export class NsenterTransport implements Transport {
     const out = new PassThrough({ highWaterMark: STREAM_CHUNK });
     child.stdout?.pipe(out, { end: false });
     const stderr = collect(child);
+    child.once('error', (err) => out.destroy(this.failed(`reading ${path}`, null, err.message)));
     child.once('close', (code) => (code === 0 ? out.end() : out.destroy(this.failed(`reading ${path}`, code, stderr()))));
     // a reader that gives up stops cat
     out.once('close', () => child.exitCode === null && child.kill('SIGKILL'));
@@ -87,19 +88,34 @@ export class NsenterTransport implements Transport {
     const child = this.spawn(`set -C && umask 077 && cat > ${p} && chmod ${octal(mode)} -- ${p}`, ['pipe', 'ignore', 'pipe']);
     const stdin = child.stdin as Writable;
     const stderr = collect(child);
-    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    // what went wrong, once the shell has exited: its own message (a file already there, a full disk) before a broken pipe
+    const failure = new Promise<Error | undefined>((resolve) => {
+      child.once('close', (code) => resolve(code === 0 ? undefined : this.failed(`writing ${path}`, code, stderr())));
+      child.once('error', (err) => resolve(this.failed(`writing ${path}`, null, err.message)));
+    });
     let broken: Error | undefined;
-    stdin.on('error', (err) => (broken = err));
+    stdin.on('error', (err) => (broken ??= err));
     return new Writable({
       highWaterMark: STREAM_CHUNK,
       write: (chunk: Buffer, _encoding, done) => {
-        if (broken) return done(broken);
-        if (stdin.write(chunk)) done();
-        else stdin.once('drain', () => done());
+        const failed = (): void => void failure.then((err) => done(err ?? broken));
+        if (broken) return failed();
+        if (stdin.write(chunk)) return done();
+        // the pipe may break instead of draining
+        const drained = (): void => {
+          stdin.off('error', broke);
+          done();
+        };
+        const broke = (): void => {
+          stdin.off('drain', drained);
+          failed();
+        };
+        stdin.once('drain', drained);
+        stdin.once('error', broke);
       },
       final: (done) => {
         stdin.end();
-        void exited.then((code) => done(code === 0 ? null : this.failed(`writing ${path}`, code, stderr())));
+        void failure.then((err) => done(err ?? null));
       },
       destroy: (err, done) => {
         if (child.exitCode === null) child.kill('SIGKILL');

@@ -98,6 +98,20 @@ describe('NsenterTransport on a real lab node', () => {
     await expect(node.mkdir(`${dir}/moved/sub`, 0o700)).rejects.toThrow(/mkdir .*failed \(mkdir: cannot create directory/);
   });
 
+  it('a disk that fills mid-write: the write fails with the node\'s own reason, naming node and path', async () => {
+    // a 1 MiB tmpfs inside the node's own mount namespace
+    const mounted = await node.exec('mkdir -p /mnt/tiny && mount -t tmpfs -o size=1m tmpfs /mnt/tiny');
+    expect(mounted.exitCode, mounted.stderr).toBe(0);
+    try {
+      const writer = await node.openWrite('/mnt/tiny/big', 0o600);
+      writer.on('error', () => undefined);
+      const written = new Promise<void>((resolve, reject) => writer.end(randomBytes(8 * 1024 * 1024), (err?: Error | null) => (err ? reject(err) : resolve())));
+      await expect(written).rejects.toThrow(/^nsenter m1 \(pid \d+\): writing \/mnt\/tiny\/big failed \(cat: .*No space left on device\)$/);
+    } finally {
+      await node.exec('umount /mnt/tiny');
+    }
+  });
+
   it('copies host → node and node → host, verified by sha256 on each side, and a tree with its modes', async () => {
     const local = new LocalTransport();
     const source = join(work, 'payload.bin');
