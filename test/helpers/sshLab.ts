@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { open, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { track, untrack } from '../../src/lab/processes.js';
 import type { LabSshd } from '../../src/lab/sshd.js';
 import { SshPool } from '../../src/transport/sshPool.js';
 import { SshTransport, type SshTransportOptions } from '../../src/transport/ssh.js';
@@ -51,8 +52,13 @@ export interface SshAgent {
 /** An ssh-agent of the test's own on a socket (its parent dir must exist); stop() it in a finally or afterAll. */
 export async function startSshAgent(socket: string): Promise<SshAgent> {
   const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+  // killed when this process exits too, however the test ends
+  track(agent);
   const env = { SSH_AUTH_SOCK: socket };
-  const stop = (): void => void agent.kill();
+  const stop = (): void => {
+    untrack(agent);
+    agent.kill();
+  };
   for (let tries = 0; !(await stat(socket).then(() => true, () => false)); tries += 1) {
     if (tries > 100) {
       stop();
