@@ -252,13 +252,22 @@ function controlPlaneRecord(m: InventoryMember, at: string): ContextObject {
 
 function etcdDefaults(m: InventoryMember, at: string): ServiceCommands {
   const layout = m.node?.layout;
-  if (layout === 'systemd') return systemctlCommands('etcd', ['etcd']);
+  if (layout === 'systemd') return { ...systemctlCommands('etcd', ['etcd']), isActive: new CommandFragment(ETCD_UNIT_RUNS) };
   if (layout === 'kubeadm') {
     const dir = m.node?.paths?.manifestsDir;
     return dir ? staticPodCommands(dir, ['etcd'], 'etcd') : allUnset(kubeadmWithoutManifests(m, at, 'node.service'));
   }
   return allUnset(withoutLayout(m, at, 'node.service'));
 }
+
+/**
+ * etcd's unit counts as running in every state but stopped (inactive) and
+ * failed. `systemctl is-active` says "activating" for a Type=notify etcd that
+ * waits for quorum to be ready, and for a unit with Restart= between two
+ * restarts: both are an old member that runs, or will in a moment, so the
+ * stop steps stop it and the old-members-stopped guard refuses on it.
+ */
+const ETCD_UNIT_RUNS = "systemctl is-active etcd | grep -qE '^(active|activating|deactivating|reloading)$'";
 
 function systemctlCommands(probe: string, units: readonly string[]): ServiceCommands {
   return {

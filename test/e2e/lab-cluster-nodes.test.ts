@@ -31,6 +31,9 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
   }, 120_000);
   afterAll(() => lab?.close(), 60_000);
 
+  /** What `systemctl is-active etcd` says on a node: active, activating, inactive, failed… */
+  const unitState = async (name: string): Promise<string> => (await nodeOf(lab, name).exec('systemctl is-active etcd')).stdout.trim();
+
   it('freeze and thaw act on etcd.service\'s main process; a kill lasts past the unit\'s RestartSec until startMember; a frozen member stops', async () => {
     lab.freeze('m2');
     expect(await waitForVerdict(lab, 'minority-lost')).toBe('minority-lost');
@@ -131,6 +134,9 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(m2Started, 'start returned without a quorum').toBeUndefined();
     expect(lab.pidOf('m2')).toBeDefined();
+    // the unit says "activating" until etcd is ready: the runbooks' is-active counts it as running (an old member coming back)
+    expect(await unitState('m2')).toBe('activating');
+    expect(await (await renderedOn(lab, 'm2')).service.isActive(), 'a starting etcd is running').toBe(true);
     // once a second member is up there is a quorum, and the first start returns
     await lab.startMember('m3');
     const result = await m2Start;
@@ -150,6 +156,26 @@ describe('a lab on real nodes (systemd layout, etcd 3.5)', () => {
     expect((await start('m3')).exitCode).toBe(0);
     await lab.waitHealthy();
   }, 90_000);
+
+  it('an etcd between two restarts (Restart=on-failure: "activating", auto-restart) counts as running; the rendered stop keeps it down', async () => {
+    const m3 = await renderedOn(lab, 'm3');
+    const pid = lab.pidOf('m3');
+    expect((await nodeOf(lab, 'm3').exec('systemctl kill --signal=SIGKILL etcd')).exitCode).toBe(0);
+    await until(() => pid !== undefined && !isRunning(pid), 10_000, 'm3\'s etcd gone after SIGKILL');
+    const states: string[] = [];
+    while (states.at(-1) !== 'activating' && states.length < 50) states.push(await unitState('m3'));
+    expect(states.at(-1), states.join(' ')).toBe('activating');
+    // no process, no port: only the unit knows it comes back after RestartSec
+    expect(lab.pidOf('m3')).toBeUndefined();
+    expect(await m3.service.isActive(), 'a unit waiting to restart etcd is running').toBe(true);
+    expect(await m3.service.stop()).toBe(true);
+    expect(await m3.service.isActive()).toBe(false);
+    expect(await unitState('m3')).toBe('inactive');
+    await new Promise((resolve) => setTimeout(resolve, 6500));
+    expect(lab.pidOf('m3'), 'stopped, etcd stays down past RestartSec').toBeUndefined();
+    expect(await m3.service.start()).toBe(true);
+    await lab.waitHealthy();
+  }, 60_000);
 
   it('close() stops every node: no process in their PID namespaces, no mount, the lab dir gone', async () => {
     const namespaces = lab.members.map((m) => readlinkSync(`/proc/${m.node?.pid ?? 0}/ns/pid`));

@@ -465,7 +465,7 @@ describe('old-members-stopped', () => {
       { member: 'm3', ...stopped, serviceActive: true, isActiveCommand: 'systemctl is-active --quiet etcd' },
     ]);
     expect(j.message).toBe(
-      'refusing: 2 old members are still running: m1 (peer port 10.0.0.1:2380 answers); m3 (`systemctl is-active --quiet etcd` says active); stop them first, or the restored members meet a cluster ID mismatch',
+      'refusing: 2 old members are still running: m1 (peer port 10.0.0.1:2380 answers); m3 (`systemctl is-active --quiet etcd` says it runs); stop them first, or the restored members meet a cluster ID mismatch',
     );
   });
   it('with service=false judges by the ports alone: the node\'s service is not asked (single-survivor parks it next)', async () => {

@@ -17,7 +17,7 @@ export interface GuardMember {
   peerURL: string;
   clientURL: string;
   dataDir?: string;
-  /** exit 0 = etcd's service is active (e.g. `systemctl is-active --quiet etcd`) */
+  /** exit 0 = etcd's service runs or is starting (the systemd layout's: `systemctl is-active etcd | grep -qE '^(active|activating|…)$'`) */
   isActiveCommand?: string;
   /** exit 0 = the node's control plane (kube-apiserver) runs, as the runbooks' member.controlPlane.isActive */
   controlPlaneActiveCommand?: string;

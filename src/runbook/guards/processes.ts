@@ -29,7 +29,7 @@ export function judgeOldMembersStopped(facts: RunningFacts[]): Judgement {
     const why = [
       f.clientAnswers ? `client port ${f.clientAddress} answers` : '',
       f.peerAnswers ? `peer port ${f.peerAddress} answers` : '',
-      f.serviceActive ? `\`${f.isActiveCommand ?? 'is-active'}\` says active` : '',
+      f.serviceActive ? `\`${f.isActiveCommand ?? 'is-active'}\` says it runs` : '',
     ].filter((s) => s !== '');
     return `${f.member} (${why.join(', ')})`;
   });
