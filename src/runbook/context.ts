@@ -236,12 +236,12 @@ function serviceRecord(m: InventoryMember, at: string): ContextObject {
 }
 
 function kubeletRecord(m: InventoryMember): ContextObject {
-  return withOwn(m.node?.kubelet, systemctlCommands('kubelet', ['kubelet']));
+  return withOwn(m.node?.kubelet, systemctlCommands(['kubelet'], 'systemctl is-active --quiet kubelet'));
 }
 
 function controlPlaneRecord(m: InventoryMember, at: string): ContextObject {
   const layout = m.node?.layout;
-  if (layout === 'systemd') return withOwn(m.node?.controlPlane, systemctlCommands('kube-apiserver', CONTROL_PLANE));
+  if (layout === 'systemd') return withOwn(m.node?.controlPlane, systemctlCommands(CONTROL_PLANE, 'systemctl is-active --quiet kube-apiserver'));
   if (layout === 'kubeadm') {
     const dir = m.node?.paths?.manifestsDir;
     if (!dir) return withOwn(m.node?.controlPlane, allUnset(kubeadmWithoutManifests(m, at, 'node.controlPlane')));
@@ -252,7 +252,7 @@ function controlPlaneRecord(m: InventoryMember, at: string): ContextObject {
 
 function etcdDefaults(m: InventoryMember, at: string): ServiceCommands {
   const layout = m.node?.layout;
-  if (layout === 'systemd') return { ...systemctlCommands('etcd', ['etcd']), isActive: new CommandFragment(ETCD_UNIT_RUNS) };
+  if (layout === 'systemd') return systemctlCommands(['etcd'], ETCD_UNIT_RUNS);
   if (layout === 'kubeadm') {
     const dir = m.node?.paths?.manifestsDir;
     return dir ? staticPodCommands(dir, ['etcd'], 'etcd') : allUnset(kubeadmWithoutManifests(m, at, 'node.service'));
@@ -269,11 +269,12 @@ function etcdDefaults(m: InventoryMember, at: string): ServiceCommands {
  */
 const ETCD_UNIT_RUNS = "systemctl is-active etcd | grep -qE '^(active|activating|deactivating|reloading)$'";
 
-function systemctlCommands(probe: string, units: readonly string[]): ServiceCommands {
+/** systemctl start/stop of the units; isActive: the command whose exit 0 means they run. */
+function systemctlCommands(units: readonly string[], isActive: string): ServiceCommands {
   return {
     start: new CommandFragment(`systemctl start ${units.join(' ')}`),
     stop: new CommandFragment(`systemctl stop ${units.join(' ')}`),
-    isActive: new CommandFragment(`systemctl is-active --quiet ${probe}`),
+    isActive: new CommandFragment(isActive),
   };
 }
 
